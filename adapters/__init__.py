@@ -1,0 +1,1 @@
+"""Adapters for the ports the services use: hashing, tokens, mail, file storage."""

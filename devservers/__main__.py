@@ -1,0 +1,222 @@
+"""`python -m devservers run|up`: the one-command dev runner (used by `make run`).
+
+`run` starts embedded PostgreSQL and Redis (unless DATABASE_URL / REDIS_URL point
+elsewhere), migrates, loads the seed data and serves the app in the foreground; Ctrl-C or
+SIGTERM stops the app first, then the servers. `up` only starts the servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import FrameType
+
+from dotenv import load_dotenv
+
+from devservers.ports import is_listening
+from devservers.stack import StackUrls, embedded_stack
+
+log = logging.getLogger("devservers")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PG_PORT = 5433
+DEFAULT_REDIS_PORT = 6380
+APP_STOP_TIMEOUT = 20.0
+_PR_SET_PDEATHSIG = 1
+
+
+class Shutdown(Exception):
+    """Raised from the signal handler so every `with`/`finally` runs on Ctrl-C/SIGTERM."""
+
+
+def _ignore_signals() -> None:
+    """From here on we are shutting down anyway; a second Ctrl-C must not abort that."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def _on_signal(signum: int, _frame: FrameType | None) -> None:
+    _ignore_signals()
+    raise Shutdown(signal.Signals(signum).name)
+
+
+def _install_signal_handlers() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+
+
+def _data_dir() -> Path:
+    raw = os.environ.get("GAVEL_DATA_DIR")
+    return Path(raw).absolute() if raw else REPO_ROOT / ".gavel-data"
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _persistent_secret(env_name: str, path: Path) -> str:
+    """The env value if set, else a random secret generated once and kept in `path`.
+
+    Kept on disk so tokens and admin sessions survive a restart of the dev server.
+    """
+    if value := os.environ.get(env_name):
+        return value
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return value
+
+
+def _ports() -> tuple[int, int]:
+    """Fixed ports by default, so a developer's tools keep working across restarts."""
+    return _env_int("GAVEL_PG_PORT", DEFAULT_PG_PORT), _env_int(
+        "GAVEL_REDIS_PORT", DEFAULT_REDIS_PORT
+    )
+
+
+def _print_urls(urls: StackUrls) -> None:
+    for name, url, server in (
+        ("PostgreSQL", urls.database_url, urls.postgres),
+        ("Redis     ", urls.redis_url, urls.redis),
+    ):
+        origin = f"embedded, data in {server.data_dir}" if server else "from the environment"
+        print(f"  {name} {url}  ({origin})", flush=True)
+
+
+def _run_step(cmd: list[str], env: Mapping[str, str]) -> None:
+    shown = ["python", *cmd[1:]] if cmd[0] == sys.executable else cmd
+    log.info("$ %s", " ".join(shown))
+    result = subprocess.run(cmd, cwd=REPO_ROOT, env=env, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"devservers: step failed ({result.returncode}): {' '.join(cmd)}")
+
+
+def _die_with_parent() -> None:
+    """In the app's process: get SIGTERM if the runner dies (even by SIGKILL), so an
+    orphaned uvicorn never keeps holding the port. Linux only; elsewhere a no-op."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def _serve(cmd: list[str], env: Mapping[str, str], host: str, port: int) -> int:
+    """Run the app in the foreground until it exits or we are told to stop."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    # Own session: the terminal's Ctrl-C reaches only us, and we stop the app exactly once.
+    app = subprocess.Popen(
+        cmd, cwd=REPO_ROOT, env=env, start_new_session=True, preexec_fn=_die_with_parent
+    )
+    try:
+        announced = False
+        while True:
+            try:
+                return app.wait(timeout=0.25)
+            except subprocess.TimeoutExpired:
+                pass
+            if not announced and is_listening(shown, port):
+                announced = True
+                print(
+                    f"\n  Gavel is up:\n"
+                    f"    GraphiQL  http://{shown}:{port}/graphql\n"
+                    f"    Admin UI  http://{shown}:{port}/admin\n"
+                    f"  Ctrl-C stops the app, then the servers.\n",
+                    flush=True,
+                )
+    except Shutdown as stop:
+        log.info("%s received, stopping the app", stop)
+        app.terminate()
+        try:
+            app.wait(APP_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            log.warning("app did not stop within %.0fs, killing it", APP_STOP_TIMEOUT)
+            app.kill()
+            app.wait()
+        return 0
+
+
+def cmd_run() -> int:
+    data_dir = _data_dir()
+    pg_port, redis_port = _ports()
+    host = os.environ.get("GAVEL_HOST") or "127.0.0.1"
+    port = _env_int("GAVEL_PORT", 8000)
+    jwt_secret = _persistent_secret("GAVEL_JWT_SECRET", data_dir / "jwt-secret")
+    storage_secret = _persistent_secret(
+        "GAVEL_ADMIN_STORAGE_SECRET", data_dir / "admin-storage-secret"
+    )
+    started = time.monotonic()
+    try:
+        with embedded_stack(data_dir, pg_port=pg_port, redis_port=redis_port) as urls:
+            log.info("servers ready in %.1fs", time.monotonic() - started)
+            _print_urls(urls)
+            env = {
+                **os.environ,
+                "DATABASE_URL": urls.database_url,
+                "REDIS_URL": urls.redis_url,
+                "GAVEL_DATA_DIR": str(data_dir),
+                "GAVEL_JWT_SECRET": jwt_secret,
+                "GAVEL_ADMIN_STORAGE_SECRET": storage_secret,
+            }
+            _run_step([sys.executable, "-m", "alembic", "upgrade", "head"], env)
+            _run_step([sys.executable, "-m", "seeds"], env)
+            uvicorn = [sys.executable, "-m", "uvicorn", "gavel_app:create_app", "--factory"]
+            uvicorn += ["--host", host, "--port", str(port)]
+            code = _serve(uvicorn, env, host, port)
+            _ignore_signals()
+            log.info("stopping servers")
+            return code
+    except Shutdown as stop:
+        log.info("%s received, servers stopped", stop)
+        return 0
+
+
+def cmd_up() -> int:
+    data_dir = _data_dir()
+    pg_port, redis_port = _ports()
+    try:
+        with embedded_stack(data_dir, pg_port=pg_port, redis_port=redis_port) as urls:
+            _print_urls(urls)
+            print(
+                f"\nexport DATABASE_URL={urls.database_url}\n"
+                f"export REDIS_URL={urls.redis_url}\n\n"
+                "Servers are up; Ctrl-C stops them.",
+                flush=True,
+            )
+            while True:
+                time.sleep(3600)
+    except Shutdown as stop:
+        log.info("%s received, servers stopped", stop)
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devservers", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="servers + migrations + seeds + the app in the foreground")
+    sub.add_parser("up", help="only the servers; prints export lines for their URLs")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="[devservers] %(message)s")
+    # Same source of settings as the app: real env first, then the repo's `.env`.
+    load_dotenv(REPO_ROOT / ".env", override=False)
+    _install_signal_handlers()
+    return cmd_run() if args.command == "run" else cmd_up()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Gavel's business rules: pure, typed, free of GraphQL, HTTP, NiceGUI and I/O."""

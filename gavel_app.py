@@ -1,0 +1,130 @@
+"""The composition root: settings in, one ASGI app out. Tests build the same app."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from adapters.images import ImageStore
+from adapters.mailer import LogMailer
+from adapters.passwords import PasswordHasher
+from adapters.tokens import TokenService
+from domain.listing import ListingPolicy
+from schema.app import GavelGraphQL
+from schema.build import build_schema
+from services.deps import Deps
+from settings import Settings, get_settings
+from storage.db import make_engine, make_session_factory
+from storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger("gavel")
+
+
+def build_deps(settings: Settings, sessions: UnitOfWorkFactory, *, fast_hash: bool = False) -> Deps:
+    secret = (
+        settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    ) or secrets.token_urlsafe(48)
+    if settings.jwt_secret is None:
+        log.warning("GAVEL_JWT_SECRET is not set: using a random one; tokens die on restart")
+    media = settings.data_dir / "media"
+    return Deps(
+        uow=sessions,
+        hasher=PasswordHasher(fast=fast_hash),
+        tokens=TokenService(
+            secret,
+            access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+            email_ttl=timedelta(seconds=settings.email_token_ttl_seconds),
+        ),
+        mailer=LogMailer(),
+        images=ImageStore(media),
+        listing_policy=ListingPolicy(
+            min_duration=timedelta(seconds=settings.min_auction_duration_seconds),
+            max_duration=timedelta(days=settings.max_auction_duration_days),
+        ),
+        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+        require_verified_email=settings.require_verified_email,
+        public_base_url=f"http://{settings.host}:{settings.port}",
+        media_dir=media,
+    )
+
+
+def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> FastAPI:
+    settings = settings or get_settings()
+    if not settings.database_url or not settings.redis_url:
+        raise RuntimeError(
+            "DATABASE_URL and REDIS_URL must be set; `make run` starts embedded servers for you"
+        )
+    engine = make_engine(settings.database_url)
+    redis = aioredis.from_url(settings.redis_url, decode_responses=True)
+    deps = build_deps(
+        settings, UnitOfWorkFactory(make_session_factory(engine)), fast_hash=fast_hash
+    )
+    deps.media_dir.mkdir(parents=True, exist_ok=True)
+    schema = build_schema(
+        max_depth=settings.graphql_max_depth,
+        max_tokens=settings.graphql_max_tokens,
+        max_aliases=settings.graphql_max_aliases,
+        introspection=settings.graphql_introspection,
+    )
+    graphql = GavelGraphQL(schema, deps, max_page=settings.max_page_size)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await engine.dispose()
+
+    async def healthz(_: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    async def readyz(_: Request) -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["postgres"] = "ok"
+        except Exception as err:  # readiness reports any failure, it never raises
+            checks["postgres"] = f"error: {type(err).__name__}"
+        try:
+            await redis.ping()
+            checks["redis"] = "ok"
+        except Exception as err:
+            checks["redis"] = f"error: {type(err).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    async def admin_placeholder(_: Request) -> PlainTextResponse:
+        return PlainTextResponse("The admin app is not available yet.", status_code=503)
+
+    app = FastAPI(
+        title="Gavel",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/admin", admin_placeholder),
+        ],
+    )
+    app.mount("/media", StaticFiles(directory=deps.media_dir), name="media")
+    app.state.deps = deps
+    app.state.engine = engine
+    app.state.redis = redis
+    return app

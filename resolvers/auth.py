@@ -1,0 +1,118 @@
+"""Account mutations and the `me`/`user` queries."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.accounts import Address
+from domain.errors import NotAuthenticated
+from schema.inputs import AddressInput, RegisterInput
+from schema.payloads import AuthPayload, SimplePayload
+from schema.types import User, Viewer
+from services import accounts
+from services.accounts import AuthResult
+
+from .common import Ctx, as_payload, parse_id, viewer
+
+
+def _auth(result: AuthResult) -> AuthPayload:
+    return AuthPayload(
+        access_token=result.access_token,
+        refresh_token=result.refresh_token,
+        user=User(row=result.user),
+    )
+
+
+def _auth_failed(error: object) -> AuthPayload:
+    return AuthPayload(errors=[error])  # type: ignore[list-item]
+
+
+async def register(info: Ctx, input: RegisterInput) -> AuthPayload:
+    async def act() -> AuthPayload:
+        return _auth(
+            await accounts.register(
+                info.context.deps,
+                username=input.username,
+                email=input.email,
+                password=input.password,
+            )
+        )
+
+    return await as_payload(_auth_failed, act)
+
+
+async def verify_email(info: Ctx, token: str) -> SimplePayload:
+    async def act() -> SimplePayload:
+        await accounts.verify_email(info.context.deps, token)
+        return SimplePayload()
+
+    return await as_payload(SimplePayload.failed, act)
+
+
+async def login(info: Ctx, email: str, password: str, otp: str | None = None) -> AuthPayload:
+    async def act() -> AuthPayload:
+        return _auth(
+            await accounts.login(info.context.deps, email=email, password=password, otp=otp)
+        )
+
+    return await as_payload(_auth_failed, act)
+
+
+async def refresh_token(info: Ctx, refresh_token: str) -> AuthPayload:
+    async def act() -> AuthPayload:
+        return _auth(await accounts.refresh(info.context.deps, refresh_token))
+
+    return await as_payload(_auth_failed, act)
+
+
+async def logout(info: Ctx, refresh_token: str) -> SimplePayload:
+    async def act() -> SimplePayload:
+        await accounts.logout(info.context.deps, refresh_token)
+        return SimplePayload()
+
+    return await as_payload(SimplePayload.failed, act)
+
+
+async def become_seller(info: Ctx) -> SimplePayload:
+    async def act() -> SimplePayload:
+        await accounts.become_seller(info.context.deps, viewer(info))
+        return SimplePayload()
+
+    return await as_payload(SimplePayload.failed, act)
+
+
+async def update_profile(
+    info: Ctx, display_name: str | None = None, address: AddressInput | None = None
+) -> SimplePayload:
+    async def act() -> SimplePayload:
+        await accounts.update_profile(
+            info.context.deps,
+            viewer(info),
+            display_name=display_name,
+            address=None
+            if address is None
+            else Address(
+                line1=address.line1,
+                line2=address.line2,
+                city=address.city,
+                postal_code=address.postal_code,
+                country=address.country,
+            ),
+        )
+        return SimplePayload()
+
+    return await as_payload(SimplePayload.failed, act)
+
+
+def me(info: Ctx) -> Viewer | None:
+    """Null when anonymous; an error when a token was sent but refused (expired, forged)."""
+    ctx = info.context
+    if ctx.viewer is None and ctx.auth_error is not None:
+        code, message = ctx.auth_error
+        raise NotAuthenticated(message, code=code)
+    return Viewer(row=ctx.viewer) if ctx.viewer is not None else None
+
+
+async def user(info: Ctx, id: strawberry.ID) -> User | None:
+    row = await info.context.loaders.users.load(parse_id(id))
+    return User(row=row) if row is not None else None

@@ -1,0 +1,47 @@
+"""Builds the strawberry Schema with its limits and caches."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from schema.errors import GavelMaskErrors
+from schema.root import Mutation, Query, Subscription
+from schema.types import Dispute
+
+
+def build_schema(
+    *,
+    max_depth: int = 10,
+    max_tokens: int = 2000,
+    max_aliases: int = 30,
+    introspection: bool = True,
+) -> strawberry.Schema:
+    # Parsing and validating dominate a small operation's cost and clients repeat
+    # documents; both caches live at module level, shared by every per-request instance.
+    extensions: list[object] = [
+        GavelMaskErrors,
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[Dispute],  # in the contract; reachable from mutations of a later issue
+        extensions=extensions,  # type: ignore[arg-type]
+        config=StrawberryConfig(),
+    )

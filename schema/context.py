@@ -1,0 +1,45 @@
+"""The typed per-request context, with DataLoaders made fresh for every request."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from services import catalog
+from services.deps import Deps
+from storage.tables import Auction, Item, ItemImage, User
+
+
+@dataclass
+class Loaders:
+    users: DataLoader[uuid.UUID, User | None]
+    items: DataLoader[uuid.UUID, Item | None]
+    auctions: DataLoader[uuid.UUID, Auction | None]
+    images: DataLoader[uuid.UUID, list[ItemImage]]
+    watchers: DataLoader[uuid.UUID, int]
+
+    @classmethod
+    def create(cls, deps: Deps) -> Loaders:
+        return cls(
+            users=DataLoader(lambda ids: catalog.users_by_id(deps, ids)),
+            items=DataLoader(lambda ids: catalog.items_by_id(deps, ids)),
+            auctions=DataLoader(lambda ids: catalog.auctions_by_id(deps, ids)),
+            images=DataLoader(lambda ids: catalog.images_by_item(deps, ids)),
+            watchers=DataLoader(lambda ids: catalog.watcher_counts(deps, ids)),
+        )
+
+
+@dataclass
+class GavelContext:
+    deps: Deps
+    loaders: Loaders
+    max_page: int
+    viewer: User | None = None
+    # Why the Authorization header was refused (expired, malformed...), shown on auth errors.
+    auth_error: tuple[str, str] | None = None
+    request: Any = None
+    response: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,74 @@
+"""GraphQL-side error plumbing: UserError payload entries and masking of unexpected errors."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from domain.errors import DomainError
+
+log = logging.getLogger("gavel.graphql")
+
+
+@strawberry.type(description="An expected failure, returned as data.")
+class UserError:
+    code: str
+    message: str
+    field: str | None = None
+
+    @classmethod
+    def of(cls, err: DomainError) -> UserError:
+        return cls(code=err.code, message=err.message, field=err.field)
+
+
+class ClientError(DomainError):
+    """Raised from a resolver when the field cannot carry `errors` (queries, unions)."""
+
+
+class GavelMaskErrors(MaskErrors):
+    """Domain errors reach the client with their code; anything else is masked and logged."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda _: True)
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        out: list[GraphQLError] = []
+        for error in errors:
+            original = error.original_error
+            if original is None:
+                out.append(error)  # syntax, validation, limits: the client's own doing
+            elif isinstance(original, DomainError):
+                out.append(
+                    GraphQLError(
+                        original.message,
+                        nodes=error.nodes,
+                        source=error.source,
+                        positions=error.positions,
+                        path=error.path,
+                        original_error=original,
+                        extensions={
+                            "code": original.code,
+                            **({"field": original.field} if original.field else {}),
+                        },
+                    )
+                )
+            elif isinstance(original, GraphQLError) and original.extensions:
+                out.append(error)  # raised on purpose with a code (permissions)
+            else:
+                error_id = uuid.uuid4().hex[:12]
+                log.error("unexpected error id=%s path=%s", error_id, error.path, exc_info=original)
+                out.append(
+                    GraphQLError(
+                        f"Unexpected error (id {error_id}); it has been logged.",
+                        nodes=error.nodes,
+                        source=error.source,
+                        positions=error.positions,
+                        path=error.path,
+                        extensions={"code": "INTERNAL", "errorId": error_id},
+                    )
+                )
+        return out

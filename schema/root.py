@@ -1,0 +1,147 @@
+"""The root types, assembled from one class per feature; resolvers live in `resolvers/`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import strawberry
+from strawberry.permission import BasePermission
+from strawberry.tools import merge_types
+from strawberry.types import Info
+
+from resolvers import auctions as listing_r
+from resolvers import auth as auth_r
+from resolvers import later as later_r
+from resolvers import later_mutations as after_r
+from schema.context import GavelContext
+from schema.payloads import AuthPayload, CreateAuctionPayload, SimplePayload
+from schema.permissions import IsAuthenticated
+from schema.types import (
+    Auction,
+    AuctionConnection,
+    AuctionEvent,
+    Notification,
+    PlaceBidResult,
+    SearchResult,
+    User,
+    Viewer,
+)
+
+signed_in: list[type[BasePermission]] = [IsAuthenticated]
+
+
+@strawberry.type
+class AccountQueries:
+    me: Viewer | None = strawberry.field(resolver=auth_r.me)
+    user: User | None = strawberry.field(resolver=auth_r.user)
+
+
+@strawberry.type
+class AuctionQueries:
+    auction: Auction | None = strawberry.field(resolver=listing_r.auction)
+    auctions: AuctionConnection = strawberry.field(resolver=listing_r.auctions)
+    categories: list[str] = strawberry.field(
+        resolver=listing_r.categories, description="Category paths, parents first."
+    )
+
+
+@strawberry.type
+class DiscoveryQueries:
+    search_auctions: SearchResult = strawberry.field(resolver=later_r.search_auctions)
+    trending_auctions: list[Auction] = strawberry.field(resolver=later_r.trending_auctions)
+    recommended_auctions: list[Auction] = strawberry.field(resolver=later_r.recommended_auctions)
+
+
+@strawberry.type
+class AccountMutations:
+    register: AuthPayload = strawberry.mutation(resolver=auth_r.register)
+    verify_email: SimplePayload = strawberry.mutation(resolver=auth_r.verify_email)
+    login: AuthPayload = strawberry.mutation(resolver=auth_r.login)
+    refresh_token: AuthPayload = strawberry.mutation(resolver=auth_r.refresh_token)
+    logout: SimplePayload = strawberry.mutation(resolver=auth_r.logout)
+    become_seller: SimplePayload = strawberry.mutation(
+        resolver=auth_r.become_seller, permission_classes=signed_in
+    )
+    update_profile: SimplePayload = strawberry.mutation(
+        resolver=auth_r.update_profile, permission_classes=signed_in
+    )
+
+
+@strawberry.type
+class AuctionMutations:
+    create_auction: CreateAuctionPayload = strawberry.mutation(
+        resolver=listing_r.create_auction, permission_classes=signed_in
+    )
+    update_auction: CreateAuctionPayload = strawberry.mutation(
+        resolver=listing_r.update_auction, permission_classes=signed_in
+    )
+    publish_auction: CreateAuctionPayload = strawberry.mutation(
+        resolver=listing_r.publish_auction, permission_classes=signed_in
+    )
+    cancel_auction: CreateAuctionPayload = strawberry.mutation(
+        resolver=listing_r.cancel_auction, permission_classes=signed_in
+    )
+    watch_auction: SimplePayload = strawberry.mutation(
+        resolver=listing_r.watch_auction, permission_classes=signed_in
+    )
+    unwatch_auction: SimplePayload = strawberry.mutation(
+        resolver=listing_r.unwatch_auction, permission_classes=signed_in
+    )
+
+
+@strawberry.type
+class BiddingMutations:
+    place_bid: PlaceBidResult = strawberry.mutation(
+        resolver=after_r.place_bid, permission_classes=signed_in
+    )
+    buy_now: PlaceBidResult = strawberry.mutation(
+        resolver=after_r.buy_now, permission_classes=signed_in
+    )
+
+
+@strawberry.type
+class AfterSaleMutations:
+    mark_notifications_read: SimplePayload = strawberry.mutation(
+        resolver=after_r.mark_notifications_read, permission_classes=signed_in
+    )
+    confirm_receipt: SimplePayload = strawberry.mutation(
+        resolver=after_r.confirm_receipt, permission_classes=signed_in
+    )
+    open_dispute: SimplePayload = strawberry.mutation(
+        resolver=after_r.open_dispute, permission_classes=signed_in
+    )
+    leave_feedback: SimplePayload = strawberry.mutation(
+        resolver=after_r.leave_feedback, permission_classes=signed_in
+    )
+
+
+Query = merge_types("Query", (AccountQueries, AuctionQueries, DiscoveryQueries))
+Mutation = merge_types(
+    "Mutation", (AccountMutations, AuctionMutations, BiddingMutations, AfterSaleMutations)
+)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def auction_updated(
+        self,
+        info: Info[GavelContext, Any],
+        auction_id: strawberry.ID,
+        since_sequence: int | None = None,
+    ) -> AsyncGenerator[AuctionEvent]:
+        async for event in later_r.auction_updated(info, auction_id, since_sequence):
+            yield event
+
+    @strawberry.subscription
+    async def my_notifications(self, info: Info[GavelContext, Any]) -> AsyncGenerator[Notification]:
+        async for note in later_r.my_notifications(info):
+            yield note
+
+    @strawberry.subscription
+    async def auction_feed(
+        self, info: Info[GavelContext, Any], category: str | None = None
+    ) -> AsyncGenerator[Auction]:
+        async for auction in later_r.auction_feed(info, category):
+            yield auction

@@ -1,0 +1,259 @@
+"""Account use cases: register, verify email, log in/out, rotate refresh tokens, profile, roles."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import asdict, dataclass
+
+import pyotp
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, func, select
+
+from adapters.tokens import TokenError, new_refresh_token, refresh_token_hash
+from domain.accounts import (
+    Address,
+    check_address,
+    check_display_name,
+    check_password,
+    check_username,
+    normalize_email,
+    with_role,
+)
+from domain.enums import Role
+from domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from services.deps import Deps
+from storage.tables import AuditLog, RefreshToken, User
+from storage.uow import UnitOfWork
+
+log = logging.getLogger("gavel.accounts")
+
+# Verifying against this keeps a login for an unknown email as slow as a wrong password.
+_DUMMY_HASH_PASSWORD = "not-a-real-password-0"
+
+
+class AuthFailed(DomainError):
+    code = "INVALID_CREDENTIALS"
+
+
+class TokenRejected(DomainError):
+    code = "INVALID_TOKEN"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    user: User
+    access_token: str
+    refresh_token: str
+
+
+async def _issue(deps: Deps, uow: UnitOfWork, user: User, family: uuid.UUID) -> AuthResult:
+    token = new_refresh_token()
+    now = deps.clock()
+    uow.session.add(
+        RefreshToken(
+            user_id=user.id,
+            family_id=family,
+            token_hash=refresh_token_hash(token),
+            created_at=now,
+            expires_at=now + deps.refresh_ttl,
+        )
+    )
+    return AuthResult(
+        user=user, access_token=deps.tokens.issue_access(user.id, now), refresh_token=token
+    )
+
+
+async def register(deps: Deps, *, username: str, email: str, password: str) -> AuthResult:
+    name = check_username(username)
+    address = normalize_email(email)
+    check_password(password)
+    async with deps.uow() as uow:
+        taken = await uow.session.exec(
+            select(User.username, User.email).where(
+                (func.lower(User.username) == name.lower()) | (User.email == address)
+            )
+        )
+        for other_name, other_email in taken:
+            if other_email == address:
+                raise Conflict(
+                    "an account with this email exists", code="EMAIL_TAKEN", field="email"
+                )
+            raise Conflict(
+                f"username {other_name!r} is taken", code="USERNAME_TAKEN", field="username"
+            )
+        user = User(username=name, email=address, password_hash=await deps.hasher.hash(password))
+        uow.session.add(user)
+        try:
+            await uow.session.flush()
+        except IntegrityError:
+            raise Conflict(
+                "username or email was taken a moment ago", code="USERNAME_TAKEN", field="username"
+            ) from None
+        result = await _issue(deps, uow, user, uuid.uuid4())
+        await uow.commit()
+    await send_verification(deps, user)
+    return result
+
+
+async def send_verification(deps: Deps, user: User) -> None:
+    token = deps.tokens.issue_email_verification(user.id, user.email)
+    await deps.mailer.send(
+        user.email,
+        "Verify your Gavel email",
+        f"Hello {user.username},\n\nconfirm your address with the GraphQL mutation\n"
+        f'  mutation {{ verifyEmail(token: "{token}") {{ ok }} }}\n'
+        f"or open {deps.public_base_url}/verify-email?token={token}\n",
+    )
+
+
+async def verify_email(deps: Deps, token: str) -> None:
+    try:
+        user_id, email = deps.tokens.read_email_verification(token)
+    except TokenError as err:
+        raise TokenRejected(str(err), code=err.code, field="token") from None
+    async with deps.uow() as uow:
+        user = await uow.session.get(User, user_id, with_for_update=True)
+        if user is None or user.email != email:
+            raise TokenRejected("the token does not match an account", field="token")
+        if user.email_verified_at is None:
+            user.email_verified_at = deps.clock()
+            user.updated_at = deps.clock()
+            await uow.commit()
+
+
+async def login(deps: Deps, *, email: str, password: str, otp: str | None) -> AuthResult:
+    address = email.strip().lower()
+    async with deps.uow() as uow:
+        user = (await uow.session.exec(select(User).where(User.email == address))).first()
+        if user is None:
+            await deps.hasher.verify(deps.hasher.hash_sync(_DUMMY_HASH_PASSWORD), password)
+            raise AuthFailed("wrong email or password")
+        if not await deps.hasher.verify(user.password_hash, password):
+            raise AuthFailed("wrong email or password")
+        if user.banned_at is not None:
+            raise Forbidden("this account is banned", code="ACCOUNT_BANNED")
+        if user.mfa_enabled:
+            if not otp:
+                raise AuthFailed("a one-time code is required", code="MFA_REQUIRED", field="otp")
+            if not user.mfa_secret or not pyotp.TOTP(user.mfa_secret).verify(otp, valid_window=1):
+                raise AuthFailed("the one-time code is wrong", code="INVALID_OTP", field="otp")
+        result = await _issue(deps, uow, user, uuid.uuid4())
+        await uow.commit()
+        return result
+
+
+async def refresh(deps: Deps, token: str) -> AuthResult:
+    """Rotate a refresh token. Presenting an already rotated one revokes its whole family:
+    either the client lost a race with itself or the token was stolen, and we cannot tell."""
+    now = deps.clock()
+    async with deps.uow() as uow:
+        row = (
+            await uow.session.exec(
+                select(RefreshToken)
+                .where(RefreshToken.token_hash == refresh_token_hash(token))
+                .with_for_update()
+            )
+        ).first()
+        if row is None or row.revoked_at is not None:
+            raise TokenRejected("the refresh token is unknown or revoked", field="refreshToken")
+        if row.rotated_at is not None:
+            await _revoke_family(uow, row.family_id, now)
+            await uow.commit()
+            log.warning("refresh token reuse: family %s revoked", row.family_id)
+            raise TokenRejected(
+                "the refresh token was already used; its session is revoked",
+                code="TOKEN_REUSED",
+                field="refreshToken",
+            )
+        if row.expires_at <= now:
+            raise TokenRejected(
+                "the refresh token has expired", code="TOKEN_EXPIRED", field="refreshToken"
+            )
+        user = await uow.session.get(User, row.user_id)
+        if user is None or user.banned_at is not None:
+            raise Forbidden("this account is banned", code="ACCOUNT_BANNED")
+        row.rotated_at = now
+        result = await _issue(deps, uow, user, row.family_id)
+        await uow.commit()
+        return result
+
+
+async def _revoke_family(uow: UnitOfWork, family: uuid.UUID, now: object) -> None:
+    await uow.session.exec(
+        update(RefreshToken)
+        .where(col(RefreshToken.family_id) == family, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def logout(deps: Deps, token: str) -> None:
+    async with deps.uow() as uow:
+        row = (
+            await uow.session.exec(
+                select(RefreshToken).where(RefreshToken.token_hash == refresh_token_hash(token))
+            )
+        ).first()
+        if row is None:
+            raise TokenRejected("the refresh token is unknown", field="refreshToken")
+        await _revoke_family(uow, row.family_id, deps.clock())
+        await uow.commit()
+
+
+async def user_for_access_token(deps: Deps, token: str) -> User:
+    try:
+        claims = deps.tokens.read_access(token)
+    except TokenError as err:
+        raise TokenRejected(str(err), code=err.code) from None
+    async with deps.uow() as uow:
+        user = await uow.session.get(User, claims.user_id)
+    if user is None:
+        raise TokenRejected("the token's account no longer exists")
+    if user.banned_at is not None:
+        raise Forbidden("this account is banned", code="ACCOUNT_BANNED")
+    return user
+
+
+async def become_seller(deps: Deps, actor: User) -> None:
+    async with deps.uow() as uow:
+        user = await uow.session.get(User, actor.id, with_for_update=True)
+        if user is None:
+            raise NotFound("no such user")
+        if Role.SELLER.value not in user.roles:
+            user.roles = with_role(list(user.roles), Role.SELLER)
+            user.updated_at = deps.clock()
+            uow.session.add(
+                AuditLog(
+                    actor_id=user.id,
+                    action="become_seller",
+                    entity_type="user",
+                    entity_id=str(user.id),
+                )
+            )
+            await uow.commit()
+
+
+async def update_profile(
+    deps: Deps, actor: User, *, display_name: str | None, address: Address | None
+) -> User:
+    name = check_display_name(display_name)
+    checked = check_address(address) if address is not None else None
+    if display_name is None and address is None:
+        raise ValidationFailed("nothing to update: give displayName or address")
+    async with deps.uow() as uow:
+        user = await uow.session.get(User, actor.id, with_for_update=True)
+        if user is None:
+            raise NotFound("no such user")
+        if display_name is not None:
+            user.display_name = name
+        if checked is not None:
+            user.address = asdict(checked)
+        user.updated_at = deps.clock()
+        await uow.commit()
+        return user
+
+
+async def get_user(deps: Deps, user_id: uuid.UUID) -> User | None:
+    async with deps.uow() as uow:
+        return await uow.session.get(User, user_id)

@@ -1,0 +1,34 @@
+"""What the use cases depend on, built once by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from adapters.images import ImageStore
+from adapters.mailer import LogMailer
+from adapters.passwords import PasswordHasher
+from adapters.tokens import TokenService
+from domain.listing import ListingPolicy
+from storage.uow import UnitOfWorkFactory
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Deps:
+    uow: UnitOfWorkFactory
+    hasher: PasswordHasher
+    tokens: TokenService
+    mailer: LogMailer
+    images: ImageStore
+    listing_policy: ListingPolicy
+    refresh_ttl: timedelta
+    require_verified_email: bool = False
+    public_base_url: str = "http://127.0.0.1:8000"
+    clock: Callable[[], datetime] = field(default=utcnow)
+    media_dir: Path = Path(".gavel-data/media")

@@ -1,0 +1,265 @@
+"""Seller and admin use cases on auctions: create, update, publish, cancel; watching."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, delete, select
+
+from domain.enums import AuctionStatus, AuctionType, ItemCondition, Role
+from domain.errors import Forbidden, NotFound
+from domain.lifecycle import check_cancellable, check_editable, status_on_publish
+from domain.listing import (
+    AuctionTerms,
+    ListingChanges,
+    ListingInput,
+    apply_changes,
+    validate_listing,
+)
+from services.deps import Deps
+from storage.tables import Auction, AuditLog, Bid, Item, ItemImage, Notification, User, Watch
+from storage.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class ImageUpload:
+    data: bytes
+
+
+def _is_admin(user: User) -> bool:
+    return Role.ADMIN.value in user.roles
+
+
+def _terms_of(auction: Auction, item: Item) -> AuctionTerms:
+    return AuctionTerms(
+        title=item.title,
+        description=item.description,
+        category=item.category,
+        condition=ItemCondition(item.condition),
+        type=AuctionType(auction.type),
+        currency=auction.currency,
+        starting_price=auction.starting_price,
+        ends_at=auction.ends_at,
+        reserve_price=auction.reserve_price,
+        buy_now_price=auction.buy_now_price,
+        starts_at=auction.starts_at,
+        dutch_step=auction.dutch_step,
+        dutch_step_seconds=auction.dutch_step_seconds,
+        dutch_floor=auction.dutch_floor,
+        soft_close_window_seconds=auction.soft_close_window_seconds,
+        soft_close_extension_seconds=auction.soft_close_extension_seconds,
+        hard_close_at=auction.hard_close_at,
+    )
+
+
+def _write_terms(terms: AuctionTerms, auction: Auction, item: Item, now: datetime) -> None:
+    item.title, item.description = terms.title, terms.description
+    item.category, item.condition = terms.category, terms.condition.value
+    for name in (
+        "starting_price",
+        "ends_at",
+        "reserve_price",
+        "buy_now_price",
+        "starts_at",
+        "dutch_step",
+        "dutch_step_seconds",
+        "dutch_floor",
+        "soft_close_window_seconds",
+        "soft_close_extension_seconds",
+        "hard_close_at",
+    ):
+        setattr(auction, name, getattr(terms, name))
+    auction.updated_at = now
+
+
+async def create_auction(
+    deps: Deps, actor: User, listing: ListingInput, images: list[ImageUpload] | None = None
+) -> Auction:
+    if Role.SELLER.value not in actor.roles:
+        raise Forbidden("only sellers can list; call becomeSeller first", code="NOT_SELLER")
+    now = deps.clock()
+    terms = validate_listing(listing, now=now, policy=deps.listing_policy)
+    blobs = [img.data for img in images or []]
+    kinds = deps.images.check(blobs)
+    stored = [await deps.images.save(data, kind) for data, kind in zip(blobs, kinds, strict=True)]
+    async with deps.uow() as uow:
+        item = Item(
+            seller_id=actor.id,
+            title="",
+            description="",
+            category=terms.category,
+            condition=terms.condition.value,
+        )
+        auction = Auction(
+            item_id=item.id,
+            seller_id=actor.id,
+            type=terms.type.value,
+            currency=terms.currency,
+            starting_price=terms.starting_price,
+            ends_at=terms.ends_at,
+            status=AuctionStatus.DRAFT.value,
+        )
+        _write_terms(terms, auction, item, now)
+        uow.session.add(item)
+        await uow.session.flush()
+        uow.session.add(auction)
+        for position, image in enumerate(stored):
+            uow.session.add(
+                ItemImage(
+                    item_id=item.id,
+                    position=position,
+                    storage_key=image.key,
+                    content_type=image.content_type,
+                    size_bytes=image.size_bytes,
+                )
+            )
+        _audit(uow, actor, "auction.create", auction.id)
+        await uow.commit()
+        return auction
+
+
+async def _own_auction(uow: UnitOfWork, actor: User, auction_id: uuid.UUID) -> tuple[Auction, Item]:
+    auction = await uow.session.get(Auction, auction_id, with_for_update=True)
+    # Someone else's draft is reported as missing: drafts are private.
+    if auction is None or (
+        auction.seller_id != actor.id
+        and not (_is_admin(actor) and auction.status != AuctionStatus.DRAFT.value)
+    ):
+        if auction is not None and auction.status != AuctionStatus.DRAFT.value:
+            raise Forbidden("this is another seller's auction", field="auctionId")
+        raise NotFound("no such auction", field="auctionId")
+    item = await uow.session.get(Item, auction.item_id, with_for_update=True)
+    assert item is not None
+    return auction, item
+
+
+def _audit(
+    uow: UnitOfWork, actor: User, action: str, auction_id: uuid.UUID, **details: object
+) -> None:
+    uow.session.add(
+        AuditLog(
+            actor_id=actor.id,
+            action=action,
+            entity_type="auction",
+            entity_id=str(auction_id),
+            details=details,
+        )
+    )
+
+
+async def update_auction(
+    deps: Deps, actor: User, auction_id: uuid.UUID, changes: ListingChanges
+) -> Auction:
+    async with deps.uow() as uow:
+        auction, item = await _own_auction(uow, actor, auction_id)
+        if auction.seller_id != actor.id:
+            raise Forbidden("only the seller edits a listing", field="auctionId")
+        check_editable(AuctionStatus(auction.status), auction.bid_count)
+        now = deps.clock()
+        terms = apply_changes(
+            _terms_of(auction, item), changes, now=now, policy=deps.listing_policy
+        )
+        if auction.status == AuctionStatus.SCHEDULED.value and (
+            terms.starts_at is None or terms.starts_at <= now
+        ):
+            # A scheduled auction keeps a future start; to start now, cancel and relist.
+            raise Forbidden(
+                "a scheduled auction's start must stay in the future",
+                code="INVALID_SCHEDULE",
+                field="startsAt",
+            )
+        _write_terms(terms, auction, item, now)
+        _audit(uow, actor, "auction.update", auction.id)
+        await uow.commit()
+        return auction
+
+
+async def publish_auction(deps: Deps, actor: User, auction_id: uuid.UUID) -> Auction:
+    async with deps.uow() as uow:
+        auction, item = await _own_auction(uow, actor, auction_id)
+        if auction.seller_id != actor.id:
+            raise Forbidden("only the seller publishes a listing", field="auctionId")
+        now = deps.clock()
+        status = status_on_publish(AuctionStatus(auction.status), auction.starts_at, now)
+        # The schedule is checked again: a draft may have sat until its end time is near.
+        apply_changes(
+            _terms_of(auction, item), ListingChanges(), now=now, policy=deps.listing_policy
+        )
+        auction.status = status.value
+        auction.published_at = now
+        if status is AuctionStatus.ACTIVE:
+            auction.starts_at = now
+            auction.activated_at = now
+        auction.updated_at = now
+        _audit(uow, actor, "auction.publish", auction.id, status=status.value)
+        await uow.commit()
+        return auction
+
+
+async def cancel_auction(
+    deps: Deps, actor: User, auction_id: uuid.UUID, reason: str | None
+) -> Auction:
+    async with deps.uow() as uow:
+        auction, _ = await _own_auction(uow, actor, auction_id)
+        by_admin = _is_admin(actor)
+        check_cancellable(AuctionStatus(auction.status), auction.bid_count, by_admin=by_admin)
+        now = deps.clock()
+        auction.status = AuctionStatus.CANCELLED.value
+        auction.cancelled_at = now
+        auction.cancel_reason = (reason or "").strip()[:500] or None
+        auction.updated_at = now
+        if auction.bid_count:
+            bidders = await uow.session.exec(
+                select(Bid.bidder_id).where(Bid.auction_id == auction.id).distinct()
+            )
+            await uow.session.exec(
+                update(Bid)
+                .where(col(Bid.auction_id) == auction.id, col(Bid.voided_at).is_(None))
+                .values(voided_at=now)
+            )
+            for bidder_id in bidders.all():
+                uow.session.add(
+                    Notification(
+                        user_id=bidder_id,
+                        kind="AUCTION_CANCELLED",
+                        auction_id=auction.id,
+                        message="An auction you bid on was cancelled; your bids are void.",
+                    )
+                )
+        _audit(
+            uow,
+            actor,
+            "auction.cancel",
+            auction.id,
+            reason=auction.cancel_reason,
+            by_admin=by_admin,
+        )
+        await uow.commit()
+        return auction
+
+
+async def watch(deps: Deps, actor: User, auction_id: uuid.UUID) -> None:
+    async with deps.uow() as uow:
+        auction = await uow.session.get(Auction, auction_id)
+        if auction is None or (
+            auction.status == AuctionStatus.DRAFT.value and auction.seller_id != actor.id
+        ):
+            raise NotFound("no such auction", field="auctionId")
+        await uow.session.exec(
+            insert(Watch)
+            .values(user_id=actor.id, auction_id=auction_id, created_at=deps.clock())
+            .on_conflict_do_nothing()
+        )
+        await uow.commit()
+
+
+async def unwatch(deps: Deps, actor: User, auction_id: uuid.UUID) -> None:
+    async with deps.uow() as uow:
+        await uow.session.exec(
+            delete(Watch).where(col(Watch.user_id) == actor.id, col(Watch.auction_id) == auction_id)
+        )
+        await uow.commit()

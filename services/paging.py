@@ -1,0 +1,65 @@
+"""Keyset (cursor) pagination: stable under inserts, opaque to clients."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+from domain.errors import ValidationFailed
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    rows: list[T]
+    cursors: list[str]
+    has_next: bool
+    total: int
+
+
+def encode_cursor(key: Any, row_id: uuid.UUID) -> str:
+    if isinstance(key, datetime):
+        key = {"t": key.isoformat()}
+    return base64.urlsafe_b64encode(orjson.dumps([key, str(row_id)])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[Any, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key, row_id = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        if isinstance(key, dict):
+            key = datetime.fromisoformat(key["t"])
+        if key is not None and not isinstance(key, int | datetime):
+            raise ValueError("bad key")
+        return key, uuid.UUID(row_id)
+    except (ValueError, TypeError, KeyError, orjson.JSONDecodeError):
+        raise ValidationFailed(
+            "the cursor is malformed", code="INVALID_CURSOR", field="after"
+        ) from None
+
+
+def check_first(first: int | None, limit: int, default: int = 20) -> int:
+    if first is None:
+        return default
+    if first < 0 or first > limit:
+        raise ValidationFailed(
+            f"first must be between 0 and {limit}", code="INVALID_PAGE_SIZE", field="first"
+        )
+    return first
+
+
+def make_page(rows: Sequence[T], first: int, total: int, key_of: Any) -> Page[T]:
+    shown = list(rows[:first])
+    return Page(
+        rows=shown,
+        cursors=[encode_cursor(key_of(r), r.id) for r in shown],  # type: ignore[attr-defined]
+        has_next=len(rows) > first,
+        total=total,
+    )

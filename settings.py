@@ -1,0 +1,52 @@
+"""Every setting Gavel reads, from the environment (and `.env`); see `.env.example`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # External servers. Left empty, the dev runner and the tests start embedded ones.
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    meili_url: str | None = Field(default=None, alias="MEILI_URL")
+    stripe_api_key: SecretStr | None = Field(default=None, alias="STRIPE_API_KEY")
+    stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
+
+    # Where embedded servers and uploads keep their files.
+    data_dir: Path = Field(default=Path(".gavel-data"), alias="GAVEL_DATA_DIR")
+
+    # Auth. Without a secret the app makes a random one per process (tokens die on restart).
+    jwt_secret: SecretStr | None = Field(default=None, alias="GAVEL_JWT_SECRET")
+    access_token_ttl_seconds: int = Field(default=900, alias="GAVEL_ACCESS_TOKEN_TTL")
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, alias="GAVEL_REFRESH_TOKEN_TTL")
+    email_token_ttl_seconds: int = Field(default=48 * 3600, alias="GAVEL_EMAIL_TOKEN_TTL")
+    require_verified_email: bool = Field(default=False, alias="GAVEL_REQUIRE_VERIFIED_EMAIL")
+
+    # Listings.
+    min_auction_duration_seconds: int = Field(default=10, alias="GAVEL_MIN_AUCTION_SECONDS")
+    max_auction_duration_days: int = Field(default=90, alias="GAVEL_MAX_AUCTION_DAYS")
+
+    # GraphQL limits.
+    graphql_max_depth: int = Field(default=10, alias="GAVEL_GRAPHQL_MAX_DEPTH")
+    graphql_max_tokens: int = Field(default=2000, alias="GAVEL_GRAPHQL_MAX_TOKENS")
+    graphql_max_aliases: int = Field(default=30, alias="GAVEL_GRAPHQL_MAX_ALIASES")
+    graphql_introspection: bool = Field(default=True, alias="GAVEL_GRAPHQL_INTROSPECTION")
+    max_page_size: int = Field(default=100, alias="GAVEL_MAX_PAGE_SIZE")
+    max_request_bytes: int = Field(default=2 * 1024 * 1024, alias="GAVEL_MAX_REQUEST_BYTES")
+
+    # Serving.
+    host: str = Field(default="127.0.0.1", alias="GAVEL_HOST")
+    port: int = Field(default=8000, alias="GAVEL_PORT")
+    admin_storage_secret: SecretStr | None = Field(default=None, alias="GAVEL_ADMIN_STORAGE_SECRET")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

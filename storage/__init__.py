@@ -1,0 +1,1 @@
+"""PostgreSQL adapters: table models, the engine, the unit of work."""

@@ -1,0 +1,114 @@
+"""Test fixtures: real PostgreSQL and Redis (embedded, throwaway) and the real ASGI app.
+
+Set DATABASE_URL / REDIS_URL to run against servers of your own instead; the suite then
+creates its own databases on that PostgreSQL server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from fastapi import FastAPI
+
+from devservers.stack import StackUrls, embedded_stack
+from gavel_app import create_app
+from settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[StackUrls]:
+    with tempfile.TemporaryDirectory(prefix="gavel-test-") as tmp:
+        with embedded_stack(Path(tmp), durable=False) as urls:
+            yield urls
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def create_database(server_url: str, name: str) -> str:
+    """A fresh, empty database on the same server; returns its SQLAlchemy URL."""
+    base, _, _ = server_url.rpartition("/")
+    conn = await asyncpg.connect(_dsn(f"{base}/postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"{base}/{name}"
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["url"] = url
+    config.attributes["configure_logger"] = False
+    return config
+
+
+async def migrate(url: str, revision: str = "head") -> None:
+    await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
+
+
+@pytest.fixture(scope="session")
+async def database_url(stack: StackUrls) -> str:
+    url = await create_database(stack.database_url, f"gavel_test_{uuid.uuid4().hex[:8]}")
+    await migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, stack: StackUrls, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        DATABASE_URL=database_url,
+        REDIS_URL=stack.redis_url,
+        GAVEL_JWT_SECRET=secrets.token_urlsafe(48),
+        GAVEL_DATA_DIR=tmp_path_factory.mktemp("data"),
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, fast_hash=True)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gavel.test") as c:
+        yield c
+
+
+class GQL:
+    """Posts GraphQL documents to the app; `token` sends it as a bearer token."""
+
+    def __init__(self, client: httpx.AsyncClient):
+        self.client = client
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None, *,
+                       token: str | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await self.client.post("/graphql", json={"query": query,
+                                                              "variables": variables or {}},
+                                           headers=headers)
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture(scope="session")
+def gql(client: httpx.AsyncClient) -> GQL:
+    return GQL(client)

@@ -1,0 +1,91 @@
+"""Shared GraphQL documents and small builders for API tests."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+REGISTER = """
+mutation($input: RegisterInput!) {
+  register(input: $input) {
+    accessToken refreshToken user { id username roles }
+    errors { code message field }
+  }
+}"""
+
+LOGIN = """
+mutation($email: String!, $password: String!, $otp: String) {
+  login(email: $email, password: $password, otp: $otp) {
+    accessToken refreshToken user { id } errors { code message field }
+  }
+}"""
+
+BECOME_SELLER = "mutation { becomeSeller { ok errors { code message } } }"
+
+CREATE = """
+mutation($input: CreateAuctionInput!) {
+  createAuction(input: $input) {
+    auction { id status type startingPrice { amount currency } reserveMet
+              buyNowPrice { amount } item { title category seller { username } } }
+    errors { code message field }
+  }
+}"""
+
+PUBLISH = """
+mutation($id: ID!) { publishAuction(auctionId: $id) {
+  auction { id status startsAt endsAt } errors { code message field } } }"""
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Account:
+    id: str
+    username: str
+    email: str
+    token: str
+    refresh: str
+
+
+async def register(gql: Any, *, seller: bool = False) -> Account:
+    name = f"u{uuid.uuid4().hex[:10]}"
+    email = f"{name}@example.com"
+    body = await gql(REGISTER, {"input": {"username": name, "email": email,
+                                          "password": PASSWORD}})
+    data = body["data"]["register"]
+    assert data["errors"] == [], data
+    account = Account(id=data["user"]["id"], username=name, email=email,
+                      token=data["accessToken"], refresh=data["refreshToken"])
+    if seller:
+        result = await gql(BECOME_SELLER, token=account.token)
+        assert result["data"]["becomeSeller"]["ok"], result
+    return account
+
+
+def iso(delta: timedelta) -> str:
+    return (datetime.now(UTC) + delta).isoformat()
+
+
+def listing(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "title": "Leica M6 rangefinder, 1986",
+        "description": "Classic film camera, shutter serviced last year.",
+        "category": "cameras/film",
+        "condition": "USED",
+        "type": "ENGLISH",
+        "currency": "USD",
+        "startingPrice": "100.00",
+        "endsAt": iso(timedelta(days=3)),
+    }
+    base.update(overrides)
+    return base
+
+
+async def create_auction(gql: Any, seller: Account, **overrides: Any) -> dict[str, Any]:
+    body = await gql(CREATE, {"input": listing(**overrides)}, token=seller.token)
+    data = body["data"]["createAuction"]
+    assert data["errors"] == [], data
+    auction: dict[str, Any] = data["auction"]
+    return auction
