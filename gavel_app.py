@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from adapters.body_limit import BodyLimit
 from adapters.images import ImageStore
 from adapters.mailer import LogMailer
 from adapters.passwords import PasswordHasher
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         ],
     )
     app.mount("/media", StaticFiles(directory=deps.media_dir), name="media")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.state.deps = deps
     app.state.engine = engine
     app.state.redis = redis

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +51,9 @@ _SORTS: dict[AuctionSort, tuple[Any, bool]] = {
     AuctionSort.PRICE_DESC: (_price, False),
     AuctionSort.MOST_BIDS: (Auction.bid_count, False),
 }
+
+
+_TIME_SORTS = (AuctionSort.ENDING_SOON, AuctionSort.NEWLY_LISTED, AuctionSort.RELEVANCE)
 
 
 def _sort_value(auction: Auction, sort: AuctionSort) -> Any:
@@ -126,7 +129,7 @@ async def list_auctions(
     base = select(Auction).join(Item, col(Item.id) == Auction.item_id).where(*where)
     query = base
     if after:
-        value, row_id = decode_cursor(after)
+        value, row_id = decode_cursor(after, datetime if sort in _TIME_SORTS else int)
         pair = tuple_(key, Auction.id)
         query = query.where(pair > (value, row_id) if ascending else pair < (value, row_id))
     order = (
@@ -163,7 +166,7 @@ async def _newest_first(
 ) -> Page[Any]:
     first = check_first(first, max_page)
     if after:
-        value, row_id = decode_cursor(after)
+        value, row_id = decode_cursor(after, datetime)
         query = query.where(tuple_(time_col, model.id) < (value, row_id))
     async with deps.uow() as uow:
         rows = (

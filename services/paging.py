@@ -30,16 +30,17 @@ def encode_cursor(key: Any, row_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([key, str(row_id)])).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[Any, uuid.UUID]:
+def decode_cursor(cursor: str, key_type: type = object) -> tuple[Any, uuid.UUID]:
+    """The (sort key, id) inside a cursor; `key_type` is what the current sort orders by."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         key, row_id = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
         if isinstance(key, dict):
             key = datetime.fromisoformat(key["t"])
-        if key is not None and not isinstance(key, int | datetime):
+        if isinstance(key, bool) or not isinstance(key, key_type) or not isinstance(row_id, str):
             raise ValueError("bad key")
         return key, uuid.UUID(row_id)
-    except (ValueError, TypeError, KeyError, orjson.JSONDecodeError):
+    except (ValueError, TypeError, KeyError, AttributeError, orjson.JSONDecodeError):
         raise ValidationFailed(
             "the cursor is malformed", code="INVALID_CURSOR", field="after"
         ) from None

@@ -30,9 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackUrls]:
-    with tempfile.TemporaryDirectory(prefix="gavel-test-") as tmp:
-        with embedded_stack(Path(tmp), durable=False) as urls:
-            yield urls
+    with (
+        tempfile.TemporaryDirectory(prefix="gavel-test-") as tmp,
+        embedded_stack(Path(tmp), durable=False) as urls,
+    ):
+        yield urls
 
 
 def _dsn(url: str) -> str:
@@ -70,7 +72,9 @@ async def database_url(stack: StackUrls) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, stack: StackUrls, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(
+    database_url: str, stack: StackUrls, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     return Settings(
         DATABASE_URL=database_url,
         REDIS_URL=stack.redis_url,
@@ -99,12 +103,13 @@ class GQL:
     def __init__(self, client: httpx.AsyncClient):
         self.client = client
 
-    async def __call__(self, query: str, variables: dict[str, Any] | None = None, *,
-                       token: str | None = None) -> dict[str, Any]:
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.client.post("/graphql", json={"query": query,
-                                                              "variables": variables or {}},
-                                           headers=headers)
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         body: dict[str, Any] = response.json()
         return body
 

@@ -52,12 +52,16 @@ class Account:
 async def register(gql: Any, *, seller: bool = False) -> Account:
     name = f"u{uuid.uuid4().hex[:10]}"
     email = f"{name}@example.com"
-    body = await gql(REGISTER, {"input": {"username": name, "email": email,
-                                          "password": PASSWORD}})
+    body = await gql(REGISTER, {"input": {"username": name, "email": email, "password": PASSWORD}})
     data = body["data"]["register"]
     assert data["errors"] == [], data
-    account = Account(id=data["user"]["id"], username=name, email=email,
-                      token=data["accessToken"], refresh=data["refreshToken"])
+    account = Account(
+        id=data["user"]["id"],
+        username=name,
+        email=email,
+        token=data["accessToken"],
+        refresh=data["refreshToken"],
+    )
     if seller:
         result = await gql(BECOME_SELLER, token=account.token)
         assert result["data"]["becomeSeller"]["ok"], result

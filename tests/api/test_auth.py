@@ -37,8 +37,10 @@ async def test_register_rejects_duplicates_and_bad_input(gql):
         ({"username": "has space", "email": "ok@example.com"}, "INVALID_USERNAME"),
         ({"username": "x" * 1_000_000, "email": "ok@example.com"}, "INVALID_USERNAME"),
         ({"username": "validname1", "email": "not-an-email"}, "INVALID_EMAIL"),
-        ({"username": "validname1", "email": "ok@example.com", "password": "short"},
-         "WEAK_PASSWORD"),
+        (
+            {"username": "validname1", "email": "ok@example.com", "password": "short"},
+            "WEAK_PASSWORD",
+        ),
     ]
     for fields, code in cases:
         payload = {"password": PASSWORD, **fields}
@@ -49,8 +51,7 @@ async def test_register_rejects_duplicates_and_bad_input(gql):
 
 async def test_verify_email_with_the_mailed_token(gql, app: FastAPI):
     account = await register(gql)
-    mail = next(body for to, _, body in reversed(app.state.deps.mailer.sent)
-                if to == account.email)
+    mail = next(body for to, _, body in reversed(app.state.deps.mailer.sent) if to == account.email)
     token = mail.split('verifyEmail(token: "')[1].split('"')[0]
     verify = "mutation($t: String!) { verifyEmail(token: $t) { ok errors { code } } }"
     assert (await gql(verify, {"t": token}))["data"]["verifyEmail"] == {"ok": True, "errors": []}
@@ -120,14 +121,16 @@ async def test_update_profile(gql):
     account = await register(gql)
     update = """mutation($n: String, $a: AddressInput) { updateProfile(displayName: $n, address: $a)
       { ok errors { code field } } }"""
-    address = {"line1": "1 Main St", "city": "Springfield", "postalCode": "12345",
-               "country": "us"}
+    address = {"line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "us"}
     ok = (await gql(update, {"n": "Ada", "a": address}, token=account.token))["data"]
     assert ok["updateProfile"] == {"ok": True, "errors": []}
-    me = (await gql("{ me { user { displayName } address { city country } } }",
-                    token=account.token))["data"]["me"]
-    assert me == {"user": {"displayName": "Ada"}, "address": {"city": "Springfield",
-                                                              "country": "US"}}
+    me = (
+        await gql("{ me { user { displayName } address { city country } } }", token=account.token)
+    )["data"]["me"]
+    assert me == {
+        "user": {"displayName": "Ada"},
+        "address": {"city": "Springfield", "country": "US"},
+    }
     bad = (await gql(update, {"n": "x" * 500}, token=account.token))["data"]["updateProfile"]
     assert bad["errors"] == [{"code": "TOO_LONG", "field": "displayName"}]
     bad = (await gql(update, {"a": {**address, "country": "USA"}}, token=account.token))["data"]

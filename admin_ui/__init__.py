@@ -1,0 +1,1 @@
+"""admin_ui: lands with a later issue (see README)."""

@@ -1,0 +1,1 @@
+"""realtime: lands with a later issue (see README)."""
