@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 
 from domain.errors import ValidationFailed
 
@@ -85,14 +85,22 @@ def to_minor(amount: Decimal | str | int, currency: str, *, field: str = "amount
         raise ValidationFailed("amount must not be negative", code="INVALID_AMOUNT", field=field)
     if value > Decimal(MAX_MINOR_UNITS).scaleb(-exponent):
         raise ValidationFailed("amount is too large", code="INVALID_AMOUNT", field=field)
-    scaled = value.scaleb(exponent)
-    if scaled != scaled.to_integral_value():
+    # Decide on the digits as written: arithmetic at the context's 28-digit precision
+    # would round "1.0000000000000000000000000001" to 1.00 instead of refusing it.
+    _, digits, exp = value.as_tuple()
+    assert isinstance(exp, int)  # finite, checked above
+    places, end = -exp, len(digits)
+    while places > 0 and end > 0 and digits[end - 1] == 0:  # "1.50" is as exact as "1.5"
+        places, end = places - 1, end - 1
+    if places > exponent:
         raise ValidationFailed(
             f"{currency} amounts have at most {exponent} decimal places",
             code="INVALID_AMOUNT",
             field=field,
         )
-    return int(scaled)
+    with localcontext() as ctx:
+        ctx.prec = len(digits) + exponent + 2
+        return int(value.scaleb(exponent))
 
 
 def to_decimal(minor: int, currency: str) -> Decimal:

@@ -1,0 +1,84 @@
+"""Writes the demo rows: bulk `INSERT ... ON CONFLICT DO NOTHING`, one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import SQLModel
+from tqdm import tqdm
+
+from adapters.passwords import PasswordHasher
+from seeds.builder import ADMIN_PASSWORD, DEMO_PASSWORD, build
+from storage.db import make_engine
+
+# asyncpg allows at most 32767 bind parameters per statement.
+_MAX_PARAMS = 30_000
+
+
+def _table(name: str) -> Table:
+    return SQLModel.metadata.tables[name]
+
+
+def hash_passwords() -> dict[str, str]:
+    """Each distinct password is hashed once (argon2 is slow on purpose) and reused."""
+    hasher = PasswordHasher(fast=False)
+    return {password: hasher.hash_sync(password) for password in (ADMIN_PASSWORD, DEMO_PASSWORD)}
+
+
+async def _insert(
+    conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], bar: tqdm[Any]
+) -> int:
+    inserted = 0
+    chunk = max(1, _MAX_PARAMS // len(table.columns))
+    key = next(iter(table.primary_key.columns))
+    for i in range(0, len(rows), chunk):
+        part = rows[i : i + chunk]
+        stmt = insert(table).values(part).on_conflict_do_nothing().returning(key)
+        inserted += len((await conn.execute(stmt)).all())
+        bar.update(len(part))
+    return inserted
+
+
+async def load(database_url: str, *, progress: bool = True) -> dict[str, int]:
+    """Insert the demo data if missing; returns how many rows each table gained."""
+    hashes = await asyncio.to_thread(hash_passwords)
+    rows = build(datetime.now(UTC), hashes)
+    plan = [(name, [row.model_dump() for row in models]) for name, models in rows.tables()]
+    inserted: dict[str, int] = {}
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with tqdm(
+            total=sum(len(r) for _, r in plan),
+            unit="row",
+            file=sys.stderr,
+            disable=not progress,
+        ) as bar:
+            async with engine.begin() as conn:
+                for name, table_rows in plan:
+                    bar.set_description(name)
+                    inserted[name] = await _insert(conn, _table(name), table_rows, bar)
+    finally:
+        await engine.dispose()
+    return inserted
+
+
+async def table_counts(database_url: str, names: list[str]) -> dict[str, int]:
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return {
+                name: int(
+                    (
+                        await conn.execute(select(func.count()).select_from(_table(name)))
+                    ).scalar_one()
+                )
+                for name in names
+            }
+    finally:
+        await engine.dispose()
