@@ -226,3 +226,57 @@ async def test_categories_are_a_taxonomy(gql):
     categories = (await gql("{ categories }"))["data"]["categories"]
     assert "cameras" in categories and "cameras/film" in categories
     assert all(c.split("/")[0] in categories for c in categories)
+
+
+async def test_admin_cancels_an_auction_with_bids_and_bidders_are_told(gql, seller, app):
+    import uuid as uuidlib
+
+    from sqlalchemy import text
+
+    from tests.helpers import LOGIN, PASSWORD
+
+    created = await create_auction(gql, seller)
+    await gql(PUBLISH, {"id": created["id"]}, token=seller.token)
+    bidder = await register(gql)
+    admin = await register(gql)
+    async with app.state.engine.begin() as conn:
+        # Bidding lands with the next issue; a stored bid stands in for one here.
+        await conn.execute(
+            text(
+                "INSERT INTO bids (id, auction_id, bidder_id, sequence, amount, currency,"
+                " placed_at)"
+                " VALUES (:id, :a, :b, 1, 10000, 'USD', now())"
+            ),
+            {"id": uuidlib.uuid4(), "a": created["id"], "b": bidder.id},
+        )
+        await conn.execute(
+            text(
+                "UPDATE auctions SET bid_count = 1, current_price = 10000,"
+                " leader_id = :b WHERE id = :a"
+            ),
+            {"a": created["id"], "b": bidder.id},
+        )
+        await conn.execute(
+            text("UPDATE users SET roles = '{BIDDER,ADMIN}' WHERE id = :u"), {"u": admin.id}
+        )
+    refused = await gql(CANCEL, {"id": created["id"]}, token=seller.token)
+    assert refused["data"]["cancelAuction"]["errors"][0]["code"] == "FORBIDDEN"
+    login = await gql(LOGIN, {"email": admin.email, "password": PASSWORD})
+    admin_token = login["data"]["login"]["accessToken"]
+    done = await gql(CANCEL, {"id": created["id"], "r": "counterfeit"}, token=admin_token)
+    assert done["data"]["cancelAuction"]["auction"]["status"] == "CANCELLED"
+    inbox = await gql(
+        "{ me { notifications { totalCount edges { node { kind auctionId read } } } } }",
+        token=bidder.token,
+    )
+    notes = inbox["data"]["me"]["notifications"]
+    assert notes["totalCount"] == 1
+    assert notes["edges"][0]["node"] == {
+        "kind": "AUCTION_CANCELLED",
+        "auctionId": created["id"],
+        "read": False,
+    }
+    bids = await gql(
+        "query($id: ID!) { auction(id: $id) { bids { totalCount } } }", {"id": created["id"]}
+    )
+    assert bids["data"]["auction"]["bids"]["totalCount"] == 0  # voided
