@@ -141,3 +141,47 @@ async def test_become_seller_grants_the_role(gql):
     account = await register(gql, seller=True)
     me = (await gql(ME, token=account.token))["data"]["me"]
     assert me["user"]["roles"] == ["BIDDER", "SELLER"]
+
+
+async def test_expired_refresh_token_is_refused(gql, app: FastAPI):
+    from sqlalchemy import text
+
+    from adapters.tokens import refresh_token_hash
+
+    account = await register(gql)
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE refresh_tokens SET expires_at = now() - interval '1 second'"
+                " WHERE token_hash = :h"
+            ),
+            {"h": refresh_token_hash(account.refresh)},
+        )
+    expired = (await gql(REFRESH, {"t": account.refresh}))["data"]["refreshToken"]
+    assert expired["accessToken"] is None
+    assert expired["errors"][0]["code"] == "TOKEN_EXPIRED"
+
+
+async def test_mfa_is_required_once_enabled(gql, app: FastAPI):
+    import pyotp
+    from sqlalchemy import text
+
+    account = await register(gql)
+    secret = pyotp.random_base32()
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE users SET mfa_enabled = true, mfa_secret = :s WHERE id = :u"),
+            {"s": secret, "u": account.id},
+        )
+    variables = {"email": account.email, "password": PASSWORD}
+    missing = (await gql(LOGIN, variables))["data"]["login"]
+    assert missing["errors"][0]["code"] == "MFA_REQUIRED"
+    import time
+
+    totp = pyotp.TOTP(secret)
+    valid = {totp.at(time.time() + d) for d in (-60, -30, 0, 30, 60)}
+    bad_code = next(c for c in ("000000", "111111", "222222") if c not in valid)
+    wrong = (await gql(LOGIN, {**variables, "otp": bad_code}))["data"]["login"]
+    assert wrong["errors"][0]["code"] == "INVALID_OTP"
+    ok = (await gql(LOGIN, {**variables, "otp": pyotp.TOTP(secret).now()}))["data"]["login"]
+    assert ok["errors"] == [] and ok["accessToken"]
