@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -22,6 +23,10 @@ from adapters.mailer import LogMailer
 from adapters.passwords import PasswordHasher
 from adapters.tokens import TokenService
 from domain.listing import ListingPolicy
+from realtime.broadcast import BoundedBroadcast
+from realtime.persister import Persister
+from realtime.scheduler import Scheduler
+from realtime.slots import AuctionSlots
 from schema.app import GavelGraphQL
 from schema.build import build_schema
 from services.deps import Deps
@@ -32,7 +37,9 @@ from storage.uow import UnitOfWorkFactory
 log = logging.getLogger("gavel")
 
 
-def build_deps(settings: Settings, sessions: UnitOfWorkFactory, *, fast_hash: bool = False) -> Deps:
+def build_deps(
+    settings: Settings, sessions: UnitOfWorkFactory, slots: AuctionSlots, *, fast_hash: bool = False
+) -> Deps:
     secret = (
         settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
     ) or secrets.token_urlsafe(48)
@@ -54,6 +61,7 @@ def build_deps(settings: Settings, sessions: UnitOfWorkFactory, *, fast_hash: bo
             max_duration=timedelta(days=settings.max_auction_duration_days),
         ),
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+        slots=slots,
         require_verified_email=settings.require_verified_email,
         public_base_url=f"http://{settings.host}:{settings.port}",
         media_dir=media,
@@ -68,9 +76,15 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         )
     engine = make_engine(settings.database_url)
     redis = aioredis.from_url(settings.redis_url, decode_responses=True)
+    slots = AuctionSlots(redis)
     deps = build_deps(
-        settings, UnitOfWorkFactory(make_session_factory(engine)), fast_hash=fast_hash
+        settings, UnitOfWorkFactory(make_session_factory(engine)), slots, fast_hash=fast_hash
     )
+    bus = BoundedBroadcast(settings.redis_url)
+    persister = Persister(redis, slots, deps.uow)
+    scheduler = Scheduler(deps, slots, persister, bus)
+    deps.bus = bus
+    deps.drain = persister.drain
     deps.media_dir.mkdir(parents=True, exist_ok=True)
     schema = build_schema(
         max_depth=settings.graphql_max_depth,
@@ -82,9 +96,19 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await bus.connect()
+        tasks = [asyncio.create_task(persister.run(), name="persister")]
+        if settings.run_scheduler:
+            tasks.append(asyncio.create_task(scheduler.run(), name="scheduler"))
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            _done, stuck = await asyncio.wait(tasks, timeout=5)
+            for task in stuck:
+                log.warning("background task %s did not stop in time", task.get_name())
+            await bus.disconnect()
             await redis.aclose()
             await engine.dispose()
 
@@ -129,4 +153,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     app.state.deps = deps
     app.state.engine = engine
     app.state.redis = redis
+    app.state.slots = slots
+    app.state.persister = persister
+    app.state.scheduler = scheduler
+    app.state.bus = bus
     return app

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, alias="GAVEL_MAX_PAGE_SIZE")
     max_request_bytes: int = Field(default=2 * 1024 * 1024, alias="GAVEL_MAX_REQUEST_BYTES")
 
+    # Background work every app process runs: the outbox persister always; the scheduler
+    # (start/close auctions, Dutch price steps) unless switched off here.
+    run_scheduler: bool = Field(default=True, alias="GAVEL_RUN_SCHEDULER")
+
     # Serving.
     host: str = Field(default="127.0.0.1", alias="GAVEL_HOST")
     port: int = Field(default=8000, alias="GAVEL_PORT")

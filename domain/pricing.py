@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from domain.money import CURRENCY_EXPONENTS
 
 # (lower bound, increment) in major-unit hundredths, i.e. minor units of a 2-decimal
@@ -20,15 +22,24 @@ _INCREMENTS: tuple[tuple[int, int], ...] = (
 )
 
 
-def increment(price: int, currency: str) -> int:
-    """eBay's bid increment for a current price, in the currency's minor units."""
+@lru_cache(maxsize=64)
+def increment_table(currency: str) -> tuple[tuple[int, int], ...]:
+    """(lower bound, increment) rows in the currency's minor units, highest bound first."""
     shift = CURRENCY_EXPONENTS[currency] - 2
     scale = 10 ** abs(shift)
+    rows = []
     for lower, step in _INCREMENTS:
         bound = lower * scale if shift >= 0 else lower // scale
+        scaled: int = step * scale if shift >= 0 else step // scale
+        rows.append((bound, max(1, scaled)))
+    return tuple(rows)
+
+
+def increment(price: int, currency: str) -> int:
+    """eBay's bid increment for a current price, in the currency's minor units."""
+    for bound, step in increment_table(currency):
         if price >= bound:
-            scaled: int = step * scale if shift >= 0 else step // scale
-            return max(1, scaled)
+            return step
     raise AssertionError("unreachable: the table starts at zero")
 
 

@@ -1,34 +1,15 @@
-"""Mutations of later issues (bidding, settlement) and the inbox."""
+"""Mutations of later issues (settlement) and the inbox."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 import strawberry
 
 from domain.errors import NotAvailableYet, ValidationFailed
 from schema.errors import UserError
 from schema.payloads import SimplePayload
-from schema.types import BidAccepted, BidRejected
 from services import inbox
 
 from .common import Ctx, as_payload, parse_id, viewer
-
-
-async def place_bid(
-    info: Ctx,
-    auction_id: strawberry.ID,
-    amount: Decimal,
-    max_amount: Decimal | None = None,
-    idempotency_key: str | None = None,
-) -> BidAccepted | BidRejected:
-    raise NotAvailableYet("placeBid")
-
-
-async def buy_now(
-    info: Ctx, auction_id: strawberry.ID, idempotency_key: str | None = None
-) -> BidAccepted | BidRejected:
-    raise NotAvailableYet("buyNow")
 
 
 def _later(feature: str) -> SimplePayload:

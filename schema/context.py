@@ -8,6 +8,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from realtime.slots import LiveState
 from services import catalog
 from services.deps import Deps
 from storage.tables import Auction, Item, ItemImage, User
@@ -20,6 +21,7 @@ class Loaders:
     auctions: DataLoader[uuid.UUID, Auction | None]
     images: DataLoader[uuid.UUID, list[ItemImage]]
     watchers: DataLoader[uuid.UUID, int]
+    live: DataLoader[uuid.UUID, LiveState | None]
 
     @classmethod
     def create(cls, deps: Deps) -> Loaders:
@@ -29,6 +31,7 @@ class Loaders:
             auctions=DataLoader(lambda ids: catalog.auctions_by_id(deps, ids)),
             images=DataLoader(lambda ids: catalog.images_by_item(deps, ids)),
             watchers=DataLoader(lambda ids: catalog.watcher_counts(deps, ids)),
+            live=DataLoader(lambda ids: deps.slots.live(ids)),
         )
 
 

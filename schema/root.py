@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from resolvers import auctions as listing_r
 from resolvers import auth as auth_r
+from resolvers import bidding as bidding_r
 from resolvers import later as later_r
 from resolvers import later_mutations as after_r
 from schema.context import GavelContext
@@ -93,10 +94,10 @@ class AuctionMutations:
 @strawberry.type
 class BiddingMutations:
     place_bid: PlaceBidResult = strawberry.mutation(
-        resolver=after_r.place_bid, permission_classes=signed_in
+        resolver=bidding_r.place_bid, permission_classes=signed_in
     )
     buy_now: PlaceBidResult = strawberry.mutation(
-        resolver=after_r.buy_now, permission_classes=signed_in
+        resolver=bidding_r.buy_now, permission_classes=signed_in
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,7 +12,9 @@ from strawberry.types import Info
 from domain.enums import AuctionStatus as Status
 from domain.enums import AuctionType as Type
 from domain.enums import Role as RoleValue
+from domain.outcome import FinalState, decide
 from domain.pricing import dutch_price, english_minimum_next_bid
+from realtime.slots import LiveState
 from schema.context import GavelContext
 from schema.enums import (
     AuctionOutcome,
@@ -128,6 +131,34 @@ class Item:
         return self.row.created_at
 
 
+def overlay(row: tables.Auction, live: LiveState) -> tables.Auction:
+    """The stored auction with the slot's live state on top (the record lags by ms)."""
+    update: dict[str, Any] = {
+        "status": live.status,
+        "leader_id": live.leader_id,
+        "bid_count": live.bid_count,
+        "last_sequence": live.sequence,
+        "ends_at": live.ends_at,
+        "current_price": None if Type(row.type).sealed else live.price,
+    }
+    if live.status == Status.ENDED.value and not Type(row.type).sealed:
+        outcome = decide(
+            FinalState(
+                type=Type(row.type),
+                starting_price=row.starting_price,
+                reserve_price=row.reserve_price,
+                price=live.price,
+                leader=str(live.leader_id) if live.leader_id else None,
+            )
+        )
+        update |= {
+            "outcome": outcome.result.value,
+            "final_price": outcome.price,
+            "winner_id": uuid.UUID(outcome.winner) if outcome.winner else None,
+        }
+    return row.model_copy(update=update)
+
+
 def _sealed_and_open(row: tables.Auction) -> bool:
     return Type(row.type).sealed and row.status != Status.ENDED.value
 
@@ -135,6 +166,16 @@ def _sealed_and_open(row: tables.Auction) -> bool:
 @strawberry.type
 class Auction:
     row: strawberry.Private[tables.Auction]
+    _live_row: strawberry.Private[tables.Auction | None] = None
+
+    async def _current(self, info: Ctx) -> tables.Auction:
+        """Live state for active auctions, loaded once per request in one batch."""
+        if self.row.status != Status.ACTIVE.value:
+            return self.row
+        if self._live_row is None:
+            live = await info.context.loaders.live.load(self.row.id)
+            self._live_row = overlay(self.row, live) if live is not None else self.row
+        return self._live_row
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -151,12 +192,13 @@ class Auction:
         return Type(self.row.type)
 
     @strawberry.field
-    def status(self) -> AuctionStatus:
-        return Status(self.row.status)
+    async def status(self, info: Ctx) -> AuctionStatus:
+        return Status((await self._current(info)).status)
 
     @strawberry.field
-    def outcome(self) -> AuctionOutcome | None:
-        return AuctionOutcome(self.row.outcome) if self.row.outcome else None
+    async def outcome(self, info: Ctx) -> AuctionOutcome | None:
+        row = await self._current(info)
+        return AuctionOutcome(row.outcome) if row.outcome else None
 
     @strawberry.field(
         description="When it starts or started; a draft without one shows its creation time."
@@ -164,9 +206,9 @@ class Auction:
     def starts_at(self) -> datetime:
         return self.row.starts_at or self.row.published_at or self.row.created_at
 
-    @strawberry.field
-    def ends_at(self) -> datetime:
-        return self.row.ends_at
+    @strawberry.field(description="The end, including soft-close extensions.")
+    async def ends_at(self, info: Ctx) -> datetime:
+        return (await self._current(info)).ends_at
 
     @strawberry.field
     def starting_price(self) -> Money:
@@ -190,8 +232,8 @@ class Auction:
     @strawberry.field(
         description="Null for sealed auctions until they end, and before the first English bid."
     )
-    def current_price(self, info: Ctx) -> Money | None:
-        row = self.row
+    async def current_price(self, info: Ctx) -> Money | None:
+        row = await self._current(info)
         if row.status == Status.ENDED.value:
             return Money.of(
                 row.final_price if row.final_price is not None else row.current_price, row.currency
@@ -205,8 +247,8 @@ class Auction:
         return Money.of(row.current_price, row.currency)
 
     @strawberry.field(description="The least a bid must be now; null once bidding is over.")
-    def minimum_next_bid(self, info: Ctx) -> Money | None:
-        row = self.row
+    async def minimum_next_bid(self, info: Ctx) -> Money | None:
+        row = await self._current(info)
         if row.status not in (Status.SCHEDULED.value, Status.ACTIVE.value):
             return None
         if row.type == Type.ENGLISH.value:
@@ -222,8 +264,8 @@ class Auction:
         description="True when there is no reserve or the price has reached it. "
         "Sealed auctions reveal it only at the end."
     )
-    def reserve_met(self) -> bool:
-        row = self.row
+    async def reserve_met(self, info: Ctx) -> bool:
+        row = await self._current(info)
         if row.reserve_price is None:
             return True
         if Type(row.type).sealed:
@@ -235,8 +277,8 @@ class Auction:
         return Money.of(self.row.buy_now_price, self.row.currency)
 
     @strawberry.field
-    def bid_count(self) -> int:
-        return self.row.bid_count
+    async def bid_count(self, info: Ctx) -> int:
+        return (await self._current(info)).bid_count
 
     @strawberry.field
     async def watcher_count(self, info: Ctx) -> int:
@@ -244,17 +286,19 @@ class Auction:
 
     @strawberry.field(description="The current high bidder; hidden for sealed auctions.")
     async def leader(self, info: Ctx) -> User | None:
-        if Type(self.row.type).sealed or self.row.status == Status.CANCELLED.value:
+        row = await self._current(info)
+        if Type(row.type).sealed or row.status == Status.CANCELLED.value:
             return None
-        return await load_user(info, self.row.leader_id)
+        return await load_user(info, row.leader_id)
 
     @strawberry.field
     async def winner(self, info: Ctx) -> User | None:
-        return await load_user(info, self.row.winner_id)
+        return await load_user(info, (await self._current(info)).winner_id)
 
     @strawberry.field
-    def final_price(self) -> Money | None:
-        return Money.of(self.row.final_price, self.row.currency)
+    async def final_price(self, info: Ctx) -> Money | None:
+        row = await self._current(info)
+        return Money.of(row.final_price, row.currency)
 
     @strawberry.field
     async def bids(

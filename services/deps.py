@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,9 @@ from adapters.mailer import LogMailer
 from adapters.passwords import PasswordHasher
 from adapters.tokens import TokenService
 from domain.listing import ListingPolicy
+from realtime.events import Bus
+from realtime.slots import AuctionSlots
+from storage.tables import Auction
 from storage.uow import UnitOfWorkFactory
 
 
@@ -28,7 +32,13 @@ class Deps:
     images: ImageStore
     listing_policy: ListingPolicy
     refresh_ttl: timedelta
+    slots: AuctionSlots
+    bus: Bus | None = None
+    # The outbox persister's drain (set by the composition root): records a slot's events now.
+    drain: Callable[[list[str]], Awaitable[int]] | None = None
     require_verified_email: bool = False
     public_base_url: str = "http://127.0.0.1:8000"
     clock: Callable[[], datetime] = field(default=utcnow)
     media_dir: Path = Path(".gavel-data/media")
+    # Fixed facts of auctions (currency, seller, type) for the bid path; never stale.
+    auction_cache: dict[uuid.UUID, Auction] = field(default_factory=dict)

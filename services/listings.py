@@ -20,6 +20,8 @@ from domain.listing import (
     apply_changes,
     validate_listing,
 )
+from realtime.events import publish
+from services.bidding import seed_for
 from services.deps import Deps
 from storage.tables import Auction, AuditLog, Bid, Item, ItemImage, Notification, User, Watch
 from storage.uow import UnitOfWork
@@ -196,21 +198,43 @@ async def publish_auction(deps: Deps, actor: User, auction_id: uuid.UUID) -> Auc
             auction.activated_at = now
         auction.updated_at = now
         _audit(uow, actor, "auction.publish", auction.id, status=status.value)
+        seed = await seed_for(uow, auction) if status is AuctionStatus.ACTIVE else None
         await uow.commit()
-        return auction
+    if seed is not None:
+        await deps.slots.create(seed)
+    return auction
 
 
 async def cancel_auction(
     deps: Deps, actor: User, auction_id: uuid.UUID, reason: str | None
 ) -> Auction:
+    note = (reason or "").strip()[:500] or None
     async with deps.uow() as uow:
         auction, _ = await _own_auction(uow, actor, auction_id)
         by_admin = _is_admin(actor)
         check_cancellable(AuctionStatus(auction.status), auction.bid_count, by_admin=by_admin)
+        was_active = auction.status == AuctionStatus.ACTIVE.value
+    stopped = False
+    if was_active:
+        # Stop bidding first, atomically in the slot, where the live bid count decides;
+        # then let the persister record every bid the slot accepted before the stop.
+        live = (await deps.slots.live([auction_id]))[0]
+        if live is not None:
+            check_cancellable(AuctionStatus(live.status), live.bid_count, by_admin=by_admin)
+            result = await deps.slots.cancel(auction_id, note or "")
+            if result.get("cancelled"):
+                stopped = True
+                await publish(deps.bus, auction_id, [result["event"]])
+            if deps.drain is not None:
+                await deps.drain([str(auction_id)])
+    async with deps.uow() as uow:
+        auction, _ = await _own_auction(uow, actor, auction_id)
+        if not stopped:
+            check_cancellable(AuctionStatus(auction.status), auction.bid_count, by_admin=by_admin)
         now = deps.clock()
         auction.status = AuctionStatus.CANCELLED.value
-        auction.cancelled_at = now
-        auction.cancel_reason = (reason or "").strip()[:500] or None
+        auction.cancelled_at = auction.cancelled_at or now
+        auction.cancel_reason = note
         auction.updated_at = now
         if auction.bid_count:
             bidders = await uow.session.exec(
@@ -230,14 +254,7 @@ async def cancel_auction(
                         message="An auction you bid on was cancelled; your bids are void.",
                     )
                 )
-        _audit(
-            uow,
-            actor,
-            "auction.cancel",
-            auction.id,
-            reason=auction.cancel_reason,
-            by_admin=by_admin,
-        )
+        _audit(uow, actor, "auction.cancel", auction.id, reason=note, by_admin=by_admin)
         await uow.commit()
         return auction
 

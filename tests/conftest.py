@@ -80,14 +80,23 @@ def settings(
         REDIS_URL=stack.redis_url,
         GAVEL_JWT_SECRET=secrets.token_urlsafe(48),
         GAVEL_DATA_DIR=tmp_path_factory.mktemp("data"),
+        # Short auctions let closing tests finish in seconds.
+        GAVEL_MIN_AUCTION_SECONDS=2,
     )
 
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings, fast_hash=True)
-    async with application.router.lifespan_context(application):
-        yield application
+    lifespan = application.router.lifespan_context(application)
+    await lifespan.__aenter__()
+    yield application
+    try:
+        await asyncio.wait_for(lifespan.__aexit__(None, None, None), 10)
+    except TimeoutError:
+        for task in asyncio.all_tasks():
+            task.print_stack()
+        raise
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,27 @@ PUBLISH = """
 mutation($id: ID!) { publishAuction(auctionId: $id) {
   auction { id status startsAt endsAt } errors { code message field } } }"""
 
+BID = """
+mutation($id: ID!, $amount: Decimal!, $max: Decimal, $key: String) {
+  placeBid(auctionId: $id, amount: $amount, maxAmount: $max, idempotencyKey: $key) {
+    __typename
+    ... on BidAccepted { leading bid { id sequence amount { amount currency } }
+                         auction { id status bidCount currentPrice { amount }
+                                   minimumNextBid { amount } leader { id } endsAt } }
+    ... on BidRejected { reason message minimumNextBid { amount currency } }
+  }
+}"""
+
+BUY_NOW = """
+mutation($id: ID!, $key: String) {
+  buyNow(auctionId: $id, idempotencyKey: $key) {
+    __typename
+    ... on BidAccepted { leading bid { sequence amount { amount } }
+                         auction { status outcome finalPrice { amount } winner { id } } }
+    ... on BidRejected { reason message }
+  }
+}"""
+
 PASSWORD = "correct horse battery"
 
 

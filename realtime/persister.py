@@ -1,0 +1,261 @@
+"""The outbox persister: drains each live auction's event stream into PostgreSQL.
+
+Every app process runs one. Reading goes through the stream's consumer group `persist`,
+so each entry goes to one consumer; entries a crashed consumer held are reclaimed after
+`stale_ms`. Writes are idempotent (primary keys on (auction, sequence)), and side effects
+such as notifications happen only when the event row was new, so a replay changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
+
+from domain.enums import AuctionStatus, AuctionType
+from domain.outcome import FinalState, SealedBid, decide
+from realtime.background import cancelling
+from realtime.slots import LIVE_SET, AuctionSlots, from_ms, keys
+from storage.tables import Auction, AuctionEvent, Bid, Notification
+from storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger("gavel.persister")
+GROUP = "persist"
+BID_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4c84-9a55-2a6f3f2b7d10")
+
+
+def bid_id(auction_id: uuid.UUID, sequence: int) -> uuid.UUID:
+    """Deterministic, so persisting the same event twice names the same bid."""
+    return uuid.uuid5(BID_NAMESPACE, f"{auction_id}:{sequence}")
+
+
+def _opt_int(value: Any) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
+def _opt_id(value: Any) -> uuid.UUID | None:
+    return uuid.UUID(value) if value not in (None, "") else None
+
+
+def _at(event: dict[str, Any]) -> datetime:
+    at = from_ms(event["at"])
+    assert at is not None
+    return at
+
+
+class Persister:
+    def __init__(
+        self,
+        redis: Any,
+        slots: AuctionSlots,
+        uow: UnitOfWorkFactory,
+        *,
+        consumer: str | None = None,
+        batch: int = 500,
+        stale_ms: int = 10_000,
+    ) -> None:
+        self.redis = redis
+        self.slots = slots
+        self.uow = uow
+        self.consumer = consumer or f"c-{uuid.uuid4().hex[:8]}"
+        self.batch = batch
+        self.stale_ms = stale_ms
+        self._lock = asyncio.Lock()
+
+    async def run(self, *, idle_sleep: float = 0.05, reclaim_every: float = 5.0) -> None:
+        loop = asyncio.get_running_loop()
+        next_reclaim = loop.time()
+        while True:
+            try:
+                reclaim = loop.time() >= next_reclaim
+                if reclaim:
+                    next_reclaim = loop.time() + reclaim_every
+                moved = await self.drain(reclaim=reclaim)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if cancelling():
+                    raise  # a driver turned our cancellation into another error
+                log.exception("persister pass failed; retrying")
+                moved = 0
+                await asyncio.sleep(1.0)
+            if not moved:
+                await asyncio.sleep(idle_sleep)
+
+    async def drain(
+        self, auction_ids: Sequence[str] | None = None, *, reclaim: bool = False
+    ) -> int:
+        """One pass over the live auctions; returns how many events were written."""
+        async with self._lock:
+            members = (
+                list(auction_ids)
+                if auction_ids is not None
+                else sorted(await self.redis.smembers(LIVE_SET))
+            )
+            written = 0
+            for start in range(0, len(members), 200):
+                chunk = members[start : start + 200]
+                batches = await self._read(chunk, reclaim)
+                for auction_id, entries in batches:
+                    if entries:
+                        written += await self._persist(auction_id, entries)
+            return written
+
+    async def _read(
+        self, members: list[str], reclaim: bool
+    ) -> list[tuple[str, list[tuple[str, dict[str, Any]]]]]:
+        found: dict[str, list[tuple[str, dict[str, Any]]]] = {m: [] for m in members}
+        if reclaim:  # entries another consumer read but never acknowledged (it crashed)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for member in members:
+                    pipe.xautoclaim(
+                        keys(member)[1],
+                        GROUP,
+                        self.consumer,
+                        self.stale_ms,
+                        "0-0",
+                        count=self.batch,
+                    )
+                claimed = await pipe.execute(raise_on_error=False)
+            for member, reply in zip(members, claimed, strict=True):
+                if not isinstance(reply, Exception):
+                    found[member].extend((eid, f) for eid, f in reply[1] if f)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for member in members:
+                pipe.xreadgroup(GROUP, self.consumer, {keys(member)[1]: ">"}, count=self.batch)
+            replies = await pipe.execute(raise_on_error=False)
+        for member, reply in zip(members, replies, strict=True):
+            if isinstance(reply, Exception):
+                continue  # no stream or group: the slot is gone and will be rebuilt
+            for _stream, items in reply or []:
+                found[member].extend((eid, f) for eid, f in items if f)
+        return list(found.items())
+
+    async def _persist(self, member: str, entries: list[tuple[str, dict[str, Any]]]) -> int:
+        auction_id = uuid.UUID(member)
+        events = sorted((orjson.loads(f["e"]) for _, f in entries), key=lambda e: e["seq"])
+        finished = False
+        async with self.uow() as uow:
+            auction = await uow.session.get(Auction, auction_id, with_for_update=True)
+            if auction is None:
+                log.error("events for unknown auction %s dropped", auction_id)
+            else:
+                for event in events:
+                    finished |= await self._apply(uow.session, auction, event)
+                await uow.commit()
+        await self.redis.xack(keys(member)[1], GROUP, *[eid for eid, _ in entries])
+        if finished:
+            await self.redis.srem(LIVE_SET, member)
+            await self.slots.forget([member])
+        return len(events)
+
+    async def _apply(self, session: Any, auction: Auction, e: dict[str, Any]) -> bool:
+        at = _at(e)
+        inserted = await session.exec(
+            insert(AuctionEvent)
+            .values(
+                auction_id=auction.id,
+                sequence=e["seq"],
+                kind=e["kind"],
+                payload={k: v for k, v in e.items() if k != "idem"},
+                at=at,
+            )
+            .on_conflict_do_nothing()
+            .returning(col(AuctionEvent.sequence))
+        )
+        if inserted.first() is None:
+            return e["kind"] in ("ENDED", "CANCELLED")  # already applied earlier
+        kind = e["kind"]
+        if kind == "BID_ACCEPTED":
+            await session.exec(
+                insert(Bid)
+                .values(
+                    id=bid_id(auction.id, e["seq"]),
+                    auction_id=auction.id,
+                    bidder_id=uuid.UUID(e["bidder"]),
+                    sequence=e["seq"],
+                    amount=int(e["amount"]),
+                    max_amount=_opt_int(e.get("max")),
+                    currency=auction.currency,
+                    placed_at=at,
+                    idempotency_key=e.get("idem") or None,
+                )
+                .on_conflict_do_nothing()
+            )
+            if e.get("outbid"):
+                session.add(
+                    Notification(
+                        user_id=uuid.UUID(e["outbid"]),
+                        kind="OUTBID",
+                        auction_id=auction.id,
+                        message="You have been outbid.",
+                        created_at=at,
+                    )
+                )
+        if e["seq"] > auction.last_sequence:
+            auction.last_sequence = e["seq"]
+            auction.bid_count = int(e.get("bids") or 0)
+            if AuctionType(auction.type) is not AuctionType.DUTCH or kind != "PRICE_STEP":
+                auction.current_price = _opt_int(e.get("price"))
+            auction.leader_id = _opt_id(e.get("leader"))
+            ends = from_ms(e.get("ends"))
+            if ends is not None:
+                auction.ends_at = ends
+            auction.updated_at = at
+        if kind == "ENDED":
+            self._end(session, auction, e, at)
+            return True
+        if kind == "CANCELLED" and auction.status != AuctionStatus.CANCELLED.value:
+            auction.status = AuctionStatus.CANCELLED.value
+            auction.cancelled_at = auction.cancelled_at or at
+            return True
+        return bool(kind == "CANCELLED")
+
+    def _end(self, session: Any, auction: Auction, e: dict[str, Any], at: datetime) -> None:
+        sealed = e.get("sealed") or []
+        final = FinalState(
+            type=AuctionType(auction.type),
+            starting_price=auction.starting_price,
+            reserve_price=auction.reserve_price,
+            price=_opt_int(e.get("price")),
+            leader=e.get("leader") or None,
+            sealed_bids=tuple(
+                SealedBid(b["bidder"], int(b["amount"]), int(b["seq"]))
+                for b in (sealed if isinstance(sealed, list) else [])
+            ),
+        )
+        outcome = decide(final)
+        auction.status = AuctionStatus.ENDED.value
+        auction.outcome = outcome.result.value
+        auction.winner_id = uuid.UUID(outcome.winner) if outcome.winner else None
+        auction.final_price = outcome.price
+        auction.ended_at = at
+        if AuctionType(auction.type).sealed:
+            auction.current_price = outcome.price
+            auction.leader_id = auction.winner_id
+        if outcome.winner:
+            session.add(
+                Notification(
+                    user_id=uuid.UUID(outcome.winner),
+                    kind="AUCTION_WON",
+                    auction_id=auction.id,
+                    created_at=at,
+                    message="You won the auction.",
+                )
+            )
+        session.add(
+            Notification(
+                user_id=auction.seller_id,
+                auction_id=auction.id,
+                created_at=at,
+                kind="AUCTION_SOLD" if outcome.winner else "AUCTION_UNSOLD",
+                message="Your auction sold." if outcome.winner else "Your auction ended unsold.",
+            )
+        )

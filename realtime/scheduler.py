@@ -1,0 +1,119 @@
+"""Starts and ends auctions on time with no request arriving, and steps Dutch prices.
+
+Every app process runs one; all of its moves are safe to race: activation is an atomic
+`UPDATE … WHERE status = 'SCHEDULED'` in PostgreSQL, closing is an idempotent script in
+the slot (only one call ends an auction), and ticks publish each step once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from domain.enums import AuctionStatus
+from realtime.background import cancelling
+from realtime.events import Bus, publish
+from realtime.persister import Persister
+from realtime.slots import DUTCH_SET, ENDS_ZSET, AuctionSlots
+from services.bidding import ensure_slot, seed_for
+from services.deps import Deps
+from storage.tables import Auction
+
+log = logging.getLogger("gavel.scheduler")
+
+
+class Scheduler:
+    def __init__(
+        self, deps: Deps, slots: AuctionSlots, persister: Persister, bus: Bus | None
+    ) -> None:
+        self.deps = deps
+        self.slots = slots
+        self.redis: Any = slots.redis
+        self.persister = persister
+        self.bus = bus
+
+    async def run(self, *, interval: float = 0.1, reconcile_every: float = 5.0) -> None:
+        next_reconcile = 0.0
+        while True:
+            try:
+                await self.activate_due()
+                await self.close_due()
+                await self.tick_dutch()
+                if time.monotonic() >= next_reconcile:
+                    next_reconcile = time.monotonic() + reconcile_every
+                    await self.reconcile()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if cancelling():
+                    raise  # a driver turned our cancellation into another error
+                log.exception("scheduler pass failed; retrying")
+                await asyncio.sleep(1.0)
+            await asyncio.sleep(interval)
+
+    async def activate_due(self) -> int:
+        now = self.deps.clock()
+        async with self.deps.uow() as uow:
+            rows = (
+                await uow.session.exec(
+                    update(Auction)
+                    .where(
+                        col(Auction.status) == AuctionStatus.SCHEDULED.value,
+                        col(Auction.starts_at) <= now,
+                    )
+                    .values(status=AuctionStatus.ACTIVE.value, activated_at=now, updated_at=now)
+                    .returning(Auction)
+                )
+            ).all()
+            seeds = [await seed_for(uow, Auction.model_validate(row)) for row in rows]
+            await uow.commit()
+        for seed in seeds:
+            await self.slots.create(seed)
+        return len(seeds)
+
+    async def close_due(self) -> int:
+        now_ms = int(time.time() * 1000)
+        due = await self.redis.zrangebyscore(ENDS_ZSET, "-inf", now_ms, start=0, num=200)
+        ended = 0
+        for member in due:
+            result = await self.slots.close(member)
+            if result.get("pending"):
+                await self.redis.zadd(ENDS_ZSET, {member: int(result["ends"])})
+            elif result.get("ended"):
+                ended += 1
+                await publish(self.bus, member, [result["event"]])
+                await self.persister.drain([member])
+            elif result.get("missing"):
+                stored = await ensure_slot(self.deps, uuid.UUID(member))
+                if stored is None or stored.status != AuctionStatus.ACTIVE.value:
+                    await self.slots.forget([member])
+            else:  # already ended or cancelled by someone else
+                await self.redis.zrem(ENDS_ZSET, member)
+        return ended
+
+    async def tick_dutch(self) -> None:
+        for member in await self.redis.smembers(DUTCH_SET):
+            result = await self.slots.tick(member)
+            if result.get("event"):
+                await publish(self.bus, member, [result["event"]])
+
+    async def reconcile(self) -> None:
+        """Put back on the agenda any active auction whose slot or end entry was lost."""
+        async with self.deps.uow() as uow:
+            active = (
+                await uow.session.exec(
+                    select(Auction.id).where(col(Auction.status) == AuctionStatus.ACTIVE.value)
+                )
+            ).all()
+        if not active:
+            return
+        scores = await self.redis.zmscore(ENDS_ZSET, [str(a) for a in active])
+        for auction_id, score in zip(active, scores, strict=True):
+            if score is None:
+                await ensure_slot(self.deps, auction_id)

@@ -1,0 +1,239 @@
+"""Auction slots: each live auction's state in Redis keys sharing one hash tag.
+
+All keys of an auction carry `{<auction id>}`, so every script touches one cluster slot and
+runs unchanged on Redis Cluster. The events stream doubles as the outbox (a consumer group
+`persist` feeds PostgreSQL) and as the replay log for subscriptions; its entry ids are
+`<sequence>-0`, so replay by sequence is a plain XRANGE.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from domain.pricing import increment_table
+from realtime.scripts import Scripts
+
+LIVE_SET = "gavel:live"  # auctions whose outbox the persister drains
+ENDS_ZSET = "gavel:ends"  # auction id -> end (ms); the closer's agenda
+DUTCH_SET = "gavel:dutch"  # active Dutch auctions the ticker steps
+
+
+def keys(auction_id: uuid.UUID | str) -> tuple[str, str, str, str]:
+    tag = f"gavel:{{{auction_id}}}"
+    return f"{tag}:state", f"{tag}:events", f"{tag}:idem", f"{tag}:sealed"
+
+
+def ms(moment: datetime | None) -> str:
+    return "" if moment is None else str(int(moment.timestamp() * 1000))
+
+
+def from_ms(value: str | int | None) -> datetime | None:
+    if value in (None, ""):
+        return None
+    return datetime.fromtimestamp(int(value) / 1000, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotSeed:
+    """Everything a slot starts from: the listing, plus live state when rebuilding."""
+
+    auction_id: uuid.UUID
+    type: str
+    currency: str
+    seller_id: uuid.UUID
+    starting_price: int
+    reserve_price: int | None
+    buy_now_price: int | None
+    starts_at: datetime
+    ends_at: datetime
+    hard_close_at: datetime | None
+    soft_close_window_seconds: int | None
+    soft_close_extension_seconds: int | None
+    dutch_step: int | None
+    dutch_step_seconds: int | None
+    dutch_floor: int | None
+    activated_at: datetime
+    price: int | None = None
+    leader_id: uuid.UUID | None = None
+    ceiling: int | None = None
+    bid_count: int = 0
+    sequence: int = 0
+    sealed: dict[uuid.UUID, tuple[int, int]] | None = None  # bidder -> (amount, sequence)
+
+    def state(self) -> dict[str, str]:
+        def opt(v: int | None) -> str:
+            return "" if v is None else str(v)
+
+        return {
+            "type": self.type,
+            "status": "ACTIVE",
+            "currency": self.currency,
+            "seller": str(self.seller_id),
+            "start": str(self.starting_price),
+            "reserve": opt(self.reserve_price),
+            "buynow": opt(self.buy_now_price),
+            "starts_ms": ms(self.starts_at),
+            "ends_ms": ms(self.ends_at),
+            "hard_ms": ms(self.hard_close_at),
+            "win_ms": opt(
+                None
+                if self.soft_close_window_seconds is None
+                else self.soft_close_window_seconds * 1000
+            ),
+            "ext_ms": opt(
+                None
+                if self.soft_close_extension_seconds is None
+                else self.soft_close_extension_seconds * 1000
+            ),
+            "d_step": opt(self.dutch_step),
+            "d_step_ms": opt(
+                None if self.dutch_step_seconds is None else self.dutch_step_seconds * 1000
+            ),
+            "d_floor": opt(self.dutch_floor),
+            "active_ms": ms(self.activated_at),
+            "price": opt(self.price),
+            "leader": str(self.leader_id or ""),
+            "ceiling": opt(self.ceiling),
+            "bids": str(self.bid_count),
+            "seq": str(self.sequence),
+            "inc": ",".join(f"{lower}:{step}" for lower, step in increment_table(self.currency)),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    """The public part of a slot, as reads of an active auction need it."""
+
+    status: str
+    price: int | None
+    leader_id: uuid.UUID | None
+    bid_count: int
+    sequence: int
+    ends_at: datetime
+    winner_id: uuid.UUID | None
+    final_price: int | None
+
+    @classmethod
+    def parse(cls, raw: dict[str, str]) -> LiveState:
+        def opt_int(key: str) -> int | None:
+            value = raw.get(key) or ""
+            return int(value) if value else None
+
+        def opt_id(key: str) -> uuid.UUID | None:
+            value = raw.get(key) or ""
+            return uuid.UUID(value) if value else None
+
+        ends = from_ms(raw["ends_ms"])
+        assert ends is not None
+        return cls(
+            status=raw["status"],
+            price=opt_int("price"),
+            leader_id=opt_id("leader"),
+            bid_count=int(raw.get("bids") or 0),
+            sequence=int(raw.get("seq") or 0),
+            ends_at=ends,
+            winner_id=opt_id("winner"),
+            final_price=opt_int("final"),
+        )
+
+
+_LIVE_FIELDS = ("status", "price", "leader", "bids", "seq", "ends_ms", "winner", "final")
+
+
+class AuctionSlots:
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis
+        self.scripts = Scripts(redis)
+
+    async def create(self, seed: SlotSeed) -> bool:
+        """Create the slot if it is missing; returns whether this call created it."""
+        state, events, _, sealed = keys(seed.auction_id)
+        sealed_bids = {str(b): f"{a}:{s}" for b, (a, s) in (seed.sealed or {}).items()}
+        created = await self.scripts.init(
+            keys=[state, events, sealed],
+            args=[orjson.dumps(seed.state()).decode(), orjson.dumps(sealed_bids).decode()],
+        )
+        member = str(seed.auction_id)
+        await self.redis.sadd(LIVE_SET, member)
+        await self.redis.zadd(ENDS_ZSET, {member: int(ms(seed.ends_at))})
+        if seed.type == "DUTCH":
+            await self.redis.sadd(DUTCH_SET, member)
+        return bool(created)
+
+    async def bid(
+        self,
+        auction_id: uuid.UUID,
+        bidder_id: uuid.UUID,
+        amount: int,
+        ceiling: int | None,
+        idempotency_key: str | None,
+        kind: str = "bid",
+    ) -> dict[str, Any]:
+        state, events, idem, sealed = keys(auction_id)
+        raw = await self.scripts.bid(
+            keys=[state, events, idem, sealed],
+            args=[
+                str(bidder_id),
+                str(amount),
+                "" if ceiling is None else str(ceiling),
+                idempotency_key or "",
+                kind,
+            ],
+        )
+        result: dict[str, Any] = orjson.loads(raw)
+        return result
+
+    async def close(self, auction_id: uuid.UUID | str) -> dict[str, Any]:
+        state, events, _, sealed = keys(auction_id)
+        result: dict[str, Any] = orjson.loads(
+            await self.scripts.close(keys=[state, events, sealed], args=[])
+        )
+        return result
+
+    async def cancel(self, auction_id: uuid.UUID, reason: str) -> dict[str, Any]:
+        state, events, _, _ = keys(auction_id)
+        result: dict[str, Any] = orjson.loads(
+            await self.scripts.cancel(keys=[state, events], args=[reason])
+        )
+        return result
+
+    async def tick(self, auction_id: uuid.UUID | str) -> dict[str, Any]:
+        state, events, _, _ = keys(auction_id)
+        result: dict[str, Any] = orjson.loads(
+            await self.scripts.tick(keys=[state, events], args=[])
+        )
+        return result
+
+    async def live(self, auction_ids: Sequence[uuid.UUID]) -> list[LiveState | None]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for auction_id in auction_ids:
+                pipe.hmget(keys(auction_id)[0], *_LIVE_FIELDS)
+            rows = await pipe.execute()
+        out: list[LiveState | None] = []
+        for values in rows:
+            if values[0] is None:
+                out.append(None)
+            else:
+                out.append(LiveState.parse(dict(zip(_LIVE_FIELDS, values, strict=True))))
+        return out
+
+    async def events_since(
+        self, auction_id: uuid.UUID | str, since: int, count: int = 1000
+    ) -> list[dict[str, Any]]:
+        entries = await self.redis.xrange(
+            keys(auction_id)[1], min=f"{since + 1}-0", max="+", count=count
+        )
+        return [orjson.loads(fields["e"]) for _, fields in entries]
+
+    async def forget(self, auction_ids: Iterable[str]) -> None:
+        """Drop finished auctions from the closer's and ticker's agendas."""
+        members = list(auction_ids)
+        if members:
+            await self.redis.zrem(ENDS_ZSET, *members)
+            await self.redis.srem(DUTCH_SET, *members)

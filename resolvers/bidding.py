@@ -1,0 +1,63 @@
+"""placeBid and buyNow: one use case each, the result mapped to the PlaceBidResult union."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import strawberry
+
+from schema.enums import BidRejection
+from schema.money import Money
+from schema.types import Auction, Bid, BidAccepted, BidRejected
+from services import bidding
+
+from .common import Ctx, parse_id, viewer
+
+
+def _result(outcome: bidding.Accepted | bidding.Rejected) -> BidAccepted | BidRejected:
+    if isinstance(outcome, bidding.Rejected):
+        return BidRejected(
+            reason=BidRejection(outcome.reason),
+            message=outcome.message,
+            minimum_next_bid=Money.of(outcome.minimum_next_bid, outcome.currency),
+        )
+    return BidAccepted(
+        bid=Bid(row=outcome.bid, auction_row=outcome.auction),
+        auction=Auction(row=outcome.auction),
+        leading=outcome.leading,
+    )
+
+
+async def place_bid(
+    info: Ctx,
+    auction_id: strawberry.ID,
+    amount: Decimal,
+    max_amount: Decimal | None = None,
+    idempotency_key: str | None = None,
+) -> BidAccepted | BidRejected:
+    return _result(
+        await bidding.place_bid(
+            info.context.deps,
+            viewer(info),
+            parse_id(auction_id, "auctionId"),
+            amount,
+            max_amount,
+            idempotency_key,
+        )
+    )
+
+
+async def buy_now(
+    info: Ctx, auction_id: strawberry.ID, idempotency_key: str | None = None
+) -> BidAccepted | BidRejected:
+    return _result(
+        await bidding.place_bid(
+            info.context.deps,
+            viewer(info),
+            parse_id(auction_id, "auctionId"),
+            None,
+            None,
+            idempotency_key,
+            buy_now=True,
+        )
+    )

@@ -1,0 +1,224 @@
+"""Bidding use cases: place a bid or buy now through the auction's Redis slot.
+
+PostgreSQL is not on the bid path: the slot decides, the outbox persister records. The
+slot is created when an auction goes live and rebuilt from PostgreSQL if Redis lost it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import col, func, select
+
+from domain.enums import AuctionStatus, AuctionType
+from domain.errors import DomainError, NotFound, ValidationFailed
+from domain.money import to_minor
+from realtime.events import publish
+from realtime.persister import bid_id
+from realtime.slots import SlotSeed, from_ms
+from services.deps import Deps
+from storage.tables import Auction, Bid, User
+from storage.uow import UnitOfWork
+
+MAX_IDEMPOTENCY_KEY = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    reason: str
+    message: str
+    minimum_next_bid: int | None
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    bid: Bid
+    auction: Auction
+    leading: bool
+
+
+MESSAGES = {
+    "AUCTION_NOT_ACTIVE": "the auction is not taking bids",
+    "AUCTION_ENDED": "the auction has ended",
+    "BID_TOO_LOW": "the bid is below the minimum next bid",
+    "SELF_BIDDING": "sellers cannot bid on their own auctions",
+    "NOT_VERIFIED": "verify your email address before bidding",
+    "FRAUD_HOLD": "your account is on hold; contact support",
+    "INVALID_AMOUNT": "the amount is not valid",
+    "CURRENCY_MISMATCH": "the amount's currency differs from the auction's",
+    "RATE_LIMITED": "too many bids; slow down",
+}
+DETAILS = {
+    "CEILING_NOT_RAISED": "you lead already; a new bid must raise your maximum",
+    "NOT_ABOVE_OWN_BID": "a replacement sealed bid must be higher than your current one",
+    "NO_BUY_NOW": "this auction has no buy-now price",
+    "BUY_NOW_CLOSED": "buy-now closed with the first bid at or above the reserve",
+}
+
+
+async def seed_for(uow: UnitOfWork, auction: Auction) -> SlotSeed:
+    """A slot seed from the record: the listing, plus the live state persisted so far."""
+    ceiling = None
+    sealed: dict[uuid.UUID, tuple[int, int]] = {}
+    live_bids = [col(Bid.auction_id) == auction.id, col(Bid.voided_at).is_(None)]
+    if AuctionType(auction.type).sealed:
+        rows = await uow.session.exec(
+            select(Bid.bidder_id, Bid.amount, Bid.sequence)
+            .where(*live_bids)
+            .order_by(col(Bid.sequence))
+        )
+        for bidder, amount, sequence in rows:
+            sealed[bidder] = (amount, sequence)  # the latest bid of each bidder is its live one
+    elif auction.leader_id is not None:
+        ceiling = (
+            await uow.session.exec(
+                select(func.max(Bid.max_amount)).where(
+                    *live_bids, col(Bid.bidder_id) == auction.leader_id
+                )
+            )
+        ).one()
+    activated = auction.activated_at or auction.starts_at or auction.created_at
+    return SlotSeed(
+        auction_id=auction.id,
+        type=auction.type,
+        currency=auction.currency,
+        seller_id=auction.seller_id,
+        starting_price=auction.starting_price,
+        reserve_price=auction.reserve_price,
+        buy_now_price=auction.buy_now_price,
+        starts_at=auction.starts_at or activated,
+        ends_at=auction.ends_at,
+        hard_close_at=auction.hard_close_at,
+        soft_close_window_seconds=auction.soft_close_window_seconds,
+        soft_close_extension_seconds=auction.soft_close_extension_seconds,
+        dutch_step=auction.dutch_step,
+        dutch_step_seconds=auction.dutch_step_seconds,
+        dutch_floor=auction.dutch_floor,
+        activated_at=activated,
+        price=auction.current_price,
+        leader_id=auction.leader_id,
+        ceiling=ceiling,
+        bid_count=auction.bid_count,
+        sequence=auction.last_sequence,
+        sealed=sealed,
+    )
+
+
+async def ensure_slot(deps: Deps, auction_id: uuid.UUID) -> Auction | None:
+    """Create (or rebuild) the slot of an active auction; returns the stored auction."""
+    async with deps.uow() as uow:
+        auction = await uow.session.get(Auction, auction_id)
+        if auction is None:
+            return None
+        if auction.status == AuctionStatus.ACTIVE.value:
+            await deps.slots.create(await seed_for(uow, auction))
+        return auction
+
+
+async def _auction_facts(deps: Deps, auction_id: uuid.UUID) -> Auction:
+    """The auction's fixed facts (currency, seller, type), cached: they never change."""
+    cached = deps.auction_cache.get(auction_id)
+    if cached is not None:
+        return cached
+    async with deps.uow() as uow:
+        auction = await uow.session.get(Auction, auction_id)
+    if auction is None or auction.status == AuctionStatus.DRAFT.value:
+        raise NotFound("no such auction", field="auctionId")
+    if len(deps.auction_cache) > 50_000:
+        deps.auction_cache.clear()
+    deps.auction_cache[auction_id] = auction
+    return auction
+
+
+def _reject(
+    reason: str,
+    currency: str,
+    minimum: Any = None,
+    detail: str | None = None,
+    message: str | None = None,
+) -> Rejected:
+    text = message or DETAILS.get(detail or "", MESSAGES[reason])
+    return Rejected(
+        reason=reason,
+        message=text,
+        minimum_next_bid=int(minimum) if minimum not in (None, "") else None,
+        currency=currency,
+    )
+
+
+async def place_bid(
+    deps: Deps,
+    viewer: User,
+    auction_id: uuid.UUID,
+    amount: Decimal | None,
+    max_amount: Decimal | None,
+    idempotency_key: str | None,
+    *,
+    buy_now: bool = False,
+) -> Accepted | Rejected:
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+        raise ValidationFailed(
+            f"idempotencyKey must have 1-{MAX_IDEMPOTENCY_KEY} characters", field="idempotencyKey"
+        )
+    facts = await _auction_facts(deps, auction_id)
+    currency = facts.currency
+    if deps.require_verified_email and viewer.email_verified_at is None:
+        return _reject("NOT_VERIFIED", currency)
+    if viewer.fraud_hold:
+        return _reject("FRAUD_HOLD", currency)
+    minor, ceiling = 0, None
+    if not buy_now:
+        assert amount is not None
+        try:
+            minor = to_minor(amount, currency)
+            ceiling = (
+                None if max_amount is None else to_minor(max_amount, currency, field="maxAmount")
+            )
+        except DomainError as err:
+            return _reject("INVALID_AMOUNT", currency, message=err.message)
+        if minor <= 0:
+            return _reject("INVALID_AMOUNT", currency, message="the amount must be above zero")
+        if ceiling is not None and facts.type != AuctionType.ENGLISH.value:
+            return _reject(
+                "INVALID_AMOUNT",
+                currency,
+                message="maxAmount (proxy bidding) is for ENGLISH auctions only",
+            )
+        if ceiling is not None and ceiling < minor:
+            return _reject(
+                "INVALID_AMOUNT", currency, message="maxAmount must be at least the amount"
+            )
+    kind = "buynow" if buy_now else "bid"
+    result = await deps.slots.bid(auction_id, viewer.id, minor, ceiling, idempotency_key, kind)
+    if result.get("missing"):
+        stored = await ensure_slot(deps, auction_id)
+        if stored is None or stored.status != AuctionStatus.ACTIVE.value:
+            status = stored.status if stored else AuctionStatus.DRAFT.value
+            reason = (
+                "AUCTION_ENDED" if status == AuctionStatus.ENDED.value else "AUCTION_NOT_ACTIVE"
+            )
+            return _reject(reason, currency)
+        result = await deps.slots.bid(auction_id, viewer.id, minor, ceiling, idempotency_key, kind)
+    if not result["ok"]:
+        return _reject(result["reason"], currency, result.get("min"), result.get("detail"))
+    events = result["events"]
+    await publish(deps.bus, auction_id, events)
+    first = events[0]
+    placed_at = from_ms(first["at"])
+    assert placed_at is not None
+    bid = Bid(
+        id=bid_id(auction_id, first["seq"]),
+        auction_id=auction_id,
+        bidder_id=viewer.id,
+        sequence=first["seq"],
+        amount=int(first["amount"]),
+        max_amount=int(first["max"]) if first.get("max") else None,
+        currency=currency,
+        placed_at=placed_at,
+        idempotency_key=idempotency_key,
+    )
+    return Accepted(bid=bid, auction=facts, leading=bool(result["leading"]))
