@@ -45,6 +45,6 @@ fmt: venv
 schema: venv
 	$(PY) -m schema.export
 
-bench:
-	@echo "bench: not available yet" >&2
-	@exit 1
+bench: venv
+	@command -v redis-benchmark >/dev/null || (apt-get install -y -q redis-tools || (apt-get update -q && apt-get install -y -q redis-tools))
+	$(PY) -m bench.engine

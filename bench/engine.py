@@ -1,0 +1,333 @@
+"""Engine-level bid throughput: the Redis slot vs a PostgreSQL row-lock engine.
+
+    .venv/bin/python -m bench.engine [--seconds 10] [--clients 64]
+
+(a) bids through the domain use case straight to the Redis slot (no HTTP);
+(b) the same English rule done without Redis: asyncpg, SELECT … FOR UPDATE on the auction
+    row, insert the bid, update the row, commit;
+(c) redis-benchmark EVALSHA of the bid script, the ceiling (needs Debian's redis-tools).
+All on one hot auction, with embedded servers started here (AOF appendfsync always,
+PostgreSQL with fsync on). Prints a table and writes bench/results/engine.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+from alembic import command
+from alembic.config import Config
+
+from bench.stats import Run, table
+from devservers.stack import embedded_stack
+from domain.pricing import increment
+from gavel_app import build_deps
+from realtime.persister import Persister
+from realtime.scripts import source
+from realtime.slots import AuctionSlots, keys
+from services import bidding
+from settings import Settings
+from storage.db import make_engine, make_session_factory
+from storage.tables import Auction, Item, User
+from storage.uow import UnitOfWorkFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def migrate(url: str) -> None:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["url"] = url
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+
+
+async def make_users(deps: Any, count: int) -> list[User]:
+    digest = deps.hasher.hash_sync("bench-password")
+    users = [
+        User(
+            username=f"b{uuid.uuid4().hex[:12]}",
+            email=f"{uuid.uuid4().hex}@bench.test",
+            password_hash=digest,
+        )
+        for _ in range(count)
+    ]
+    async with deps.uow() as uow:
+        uow.session.add_all(users)
+        await uow.commit()
+    return users
+
+
+async def make_auction(deps: Any, seller: User) -> Auction:
+    now = datetime.now(UTC)
+    item = Item(
+        seller_id=seller.id,
+        title="Benchmark lot",
+        description="Hot auction.",
+        category="collectibles",
+        condition="NEW",
+    )
+    auction = Auction(
+        item_id=item.id,
+        seller_id=seller.id,
+        type="ENGLISH",
+        status="ACTIVE",
+        currency="USD",
+        starting_price=100,
+        starts_at=now,
+        activated_at=now,
+        published_at=now,
+        ends_at=now + timedelta(hours=2),
+    )
+    async with deps.uow() as uow:
+        uow.session.add(item)
+        await uow.session.flush()
+        uow.session.add(auction)
+        await uow.commit()
+    return auction
+
+
+async def redis_engine(deps: Any, auction: Auction, bidders: list[User], seconds: float) -> Run:
+    async with deps.uow() as uow:
+        await deps.slots.create(await bidding.seed_for(uow, auction))
+    run = Run("a) Redis slot (domain → Lua)")
+    known = [auction.starting_price]
+    stop = time.perf_counter() + seconds
+
+    async def worker(bidder: User, rng: random.Random) -> None:
+        while time.perf_counter() < stop:
+            price = known[0]
+            # Most bids aim at the minimum, some race for it: a realistic mix of outcomes.
+            amount = price + increment(price, "USD") * rng.randint(0, 3)
+            t0 = time.perf_counter()
+            result = await bidding.place_bid(
+                deps, bidder, auction.id, Decimal(amount) / 100, None, None
+            )
+            run.latencies_ms.append((time.perf_counter() - t0) * 1000)
+            if isinstance(result, bidding.Accepted):
+                run.accepted += 1
+                known[0] = max(known[0], result.bid.amount)
+            else:
+                run.rejected += 1
+                if result.minimum_next_bid:
+                    known[0] = max(
+                        known[0],
+                        result.minimum_next_bid - increment(result.minimum_next_bid, "USD"),
+                    )
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(b, random.Random(i)) for i, b in enumerate(bidders)))
+    run.seconds = time.perf_counter() - began
+    return run
+
+
+async def postgres_engine(
+    dsn: str, auction: Auction, bidders: list[User], seconds: float, clients: int
+) -> Run:
+    pool = await asyncpg.create_pool(dsn, min_size=clients, max_size=clients)
+    run = Run("b) PostgreSQL row lock", notes="SELECT … FOR UPDATE; INSERT; UPDATE; COMMIT")
+    stop = time.perf_counter() + seconds
+    known = [auction.starting_price]
+
+    async def attempt(bidder: User, amount: int) -> bool:
+        async with pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT current_price, last_sequence, bid_count FROM auctions"
+                " WHERE id = $1 FOR UPDATE",
+                auction.id,
+            )
+            price = row["current_price"]
+            minimum = auction.starting_price if price is None else price + increment(price, "USD")
+            if amount < minimum:
+                known[0] = max(known[0], price or 0)
+                return False
+            sequence = row["last_sequence"] + 1
+            await conn.execute(
+                "INSERT INTO bids (id, auction_id, bidder_id, sequence, amount, currency,"
+                " placed_at) VALUES ($1, $2, $3, $4, $5, 'USD', now())",
+                uuid.uuid4(),
+                auction.id,
+                bidder.id,
+                sequence,
+                amount,
+            )
+            await conn.execute(
+                "UPDATE auctions SET current_price = $2, leader_id = $3, last_sequence = $4,"
+                " bid_count = bid_count + 1 WHERE id = $1",
+                auction.id,
+                amount,
+                bidder.id,
+                sequence,
+            )
+            known[0] = max(known[0], amount)
+            return True
+
+    async def worker(bidder: User, rng: random.Random) -> None:
+        while time.perf_counter() < stop:
+            price = known[0]
+            amount = price + increment(price, "USD") * rng.randint(0, 3)
+            t0 = time.perf_counter()
+            ok = await attempt(bidder, amount)
+            run.latencies_ms.append((time.perf_counter() - t0) * 1000)
+            if ok:
+                run.accepted += 1
+            else:
+                run.rejected += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(b, random.Random(i)) for i, b in enumerate(bidders)))
+    run.seconds = time.perf_counter() - began
+    stored = await pool.fetchval("SELECT count(*) FROM bids WHERE auction_id = $1", auction.id)
+    run.notes += f"; stored {stored} of {run.accepted} accepted"
+    await pool.close()
+    return run
+
+
+async def redis_benchmark_ceiling(
+    redis_url: str, auction: Auction, bidder: User, clients: int
+) -> Run | None:
+    tool = shutil.which("redis-benchmark") or shutil.which("valkey-benchmark")
+    if tool is None:
+        return None
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    sha = await client.script_load(source("bid"))
+    await client.aclose()
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    state, events, idem, sealed = keys(auction.id)
+    requests = 200_000
+    # __rand_int__ makes each amount different: a mix of accepted and too-low bids.
+    cmd = [
+        tool,
+        "-p",
+        port,
+        "-c",
+        str(clients),
+        "-n",
+        str(requests),
+        "-r",
+        "100000000",
+        "--csv",
+        "EVALSHA",
+        sha,
+        "4",
+        state,
+        events,
+        idem,
+        sealed,
+        str(bidder.id),
+        "__rand_int__",
+        "",
+        "",
+        "bid",
+    ]
+    done = await asyncio.to_thread(subprocess.run, cmd, capture_output=True, text=True, check=True)
+    out = done.stdout
+    line = out.strip().splitlines()[-1].split(",")
+    rps = float(line[1].strip('"'))
+    run = Run(
+        "c) redis-benchmark EVALSHA bid.lua",
+        seconds=requests / rps,
+        notes="ceiling; accepted/rejected not split",
+    )
+    run.accepted, run.rejected = 0, requests
+    if len(line) >= 8:
+        run.latencies_ms = (
+            [float(line[4].strip('"'))] * 50
+            + [float(line[5].strip('"'))] * 45
+            + [float(line[6].strip('"'))] * 4
+            + [float(line[7].strip('"'))]
+        )
+    return run
+
+
+async def main(seconds: float, clients: int) -> list[dict[str, object]]:
+    with (
+        tempfile.TemporaryDirectory(prefix="gavel-bench-") as tmp,
+        embedded_stack(Path(tmp), durable=True) as urls,
+    ):
+        await asyncio.to_thread(migrate, urls.database_url)
+        engine = make_engine(urls.database_url, pool_size=20)
+        redis = aioredis.from_url(urls.redis_url, decode_responses=True)
+        settings = Settings(
+            DATABASE_URL=urls.database_url,
+            REDIS_URL=urls.redis_url,
+            GAVEL_JWT_SECRET="bench-" + "x" * 40,
+            GAVEL_DATA_DIR=Path(tmp),
+        )
+        slots = AuctionSlots(redis)
+        deps = build_deps(
+            settings, UnitOfWorkFactory(make_session_factory(engine)), slots, fast_hash=True
+        )
+        seller, *bidders = await make_users(deps, clients + 1)
+        rows = []
+        hot = await make_auction(deps, seller)
+        a = await redis_engine(deps, hot, bidders, seconds)
+        persister = Persister(redis, slots, deps.uow)
+        while await persister.drain([str(hot.id)]):
+            pass
+        async with engine.connect() as conn:
+            from sqlalchemy import text
+
+            stored = (
+                await conn.execute(
+                    text("SELECT count(*) FROM bids WHERE auction_id = :a"), {"a": hot.id}
+                )
+            ).scalar_one()
+        a.notes = f"stored {stored} of {a.accepted} accepted (outbox persister)"
+        rows.append(a.row())
+        cold = await make_auction(deps, seller)
+        b = await postgres_engine(
+            urls.database_url.replace("+asyncpg", ""), cold, bidders, seconds, clients
+        )
+        rows.append(b.row())
+        ceiling_auction = await make_auction(deps, seller)
+        async with deps.uow() as uow:
+            await slots.create(await bidding.seed_for(uow, ceiling_auction))
+        c = await redis_benchmark_ceiling(urls.redis_url, ceiling_auction, bidders[0], clients)
+        rows.append(
+            c.row()
+            if c
+            else {"name": "c) redis-benchmark", "notes": "skipped: apt-get install redis-tools"}
+        )
+        await redis.aclose()
+        await engine.dispose()
+    ratio = a.decided / a.seconds / max(1.0, b.decided / b.seconds)
+    rows.append({"name": "ratio a/b (decided)", "notes": f"{ratio:.1f}x"})
+    return rows
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=64)
+    args = parser.parse_args()
+    import uvloop
+
+    result = uvloop.run(main(args.seconds, args.clients))
+    print(table(result))
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "engine.json").write_text(
+        json.dumps(
+            {
+                "when": datetime.now(UTC).isoformat(),
+                "seconds": args.seconds,
+                "clients": args.clients,
+                "rows": result,
+            },
+            indent=2,
+        )
+    )
+    print(f"\nwrote {out / 'engine.json'}")
