@@ -1,17 +1,32 @@
-"""The strawberry ASGI app: authenticates each request and builds its context."""
+"""The strawberry ASGI app: authenticates each request and builds its context.
+
+HTTP requests authenticate with their `Authorization: Bearer <token>` header. WebSockets
+(graphql-transport-ws and the legacy graphql-ws) authenticate with the `connection_init`
+payload `{"authorization": "Bearer <token>"}`; no payload, or none of that key, leaves the
+socket anonymous. A refused token closes the socket with 4401 (invalid, expired, unknown
+account) or 4403 (banned account). Strawberry itself refuses any operation sent before
+the `connection_init` was acknowledged (close 4401 "Unauthorized", on both protocols).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 from starlette.requests import Request
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 
 from domain.errors import DomainError
 from schema.context import GavelContext, Loaders
 from services import accounts
 from services.deps import Deps
+
+# Where `on_ws_connect` leaves the close code for a refused socket (in the ASGI scope).
+_CLOSE_KEY = "gavel.ws_close"
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
 
 
 def bearer(header: str | None) -> str | None:
@@ -21,14 +36,47 @@ def bearer(header: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
 
 
+@dataclass
+class SocketContext(GavelContext):
+    """A WebSocket's context: one per socket. Strawberry stores the `connection_init`
+    payload in `connection_params` (it checks for the attribute) before `on_ws_connect`."""
+
+    connection_params: dict[str, Any] | None = None
+
+
+class SocketRejected(ConnectionRejectionError):
+    def __init__(self, close_code: int, err: DomainError) -> None:
+        super().__init__({"code": err.code, "message": err.message})
+        self.close_code = close_code
+
+
+class GavelSocket(ASGIWebSocketAdapter):
+    """Strawberry closes a rejected socket with fixed codes (4403 on graphql-transport-ws,
+    1011 on graphql-ws); this adapter substitutes the code `on_ws_connect` chose."""
+
+    async def close(self, code: int, reason: str) -> None:
+        chosen = self.ws.scope.get(_CLOSE_KEY)
+        if chosen is not None:
+            code, reason = chosen
+        await super().close(code, reason)
+
+
+def _close_reason(err: DomainError) -> str:
+    # A close frame's reason is at most 123 bytes.
+    return f"{err.code}: {err.message}".encode()[:123].decode(errors="ignore")
+
+
 class GavelGraphQL(GraphQL[GavelContext, None]):
+    websocket_adapter_class = GavelSocket
+
     def __init__(self, schema: Any, deps: Deps, *, max_page: int, **kwargs: Any) -> None:
         super().__init__(schema, multipart_uploads_enabled=True, **kwargs)
         self.deps = deps
         self.max_page = max_page
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> GavelContext:
-        ctx = GavelContext(
+        context_class = SocketContext if isinstance(request, WebSocket) else GavelContext
+        ctx = context_class(
             deps=self.deps,
             loaders=Loaders.create(self.deps),
             max_page=self.max_page,
@@ -48,3 +96,33 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
             ctx.viewer = await accounts.user_for_access_token(self.deps, token)
         except DomainError as err:
             ctx.auth_error = (err.code, err.message)
+
+    async def on_ws_connect(self, context: GavelContext) -> None:
+        """`connection_init` on either protocol: authenticate the socket or refuse it."""
+        params = getattr(context, "connection_params", None) or {}
+        header = params.get("authorization", params.get("Authorization"))
+        if header is None:
+            return  # anonymous (or authenticated by a header on the upgrade request)
+        token = bearer(header) if isinstance(header, str) else ""
+        if not token:
+            self._refuse(
+                context,
+                CLOSE_UNAUTHORIZED,
+                DomainError(
+                    "connection_init authorization must be 'Bearer <token>'",
+                    code="INVALID_TOKEN",
+                ),
+            )
+        try:
+            user = await accounts.user_for_access_token(self.deps, token)
+        except DomainError as err:
+            banned = err.code == "ACCOUNT_BANNED"
+            self._refuse(context, CLOSE_FORBIDDEN if banned else CLOSE_UNAUTHORIZED, err)
+        context.viewer = user
+        context.auth_error = None
+
+    def _refuse(self, context: GavelContext, close_code: int, err: DomainError) -> NoReturn:
+        context.viewer = None
+        context.auth_error = (err.code, err.message)
+        context.request.scope[_CLOSE_KEY] = (close_code, _close_reason(err))
+        raise SocketRejected(close_code, err)

@@ -15,13 +15,13 @@ from resolvers import auth as auth_r
 from resolvers import bidding as bidding_r
 from resolvers import later as later_r
 from resolvers import later_mutations as after_r
+from resolvers import subscriptions as subscriptions_r
 from schema.context import GavelContext
 from schema.payloads import AuthPayload, CreateAuctionPayload, SimplePayload
 from schema.permissions import IsAuthenticated
 from schema.types import (
     Auction,
     AuctionConnection,
-    AuctionEvent,
     Notification,
     PlaceBidResult,
     SearchResult,
@@ -125,15 +125,9 @@ Mutation = merge_types(
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription
-    async def auction_updated(
-        self,
-        info: Info[GavelContext, Any],
-        auction_id: strawberry.ID,
-        since_sequence: int | None = None,
-    ) -> AsyncGenerator[AuctionEvent]:
-        async for event in later_r.auction_updated(info, auction_id, since_sequence):
-            yield event
+    # The resolver itself is the field's generator, so closing the subscription closes it
+    # (and its bus subscription) at once.
+    auction_updated = strawberry.subscription(resolver=subscriptions_r.auction_updated)
 
     @strawberry.subscription
     async def my_notifications(self, info: Info[GavelContext, Any]) -> AsyncGenerator[Notification]:
