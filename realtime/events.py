@@ -10,14 +10,19 @@ import orjson
 # Fields of a stream event that never leave the server: the proxy ceiling is the
 # bidder's secret, the idempotency key is theirs too.
 PRIVATE_FIELDS = ("max", "idem", "sealed", "replaces")
+# On sealed auctions who bid what stays secret until the end, on the bus too.
+SEALED_FIELDS = ("amount", "bidder", "outbid")
 
 
 def channel(auction_id: uuid.UUID | str) -> str:
     return f"auction:{auction_id}"
 
 
-def public(event: dict[str, Any], auction_id: uuid.UUID | str) -> dict[str, Any]:
-    out = {k: v for k, v in event.items() if k not in PRIVATE_FIELDS}
+def public(
+    event: dict[str, Any], auction_id: uuid.UUID | str, *, sealed: bool = False
+) -> dict[str, Any]:
+    hidden = PRIVATE_FIELDS + SEALED_FIELDS if sealed else PRIVATE_FIELDS
+    out = {k: v for k, v in event.items() if k not in hidden}
     out["auction"] = str(auction_id)
     return out
 
@@ -27,10 +32,16 @@ class Bus(Protocol):
 
 
 async def publish(
-    bus: Bus | None, auction_id: uuid.UUID | str, events: list[dict[str, Any]]
+    bus: Bus | None,
+    auction_id: uuid.UUID | str,
+    events: list[dict[str, Any]],
+    *,
+    sealed: bool = False,
 ) -> None:
     """Publish after the state is committed in Redis; subscribers resync on gaps."""
     if bus is None:
         return
     for event in events:
-        await bus.publish(channel(auction_id), orjson.dumps(public(event, auction_id)).decode())
+        await bus.publish(
+            channel(auction_id), orjson.dumps(public(event, auction_id, sealed=sealed)).decode()
+        )

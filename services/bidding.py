@@ -206,7 +206,7 @@ async def place_bid(
     if not result["ok"]:
         return _reject(result["reason"], currency, result.get("min"), result.get("detail"))
     events = result["events"]
-    await publish(deps.bus, auction_id, events)
+    await publish(deps.bus, auction_id, events, sealed=AuctionType(facts.type).sealed)
     first = events[0]
     placed_at = from_ms(first["at"])
     assert placed_at is not None

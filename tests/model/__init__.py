@@ -1,0 +1,1 @@
+"""Independent reference models of the SPEC, used to check the real engine."""
