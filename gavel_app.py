@@ -75,7 +75,10 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             "DATABASE_URL and REDIS_URL must be set; `make run` starts embedded servers for you"
         )
     engine = make_engine(settings.database_url)
-    redis = aioredis.from_url(settings.redis_url, decode_responses=True)
+    # A PING before reusing a connection idle for 2 s finds connections a Redis restart
+    # killed, before a command is sent on them. Commands are not retried blindly: a bid
+    # whose reply was lost might have been applied.
+    redis = aioredis.from_url(settings.redis_url, decode_responses=True, health_check_interval=2)
     slots = AuctionSlots(redis)
     deps = build_deps(
         settings, UnitOfWorkFactory(make_session_factory(engine)), slots, fast_hash=fast_hash
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     scheduler = Scheduler(deps, slots, persister, bus)
     deps.bus = bus
     deps.drain = persister.drain
+    deps.mark_dirty = persister.mark
     deps.media_dir.mkdir(parents=True, exist_ok=True)
     schema = build_schema(
         max_depth=settings.graphql_max_depth,

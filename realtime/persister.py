@@ -9,6 +9,7 @@ such as notifications happen only when the event row was new, so a replay change
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -68,26 +69,50 @@ class Persister:
         self.batch = batch
         self.stale_ms = stale_ms
         self._lock = asyncio.Lock()
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
 
-    async def run(self, *, idle_sleep: float = 0.05, reclaim_every: float = 5.0) -> None:
+    def mark(self, auction_id: uuid.UUID | str) -> None:
+        """This process just appended events for the auction: persist them soon."""
+        self._dirty.add(str(auction_id))
+        self._wake.set()
+
+    async def run(self, *, sweep_every: float = 2.0, reclaim_every: float = 5.0) -> None:
+        """Persist what this process marks at once; sweep every live auction now and then.
+
+        The sweep is what makes a crash harmless: events appended by a process that died
+        before persisting them are unread (or pending) in the consumer group, and any
+        process's sweep picks them up. Sweeping is O(live auctions), so it is not the
+        fast path.
+        """
         loop = asyncio.get_running_loop()
-        next_reclaim = loop.time()
+        next_sweep = next_reclaim = loop.time()
         while True:
             try:
-                reclaim = loop.time() >= next_reclaim
-                if reclaim:
-                    next_reclaim = loop.time() + reclaim_every
-                moved = await self.drain(reclaim=reclaim)
+                now = loop.time()
+                if now >= next_sweep:
+                    reclaim = now >= next_reclaim
+                    if reclaim:
+                        next_reclaim = now + reclaim_every
+                    next_sweep = now + sweep_every
+                    self._dirty.clear()
+                    await self.drain(reclaim=reclaim)
+                elif self._dirty:
+                    dirty, self._dirty = sorted(self._dirty), set()
+                    await self.drain(dirty)
+                self._wake.clear()
+                if not self._dirty:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self._wake.wait(), max(0.0, next_sweep - loop.time())
+                        )
             except asyncio.CancelledError:
                 raise
             except Exception:
                 if cancelling():
                     raise  # a driver turned our cancellation into another error
                 log.exception("persister pass failed; retrying")
-                moved = 0
                 await asyncio.sleep(1.0)
-            if not moved:
-                await asyncio.sleep(idle_sleep)
 
     async def drain(
         self, auction_ids: Sequence[str] | None = None, *, reclaim: bool = False

@@ -101,6 +101,7 @@ class Scheduler:
         for member in await self.redis.smembers(DUTCH_SET):
             result = await self.slots.tick(member)
             if result.get("event"):
+                self.persister.mark(member)
                 await publish(self.bus, member, [result["event"]])
 
     async def reconcile(self) -> None:

@@ -65,6 +65,7 @@ class SlotSeed:
     bid_count: int = 0
     sequence: int = 0
     sealed: dict[uuid.UUID, tuple[int, int]] | None = None  # bidder -> (amount, sequence)
+    idempotent: dict[str, str] | None = None  # "bidder:key" -> the first result (JSON)
 
     def state(self) -> dict[str, str]:
         def opt(v: int | None) -> str:
@@ -153,11 +154,15 @@ class AuctionSlots:
 
     async def create(self, seed: SlotSeed) -> bool:
         """Create the slot if it is missing; returns whether this call created it."""
-        state, events, _, sealed = keys(seed.auction_id)
+        state, events, idem, sealed = keys(seed.auction_id)
         sealed_bids = {str(b): f"{a}:{s}" for b, (a, s) in (seed.sealed or {}).items()}
         created = await self.scripts.init(
-            keys=[state, events, sealed],
-            args=[orjson.dumps(seed.state()).decode(), orjson.dumps(sealed_bids).decode()],
+            keys=[state, events, sealed, idem],
+            args=[
+                orjson.dumps(seed.state()).decode(),
+                orjson.dumps(sealed_bids).decode(),
+                orjson.dumps(seed.idempotent or {}).decode(),
+            ],
         )
         member = str(seed.auction_id)
         await self.redis.sadd(LIVE_SET, member)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -27,11 +28,16 @@ def build_schema(
 ) -> strawberry.Schema:
     # Parsing and validating dominate a small operation's cost and clients repeat
     # documents; both caches live at module level, shared by every per-request instance.
+    # The validation cache is keyed by the rule classes too, and the limiters make a new
+    # rule class per instance: build them once, or every request misses the cache.
+    limit_rules = [
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+    ]
     extensions: list[object] = [
         GavelMaskErrors,
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
-        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: AddValidationRules(limit_rules),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
     ]

@@ -7,10 +7,12 @@ slot is created when an auction goes live and rebuilt from PostgreSQL if Redis l
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlmodel import col, func, select
 
 from domain.enums import AuctionStatus, AuctionType
@@ -20,7 +22,7 @@ from realtime.events import publish
 from realtime.persister import bid_id
 from realtime.slots import SlotSeed, from_ms
 from services.deps import Deps
-from storage.tables import Auction, Bid, User
+from storage.tables import Auction, AuctionEvent, Bid, User
 from storage.uow import UnitOfWork
 
 MAX_IDEMPOTENCY_KEY = 100
@@ -81,6 +83,19 @@ async def seed_for(uow: UnitOfWork, auction: Auction) -> SlotSeed:
                 )
             )
         ).one()
+    # Retries of acknowledged bids must still get their first result after a rebuild.
+    remembered = await uow.session.exec(
+        select(Bid.bidder_id, Bid.idempotency_key, AuctionEvent.payload)
+        .join(
+            AuctionEvent,
+            (col(AuctionEvent.auction_id) == Bid.auction_id)
+            & (col(AuctionEvent.sequence) == Bid.sequence),
+        )
+        .where(*live_bids, col(Bid.idempotency_key).is_not(None))
+    )
+    idempotent = {
+        f"{bidder}:{key}": replayed_result(payload) for bidder, key, payload in remembered
+    }
     activated = auction.activated_at or auction.starts_at or auction.created_at
     return SlotSeed(
         auction_id=auction.id,
@@ -105,7 +120,26 @@ async def seed_for(uow: UnitOfWork, auction: Auction) -> SlotSeed:
         bid_count=auction.bid_count,
         sequence=auction.last_sequence,
         sealed=sealed,
+        idempotent=idempotent,
     )
+
+
+def replayed_result(event: Mapping[str, Any]) -> str:
+    """The script's answer to an accepted bid, rebuilt from its stored event."""
+    return orjson.dumps(
+        {
+            "ok": True,
+            "seq": event["seq"],
+            "leading": bool(event.get("leading")),
+            "price": event.get("price", ""),
+            "leader": event.get("leader", ""),
+            "bids": event.get("bids"),
+            "ends": event.get("ends"),
+            "status": event.get("status"),
+            "at": event.get("at"),
+            "events": [event],
+        }
+    ).decode()
 
 
 async def ensure_slot(deps: Deps, auction_id: uuid.UUID) -> Auction | None:
@@ -206,6 +240,8 @@ async def place_bid(
     if not result["ok"]:
         return _reject(result["reason"], currency, result.get("min"), result.get("detail"))
     events = result["events"]
+    if deps.mark_dirty is not None:
+        deps.mark_dirty(auction_id)
     await publish(deps.bus, auction_id, events, sealed=AuctionType(facts.type).sealed)
     first = events[0]
     placed_at = from_ms(first["at"])

@@ -36,6 +36,8 @@ class Deps:
     bus: Bus | None = None
     # The outbox persister's drain (set by the composition root): records a slot's events now.
     drain: Callable[[list[str]], Awaitable[int]] | None = None
+    # Tells this process's persister an auction has new events (set by the composition root).
+    mark_dirty: Callable[[uuid.UUID], None] | None = None
     require_verified_email: bool = False
     public_base_url: str = "http://127.0.0.1:8000"
     clock: Callable[[], datetime] = field(default=utcnow)
