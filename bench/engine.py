@@ -242,13 +242,8 @@ async def redis_benchmark_ceiling(
         notes="ceiling; accepted/rejected not split",
     )
     run.accepted, run.rejected = 0, requests
-    if len(line) >= 8:
-        run.latencies_ms = (
-            [float(line[4].strip('"'))] * 50
-            + [float(line[5].strip('"'))] * 45
-            + [float(line[6].strip('"'))] * 4
-            + [float(line[7].strip('"'))]
-        )
+    if len(line) >= 8:  # --csv: name, rps, avg, min, p50, p95, p99, max
+        run.measured = {p: float(line[k].strip('"')) for p, k in ((50, 4), (95, 5), (99, 6))}
     return run
 
 

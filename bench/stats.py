@@ -13,12 +13,16 @@ class Run:
     rejected: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     notes: str = ""
+    # Percentiles measured by an outside tool (wrk, redis-benchmark), used as they are.
+    measured: dict[float, float] = field(default_factory=dict)
 
     @property
     def decided(self) -> int:
         return self.accepted + self.rejected
 
     def pct(self, p: float) -> float:
+        if p in self.measured:
+            return self.measured[p]
         if not self.latencies_ms:
             return 0.0
         ordered = sorted(self.latencies_ms)

@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from redis.asyncio.cluster import RedisCluster
 
 from domain.pricing import increment_table
+from realtime.batcher import ScriptBatcher
 from realtime.scripts import Scripts
 
 LIVE_SET = "gavel:live"  # auctions whose outbox the persister drains
@@ -148,9 +150,16 @@ _LIVE_FIELDS = ("status", "price", "leader", "bids", "seq", "ends_ms", "winner",
 
 
 class AuctionSlots:
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: Any, *, batch_bids: bool = True) -> None:
         self.redis = redis
         self.scripts = Scripts(redis)
+        # redis-py's cluster pipelines refuse EVALSHA: on a cluster each bid goes alone.
+        batch_bids = batch_bids and not isinstance(redis, RedisCluster)
+        self._bid: Any = (
+            ScriptBatcher(redis, self.scripts.bid)
+            if batch_bids
+            else lambda keys, args: self.scripts.bid(keys=keys, args=args)
+        )
 
     async def create(self, seed: SlotSeed) -> bool:
         """Create the slot if it is missing; returns whether this call created it."""
@@ -181,9 +190,9 @@ class AuctionSlots:
         kind: str = "bid",
     ) -> dict[str, Any]:
         state, events, idem, sealed = keys(auction_id)
-        raw = await self.scripts.bid(
-            keys=[state, events, idem, sealed],
-            args=[
+        raw = await self._bid(
+            [state, events, idem, sealed],
+            [
                 str(bidder_id),
                 str(amount),
                 "" if ceiling is None else str(ceiling),

@@ -121,6 +121,7 @@ async def verify_email(deps: Deps, token: str) -> None:
             user.email_verified_at = deps.clock()
             user.updated_at = deps.clock()
             await uow.commit()
+    deps.user_cache.forget(user_id)
 
 
 async def login(deps: Deps, *, email: str, password: str, otp: str | None) -> AuthResult:
@@ -206,8 +207,12 @@ async def user_for_access_token(deps: Deps, token: str) -> User:
         claims = deps.tokens.read_access(token)
     except TokenError as err:
         raise TokenRejected(str(err), code=err.code) from None
-    async with deps.uow() as uow:
-        user = await uow.session.get(User, claims.user_id)
+    user = deps.user_cache.get(token)
+    if user is None:
+        async with deps.uow() as uow:
+            user = await uow.session.get(User, claims.user_id)
+        if user is not None:
+            deps.user_cache.put(token, user)
     if user is None:
         raise TokenRejected("the token's account no longer exists")
     if user.banned_at is not None:
@@ -232,6 +237,7 @@ async def become_seller(deps: Deps, actor: User) -> None:
                 )
             )
             await uow.commit()
+    deps.user_cache.forget(actor.id)
 
 
 async def update_profile(
@@ -251,6 +257,7 @@ async def update_profile(
             user.address = asdict(checked)
         user.updated_at = deps.clock()
         await uow.commit()
+        deps.user_cache.forget(user.id)
         return user
 
 

@@ -15,6 +15,7 @@ from adapters.tokens import TokenService
 from domain.listing import ListingPolicy
 from realtime.events import Bus
 from realtime.slots import AuctionSlots
+from services.user_cache import UserCache
 from storage.tables import Auction
 from storage.uow import UnitOfWorkFactory
 
@@ -38,6 +39,7 @@ class Deps:
     drain: Callable[[list[str]], Awaitable[int]] | None = None
     # Tells this process's persister an auction has new events (set by the composition root).
     mark_dirty: Callable[[uuid.UUID], None] | None = None
+    user_cache: UserCache = field(default_factory=UserCache)
     require_verified_email: bool = False
     public_base_url: str = "http://127.0.0.1:8000"
     clock: Callable[[], datetime] = field(default=utcnow)
