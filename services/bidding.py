@@ -257,4 +257,6 @@ async def place_bid(
         placed_at=placed_at,
         idempotency_key=idempotency_key,
     )
-    return Accepted(bid=bid, auction=facts, leading=bool(result["leading"]))
+    # The cached row may predate activation; marked ACTIVE, reads overlay the live slot.
+    live_view = facts.model_copy(update={"status": AuctionStatus.ACTIVE.value})
+    return Accepted(bid=bid, auction=live_view, leading=bool(result["leading"]))

@@ -295,3 +295,24 @@ async def test_not_active_auctions_refuse_bids(gql, seller, bidders):
     draft = await create_auction(gql, seller)
     body = await gql(BID, {"id": draft["id"], "amount": "100"}, token=a.token)
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_scheduled_auctions_start_on_time(gql, seller, bidders):
+    a, _, _ = bidders
+    created = await create_auction(
+        gql, seller, startsAt=iso(timedelta(seconds=2)), endsAt=iso(timedelta(minutes=5))
+    )
+    published = await gql(PUBLISH, {"id": created["id"]}, token=seller.token)
+    assert published["data"]["publishAuction"]["auction"]["status"] == "SCHEDULED"
+    early = await bid(gql, a, created["id"], "100")
+    assert early["reason"] == "AUCTION_NOT_ACTIVE"
+
+    async def active():
+        state = (await gql(AUCTION, {"id": created["id"]}))["data"]["auction"]
+        return state["status"] == "ACTIVE"
+
+    await eventually(active)
+    accepted = await bid(gql, a, created["id"], "100")
+    assert accepted["__typename"] == "BidAccepted"
+    assert accepted["auction"]["status"] == "ACTIVE"
+    assert accepted["auction"]["bidCount"] == 1
