@@ -13,7 +13,6 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import col, select
 
 from domain.enums import AuctionStatus
@@ -60,18 +59,23 @@ class Scheduler:
     async def activate_due(self) -> int:
         now = self.deps.clock()
         async with self.deps.uow() as uow:
-            rows = (
+            # SKIP LOCKED: another process activating the same rows just moves on.
+            due = (
                 await uow.session.exec(
-                    update(Auction)
+                    select(Auction)
                     .where(
                         col(Auction.status) == AuctionStatus.SCHEDULED.value,
                         col(Auction.starts_at) <= now,
                     )
-                    .values(status=AuctionStatus.ACTIVE.value, activated_at=now, updated_at=now)
-                    .returning(Auction)
+                    .with_for_update(skip_locked=True)
+                    .limit(200)
                 )
             ).all()
-            seeds = [await seed_for(uow, Auction.model_validate(row)) for row in rows]
+            for auction in due:
+                auction.status = AuctionStatus.ACTIVE.value
+                auction.activated_at = now
+                auction.updated_at = now
+            seeds = [await seed_for(uow, auction) for auction in due]
             await uow.commit()
         for seed in seeds:
             await self.slots.create(seed)
