@@ -49,6 +49,10 @@ def seed_id(kind: str, key: object) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"gavel-seed:{kind}:{key}")
 
 
+def _ms(moment: datetime | None) -> str:
+    return "" if moment is None else str(int(moment.timestamp() * 1000))
+
+
 @dataclass
 class SeedRows:
     """Rows per table, in foreign-key order."""
@@ -416,16 +420,32 @@ class _Builder:
                     auction_id=a.id,
                     sequence=seq,
                     kind="BID_ACCEPTED",
-                    payload={
-                        "bid_id": str(bid_id),
-                        "bidder_id": str(bidder.id),
-                        "amount": amount,
-                        "currency": a.currency,
-                    },
+                    payload=self._bid_payload(a, seq, bidder, amount, at),
                     at=at,
                 )
             )
         a.bid_count = a.last_sequence = len(entries)
+
+    @staticmethod
+    def _bid_payload(
+        a: Auction, seq: int, bidder: User, amount: int, at: datetime
+    ) -> dict[str, object]:
+        """A BID_ACCEPTED event as the engine writes it (realtime/lua/bid.lua)."""
+        sealed = AuctionType(a.type).sealed
+        return {
+            "seq": seq,
+            "kind": "BID_ACCEPTED",
+            "at": _ms(at),
+            "bids": seq,
+            "price": "" if sealed else str(amount),
+            "leader": "" if sealed else str(bidder.id),
+            "ends": _ms(a.ends_at),
+            "status": "ACTIVE",
+            "bidder": str(bidder.id),
+            "amount": str(amount),
+            "max": str(amount),
+            "leading": not sealed,
+        }
 
     def _english_entries(self, a: Auction, amounts: list[int]) -> list[tuple[User, int]]:
         pool = self._bidder_pool(a, self.rng.randint(2, 5))
@@ -528,10 +548,23 @@ class _Builder:
                 sequence=a.last_sequence,
                 kind="ENDED",
                 payload={
-                    "outcome": a.outcome,
-                    "winner_id": str(a.winner_id) if a.winner_id else None,
-                    "final_price": a.final_price,
-                    "currency": a.currency,
+                    # The engine's event shape (realtime/lua/common.lua `emit`), so replays
+                    # of seeded auctions read like live ones.
+                    "seq": a.last_sequence,
+                    "kind": "ENDED",
+                    "at": _ms(ended_at),
+                    "price": "" if kind.sealed else str(a.current_price or ""),
+                    "bids": a.bid_count,
+                    "ends": _ms(a.ends_at),
+                    "status": "ENDED",
+                    "leader": "" if kind.sealed else str(a.leader_id or ""),
+                    "reason": "TIME",
+                    "sealed": [
+                        {"bidder": str(b.id), "amount": str(amt), "seq": i}
+                        for i, (b, amt) in enumerate(entries, start=1)
+                    ]
+                    if kind.sealed
+                    else [],
                 },
                 at=ended_at,
             )
