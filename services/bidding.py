@@ -78,7 +78,7 @@ async def seed_for(uow: UnitOfWork, auction: Auction) -> SlotSeed:
     elif auction.leader_id is not None:
         ceiling = (
             await uow.session.exec(
-                select(func.max(Bid.max_amount)).where(
+                select(func.max(func.coalesce(Bid.max_amount, Bid.amount))).where(
                     *live_bids, col(Bid.bidder_id) == auction.leader_id
                 )
             )

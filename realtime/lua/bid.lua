@@ -73,7 +73,8 @@ elseif kind == 'buynow' then
     finish_bid({e1, e2}, true, e1.seq)
   end
 elseif s.type == 'ENGLISH' then
-  local p, m, leader = num(s.price), num(s.ceiling), s.leader
+  -- A missing ceiling (a record without proxy data) means the price is the ceiling.
+  local p, m, leader = num(s.price), num(s.ceiling) or num(s.price), s.leader
   local leading
   if p ~= nil and bidder == leader then
     if ceiling <= m then
