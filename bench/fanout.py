@@ -8,10 +8,10 @@ graphql-transport-ws sockets (in batches, each acknowledged), subscribes all of 
 auction with `sinceSequence: 0`, places a warm-up bid and waits until every subscriber got
 it (that proves each subscription is live), then places `--bids` bids one at a time with
 GraphQL `placeBid` over HTTP. Delivery latency of a (bid, subscriber) pair = the client's
-receive time − the time just before it sent the placeBid request (one process, one clock).
+receive time - the time just before it sent the placeBid request (one process, one clock).
 The next bid is placed once the previous one reached everybody (or timed out: missed).
 
-Reported per N: delivered messages/s (N × bids over the summed send → last-delivery spans),
+Reported per N: delivered messages/s (N x bids over the summed send → last-delivery spans),
 delivery p50/p95/p99, missed deliveries, server RSS before/after connecting and per idle
 subscription, server and client CPU while fanning out (a saturated client would distort the
 figures). Prints a table and writes bench/results/fanout.json. If N cannot be reached
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -217,7 +218,9 @@ class Fanout:
             if len(self.errors) < 20:
                 self.errors.append(f"socket closed: {closed}")
 
-    async def connect(self, auction_id: str, count: int, batch: int, result: dict[str, Any]) -> None:
+    async def connect(
+        self, auction_id: str, count: int, batch: int, result: dict[str, Any]
+    ) -> None:
         began = time.perf_counter()
         while len(self.sockets) < count:
             size = min(batch, count - len(self.sockets))
@@ -307,10 +310,8 @@ async def client_main(cfg: dict[str, Any]) -> dict[str, Any]:
             # Warm-up: with sinceSequence 0 every subscriber gets bid 1, replayed or live;
             # after it, each subscription is past its replay and listening on the bus.
             _, seq = await fan.bid(client, auction)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(fan.complete[seq].wait(), cfg["warmup_timeout"])
-            except TimeoutError:
-                pass
             live = len(fan.received[seq])
             result["live"] = live
             if live < n:
@@ -332,10 +333,8 @@ async def client_main(cfg: dict[str, Any]) -> dict[str, Any]:
             for _ in range(cfg["bids"]):
                 t0, seq = await fan.bid(client, auction)
                 http_ms.append((time.perf_counter() - t0) * 1000)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(fan.complete[seq].wait(), DELIVERY_TIMEOUT)
-                except TimeoutError:
-                    pass
                 times = fan.received[seq]
                 missed += n - len(times)
                 run.latencies_ms.extend((t - t0) * 1000 for t in times)
@@ -594,7 +593,17 @@ if __name__ == "__main__":
     result = main(args)
     print(table(result))
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "fanout.json").write_text(
+    variant = "".join(
+        suffix
+        for suffix, on in (
+            (f"-{args.ws}", args.ws != "websockets"),
+            (f"-{args.loop}", args.loop != "uvloop"),
+            ("-nocompression", args.no_compression),
+        )
+        if on
+    )
+    path = OUT / f"fanout{variant}.json"  # the default flags write fanout.json
+    path.write_text(
         json.dumps(
             {
                 "when": datetime.now(UTC).isoformat(),
@@ -607,4 +616,4 @@ if __name__ == "__main__":
             indent=2,
         )
     )
-    print(f"\nwrote {OUT / 'fanout.json'}")
+    print(f"\nwrote {path}")
