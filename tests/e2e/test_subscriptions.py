@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -26,7 +22,7 @@ import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from devservers.ports import free_port
+from devservers.app_server import app_server
 from settings import Settings
 from tests.conftest import GQL
 from tests.helpers import BID, PUBLISH, Account, create_auction, iso, register
@@ -48,50 +44,15 @@ NO_INIT = object()  # open a socket without sending connection_init
 
 @pytest.fixture(scope="module")
 def server(settings: Settings) -> Iterator[str]:
-    port = free_port()
     env = {
-        **os.environ,
         "DATABASE_URL": settings.database_url or "",
         "REDIS_URL": settings.redis_url or "",
         "GAVEL_JWT_SECRET": "e2e-subs-" + "x" * 40,
         "GAVEL_DATA_DIR": str(settings.data_dir),
         "GAVEL_MIN_AUCTION_SECONDS": "2",  # a sealed auction that ends within the test
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "gavel_app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("server did not start")
+    with app_server(env) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -1,0 +1,69 @@
+"""The real app in its own uvicorn process, as `make run` serves it (tests, benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from devservers.ports import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def app_server(
+    env: Mapping[str, str], *, log_file: Path | None = None, port: int | None = None
+) -> Iterator[str]:
+    """Start uvicorn with `env` on top of this process's environment; yields its base URL.
+
+    Output goes to `log_file` (or nowhere): a pipe nobody reads fills up and freezes the
+    server mid-test.
+    """
+    port = port or free_port()
+    sink = log_file.open("ab") if log_file else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "gavel_app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=sink,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the app server did not start (exit code {proc.poll()})")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if log_file:
+            sink.close()  # type: ignore[union-attr]
