@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from functools import partial
 
 import strawberry
 
@@ -12,6 +13,7 @@ from domain.errors import NotFound, ValidationFailed
 from realtime.broadcast import BoundedBroadcast
 from realtime.stream import EventSource, PublicEvent, auction_events
 from schema.money import Money
+from schema.shared_events import intern_event
 from schema.types import AuctionEvent
 from services import catalog
 
@@ -45,4 +47,5 @@ async def auction_updated(
     source = EventSource(slots=deps.slots, uow=deps.uow, bus=deps.bus)
     async with aclosing(auction_events(source, auction, since_sequence)) as events:
         async for event in events:
-            yield to_type(event, auction.currency)
+            key = (event["auction_id"], event["sequence"], auction.currency)
+            yield intern_event(key, partial(to_type, event, auction.currency))

@@ -16,6 +16,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import GavelMaskErrors
 from schema.root import Mutation, Query, Subscription
+from schema.shared_events import SharedEventExecutionContext
 from schema.types import Dispute
 
 
@@ -50,4 +51,5 @@ def build_schema(
         types=[Dispute],  # in the contract; reachable from mutations of a later issue
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(),
+        execution_context_class=SharedEventExecutionContext,
     )

@@ -1,0 +1,69 @@
+"""Execute each auction event once per distinct subscription document, not per subscriber.
+
+graphql-core maps every subscriber's event through the operation's selection set; with
+thousands of subscribers of one auction that repeats identical work thousands of times
+(the largest cost in the fan-out profile, docs/performance.md). Events are interned (one
+`AuctionEvent` object per auction and sequence, `intern_event`), and the execution context
+below caches the result of executing an interned event by (operation, variables, event):
+the first subscriber of a document executes it, the others reuse the result. Only
+interned auction events are shared: their output depends on nothing per subscriber.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.types import AuctionEvent
+
+_EVENTS: OrderedDict[tuple[str, int, str], AuctionEvent] = OrderedDict()
+_RESULTS: OrderedDict[tuple[int, bytes, int], tuple[Any, Any, Any]] = OrderedDict()
+EVENTS_KEPT = 4096
+RESULTS_KEPT = 4096
+
+
+def intern_event(key: tuple[str, int, str], build: Callable[[], AuctionEvent]) -> AuctionEvent:
+    """The one shared object for an auction event (auction id, sequence, currency)."""
+    event = _EVENTS.get(key)
+    if event is None:
+        event = _EVENTS[key] = build()
+        event._shared = True  # type: ignore[attr-defined]  # marks it for the result cache
+        while len(_EVENTS) > EVENTS_KEPT:
+            _EVENTS.popitem(last=False)
+    return event
+
+
+def _variables_key(values: Any) -> bytes:
+    return orjson.dumps(values, option=orjson.OPT_SORT_KEYS, default=str)
+
+
+class SharedEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        payload = self.root_value
+        if not getattr(payload, "_shared", False):
+            return super().execute_operation(serially)
+        # The cache entry keeps the operation and payload alive, so their ids stay unique.
+        key = (id(self.operation), _variables_key(self.variable_values), id(payload))
+        hit = _RESULTS.get(key)
+        if hit is not None:
+            return hit[2]
+        result = super().execute_operation(serially)
+        if inspect.isawaitable(result):
+            return self._store_later(key, payload, result)
+        self._store(key, payload, result)
+        return result
+
+    async def _store_later(self, key: tuple[int, bytes, int], payload: Any, pending: Any) -> Any:
+        result = await pending
+        self._store(key, payload, result)
+        return result
+
+    def _store(self, key: tuple[int, bytes, int], payload: Any, result: Any) -> None:
+        _RESULTS[key] = (self.operation, payload, result)
+        while len(_RESULTS) > RESULTS_KEPT:
+            _RESULTS.popitem(last=False)
