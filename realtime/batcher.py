@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 
 class ScriptBatcher:
@@ -64,8 +64,35 @@ class ScriptBatcher:
                 future.set_result(result)
 
     async def _execute(self, batch: list[tuple[list[str], list[str], Any]]) -> list[Any]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for keys, args, _ in batch:
-                pipe.evalsha(self.script.sha, len(keys), *keys, *args)
-            results: list[Any] = await pipe.execute(raise_on_error=False)
-        return results
+        """One write of all the batch's EVALSHAs on one connection, then read each reply.
+
+        Packed here rather than through redis-py's pipeline: its generic per-argument
+        encoding was the largest cost of a bid (docs/performance.md).
+        """
+        sha = self.script.sha
+        payload = b"".join(
+            _resp(["EVALSHA", sha, str(len(keys)), *keys, *args]) for keys, args, _ in batch
+        )
+        pool = self.redis.connection_pool
+        conn = await pool.get_connection()
+        try:
+            await conn.send_packed_command(payload, check_health=True)
+            results: list[Any] = []
+            for _ in batch:
+                try:
+                    results.append(await conn.read_response())
+                except ResponseError as err:  # one script's error; the rest still ran
+                    results.append(err)
+            return results
+        except BaseException:
+            await conn.disconnect()  # replies may be pending on it: never reuse it
+            raise
+        finally:
+            await pool.release(conn)
+
+
+def _resp(parts: list[str]) -> bytes:
+    """A command as a RESP array of bulk strings."""
+    encoded = [p.encode() for p in parts]
+    head = f"*{len(encoded)}\r\n".encode()
+    return head + b"".join(b"$%d\r\n%s\r\n" % (len(e), e) for e in encoded)
