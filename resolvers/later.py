@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
-import strawberry
-
 from domain.errors import NotAvailableYet
 from schema.enums import AuctionSort
 from schema.inputs import AuctionFilter
-from schema.types import Auction, AuctionEvent, Notification, SearchResult
+from schema.types import Auction, Notification, SearchResult
 
 from .common import Ctx
 
@@ -31,13 +29,6 @@ async def trending_auctions(info: Ctx, first: int | None = 10) -> list[Auction]:
 
 async def recommended_auctions(info: Ctx, first: int | None = 10) -> list[Auction]:
     raise NotAvailableYet("recommendedAuctions")
-
-
-async def auction_updated(
-    info: Ctx, auction_id: strawberry.ID, since_sequence: int | None = None
-) -> AsyncGenerator[AuctionEvent]:
-    raise NotAvailableYet("auctionUpdated")
-    yield  # pragma: no cover - makes this an async generator
 
 
 async def my_notifications(info: Ctx) -> AsyncGenerator[Notification]:

@@ -25,10 +25,6 @@ class UserError:
         return cls(code=err.code, message=err.message, field=err.field)
 
 
-class ClientError(DomainError):
-    """Raised from a resolver when the field cannot carry `errors` (queries, unions)."""
-
-
 class GavelMaskErrors(MaskErrors):
     """Domain errors reach the client with their code; anything else is masked and logged."""
 
