@@ -114,6 +114,9 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         try:
             yield
         finally:
+            # Drivers may swallow a cancellation; the stop signals end the loops anyway.
+            persister.stop()
+            scheduler.stopping.set()
             for task in tasks:
                 task.cancel()
             _done, stuck = await asyncio.wait(tasks, timeout=5)

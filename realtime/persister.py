@@ -22,7 +22,7 @@ from sqlmodel import col
 
 from domain.enums import AuctionStatus, AuctionType
 from domain.outcome import FinalState, SealedBid, decide
-from realtime.background import cancelling
+from realtime.background import StopSignal, cancelling
 from realtime.slots import LIVE_SET, AuctionSlots, from_ms, keys
 from storage.tables import Auction, AuctionEvent, Bid, Notification
 from storage.uow import UnitOfWorkFactory
@@ -71,6 +71,11 @@ class Persister:
         self._lock = asyncio.Lock()
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
+        self.stopping = StopSignal()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._wake.set()
 
     def mark(self, auction_id: uuid.UUID | str) -> None:
         """This process just appended events for the auction: persist them soon."""
@@ -87,7 +92,7 @@ class Persister:
         """
         loop = asyncio.get_running_loop()
         next_sweep = next_reclaim = loop.time()
-        while True:
+        while not self.stopping.is_set:
             try:
                 now = loop.time()
                 if now >= next_sweep:
@@ -101,7 +106,7 @@ class Persister:
                     dirty, self._dirty = sorted(self._dirty), set()
                     await self.drain(dirty)
                 self._wake.clear()
-                if not self._dirty:
+                if not self._dirty and not self.stopping.is_set:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(
                             self._wake.wait(), max(0.0, next_sweep - loop.time())
@@ -112,7 +117,7 @@ class Persister:
                 if cancelling():
                     raise  # a driver turned our cancellation into another error
                 log.exception("persister pass failed; retrying")
-                await asyncio.sleep(1.0)
+                await self.stopping.sleep(1.0)
 
     async def drain(
         self, auction_ids: Sequence[str] | None = None, *, reclaim: bool = False

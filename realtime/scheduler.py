@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from domain.enums import AuctionStatus
-from realtime.background import cancelling
+from realtime.background import StopSignal, cancelling
 from realtime.events import Bus, publish
 from realtime.persister import Persister
 from realtime.slots import DUTCH_SET, ENDS_ZSET, AuctionSlots
@@ -36,10 +36,11 @@ class Scheduler:
         self.redis: Any = slots.redis
         self.persister = persister
         self.bus = bus
+        self.stopping = StopSignal()
 
     async def run(self, *, interval: float = 0.1, reconcile_every: float = 5.0) -> None:
         next_reconcile = 0.0
-        while True:
+        while not self.stopping.is_set:
             try:
                 await self.activate_due()
                 await self.close_due()
@@ -53,8 +54,8 @@ class Scheduler:
                 if cancelling():
                     raise  # a driver turned our cancellation into another error
                 log.exception("scheduler pass failed; retrying")
-                await asyncio.sleep(1.0)
-            await asyncio.sleep(interval)
+                await self.stopping.sleep(1.0)
+            await self.stopping.sleep(interval)
 
     async def activate_due(self) -> int:
         now = self.deps.clock()
