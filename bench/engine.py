@@ -32,7 +32,7 @@ from alembic import command
 from alembic.config import Config
 
 from bench.stats import Run, table
-from devservers.stack import embedded_stack
+from devservers.stack import StackUrls, embedded_stack
 from domain.pricing import increment
 from gavel_app import build_deps
 from realtime.persister import Persister
@@ -99,9 +99,41 @@ async def make_auction(deps: Any, seller: User) -> Auction:
     return auction
 
 
-async def redis_engine(deps: Any, auction: Auction, bidders: list[User], seconds: float) -> Run:
+async def make_live_auction(deps: Any, seller: User) -> Auction:
+    """An active English auction with its Redis slot, as publishing would leave it."""
+    auction = await make_auction(deps, seller)
     async with deps.uow() as uow:
         await deps.slots.create(await bidding.seed_for(uow, auction))
+    return auction
+
+
+async def prepare_live(
+    urls: StackUrls, tmp: Path, secret: str, bidders: int, auctions: int
+) -> dict[str, list[str]]:
+    """Bidders' access tokens and live auctions for benchmarks that go through a server."""
+    settings = Settings(
+        DATABASE_URL=urls.database_url,
+        REDIS_URL=urls.redis_url,
+        GAVEL_JWT_SECRET=secret,
+        GAVEL_DATA_DIR=tmp,
+    )
+    engine = make_engine(urls.database_url)
+    redis = aioredis.from_url(urls.redis_url, decode_responses=True)
+    deps = build_deps(
+        settings,
+        UnitOfWorkFactory(make_session_factory(engine)),
+        AuctionSlots(redis),
+        fast_hash=True,
+    )
+    seller, *users = await make_users(deps, bidders + 1)
+    ids = [str((await make_live_auction(deps, seller)).id) for _ in range(auctions)]
+    tokens = [deps.tokens.issue_access(u.id) for u in users]
+    await redis.aclose()
+    await engine.dispose()
+    return {"tokens": tokens, "auctions": ids}
+
+
+async def redis_engine(deps: Any, auction: Auction, bidders: list[User], seconds: float) -> Run:
     run = Run("a) Redis slot (domain → Lua)")
     known = [auction.starting_price]
     stop = time.perf_counter() + seconds
@@ -267,7 +299,7 @@ async def main(seconds: float, clients: int) -> list[dict[str, object]]:
         )
         seller, *bidders = await make_users(deps, clients + 1)
         rows = []
-        hot = await make_auction(deps, seller)
+        hot = await make_live_auction(deps, seller)
         a = await redis_engine(deps, hot, bidders, seconds)
         persister = Persister(redis, slots, deps.uow)
         while await persister.drain([str(hot.id)]):
@@ -287,9 +319,7 @@ async def main(seconds: float, clients: int) -> list[dict[str, object]]:
             urls.database_url.replace("+asyncpg", ""), cold, bidders, seconds, clients
         )
         rows.append(b.row())
-        ceiling_auction = await make_auction(deps, seller)
-        async with deps.uow() as uow:
-            await slots.create(await bidding.seed_for(uow, ceiling_auction))
+        ceiling_auction = await make_live_auction(deps, seller)
         c = await redis_benchmark_ceiling(urls.redis_url, ceiling_auction, bidders[0], clients)
         rows.append(
             c.row()

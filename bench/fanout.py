@@ -37,18 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import redis.asyncio as aioredis
 
-from bench.engine import make_auction, make_users, migrate
+from bench.engine import migrate, prepare_live
 from bench.stats import Run
 from devservers.ports import free_port
 from devservers.stack import StackUrls, embedded_stack
-from gavel_app import build_deps
-from realtime.slots import AuctionSlots
-from services import bidding
-from settings import Settings
-from storage.db import make_engine, make_session_factory
-from storage.uow import UnitOfWorkFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results"
@@ -100,33 +93,6 @@ def cpu_seconds(pid: int) -> float:
 
 # ---------------------------------------------------------------------------------------
 # Setup (orchestrator): users and auctions straight through the domain.
-
-
-async def prepare(urls: StackUrls, tmp: Path, auctions: int) -> dict[str, list[str]]:
-    settings = Settings(
-        DATABASE_URL=urls.database_url,
-        REDIS_URL=urls.redis_url,
-        GAVEL_JWT_SECRET=SECRET,
-        GAVEL_DATA_DIR=tmp,
-    )
-    assert settings.database_url and settings.redis_url
-    engine = make_engine(settings.database_url)
-    redis = aioredis.from_url(settings.redis_url, decode_responses=True)
-    slots = AuctionSlots(redis)
-    deps = build_deps(
-        settings, UnitOfWorkFactory(make_session_factory(engine)), slots, fast_hash=True
-    )
-    seller, *bidders = await make_users(deps, 3)
-    ids = []
-    for _ in range(auctions):
-        auction = await make_auction(deps, seller)
-        async with deps.uow() as uow:
-            await slots.create(await bidding.seed_for(uow, auction))
-        ids.append(str(auction.id))
-    tokens = [deps.tokens.issue_access(u.id) for u in bidders]
-    await redis.aclose()
-    await engine.dispose()
-    return {"tokens": tokens, "auctions": ids}
 
 
 # ---------------------------------------------------------------------------------------
@@ -523,7 +489,7 @@ def main(args: argparse.Namespace) -> list[dict[str, Any]]:
         embedded_stack(Path(tmp), durable=True) as urls,
     ):
         migrate(urls.database_url)
-        data = asyncio.run(prepare(urls, Path(tmp), 2 * len(args.subscribers)))
+        data = asyncio.run(prepare_live(urls, Path(tmp), SECRET, 2, 2 * len(args.subscribers)))
         for index, n in enumerate(args.subscribers):
             if n + FDS_SPARE > limit:
                 rows.append(

@@ -26,47 +26,15 @@ from pathlib import Path
 import httpx
 import redis.asyncio as aioredis
 
-from bench.engine import make_auction, make_users, migrate
+from bench.engine import migrate, prepare_live
 from bench.stats import Run, table
 from devservers.ports import free_port
-from devservers.stack import StackUrls, embedded_stack
-from gavel_app import build_deps
+from devservers.stack import embedded_stack
 from realtime.slots import AuctionSlots
-from services import bidding
-from settings import Settings
-from storage.db import make_engine, make_session_factory
-from storage.uow import UnitOfWorkFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results"
 SECRET = "bench-http-" + "y" * 40
-
-
-async def prepare(urls: StackUrls, tmp: Path, bidders: int, auctions: int) -> dict[str, list[str]]:
-    settings = Settings(
-        DATABASE_URL=urls.database_url,
-        REDIS_URL=urls.redis_url,
-        GAVEL_JWT_SECRET=SECRET,
-        GAVEL_DATA_DIR=tmp,
-    )
-    assert settings.database_url and settings.redis_url
-    engine = make_engine(settings.database_url)
-    redis = aioredis.from_url(settings.redis_url, decode_responses=True)
-    slots = AuctionSlots(redis)
-    deps = build_deps(
-        settings, UnitOfWorkFactory(make_session_factory(engine)), slots, fast_hash=True
-    )
-    seller, *users = await make_users(deps, bidders + 1)
-    ids = []
-    for _ in range(auctions):
-        auction = await make_auction(deps, seller)
-        async with deps.uow() as uow:
-            await slots.create(await bidding.seed_for(uow, auction))
-        ids.append(str(auction.id))
-    tokens = [deps.tokens.issue_access(u.id) for u in users]
-    await redis.aclose()
-    await engine.dispose()
-    return {"tokens": tokens, "auctions": ids}
 
 
 def wrk(
@@ -139,7 +107,7 @@ def main(seconds: float, connections: int, loop: str) -> list[dict[str, object]]
         embedded_stack(Path(tmp), durable=True) as urls,
     ):
         migrate(urls.database_url)
-        data = asyncio.run(prepare(urls, Path(tmp), 64, 1000))
+        data = asyncio.run(prepare_live(urls, Path(tmp), SECRET, 64, 1000))
         port = free_port()
         env = {
             **os.environ,
