@@ -52,7 +52,13 @@ class TokenService:
 
     def issue_access(self, user_id: uuid.UUID, now: datetime | None = None) -> str:
         now = now or datetime.now(UTC)
-        return self._encode({"sub": str(user_id), "purpose": "access"}, self._access_ttl, now)
+        # jti: two logins in the same second must not get the same token (caches key on it).
+        claims: dict[str, object] = {
+            "sub": str(user_id),
+            "purpose": "access",
+            "jti": secrets.token_hex(8),
+        }
+        return self._encode(claims, self._access_ttl, now)
 
     def read_access(self, token: str) -> AccessClaims:
         claims = self._decode(token, "access")

@@ -316,3 +316,29 @@ async def test_scheduled_auctions_start_on_time(gql, seller, bidders):
     assert accepted["__typename"] == "BidAccepted"
     assert accepted["auction"]["status"] == "ACTIVE"
     assert accepted["auction"]["bidCount"] == 1
+
+
+async def test_unverified_and_held_accounts_cannot_bid(gql, seller, app):
+    from tests.helpers import LOGIN, PASSWORD
+
+    auction = await live_auction(gql, seller)
+    newcomer = await register(gql)
+    deps = app.state.deps
+    deps.require_verified_email = True
+    try:
+        refused = await bid(gql, newcomer, auction, "100")
+    finally:
+        deps.require_verified_email = False
+    assert refused["reason"] == "NOT_VERIFIED"
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE users SET fraud_hold = true WHERE id = :u"), {"u": newcomer.id}
+        )
+    login = await gql(LOGIN, {"email": newcomer.email, "password": PASSWORD})
+    held = Account(
+        newcomer.id, newcomer.username, newcomer.email, login["data"]["login"]["accessToken"], ""
+    )
+    result = await bid(gql, held, auction, "100")
+    assert result.get("reason") == "FRAUD_HOLD", result
+    state = (await gql(AUCTION, {"id": auction}))["data"]["auction"]
+    assert state["bidCount"] == 0
