@@ -40,6 +40,7 @@ import httpx
 
 from bench.engine import migrate, prepare_live
 from bench.stats import Run
+from devservers.app_server import uvicorn_command
 from devservers.ports import free_port
 from devservers.stack import StackUrls, embedded_stack
 
@@ -359,15 +360,7 @@ def start_server(port: int, env: dict[str, str], loop: str, ws: str) -> subproce
             "taskset",
             "-c",
             "0",
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "gavel_app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
+            *uvicorn_command("127.0.0.1", port),
             "--no-access-log",
             "--log-level",
             "warning",
@@ -549,6 +542,11 @@ if __name__ == "__main__":
         action="store_true",
         help="do not offer permessage-deflate (browsers and the `websockets` client do)",
     )
+    parser.add_argument(
+        "--server-compression",
+        action="store_true",
+        help="run the server with GAVEL_WS_COMPRESSION=true (Gavel's default is off)",
+    )
     parser.add_argument("--warmup-timeout", type=float, default=120.0)
     parser.add_argument("--client-timeout", type=float, default=420.0)
     parser.add_argument("--client", help=argparse.SUPPRESS)  # internal: the client process
@@ -556,6 +554,8 @@ if __name__ == "__main__":
     if args.client:
         client_entry(args.client)
         sys.exit(0)
+    if args.server_compression:
+        os.environ["GAVEL_WS_COMPRESSION"] = "true"  # read by uvicorn_command
     result = main(args)
     print(table(result))
     OUT.mkdir(parents=True, exist_ok=True)
@@ -565,6 +565,7 @@ if __name__ == "__main__":
             (f"-{args.ws}", args.ws != "websockets"),
             (f"-{args.loop}", args.loop != "uvloop"),
             ("-nocompression", args.no_compression),
+            ("-deflate", args.server_compression),
         )
         if on
     )
@@ -576,7 +577,8 @@ if __name__ == "__main__":
                 "bids": args.bids,
                 "loop": args.loop,
                 "ws": args.ws,
-                "compression": not args.no_compression,
+                "client_offers_compression": not args.no_compression,
+                "server_compression": args.server_compression,
                 "rows": result,
             },
             indent=2,

@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 
 from bench.engine import migrate, prepare_live
 from bench.stats import Run, table
+from devservers.app_server import uvicorn_command
 from devservers.ports import free_port
 from devservers.stack import embedded_stack
 from realtime.slots import AuctionSlots
@@ -121,13 +122,7 @@ def main(seconds: float, connections: int, loop: str) -> list[dict[str, object]]
                 "taskset",
                 "-c",
                 "0",
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "gavel_app:create_app",
-                "--factory",
-                "--port",
-                str(port),
+                *uvicorn_command("127.0.0.1", port),
                 "--no-access-log",
                 "--log-level",
                 "warning",

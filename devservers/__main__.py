@@ -22,6 +22,7 @@ from types import FrameType
 
 from dotenv import load_dotenv
 
+from devservers.app_server import uvicorn_command
 from devservers.ports import is_listening
 from devservers.stack import StackUrls, embedded_stack
 
@@ -174,8 +175,7 @@ def cmd_run() -> int:
             }
             _run_step([sys.executable, "-m", "alembic", "upgrade", "head"], env)
             _run_step([sys.executable, "-m", "seeds"], env)
-            uvicorn = [sys.executable, "-m", "uvicorn", "gavel_app:create_app", "--factory"]
-            uvicorn += ["--host", host, "--port", str(port)]
+            uvicorn = uvicorn_command(host, port)
             code = _serve(uvicorn, env, host, port)
             _ignore_signals()
             log.info("stopping servers")

@@ -17,6 +17,34 @@ from devservers.ports import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def ws_compression() -> bool:
+    """GAVEL_WS_COMPRESSION: offer permessage-deflate to WebSocket clients (default off).
+
+    Gavel's messages are small JSON texts (≈ 300 bytes) that deflate saves little on,
+    while every socket compresses its own copy of every event and keeps a compressor and
+    a decompressor: at 5,000 subscribers it cut fan-out throughput to about a third and
+    more than doubled the memory per idle subscription (docs/performance.md)."""
+    return os.environ.get("GAVEL_WS_COMPRESSION", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def uvicorn_command(host: str, port: int, *flags: str) -> list[str]:
+    """How Gavel runs uvicorn everywhere: `make run`, the tests and the benchmarks."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "gavel_app:create_app",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--ws-per-message-deflate",
+        "true" if ws_compression() else "false",
+        *flags,
+    ]
+
+
 @contextmanager
 def app_server(
     env: Mapping[str, str], *, log_file: Path | None = None, port: int | None = None
@@ -29,17 +57,7 @@ def app_server(
     port = port or free_port()
     sink = log_file.open("ab") if log_file else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "gavel_app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        uvicorn_command("127.0.0.1", port),
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=sink,

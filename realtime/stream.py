@@ -1,21 +1,14 @@
-"""One auction's events for a subscriber: replay by sequence, then live, gapless and once each.
+"""An auction's events as anyone may see them, read back from where they are kept.
 
-The order of operations is what makes "no gap, no duplicate" hold:
+`backlog` reads the events after a sequence from the auction's Redis stream, and from the
+PostgreSQL copy (`auction_events`) for the older part Redis no longer has; `View` turns
+raw events into `PublicEvent` dicts, stripped of private fields and, for sealed auctions,
+of every amount and leader while the auction is open. `realtime.feed` builds the live,
+gapless subscription on these. Events are published only after the script that appended
+them to the stream committed, so whatever arrives live after subscribing to the bus is
+either in a replay read afterwards or after it.
 
-1. subscribe to the auction's bus channel (the backend confirms the subscription);
-2. replay what the client missed (`since`) from the auction's Redis stream, and from the
-   PostgreSQL copy (`auction_events`) for the older part Redis no longer has;
-3. read live events: anything at or below the last sequence sent is a duplicate and is
-   dropped; a jump in sequence, a `Resync` from the bus (Redis reconnect, overflow) or a
-   sealed auction's end is filled from the stream/PostgreSQL before going on.
-
-Events are published only after the script that appended them to the stream committed, so
-whatever arrives live after step 1 is either in the replay (dropped as a duplicate) or after
-it. A subscriber that falls too far behind is cut off by the bus (`SlowConsumer`) and gets a
-`SubscriberTooSlow` error: it resumes with the last sequence it saw.
-
-This module knows nothing about GraphQL: it yields `PublicEvent` dicts, already stripped of
-private fields and, for sealed auctions, of every amount and leader while the auction is open.
+This module knows nothing about GraphQL.
 """
 
 from __future__ import annotations
@@ -23,19 +16,16 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncGenerator
-from contextlib import AbstractAsyncContextManager, aclosing
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypedDict
 
-import orjson
 from sqlmodel import col, select
 
 from domain.enums import AuctionType
 from domain.errors import DomainError
 from domain.outcome import FinalState, SealedBid, decide
-from realtime.broadcast import Resync, SlowConsumer, Unsubscribed
-from realtime.events import channel
 from realtime.slots import AuctionSlots, from_ms
 from storage.tables import Auction, AuctionEvent
 from storage.uow import UnitOfWorkFactory
@@ -67,14 +57,14 @@ class _Message(Protocol):
     message: Any
 
 
-class _Subscription(Protocol):
+class Subscription(Protocol):
     async def get(self) -> _Message: ...
 
 
 class Hub(Protocol):
     """The part of `BoundedBroadcast` used here."""
 
-    def subscribe(self, channel: str) -> AbstractAsyncContextManager[_Subscription]: ...
+    def subscribe(self, channel: str) -> AbstractAsyncContextManager[Subscription]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +84,7 @@ def _str(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-class _View:
+class View:
     """Turns raw stream events of one auction into what anyone may see."""
 
     def __init__(self, auction: Auction) -> None:
@@ -184,65 +174,3 @@ async def backlog(
         redis_page = await source.slots.events_since(
             auction_id, int(redis_page[-1]["seq"]), count=PAGE
         )
-
-
-async def auction_events(
-    source: EventSource, auction: Auction, since: int | None
-) -> AsyncGenerator[PublicEvent]:
-    """Events of `auction` after `since` (None: from now on), then live, forever."""
-    view = _View(auction)
-    async with source.bus.subscribe(channel(auction.id)) as subscription:
-        # Subscribed first: from here on nothing published can be missed.
-        last = await current_sequence(source, auction) if since is None else since
-
-        async def fill() -> AsyncGenerator[PublicEvent]:
-            nonlocal last
-            async with aclosing(backlog(source, auction.id, last)) as raws:
-                async for raw in raws:
-                    if int(raw["seq"]) > last:
-                        last = int(raw["seq"])
-                        yield view.present(raw)
-
-        if since is not None:
-            async with aclosing(fill()) as events:
-                async for event in events:
-                    yield event
-        while True:
-            message: _Message | None
-            try:
-                message = await subscription.get()
-            except Resync:
-                message = None  # events may have been lost: read them from the stream
-            except SlowConsumer:
-                raise SubscriberTooSlow(
-                    "this subscription fell too far behind and was ended; "
-                    f"resubscribe with sinceSequence: {last}"
-                ) from None
-            except Unsubscribed:
-                return  # the bus is shutting down
-            if message is None:
-                async with aclosing(fill()) as events:
-                    async for event in events:
-                        yield event
-                continue
-            live = orjson.loads(message.message)
-            seq = int(live["seq"])
-            if seq <= last:
-                continue  # already sent (replayed, or filled in)
-            # A gap, or a sealed auction's end (the bus form lacks the bids that decide it):
-            # read the stream, which has every event up to this one and beyond.
-            if seq > last + 1 or (view.type.sealed and live.get("kind") == "ENDED"):
-                async with aclosing(fill()) as events:
-                    async for event in events:
-                        yield event
-                if seq <= last:
-                    continue
-            if seq > last + 1:
-                log.warning(
-                    "auction %s: events %d..%d are neither in Redis nor in PostgreSQL",
-                    auction.id,
-                    last + 1,
-                    seq - 1,
-                )
-            last = seq
-            yield view.present(live)

@@ -10,8 +10,9 @@ import strawberry
 
 from domain.enums import AuctionStatus
 from domain.errors import NotFound, ValidationFailed
-from realtime.broadcast import BoundedBroadcast
-from realtime.stream import EventSource, PublicEvent, auction_events
+from realtime.feed import auction_events
+from realtime.stream import PublicEvent
+from schema.live_delivery import SocketMember, live_target
 from schema.money import Money
 from schema.shared_events import intern_event
 from schema.types import AuctionEvent
@@ -42,10 +43,32 @@ async def auction_updated(
         raise NotFound("no such auction", field="auctionId")
     if since_sequence is not None and since_sequence < 0:
         raise ValidationFailed("sinceSequence cannot be negative", field="sinceSequence")
-    if not isinstance(deps.bus, BoundedBroadcast):
-        raise RuntimeError("live updates need the composition root's BoundedBroadcast bus")
-    source = EventSource(slots=deps.slots, uow=deps.uow, bus=deps.bus)
-    async with aclosing(auction_events(source, auction, since_sequence)) as events:
-        async for event in events:
-            key = (event["auction_id"], event["sequence"], auction.currency)
-            yield intern_event(key, partial(to_type, event, auction.currency))
+    live = info.context.live
+    if live is None:
+        raise RuntimeError("live updates need the composition root's bus")
+    currency = auction.currency
+
+    def interned(event: PublicEvent) -> AuctionEvent:
+        key = (event["auction_id"], event["sequence"], currency)
+        return intern_event(key, partial(to_type, event, currency))
+
+    on_socket = live_target()
+    if on_socket is None:  # not on a WebSocket: every event through strawberry
+        async with aclosing(
+            auction_events(live.feeds.source, auction, since_sequence, feeds=live.feeds)
+        ) as events:
+            async for event in events:
+                yield interned(event)
+        return
+    # Replay through strawberry; then the feed writes live events straight to the socket.
+    target, executor = on_socket
+    key, group = live.groups.join(executor)
+    member = SocketMember(target, group, interned)
+    try:
+        async with live.feeds.membership(auction, member) as joining:
+            async with aclosing(joining.replay(since_sequence)) as replayed:
+                async for event in replayed:
+                    yield interned(event)
+            await member.done
+    finally:
+        live.groups.leave(key)

@@ -1,6 +1,7 @@
 """The strawberry ASGI app: authenticates each request and builds its context.
 
-HTTP requests authenticate with their `Authorization: Bearer <token>` header. WebSockets
+HTTP requests authenticate with their `Authorization: Bearer <token>` header (also
+subscriptions over server-sent events: `Accept: text/event-stream`). WebSockets
 (graphql-transport-ws and the legacy graphql-ws) authenticate with the `connection_init`
 payload `{"authorization": "Bearer <token>"}`; no payload, or none of that key, leaves the
 socket anonymous. A refused token closes the socket with 4401 (invalid, expired, unknown
@@ -10,16 +11,29 @@ the `connection_init` was acknowledged (close 4401 "Unauthorized", on both proto
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+import orjson
 from starlette.requests import Request
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+)
 
 from domain.errors import DomainError
+from realtime.broadcast import BoundedBroadcast
+from realtime.stream import EventSource
 from schema.context import GavelContext, Loaders
+from schema.live_delivery import LegacyWSHandler, LiveDelivery, TransportWSHandler
+from schema.shared_events import shared_payload_text
 from services import accounts
 from services.deps import Deps
 
@@ -52,7 +66,26 @@ class SocketRejected(ConnectionRejectionError):
 
 class GavelSocket(ASGIWebSocketAdapter):
     """Strawberry closes a rejected socket with fixed codes (4403 on graphql-transport-ws,
-    1011 on graphql-ws); this adapter substitutes the code `on_ws_connect` chose."""
+    1011 on graphql-ws); this adapter substitutes the code `on_ws_connect` chose.
+
+    A `next` (graphql-transport-ws) or `data` (graphql-ws) message whose payload is a
+    shared event result is sent as the payload's text encoded once for all subscribers,
+    wrapped in this subscriber's operation id (schema/shared_events.py)."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        kind = message.get("type")
+        if kind == "next" or kind == "data":
+            text = shared_payload_text(message.get("payload"))
+            if text is not None:
+                operation = orjson.dumps(message["id"]).decode()
+                try:
+                    await self.ws.send_text(
+                        f'{{"id":{operation},"type":"{kind}","payload":{text}}}'
+                    )
+                except WebSocketDisconnect as exc:
+                    raise WebSocketDisconnected from exc
+                return
+        await super().send_json(message)
 
     async def close(self, code: int, reason: str) -> None:
         chosen = self.ws.scope.get(_CLOSE_KEY)
@@ -68,11 +101,32 @@ def _close_reason(err: DomainError) -> str:
 
 class GavelGraphQL(GraphQL[GavelContext, None]):
     websocket_adapter_class = GavelSocket
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(self, schema: Any, deps: Deps, *, max_page: int, **kwargs: Any) -> None:
-        super().__init__(schema, multipart_uploads_enabled=True, **kwargs)
+        # Server-sent events serve subscriptions to clients without WebSockets.
+        protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL)
+        super().__init__(
+            schema, multipart_uploads_enabled=True, subscription_protocols=protocols, **kwargs
+        )
         self.deps = deps
         self.max_page = max_page
+        # Subscriptions need the composition root's bus (a BoundedBroadcast).
+        self.live = (
+            LiveDelivery(EventSource(slots=deps.slots, uow=deps.uow, bus=deps.bus))
+            if isinstance(deps.bus, BoundedBroadcast)
+            else None
+        )
+
+    def encode_json(self, data: object) -> str:
+        # orjson is several times faster than the stdlib encoder strawberry uses; text (not
+        # bytes) keeps WebSocket messages in text frames. Integers beyond 64 bits, which
+        # orjson refuses, fall back to the stdlib.
+        try:
+            return orjson.dumps(data).decode()
+        except orjson.JSONEncodeError:
+            return json.dumps(data, separators=(",", ":"))
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> GavelContext:
         context_class = SocketContext if isinstance(request, WebSocket) else GavelContext
@@ -80,6 +134,7 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
             deps=self.deps,
             loaders=Loaders.create(self.deps),
             max_page=self.max_page,
+            live=self.live,
             request=request,
             response=response,
         )

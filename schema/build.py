@@ -15,8 +15,8 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import GavelMaskErrors
+from schema.live_delivery import CapturingExecutionContext
 from schema.root import Mutation, Query, Subscription
-from schema.shared_events import SharedEventExecutionContext
 from schema.types import Dispute
 
 
@@ -51,5 +51,5 @@ def build_schema(
         types=[Dispute],  # in the contract; reachable from mutations of a later issue
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(),
-        execution_context_class=SharedEventExecutionContext,
+        execution_context_class=CapturingExecutionContext,
     )

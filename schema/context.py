@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
@@ -12,6 +12,9 @@ from realtime.slots import LiveState
 from services import catalog
 from services.deps import Deps
 from storage.tables import Auction, Item, ItemImage, User
+
+if TYPE_CHECKING:  # the live delivery module imports the types, which import this
+    from schema.live_delivery import LiveDelivery
 
 
 @dataclass
@@ -46,3 +49,5 @@ class GavelContext:
     request: Any = None
     response: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Live subscription delivery shared by the whole app (schema/live_delivery.py).
+    live: LiveDelivery | None = None

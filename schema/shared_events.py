@@ -7,6 +7,10 @@ thousands of subscribers of one auction that repeats identical work thousands of
 below caches the result of executing an interned event by (operation, variables, event):
 the first subscriber of a document executes it, the others reuse the result. Only
 interned auction events are shared: their output depends on nothing per subscriber.
+
+Serialization is shared the same way: a shared result's `{"data": …}` payload is encoded
+once (`shared_payload_text`), and the socket adapter (schema/app.py) splices it into each
+subscriber's protocol message instead of encoding the whole message per subscriber.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from schema.types import AuctionEvent
 
 _EVENTS: OrderedDict[tuple[str, int, str], AuctionEvent] = OrderedDict()
 _RESULTS: OrderedDict[tuple[int, bytes, int], tuple[Any, Any, Any]] = OrderedDict()
+# id(result.data) -> (data, its encoded payload); `data` is kept so the id stays unique.
+_PAYLOADS: dict[int, tuple[Any, str]] = {}
 EVENTS_KEPT = 4096
 RESULTS_KEPT = 4096
 
@@ -38,7 +44,7 @@ def intern_event(key: tuple[str, int, str], build: Callable[[], AuctionEvent]) -
     return event
 
 
-def _variables_key(values: Any) -> bytes:
+def variables_key(values: Any) -> bytes:
     return orjson.dumps(values, option=orjson.OPT_SORT_KEYS, default=str)
 
 
@@ -48,7 +54,7 @@ class SharedEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if not getattr(payload, "_shared", False):
             return super().execute_operation(serially)
         # The cache entry keeps the operation and payload alive, so their ids stay unique.
-        key = (id(self.operation), _variables_key(self.variable_values), id(payload))
+        key = (id(self.operation), variables_key(self.variable_values), id(payload))
         hit = _RESULTS.get(key)
         if hit is not None:
             return hit[2]
@@ -65,5 +71,19 @@ class SharedEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _store(self, key: tuple[int, bytes, int], payload: Any, result: Any) -> None:
         _RESULTS[key] = (self.operation, payload, result)
+        data = getattr(result, "data", None)
+        if data is not None and not result.errors and not result.extensions:
+            _PAYLOADS[id(data)] = (data, orjson.dumps({"data": data}).decode())
         while len(_RESULTS) > RESULTS_KEPT:
-            _RESULTS.popitem(last=False)
+            _key, (_op, _payload, old) = _RESULTS.popitem(last=False)
+            _PAYLOADS.pop(id(getattr(old, "data", None)), None)
+
+
+def shared_payload_text(payload: Any) -> str | None:
+    """The encoded text of a protocol message payload `{"data": …}` whose data is a shared
+    result's, or None if the payload is anything else (errors, extensions, unshared)."""
+    if type(payload) is not dict or len(payload) != 1:
+        return None
+    data = payload.get("data")
+    entry = _PAYLOADS.get(id(data))
+    return entry[1] if entry is not None and entry[0] is data else None

@@ -204,6 +204,66 @@ async def test_replay_live_resume_without_gap_or_duplicate(server, gql, protocol
         assert_matches(event, accepted)
 
 
+SMALL = """
+subscription($id: ID!) { auctionUpdated(auctionId: $id, sinceSequence: 0) { sequence kind } }"""
+
+
+async def test_subscribers_share_one_encoding_but_keep_their_own_ids(server, gql):
+    """Results of one document are encoded once and spliced into each subscriber's message:
+    every subscriber still gets its own operation id (JSON-escaped), its protocol's message
+    type, and the fields of its own document."""
+    seller = await register(gql, seller=True)
+    alice = await register(gql)
+    auction_id = await live_auction(gql, seller)
+    ops = ['quote " and \\ backslash', "plain", "ünïcode"]
+    async with (
+        socket(server, TRANSPORT_WS) as a,
+        socket(server, TRANSPORT_WS) as b,
+        socket(server, LEGACY_WS) as c,
+        socket(server, TRANSPORT_WS) as small,
+    ):
+        for sock, op in zip((a, b, c), ops, strict=True):
+            await sock.subscribe(op, SUBSCRIBE, {"id": auction_id, "since": 0})
+        await small.subscribe("s", SMALL, {"id": auction_id})
+        accepted = await bid(gql, alice, auction_id, "100")
+        messages = [await sock.recv() for sock in (a, b, c)]
+        assert [m["id"] for m in messages] == ops
+        assert [m["type"] for m in messages] == ["next", "next", "data"]
+        assert messages[0]["payload"] == messages[1]["payload"] == messages[2]["payload"]
+        assert_matches(messages[0]["payload"]["data"]["auctionUpdated"], accepted)
+        assert await small.event("s") == {"sequence": 1, "kind": "BID_ACCEPTED"}
+
+
+async def test_subscription_over_server_sent_events_replays_then_goes_live(server, gql):
+    """Off a WebSocket (strawberry's server-sent events over HTTP) events take the queued
+    path through strawberry instead of being written to a socket directly."""
+    seller = await register(gql, seller=True)
+    alice, bob = await register(gql), await register(gql)
+    auction_id = await live_auction(gql, seller)
+    placed = [await bid(gql, alice, auction_id, "100")]
+    body = {"query": SUBSCRIBE, "variables": {"id": auction_id, "since": 0}}
+    seen: list[dict[str, Any]] = []
+    async with (
+        httpx.AsyncClient(base_url=server, timeout=10) as client,
+        client.stream(
+            "POST", "/graphql", json=body, headers={"accept": "text/event-stream"}
+        ) as response,
+    ):
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        async for line in response.aiter_lines():
+            if not line.startswith("data:") or "auctionUpdated" not in line:
+                continue
+            seen.append(json.loads(line[5:])["data"]["auctionUpdated"])
+            if len(seen) == 1:  # replayed; the next one comes live
+                placed.append(await bid(gql, bob, auction_id, "200"))
+            else:
+                break
+    assert sequences(seen) == [1, 2]
+    for event, accepted in zip(seen, placed, strict=True):
+        assert_matches(event, accepted)
+
+
 async def test_without_since_sequence_only_new_events(server, gql):
     seller = await register(gql, seller=True)
     alice, bob = await register(gql), await register(gql)
@@ -417,7 +477,8 @@ async def test_stream_fills_gaps_drops_duplicates_resyncs_and_cuts_off_slow_cons
 
     from realtime.broadcast import Resync, SlowConsumer
     from realtime.events import public
-    from realtime.stream import EventSource, SubscriberTooSlow, auction_events
+    from realtime.feed import auction_events
+    from realtime.stream import EventSource, SubscriberTooSlow
     from services import catalog
 
     seller = await register(gql, seller=True)
