@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import orjson
 from starlette.requests import Request
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -31,6 +32,8 @@ from strawberry.subscriptions import (
 from domain.errors import DomainError
 from realtime.broadcast import BoundedBroadcast
 from realtime.stream import EventSource
+from schema import compiled_bid
+from schema.compiled_bid import Compiler
 from schema.context import GavelContext, Loaders
 from schema.live_delivery import LegacyWSHandler, LiveDelivery, TransportWSHandler
 from schema.shared_events import shared_payload_text
@@ -94,6 +97,32 @@ class GavelSocket(ASGIWebSocketAdapter):
         await super().close(code, reason)
 
 
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # disconnected: the normal path sees the same
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the already-read body over once, then listens on."""
+    pending = True
+
+    async def replayed() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
 def _close_reason(err: DomainError) -> str:
     # A close frame's reason is at most 123 bytes.
     return f"{err.code}: {err.message}".encode()[:123].decode(errors="ignore")
@@ -104,7 +133,15 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
-    def __init__(self, schema: Any, deps: Deps, *, max_page: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        schema: Any,
+        deps: Deps,
+        *,
+        max_page: int,
+        compiler: Compiler | None = None,
+        **kwargs: Any,
+    ) -> None:
         # Server-sent events serve subscriptions to clients without WebSockets.
         protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL)
         super().__init__(
@@ -112,12 +149,68 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         )
         self.deps = deps
         self.max_page = max_page
+        self.compiler = compiler  # placeBid/buyNow documents it can compile skip execution
+        self.compiled_answers = 0
         # Subscriptions need the composition root's bus (a BoundedBroadcast).
         self.live = (
             LiveDelivery(EventSource(slots=deps.slots, uow=deps.uow, bus=deps.bus))
             if isinstance(deps.bus, BoundedBroadcast)
             else None
         )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.compiler is not None and scope["type"] == "http" and scope["method"] == "POST":
+            headers = dict(scope["headers"])
+            if headers.get(b"content-type", b"").startswith(b"application/json"):
+                body = await _read_body(receive)
+                if await self._compiled(headers, body, send):
+                    return
+                receive = _replay(body, receive)
+        await super().__call__(scope, receive, send)
+
+    async def _compiled(self, headers: dict[bytes, bytes], body: bytes, send: Send) -> bool:
+        """Answer a compiled placeBid/buyNow (schema/compiled_bid.py); False if the
+        request needs the normal path, which nothing here has changed anything for."""
+        assert self.compiler is not None
+        accept = headers.get(b"accept", b"")
+        if b"text/event-stream" in accept or b"multipart/" in accept:
+            return False
+        try:
+            request = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return False
+        if not isinstance(request, dict) or request.get("extensions"):
+            return False
+        query, name = request.get("query"), request.get("operationName")
+        if not isinstance(query, str) or not (name is None or isinstance(name, str)):
+            return False
+        compiled = self.compiler.plan(query, name)
+        if compiled is None:
+            return False
+        token = bearer(headers.get(b"authorization", b"").decode("latin-1") or None)
+        if not token:
+            return False
+        try:
+            viewer = await accounts.user_for_access_token(self.deps, token)
+        except DomainError:
+            return False
+        call = compiled_bid.prepare(self.compiler.schema, compiled, request.get("variables"))
+        if call is None:
+            return False
+        answer = self.encode_json(await compiled_bid.run(self.deps, viewer, call)).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", str(len(answer)).encode()),
+                    (b"content-type", b"application/json"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
+        self.compiled_answers += 1
+        return True
 
     def encode_json(self, data: object) -> str:
         # orjson is several times faster than the stdlib encoder strawberry uses; text (not

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -14,10 +15,25 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from schema.compiled_bid import Compiler
 from schema.errors import GavelMaskErrors
 from schema.live_delivery import CapturingExecutionContext
 from schema.root import Mutation, Query, Subscription
 from schema.types import Dispute
+
+
+def _limit_rules(max_depth: int, max_aliases: int) -> list[type[ASTValidationRule]]:
+    return [
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+    ]
+
+
+def build_bid_compiler(
+    schema: strawberry.Schema, *, max_depth: int = 10, max_aliases: int = 30
+) -> Compiler:
+    """Compiles placeBid/buyNow documents under the same validation limits."""
+    return Compiler(schema._schema, _limit_rules(max_depth, max_aliases))
 
 
 def build_schema(
@@ -31,10 +47,7 @@ def build_schema(
     # documents; both caches live at module level, shared by every per-request instance.
     # The validation cache is keyed by the rule classes too, and the limiters make a new
     # rule class per instance: build them once, or every request misses the cache.
-    limit_rules = [
-        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
-        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
-    ]
+    limit_rules = _limit_rules(max_depth, max_aliases)
     extensions: list[object] = [
         GavelMaskErrors,
         lambda: MaxTokensLimiter(max_token_count=max_tokens),

@@ -54,6 +54,19 @@ class GavelMaskErrors(MaskErrors):
                 )
             elif isinstance(original, GraphQLError) and original.extensions:
                 out.append(error)  # raised on purpose with a code (permissions)
+            elif isinstance(original, GraphQLError) and error.path is None:
+                # A variable that does not coerce (missing, "abc" for a Decimal): graphql-core
+                # wraps the scalar's refusal; the client's doing, not ours.
+                out.append(
+                    GraphQLError(
+                        error.message,
+                        nodes=error.nodes,
+                        source=error.source,
+                        positions=error.positions,
+                        path=error.path,
+                        extensions={"code": "INVALID_INPUT"},
+                    )
+                )
             else:
                 error_id = uuid.uuid4().hex[:12]
                 log.error("unexpected error id=%s path=%s", error_id, error.path, exc_info=original)

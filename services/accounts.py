@@ -203,16 +203,16 @@ async def logout(deps: Deps, token: str) -> None:
 
 
 async def user_for_access_token(deps: Deps, token: str) -> User:
-    try:
-        claims = deps.tokens.read_access(token)
-    except TokenError as err:
-        raise TokenRejected(str(err), code=err.code) from None
-    user = deps.user_cache.get(token)
+    user = deps.user_cache.get(token)  # a hit: this token was verified and has not expired
     if user is None:
+        try:
+            claims = deps.tokens.read_access(token)
+        except TokenError as err:
+            raise TokenRejected(str(err), code=err.code) from None
         async with deps.uow() as uow:
             user = await uow.session.get(User, claims.user_id)
         if user is not None:
-            deps.user_cache.put(token, user)
+            deps.user_cache.put(token, user, claims.expires_at.timestamp())
     if user is None:
         raise TokenRejected("the token's account no longer exists")
     if user.banned_at is not None:
