@@ -12,6 +12,9 @@ from datetime import timedelta
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
@@ -29,7 +32,7 @@ from realtime.persister import Persister
 from realtime.scheduler import Scheduler
 from realtime.slots import AuctionSlots
 from schema.app import GavelGraphQL
-from schema.build import build_schema
+from schema.build import build_bid_compiler, build_schema
 from services.deps import Deps
 from settings import Settings, get_settings
 from storage.db import make_engine, make_session_factory
@@ -69,6 +72,27 @@ def build_deps(
     )
 
 
+def connect_redis(settings: Settings) -> aioredis.Redis | RedisCluster:
+    """The Redis client every part of the app shares: one node, or a Redis Cluster."""
+    url = settings.redis_url or ""
+    # A PING before reusing a connection idle for 2 s finds connections a Redis restart
+    # killed, before a command is sent on them. Commands are not retried blindly: a bid
+    # whose reply was lost might have been applied.
+    if settings.redis_cluster:
+        # redis-py's cluster client re-sends a command after a connection error or a
+        # timeout (10 times by default), even when the reply, not the request, was lost:
+        # a bid script run twice tells an accepted bidder BID_TOO_LOW. No retries here;
+        # the error reaches the caller (bids retry with their idempotency key) and the
+        # next command reloads the cluster's topology.
+        return RedisCluster.from_url(
+            url,
+            decode_responses=True,
+            health_check_interval=2,
+            retry=Retry(NoBackoff(), 0),
+        )
+    return aioredis.from_url(url, decode_responses=True, health_check_interval=2)
+
+
 def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> FastAPI:
     settings = settings or get_settings()
     if not settings.database_url or not settings.redis_url:
@@ -76,10 +100,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             "DATABASE_URL and REDIS_URL must be set; `make run` starts embedded servers for you"
         )
     engine = make_engine(settings.database_url)
-    # A PING before reusing a connection idle for 2 s finds connections a Redis restart
-    # killed, before a command is sent on them. Commands are not retried blindly: a bid
-    # whose reply was lost might have been applied.
-    redis = aioredis.from_url(settings.redis_url, decode_responses=True, health_check_interval=2)
+    redis = connect_redis(settings)
     slots = AuctionSlots(redis)
     deps = build_deps(
         settings, UnitOfWorkFactory(make_session_factory(engine)), slots, fast_hash=fast_hash
@@ -97,7 +118,14 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         max_aliases=settings.graphql_max_aliases,
         introspection=settings.graphql_introspection,
     )
-    graphql = GavelGraphQL(schema, deps, max_page=settings.max_page_size)
+    compiler = (
+        build_bid_compiler(
+            schema, max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases
+        )
+        if settings.compiled_bids
+        else None
+    )
+    graphql = GavelGraphQL(schema, deps, max_page=settings.max_page_size, compiler=compiler)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -107,6 +135,9 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
+        if isinstance(redis, RedisCluster):
+            # Learn the topology now: a wrong node or a non-cluster server fails start-up.
+            await redis.initialize()
         await bus.connect()
         tasks = [asyncio.create_task(persister.run(), name="persister")]
         if settings.run_scheduler:
@@ -138,7 +169,11 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         except Exception as err:  # readiness reports any failure, it never raises
             checks["postgres"] = f"error: {type(err).__name__}"
         try:
-            await redis.ping()
+            if isinstance(redis, RedisCluster):
+                # A bare PING reaches one node; every master holds a share of the auctions.
+                await redis.ping(target_nodes=RedisCluster.PRIMARIES)
+            else:
+                await redis.ping()
             checks["redis"] = "ok"
         except Exception as err:
             checks["redis"] = f"error: {type(err).__name__}"
@@ -171,4 +206,5 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     app.state.persister = persister
     app.state.scheduler = scheduler
     app.state.bus = bus
+    app.state.graphql = graphql
     return app

@@ -15,6 +15,8 @@ class Settings(BaseSettings):
     # External servers. Left empty, the dev runner and the tests start embedded ones.
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    # REDIS_URL names one node of a Redis Cluster: the client learns the others from it.
+    redis_cluster: bool = Field(default=False, alias="GAVEL_REDIS_CLUSTER")
     meili_url: str | None = Field(default=None, alias="MEILI_URL")
     stripe_api_key: SecretStr | None = Field(default=None, alias="STRIPE_API_KEY")
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
@@ -38,6 +40,9 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = Field(default=2000, alias="GAVEL_GRAPHQL_MAX_TOKENS")
     graphql_max_aliases: int = Field(default=30, alias="GAVEL_GRAPHQL_MAX_ALIASES")
     graphql_introspection: bool = Field(default=True, alias="GAVEL_GRAPHQL_INTROSPECTION")
+    # placeBid/buyNow documents that only read the bid's result skip graphql-core's
+    # execution (schema/compiled_bid.py); off: every request takes the generic path.
+    compiled_bids: bool = Field(default=True, alias="GAVEL_COMPILED_BIDS")
     max_page_size: int = Field(default=100, alias="GAVEL_MAX_PAGE_SIZE")
     max_request_bytes: int = Field(default=2 * 1024 * 1024, alias="GAVEL_MAX_REQUEST_BYTES")
 

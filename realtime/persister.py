@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from redis.asyncio.cluster import RedisCluster
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
@@ -136,7 +137,50 @@ class Persister:
                 for auction_id, entries in batches:
                     if entries:
                         written += await self._persist(auction_id, entries)
+                if reclaim:
+                    await self._retire([member for member, entries in batches if not entries])
             return written
+
+    async def _retire(self, idle: list[str]) -> None:
+        """Take auctions that are over and fully persisted off the agendas.
+
+        `_persist` does that when it writes the end. But another process may have read the
+        auction as ACTIVE from PostgreSQL just before the end was stored, found its end
+        entry gone (the closer removes it) and put the auction back on the agendas
+        (`Scheduler.reconcile` -> `ensure_slot`); no new event would ever take it off, and
+        every sweep and Dutch tick would visit it forever. Over (nothing follows the final
+        event), its last event delivered to the group and nothing unacknowledged means
+        the end is in PostgreSQL.
+        """
+        if not idle:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for member in idle:
+                pipe.hmget(keys(member)[0], "status", "seq")
+            states = await pipe.execute(raise_on_error=False)
+        last = {
+            member: f"{state[1]}-0"
+            for member, state in zip(idle, states, strict=True)
+            if isinstance(state, list) and state[0] in ("ENDED", "CANCELLED")
+        }
+        if not last:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for member in last:
+                pipe.xinfo_groups(keys(member)[1])
+            infos = await pipe.execute(raise_on_error=False)
+        done = [
+            member
+            for member, groups in zip(last, infos, strict=True)
+            if not isinstance(groups, Exception)
+            and any(
+                g["name"] == GROUP and g["pending"] == 0 and g["last-delivered-id"] == last[member]
+                for g in groups
+            )
+        ]
+        if done:
+            await self.redis.srem(LIVE_SET, *done)
+            await self.slots.forget(done)
 
     async def _read(
         self, members: list[str], reclaim: bool
@@ -157,9 +201,24 @@ class Persister:
             for member, reply in zip(members, claimed, strict=True):
                 if not isinstance(reply, Exception):
                     found[member].extend((eid, f) for eid, f in reply[1] if f)
+        cluster = isinstance(self.redis, RedisCluster)
+        if cluster:
+            await self.redis.initialize()  # a no-op unless a failure asked for a new topology
         async with self.redis.pipeline(transaction=False) as pipe:
             for member in members:
-                pipe.xreadgroup(GROUP, self.consumer, {keys(member)[1]: ">"}, count=self.batch)
+                stream = keys(member)[1]
+                if cluster:
+                    # XREADGROUP's keys have no fixed position, so redis-py's cluster client
+                    # asks a server where they are (COMMAND GETKEYS, twice per command, one
+                    # round trip each, before the pipeline leaves): a sweep would cost two
+                    # round trips per live auction. The stream's node is known locally.
+                    pipe.execute_command(
+                        "XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", self.batch,
+                        "STREAMS", stream, ">",
+                        target_nodes=self.redis.get_node_from_key(stream),
+                    )  # fmt: skip
+                else:
+                    pipe.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=self.batch)
             replies = await pipe.execute(raise_on_error=False)
         for member, reply in zip(members, replies, strict=True):
             if isinstance(reply, Exception):

@@ -98,9 +98,22 @@ class Scheduler:
                 stored = await ensure_slot(self.deps, uuid.UUID(member))
                 if stored is None or stored.status != AuctionStatus.ACTIVE.value:
                     await self.slots.forget([member])
-            else:  # already ended or cancelled by someone else
+            else:  # already ended or cancelled, by another process or by a bid
                 await self.redis.zrem(ENDS_ZSET, member)
+                await self._announce_end(member, int(result.get("seq") or 0))
         return ended
+
+    async def _announce_end(self, member: str, sequence: int) -> None:
+        """Publish the auction's final event again.
+
+        The process that ended the auction may have died between its script and its
+        publish; nothing later would tell live subscribers that the auction is over (only
+        a later event makes them fill a gap, and there is none after the end). Subscribers
+        drop the copy they already have by its sequence number.
+        """
+        events = await self.slots.events_since(member, sequence - 1, count=1)
+        if events and events[0]["kind"] in ("ENDED", "CANCELLED"):
+            await publish(self.bus, member, events)
 
     async def tick_dutch(self) -> None:
         for member in await self.redis.smembers(DUTCH_SET):
