@@ -4,7 +4,8 @@ Each EVALSHA in the pipeline is still its own atomic script run; batching only s
 the client's per-command cost (connection checkout, socket write, response wait), which
 dominates a bid on this path (see docs/performance.md). A pipeline is not a transaction:
 bids of different auctions, or even of one auction, stay independent and ordered by the
-server as before. On Redis Cluster the client splits the pipeline by node.
+server as before. A cluster client does not batch (AuctionSlots sends each bid alone:
+redis-py's cluster pipelines refuse EVALSHA).
 """
 
 from __future__ import annotations
