@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run up test fmt schema bench
+.PHONY: help venv run up test fmt schema bench bench-http bench-fanout
 
 help:
 	@echo "make run     install (if needed), start embedded PostgreSQL + Redis, migrate, seed, serve"
@@ -48,3 +48,10 @@ schema: venv
 bench: venv
 	@command -v redis-benchmark >/dev/null || (apt-get install -y -q redis-tools || (apt-get update -q && apt-get install -y -q redis-tools))
 	$(PY) -m bench.engine
+
+bench-http: venv
+	@command -v wrk >/dev/null || (apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk))
+	$(PY) -m bench.http
+
+bench-fanout: venv
+	$(PY) -m bench.fanout
