@@ -120,7 +120,10 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     )
     compiler = (
         build_bid_compiler(
-            schema, max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases
+            schema,
+            max_depth=settings.graphql_max_depth,
+            max_tokens=settings.graphql_max_tokens,
+            max_aliases=settings.graphql_max_aliases,
         )
         if settings.compiled_bids
         else None

@@ -248,6 +248,7 @@ class AuctionFeeds:
         finally:
             with suppress(ValueError):
                 feed.members.remove(member)
+            member.end()  # whatever it still queued is for nobody now
             feed.users -= 1
             if feed.users == 0:
                 if self.feeds.get(auction.id) is feed:

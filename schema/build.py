@@ -30,10 +30,14 @@ def _limit_rules(max_depth: int, max_aliases: int) -> list[type[ASTValidationRul
 
 
 def build_bid_compiler(
-    schema: strawberry.Schema, *, max_depth: int = 10, max_aliases: int = 30
+    schema: strawberry.Schema,
+    *,
+    max_depth: int = 10,
+    max_tokens: int = 2000,
+    max_aliases: int = 30,
 ) -> Compiler:
     """Compiles placeBid/buyNow documents under the same validation limits."""
-    return Compiler(schema._schema, _limit_rules(max_depth, max_aliases))
+    return Compiler(schema._schema, _limit_rules(max_depth, max_aliases), max_tokens=max_tokens)
 
 
 def build_schema(

@@ -131,8 +131,15 @@ class CompiledBid:
 
 
 class Compiler:
-    def __init__(self, schema: GraphQLSchema, rules: list[type[ASTValidationRule]]) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        rules: list[type[ASTValidationRule]],
+        *,
+        max_tokens: int | None = None,
+    ) -> None:
         self.schema = schema
+        self.max_tokens = max_tokens
         self.rules = [*specified_rules, *rules]
         self.getters = _getters(schema)
         self.cache: OrderedDict[tuple[str, str | None], CompiledBid | None] = OrderedDict()
@@ -155,7 +162,7 @@ class Compiler:
         if len(query) > MAX_DOCUMENT:
             raise Unsupported
         try:
-            document = parse(query)
+            document = parse(query, max_tokens=self.max_tokens)
         except GraphQLError:
             raise Unsupported from None
         if len(document.definitions) != 1 or validate(self.schema, document, self.rules):
