@@ -30,6 +30,7 @@ from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger("gavel.persister")
 GROUP = "persist"
+SWEEP_CHUNK = 50  # auctions read per pipeline
 BID_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4c84-9a55-2a6f3f2b7d10")
 
 
@@ -131,8 +132,10 @@ class Persister:
                 else sorted(await self.redis.smembers(LIVE_SET))
             )
             written = 0
-            for start in range(0, len(members), 200):
-                chunk = members[start : start + 200]
+            # Small chunks: building and parsing a pipeline holds the event loop, and a
+            # sweep over every live auction must not stall requests for long.
+            for start in range(0, len(members), SWEEP_CHUNK):
+                chunk = members[start : start + SWEEP_CHUNK]
                 batches = await self._read(chunk, reclaim)
                 for auction_id, entries in batches:
                     if entries:

@@ -10,6 +10,7 @@ also stands for the token's verified signature, so an entry never outlives the t
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections import OrderedDict
@@ -35,7 +36,11 @@ class UserCache:
     def put(self, token: str, user: User, not_after: float = float("inf")) -> None:
         if self.ttl <= 0:
             return
-        self._entries[token] = (time.monotonic() + self.ttl, not_after, user)
+        # A random share of the TTL: entries cached together (every client's token after a
+        # restart, a benchmark's bidders) would otherwise all expire in the same instant
+        # and reload in one burst of database reads, a latency spike for every request.
+        life = self.ttl * (0.5 + random.random() / 2)
+        self._entries[token] = (time.monotonic() + life, not_after, user)
         self._entries.move_to_end(token)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
