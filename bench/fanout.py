@@ -494,6 +494,12 @@ def main(args: argparse.Namespace) -> list[dict[str, Any]]:
                     }
                 )
                 continue
+            if index:
+                # Right after a previous count, the next one measured p99 2-3x worse in
+                # three runs of four (both processes partly idle, tail-loss probes on
+                # loopback); after a pause it matched a count run on its own.
+                log(f"settling {args.settle:.0f} s after the previous count")
+                time.sleep(args.settle)
             row = one_count(n, urls, tmp, data, index, args)
             log(json.dumps(row))
             rows.append(row)
@@ -546,6 +552,9 @@ if __name__ == "__main__":
         "--server-compression",
         action="store_true",
         help="run the server with GAVEL_WS_COMPRESSION=true (Gavel's default is off)",
+    )
+    parser.add_argument(
+        "--settle", type=float, default=30.0, help="seconds to pause between counts"
     )
     parser.add_argument("--warmup-timeout", type=float, default=120.0)
     parser.add_argument("--client-timeout", type=float, default=420.0)
