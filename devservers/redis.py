@@ -109,6 +109,13 @@ class EmbeddedRedis:
                 self._proc.wait()
         self._forget()
 
+    def __enter__(self) -> EmbeddedRedis:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     def restart(self) -> str:
         """Stop then start again on the same data and port (for durability tests)."""
         self.stop()

@@ -60,12 +60,10 @@ class Servers:
 
 @pytest.fixture(scope="module")
 def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    server = EmbeddedRedis(tmp_path_factory.mktemp("two-redis"), free_port(), appendfsync="no")
-    server.start()
-    try:
+    with EmbeddedRedis(
+        tmp_path_factory.mktemp("two-redis"), free_port(), appendfsync="no"
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -53,12 +53,8 @@ AUCTION = """query($id: ID!) { auction(id: $id) {
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
-    embedded = EmbeddedCluster(tmp_path_factory.mktemp("app-cluster"))
-    embedded.start()
-    try:
+    with EmbeddedCluster(tmp_path_factory.mktemp("app-cluster")) as embedded:
         yield embedded
-    finally:
-        embedded.stop()
 
 
 @pytest.fixture(scope="module")

@@ -45,12 +45,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    server = EmbeddedRedis(tmp_path_factory.mktemp("closing-redis"), free_port(), appendfsync="no")
-    server.start()
-    try:
+    with EmbeddedRedis(
+        tmp_path_factory.mktemp("closing-redis"), free_port(), appendfsync="no"
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -35,23 +35,15 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
-    embedded = EmbeddedCluster(tmp_path_factory.mktemp("cluster"))
-    embedded.start()
-    try:
+    with EmbeddedCluster(tmp_path_factory.mktemp("cluster")) as embedded:
         yield embedded
-    finally:
-        embedded.stop()
 
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
     """A private single node (not the session Redis, whose `gavel:live` the app drains)."""
-    server = EmbeddedRedis(tmp_path_factory.mktemp("single"), free_port())
-    server.start()
-    try:
+    with EmbeddedRedis(tmp_path_factory.mktemp("single"), free_port()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
