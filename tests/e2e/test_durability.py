@@ -20,7 +20,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -36,6 +35,7 @@ import pytest
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
+from devservers.app_server import uvicorn_command
 from devservers.ports import free_port
 from devservers.redis import ping
 from devservers.stack import StackUrls
@@ -72,18 +72,7 @@ class AppServer:
         log = (self.log_dir / f"uvicorn-{self.starts}.log").open("ab")
         try:  # a log file, not a pipe: nobody reads a pipe and a full one blocks the server
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "gavel_app:create_app",
-                    "--factory",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--no-access-log",
-                ],
+                uvicorn_command("127.0.0.1", self.port, "--no-access-log"),
                 cwd=ROOT,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
