@@ -191,6 +191,8 @@ class SocketMember(FeedMember):
         self.backlog: deque[tuple[int, str]] = deque()
 
     def deliver(self, event: PublicEvent) -> None:
+        if self.done.done():
+            return  # ended (cut off, socket gone); it leaves the feed when its resolver does
         try:
             text = self.group.payload(self.to_event(event))
         except Exception as err:
