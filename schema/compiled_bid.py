@@ -145,6 +145,8 @@ class Compiler:
         self.cache: OrderedDict[tuple[str, str | None], CompiledBid | None] = OrderedDict()
 
     def plan(self, query: str, operation_name: str | None) -> CompiledBid | None:
+        if "placeBid" not in query and "buyNow" not in query:
+            return None  # most documents: not even worth a parse
         key = (query, operation_name)
         if key in self.cache:
             self.cache.move_to_end(key)
