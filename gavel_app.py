@@ -9,6 +9,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
@@ -27,7 +28,7 @@ from adapters.mailer import LogMailer
 from adapters.passwords import PasswordHasher
 from adapters.tokens import TokenService
 from domain.listing import ListingPolicy
-from realtime.broadcast import BoundedBroadcast
+from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
 from realtime.persister import Persister
 from realtime.scheduler import Scheduler
 from realtime.slots import AuctionSlots
@@ -93,6 +94,14 @@ def connect_redis(settings: Settings) -> aioredis.Redis | RedisCluster:
     return aioredis.from_url(url, decode_responses=True, health_check_interval=2)
 
 
+def node_url(url: str, host: str, port: int | str) -> str:
+    """`url` (scheme, credentials, options) pointed at another node."""
+    parts = urlsplit(url)
+    credentials, _, _ = parts.netloc.rpartition("@")
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{address}" if credentials else address))
+
+
 def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> FastAPI:
     settings = settings or get_settings()
     if not settings.database_url or not settings.redis_url:
@@ -141,6 +150,11 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         if isinstance(redis, RedisCluster):
             # Learn the topology now: a wrong node or a non-cluster server fails start-up.
             await redis.initialize()
+            if isinstance(bus.backend, RedisPubSubBackend):
+                # Every node serves the bus; losing the one in REDIS_URL must not stop it.
+                bus.backend.add_fallbacks(
+                    [node_url(settings.redis_url or "", n.host, n.port) for n in redis.get_nodes()]
+                )
         await bus.connect()
         tasks = [asyncio.create_task(persister.run(), name="persister")]
         if settings.run_scheduler:

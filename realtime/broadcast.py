@@ -24,7 +24,7 @@ import asyncio
 import logging
 import random
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlparse
@@ -35,6 +35,7 @@ from redis import asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 __all__ = [
@@ -85,6 +86,7 @@ class RedisPubSubBackend(BroadcastBackend):
         self,
         url: str,
         *,
+        fallback_urls: Sequence[str] = (),
         queue_size: int = 10_000,
         reconnect_delay: float = 0.2,
         max_reconnect_delay: float = 5.0,
@@ -99,6 +101,10 @@ class RedisPubSubBackend(BroadcastBackend):
         if reconnect_delay <= 0 or max_reconnect_delay < reconnect_delay:
             raise ValueError("need 0 < reconnect_delay <= max_reconnect_delay")
         self.url = url
+        # Redis Cluster forwards every PUBLISH to all nodes, so any node serves the bus:
+        # when one is lost the reader and the publisher move on to the next.
+        self.urls = [url, *(u for u in fallback_urls if u != url)]
+        self._node = 0  # index in `urls` of the node in use
         self.queue_size = queue_size
         self.reconnect_delay = reconnect_delay
         self.max_reconnect_delay = max_reconnect_delay
@@ -120,20 +126,12 @@ class RedisPubSubBackend(BroadcastBackend):
                 "PUBLISH",
             )
             self._message_kind, self._ack_kind = b"message", b"subscribe"
-        # Connection factory for the pub/sub connection (a fresh one per attempt, never
-        # pooled) and a normal client for PUBLISH.
-        self._pool = ConnectionPool.from_url(
-            url, socket_connect_timeout=2.0, socket_timeout=max(5.0, health_check_interval)
-        )
-        self._publisher = aioredis.Redis.from_url(
-            url,
-            socket_connect_timeout=2.0,
-            socket_timeout=5.0,
-            retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), retries=2),
-        )
-        # (untyped in redis-py)
-        self._make_connection: Callable[[], AbstractConnection] = self._pool.make_connection
-        self._execute: Callable[..., Awaitable[Any]] = self._publisher.execute_command
+        # Per node: a connection factory for the pub/sub connection (a fresh one per
+        # attempt, never pooled) and a normal client for PUBLISH.
+        self._pools: list[ConnectionPool] = []
+        self._publishers: list[aioredis.Redis] = []
+        for node in self.urls:
+            self._add_node(node)
         self._channels: set[str] = set()
         self._pending: dict[str, asyncio.Future[None]] = {}
         self._buffer: deque[Event] = deque()
@@ -146,6 +144,30 @@ class RedisPubSubBackend(BroadcastBackend):
         self._callbacks: list[Callable[[], object]] = []
         self.reconnects = 0
         self.dropped = 0
+
+    def _add_node(self, url: str) -> None:
+        self._pools.append(
+            ConnectionPool.from_url(
+                url,
+                socket_connect_timeout=2.0,
+                socket_timeout=max(5.0, self.health_check_interval),
+            )
+        )
+        self._publishers.append(
+            aioredis.Redis.from_url(
+                url,
+                socket_connect_timeout=2.0,
+                socket_timeout=5.0,
+                retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), retries=2),
+            )
+        )
+
+    def add_fallbacks(self, urls: Sequence[str]) -> None:
+        """More nodes to move to when the one in use is lost (a Redis Cluster's others)."""
+        for url in urls:
+            if url not in self.urls:
+                self.urls.append(url)
+                self._add_node(url)
 
     # -- public state -------------------------------------------------------------------
 
@@ -195,8 +217,10 @@ class RedisPubSubBackend(BroadcastBackend):
         for future in self._pending.values():
             future.cancel()
         self._pending.clear()
-        await self._publisher.aclose()
-        await self._pool.disconnect()
+        for publisher in self._publishers:
+            await publisher.aclose()
+        for pool in self._pools:
+            await pool.disconnect()
 
     async def subscribe(self, channel: str) -> None:
         """Track `channel` and return once the server confirmed the subscription.
@@ -232,7 +256,17 @@ class RedisPubSubBackend(BroadcastBackend):
                 log.debug("UNSUBSCRIBE %s not sent: %s", channel, exc)
 
     async def publish(self, channel: str, message: Any) -> None:
-        await self._execute(self._publish_cmd, channel, message)
+        """PUBLISH through the node in use, or the next ones while nodes are unreachable."""
+        start = self._node
+        for step in range(len(self.urls)):
+            publisher = self._publishers[(start + step) % len(self.urls)]
+            execute: Callable[..., Awaitable[Any]] = publisher.execute_command  # untyped
+            try:
+                await execute(self._publish_cmd, channel, message)
+                return
+            except (ConnectionError, TimeoutError, RedisConnectionError, RedisTimeoutError):
+                if step == len(self.urls) - 1:
+                    raise
 
     async def next_published(self) -> Event:
         """The next event, or a `Gap` first if events may have been lost."""
@@ -251,7 +285,8 @@ class RedisPubSubBackend(BroadcastBackend):
         delay = self.reconnect_delay
         ever_connected = False
         while True:
-            conn = self._make_connection()
+            make: Callable[[], AbstractConnection] = self._pools[self._node].make_connection
+            conn = make()
             open_connection: Callable[[], Awaitable[None]] = conn.connect  # untyped in redis-py
             try:
                 await open_connection()
@@ -260,7 +295,13 @@ class RedisPubSubBackend(BroadcastBackend):
                 self._conn = None
                 await conn.disconnect(nowait=True)
                 wait = delay * random.uniform(0.75, 1.0)
-                log.warning("Redis pub/sub connect failed (%s); retrying in %.2fs", exc, wait)
+                log.warning(
+                    "Redis pub/sub connect to %s failed (%s); retrying in %.2fs",
+                    self.urls[self._node],
+                    exc,
+                    wait,
+                )
+                self._node = (self._node + 1) % len(self.urls)
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, self.max_reconnect_delay)
                 continue
@@ -277,6 +318,7 @@ class RedisPubSubBackend(BroadcastBackend):
                 await self._read_loop(conn)
             except Exception as exc:
                 log.warning("Redis pub/sub connection lost (%s); reconnecting", exc)
+                self._node = (self._node + 1) % len(self.urls)
             finally:
                 self._live.clear()
                 self._conn = None

@@ -28,28 +28,21 @@ TIMEOUT = 5.0
 
 
 def _server(data_dir: Path) -> EmbeddedRedis:
-    server = EmbeddedRedis(data_dir, free_port(), appendfsync="no")
-    server.start()
-    return server
+    """A server, started when its `with` block begins."""
+    return EmbeddedRedis(data_dir, free_port(), appendfsync="no")
 
 
 @pytest.fixture(scope="module")
 def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    server = _server(tmp_path_factory.mktemp("valkey"))
-    try:
+    with _server(tmp_path_factory.mktemp("valkey")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
     """A server of the test's own, for killing it."""
-    server = _server(tmp_path / "valkey")
-    try:
+    with _server(tmp_path / "valkey") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def make_backend(url: str, **kwargs: object) -> RedisPubSubBackend:
@@ -366,3 +359,32 @@ async def test_backend_queue_is_bounded_and_drops_oldest(shared_redis: EmbeddedR
         assert backend.qsize() == 0
     finally:
         await backend.disconnect()
+
+
+async def test_a_lost_node_is_replaced_by_a_fallback(tmp_path: Path) -> None:
+    """On Redis Cluster every node serves PUBLISH/SUBSCRIBE for every channel: when the
+    node in use is lost, the reader resubscribes on the next and publishing moves on too.
+    (Two independent servers play two cluster nodes: each sees only its own traffic.)"""
+    with (
+        _server(tmp_path / "first") as first,
+        _server(tmp_path / "second") as second,
+    ):
+        backend = make_backend(first.url)
+        backend.add_fallbacks([second.url, first.url])  # known nodes are not added twice
+        assert backend.urls == [first.url, second.url]
+        bus = BoundedBroadcast(backend=backend)
+        await bus.connect()
+        try:
+            async with bus.subscribe("lot") as subscriber:
+                await bus.publish("lot", "on the first node")
+                assert await get(subscriber) == "on the first node"
+                reconnected = backend.reconnected
+                first.kill()
+                await asyncio.wait_for(reconnected.wait(), 10.0)
+                assert await numsub(second.url, "lot") == 1
+                await bus.publish("lot", "on the second node")  # the first is down
+                with pytest.raises(Resync):
+                    await get(subscriber)
+                assert await get(subscriber) == "on the second node"
+        finally:
+            await bus.disconnect()
