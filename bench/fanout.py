@@ -39,8 +39,8 @@ from typing import Any
 import httpx
 
 from bench.engine import migrate, prepare_live
+from bench.server import start_pinned, stop
 from bench.stats import Run
-from devservers.app_server import uvicorn_command
 from devservers.ports import free_port
 from devservers.stack import StackUrls, embedded_stack
 
@@ -352,43 +352,6 @@ def client_entry(config_path: str) -> None:
 # Orchestrator.
 
 
-def start_server(port: int, env: dict[str, str], loop: str, ws: str) -> subprocess.Popen[bytes]:
-    # taskset execs uvicorn: the Popen pid is the server's (its /proc entry is read).
-    # The raised RLIMIT_NOFILE of this process is inherited.
-    return subprocess.Popen(
-        [
-            "taskset",
-            "-c",
-            "0",
-            *uvicorn_command("127.0.0.1", port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--loop",
-            loop,
-            "--http",
-            "httptools",
-            "--ws",
-            ws,
-            "--backlog",
-            "4096",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
 def wait_healthy(port: int, proc: subprocess.Popen[bytes]) -> None:
     for _ in range(200):
         if proc.poll() is not None:
@@ -419,7 +382,7 @@ def one_count(
         "GAVEL_JWT_SECRET": SECRET,
         "GAVEL_DATA_DIR": tmp,
     }
-    server = start_server(port, env, args.loop, args.ws)
+    server = start_pinned(port, env, args.loop, "--ws", args.ws, "--backlog", "4096")
     client: subprocess.Popen[bytes] | None = None
     result: dict[str, Any] = {"subscribers": n, "connected": 0, "live": 0}
     try:

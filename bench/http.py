@@ -27,8 +27,8 @@ import httpx
 import redis.asyncio as aioredis
 
 from bench.engine import migrate, prepare_live
+from bench.server import start_pinned, stop
 from bench.stats import Run, table
-from devservers.app_server import uvicorn_command
 from devservers.ports import free_port
 from devservers.stack import embedded_stack
 from realtime.slots import AuctionSlots
@@ -117,23 +117,7 @@ def main(seconds: float, connections: int, loop: str) -> list[dict[str, object]]
             "GAVEL_JWT_SECRET": SECRET,
             "GAVEL_DATA_DIR": tmp,
         }
-        server = subprocess.Popen(
-            [
-                "taskset",
-                "-c",
-                "0",
-                *uvicorn_command("127.0.0.1", port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-                "--loop",
-                loop,
-                "--http",
-                "httptools",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
+        server = start_pinned(port, env, loop)
         try:
             for _ in range(100):
                 try:
@@ -174,8 +158,7 @@ def main(seconds: float, connections: int, loop: str) -> list[dict[str, object]]
                 ).row(),
             ]
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            stop(server)
     base = rows[0]["decided_per_s"] or 1
     for row in rows[1:]:
         row["notes"] = f"{row['notes']}; {int(row['decided_per_s']) / int(base):.2f}x typename"  # type: ignore[call-overload]

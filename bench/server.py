@@ -1,0 +1,46 @@
+"""The app server every HTTP-level benchmark runs: one uvicorn worker pinned to core 0."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from devservers.app_server import uvicorn_command
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_pinned(port: int, env: dict[str, str], loop: str, *flags: str) -> subprocess.Popen[bytes]:
+    """`make run`'s uvicorn command plus the benchmarks' shared flags and `flags`.
+
+    taskset execs uvicorn, so the Popen pid is the server's (its /proc entry can be read);
+    resource limits of the calling process are inherited."""
+    return subprocess.Popen(
+        [
+            "taskset",
+            "-c",
+            "0",
+            *uvicorn_command("127.0.0.1", port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--loop",
+            loop,
+            "--http",
+            "httptools",
+            *flags,
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
