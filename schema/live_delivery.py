@@ -46,7 +46,11 @@ from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from realtime.feed import AuctionFeeds, FeedMember
 from realtime.stream import EventSource, PublicEvent
-from schema.shared_events import SharedEventExecutionContext, variables_key
+from schema.shared_events import (
+    SharedEventExecutionContext,
+    shared_payload_text,
+    variables_key,
+)
 from schema.types import AuctionEvent
 
 log = logging.getLogger("gavel.live")
@@ -144,7 +148,9 @@ class DocumentGroup:
             raise LiveDeliveryFailed("this subscription's fields cannot be delivered live")
         if result.errors:
             raise LiveDeliveryFailed(result.errors[0].message) from result.errors[0]
-        return orjson.dumps({"data": result.data}).decode()
+        payload = {"data": result.data}
+        # An interned event's result was encoded when it was cached (shared_events.py).
+        return shared_payload_text(payload) or orjson.dumps(payload).decode()
 
 
 class DocumentGroups:
