@@ -141,13 +141,20 @@ class AuctionFeed:
                 member.last = seq
                 member.deliver(event)
 
+    async def read_after(self, after: int) -> AsyncGenerator[PublicEvent]:
+        """The stored events after sequence `after`, each once, in order, presented."""
+        async with aclosing(backlog(self.source, self.auction.id, after)) as raws:
+            async for raw in raws:
+                if int(raw["seq"]) > after:
+                    after = int(raw["seq"])
+                    yield self.view.present(raw)
+
     async def _fill(self) -> None:
         """Every event after `last` from the stream (gaps, resyncs, a sealed end)."""
-        async with aclosing(backlog(self.source, self.auction.id, self.last)) as raws:
-            async for raw in raws:
-                if int(raw["seq"]) > self.last:
-                    self.last = int(raw["seq"])
-                    self._publish(self.view.present(raw))
+        async with aclosing(self.read_after(self.last)) as events:
+            async for event in events:
+                self.last = event["sequence"]
+                self._publish(event)
 
     async def _follow_bus(self, subscription: Subscription) -> None:
         while True:
@@ -216,12 +223,10 @@ class Joining:
         feed, member = self.feed, self.member
         last = feed.last if since is None else since
         while last < feed.last:  # the feed may move on while we replay: again until equal
-            async with aclosing(backlog(feed.source, feed.auction.id, last)) as raws:
-                async for raw in raws:
-                    if int(raw["seq"]) > last:
-                        last = int(raw["seq"])
-                        member.seen = last
-                        yield feed.view.present(raw)
+            async with aclosing(feed.read_after(last)) as events:
+                async for event in events:
+                    last = member.seen = event["sequence"]
+                    yield event
         member.last = member.seen = last
         if feed.ended:  # it stopped while we replayed: it would deliver nothing more
             member.cut_off()
