@@ -56,26 +56,47 @@ BIDS = Bid.__table__  # type: ignore[attr-defined]
 NOTIFICATIONS = Notification.__table__  # type: ignore[attr-defined]
 
 
-def _fold(fact: Any, events: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The auction row after in-flight events newer than it (as `_apply` sets it), as
-    parameters of the bulk UPDATE; None if there are none."""
-    if not events:
-        return None
-    price = fact.current_price
+def _fold(auction: Any, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The auction columns that in-flight events newer than the row set (an empty dict if
+    there are none); `auction` has the row's id, type, current_price and ends_at."""
     state: dict[str, Any] = {}
     for e in events:
-        if AuctionType(fact.type) is not AuctionType.DUTCH or e["kind"] != "PRICE_STEP":
-            price = _opt_int(e.get("price"))
-        state = {
-            "b_id": fact.id,
-            "b_seq": e["seq"],
-            "b_bids": int(e.get("bids") or 0),
-            "b_leader": _opt_id(e.get("leader")),
-            "b_ends": from_ms(e.get("ends")) or state.get("b_ends") or fact.ends_at,
-            "b_at": _at(e),
-        }
-    state["b_price"] = price
+        state["last_sequence"] = e["seq"]
+        state["bid_count"] = int(e.get("bids") or 0)
+        if AuctionType(auction.type) is not AuctionType.DUTCH or e["kind"] != "PRICE_STEP":
+            state["current_price"] = _opt_int(e.get("price"))
+        state["leader_id"] = _opt_id(e.get("leader"))
+        ends = from_ms(e.get("ends"))
+        if ends is not None:
+            state["ends_at"] = ends
+        state["updated_at"] = _at(e)
     return state
+
+
+def _bid_row(auction_id: uuid.UUID, currency: str, e: dict[str, Any]) -> dict[str, Any]:
+    """The bids row of a BID_ACCEPTED event."""
+    return {
+        "id": bid_id(auction_id, e["seq"]),
+        "auction_id": auction_id,
+        "bidder_id": uuid.UUID(e["bidder"]),
+        "sequence": e["seq"],
+        "amount": int(e["amount"]),
+        "max_amount": _opt_int(e.get("max")),
+        "currency": currency,
+        "placed_at": _at(e),
+        "idempotency_key": e.get("idem") or None,
+    }
+
+
+def _outbid_row(auction_id: uuid.UUID, e: dict[str, Any]) -> dict[str, Any]:
+    """The OUTBID notification of a BID_ACCEPTED event that displaced a leader."""
+    return {
+        "user_id": uuid.UUID(e["outbid"]),
+        "kind": "OUTBID",
+        "auction_id": auction_id,
+        "message": "You have been outbid.",
+        "created_at": _at(e),
+    }
 
 
 def _at(event: dict[str, Any]) -> datetime:
@@ -342,38 +363,17 @@ class Persister:
                 continue
             fresh = [e for e in events if (auction_id, e["seq"]) in new]
             for e in fresh:
-                if e["kind"] != "BID_ACCEPTED":
-                    continue
-                at = _at(e)
-                bids.append(
-                    {
-                        "id": bid_id(auction_id, e["seq"]),
-                        "auction_id": auction_id,
-                        "bidder_id": uuid.UUID(e["bidder"]),
-                        "sequence": e["seq"],
-                        "amount": int(e["amount"]),
-                        "max_amount": _opt_int(e.get("max")),
-                        "currency": fact.currency,
-                        "placed_at": at,
-                        "idempotency_key": e.get("idem") or None,
-                        "voided_at": None,
-                    }
-                )
-                if e.get("outbid"):
-                    notes.append(
-                        {
-                            "id": uuid.uuid4(),
-                            "user_id": uuid.UUID(e["outbid"]),
-                            "kind": "OUTBID",
-                            "auction_id": auction_id,
-                            "message": "You have been outbid.",
-                            "read_at": None,
-                            "created_at": at,
-                        }
-                    )
+                if e["kind"] == "BID_ACCEPTED":
+                    bids.append({**_bid_row(auction_id, fact.currency, e), "voided_at": None})
+                    if e.get("outbid"):
+                        notes.append(
+                            {**_outbid_row(auction_id, e), "id": uuid.uuid4(), "read_at": None}
+                        )
             state = _fold(fact, [e for e in fresh if e["seq"] > fact.last_sequence])
-            if state is not None:
-                updates.append(state)
+            if state:
+                # Columns the events left alone keep the row's value.
+                row = {"current_price": fact.current_price, "ends_at": fact.ends_at, **state}
+                updates.append({"b_id": fact.id, **{f"b_{k}": v for k, v in row.items()}})
         if bids:
             await conn.execute(insert(BIDS).values(bids).on_conflict_do_nothing())
         if notes:
@@ -383,12 +383,17 @@ class Persister:
                 sa_update(AUCTIONS)
                 .where(AUCTIONS.c.id == bindparam("b_id"))
                 .values(
-                    last_sequence=bindparam("b_seq"),
-                    bid_count=bindparam("b_bids"),
-                    current_price=bindparam("b_price"),
-                    leader_id=bindparam("b_leader"),
-                    ends_at=bindparam("b_ends"),
-                    updated_at=bindparam("b_at"),
+                    {
+                        column: bindparam(f"b_{column}")
+                        for column in (
+                            "last_sequence",
+                            "bid_count",
+                            "current_price",
+                            "leader_id",
+                            "ends_at",
+                            "updated_at",
+                        )
+                    }
                 ),
                 updates,
             )
@@ -429,41 +434,13 @@ class Persister:
             return e["kind"] in ("ENDED", "CANCELLED")  # already applied earlier
         kind = e["kind"]
         if kind == "BID_ACCEPTED":
-            await session.exec(
-                insert(Bid)
-                .values(
-                    id=bid_id(auction.id, e["seq"]),
-                    auction_id=auction.id,
-                    bidder_id=uuid.UUID(e["bidder"]),
-                    sequence=e["seq"],
-                    amount=int(e["amount"]),
-                    max_amount=_opt_int(e.get("max")),
-                    currency=auction.currency,
-                    placed_at=at,
-                    idempotency_key=e.get("idem") or None,
-                )
-                .on_conflict_do_nothing()
-            )
+            bid = _bid_row(auction.id, auction.currency, e)
+            await session.exec(insert(Bid).values(**bid).on_conflict_do_nothing())
             if e.get("outbid"):
-                session.add(
-                    Notification(
-                        user_id=uuid.UUID(e["outbid"]),
-                        kind="OUTBID",
-                        auction_id=auction.id,
-                        message="You have been outbid.",
-                        created_at=at,
-                    )
-                )
+                session.add(Notification(**_outbid_row(auction.id, e)))
         if e["seq"] > auction.last_sequence:
-            auction.last_sequence = e["seq"]
-            auction.bid_count = int(e.get("bids") or 0)
-            if AuctionType(auction.type) is not AuctionType.DUTCH or kind != "PRICE_STEP":
-                auction.current_price = _opt_int(e.get("price"))
-            auction.leader_id = _opt_id(e.get("leader"))
-            ends = from_ms(e.get("ends"))
-            if ends is not None:
-                auction.ends_at = ends
-            auction.updated_at = at
+            for column, value in _fold(auction, [e]).items():
+                setattr(auction, column, value)
         if kind == "ENDED":
             self._end(session, auction, e, at)
             return True
