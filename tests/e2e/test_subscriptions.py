@@ -264,6 +264,19 @@ async def test_subscription_over_server_sent_events_replays_then_goes_live(serve
         assert_matches(event, accepted)
 
 
+async def test_subscriptions_per_connection_are_limited(server, gql):
+    """SPEC: limits on subscriptions per connection (strawberry's 100 per socket)."""
+    seller = await register(gql, seller=True)
+    auction_id = await live_auction(gql, seller)
+    async with socket(server, TRANSPORT_WS) as sock:
+        for op in range(100):
+            await sock.subscribe(str(op), SMALL, {"id": auction_id})
+        await sock.subscribe("one too many", SMALL, {"id": auction_id})
+        refusal = await sock.recv()
+        assert refusal["id"] == "one too many" and refusal["type"] == "error", refusal
+        assert "limit" in refusal["payload"][0]["message"].lower()
+
+
 async def test_without_since_sequence_only_new_events(server, gql):
     seller = await register(gql, seller=True)
     alice, bob = await register(gql), await register(gql)
