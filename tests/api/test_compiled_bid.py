@@ -8,6 +8,7 @@ actually have answered the documents it supports, and none of the others."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -309,3 +310,126 @@ async def test_typename_in_a_fragment_on_the_union_is_kept(app, client, gql, acc
     bodies = await answers(app, client, gql, accounts, steps)
     assert "'__typename': 'BidAccepted'" in bodies[0], bodies[0]
     assert "'__typename': 'BidRejected'" in bodies[1] and "BID_TOO_LOW" in bodies[1], bodies[1]
+
+
+def chain(levels: int, on: str, leaf: str) -> str:
+    """Fragments F0..F<levels>, each spreading the previous one twice."""
+    parts = [f"fragment F0 on {on} {{ {leaf} }}"]
+    parts += [f"fragment F{i} on {on} {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, levels + 1)]
+    return " ".join(parts)
+
+
+BID_ARGS = "placeBid(auctionId: $id, amount: $a)"
+OP = "mutation($id: ID!, $a: Decimal!)"
+
+
+def bid(selection: str, op: str = OP, field: str = BID_ARGS) -> str:
+    return f"{op} {{ {field} {{ {selection} }} }}"
+
+
+NAMED = "mutation M($id: ID!, $a: Decimal!)"
+ALIASES = " ".join(f"t{i}: __typename" for i in range(31))
+# Malformed placeBid/buyNow documents: the compiled path must leave every one of them to
+# the generic path, whose answer (status, type, body) is then the same with it on or off.
+MALFORMED: list[tuple[str, str, dict[str, Any], str | None]] = [
+    ("unknown fragment", bid("__typename ...Nope"), {}, None),
+    (
+        "unknown fragment in buyNow",
+        bid("...Nope", "mutation($id: ID!)", "buyNow(auctionId: $id)"),
+        {},
+        None,
+    ),
+    (
+        "undefined variable",
+        bid("__typename", field="placeBid(auctionId: $id, amount: $x)"),
+        {},
+        None,
+    ),
+    ("unused variable", bid("__typename", "mutation($id: ID!, $a: Decimal!, $b: Int)"), {}, None),
+    ("bad variable type", bid("__typename", "mutation($id: ID!, $a: Int!)"), {}, None),
+    ("unknown operationName", bid("__typename", NAMED), {}, "Other"),
+    ("name for an anonymous operation", bid("__typename"), {}, "M"),
+    (
+        "two operations without operationName",
+        bid("__typename", NAMED) + " " + bid("__typename", "mutation N($id: ID!, $a: Decimal!)"),
+        {},
+        None,
+    ),
+    (
+        "literal amount abc",
+        bid("__typename", field='placeBid(auctionId: $id, amount: "abc")'),
+        {"variables": {"id": "x"}},
+        None,
+    ),
+    (
+        "unknown argument",
+        bid("__typename", field="placeBid(auctionId: $id, amount: $a, nope: 1)"),
+        {},
+        None,
+    ),
+    ("unknown field", bid("... on BidRejected { nope }"), {}, None),
+    ("conflicting aliases", bid("... on BidRejected { x: reason x: message }"), {}, None),
+    ("too many aliases", bid(ALIASES), {}, None),
+    ("fragment chain", bid("...F40") + " " + chain(40, "PlaceBidResult", "__typename"), {}, None),
+    ("syntax error", bid("__typename")[:-2], {}, None),
+    ("variables not an object", bid("__typename"), {"variables": [1]}, None),
+]
+
+
+@pytest.mark.parametrize("case", MALFORMED, ids=[case[0] for case in MALFORMED])
+async def test_malformed_documents_are_left_to_the_generic_path(app, client, gql, accounts, case):
+    _, document, extra, operation_name = case
+    view = app.state.graphql
+    compiler = view.compiler
+    headers = {"Authorization": f"Bearer {accounts['bob'].token}"}
+
+    async def send(auction_id: str) -> Any:
+        body: dict[str, Any] = {"query": document, "variables": {"id": auction_id, "a": "100"}}
+        body |= extra
+        if operation_name is not None:
+            body["operationName"] = operation_name
+        return await client.post("/graphql", json=body, headers=headers)
+
+    compiled_auction, generic_auction = (
+        await live(gql, accounts["seller"]),
+        await live(gql, accounts["seller"]),
+    )
+    before = view.compiled_answers
+    started = time.perf_counter()
+    fast = await send(compiled_auction)
+    elapsed = time.perf_counter() - started
+    assert view.compiled_answers == before
+    view.compiler = None
+    try:
+        slow = await send(generic_auction)
+    finally:
+        view.compiler = compiler
+    assert fast.status_code < 500, fast.text
+    assert (fast.status_code, fast.headers["content-type"]) == (
+        slow.status_code,
+        slow.headers["content-type"],
+    )
+    assert normalized(fast.text, compiled_auction) == normalized(slow.text, generic_auction)
+    assert elapsed < 1.0, elapsed  # the fragment chain once took forever to validate
+    if fast.status_code != 200 or "errors" in fast.json():
+        query = "query($id: ID!) { auction(id: $id) { bidCount } }"
+        state = await gql(query, {"id": compiled_auction})
+        assert state["data"]["auction"]["bidCount"] == 0, state  # refused: nothing happened
+
+
+async def test_limit_errors_carry_codes_on_both_paths(app, client, gql, accounts):
+    view = app.state.graphql
+    auction_id = await live(gql, accounts["seller"])
+    headers = {"Authorization": f"Bearer {accounts['bob'].token}"}
+    # (The result types nest three levels: no placeBid document is too deep.)
+    cases = {"TOO_MANY_ALIASES": bid(ALIASES), "QUERY_TOO_COMPLEX": MALFORMED[13][1]}
+    for code, document in cases.items():
+        before = view.compiled_answers
+        response = await client.post(
+            "/graphql",
+            json={"query": document, "variables": {"id": auction_id, "a": "100"}},
+            headers=headers,
+        )
+        assert view.compiled_answers == before
+        errors = response.json()["errors"]
+        assert [e["extensions"]["code"] for e in errors] == [code], errors
