@@ -9,15 +9,23 @@ variables, and which fields, under which response keys, each result type renders
 request with such a document is then decided by the same use case the resolver calls
 (`services.bidding.place_bid`) and its plan renders the answer.
 
-Anything else takes the normal path, unchanged: other documents, fields the plans do
-not know (e.g. `auction { … }` of an accepted bid), directives, named fragments, batches,
-streaming requests, and every request that fails before the use case runs (no or bad
-token, variables that do not coerce, an invalid id): nothing has happened yet, so the
-normal path answers it in full, errors included. Once the use case has run, its answer
+The compiler is conservative: a document is compiled only if it validates under the
+normal path's rules and limits, names one mutation operation the way graphql-core would
+pick it, and selects only what the plans render. Selections are collected as
+graphql-core's execution collects them (fragments named or inline, type conditions on
+the union or a member, each named fragment once, fields merged by response key in
+first-seen order, `@skip`/`@include` with literal conditions). Anything else takes the
+normal path, unchanged: malformed documents (the normal path reports them), other
+documents, fields the plans do not know (e.g. `auction { … }` of an accepted bid), other
+directives or conditions on variables, batches, streaming requests, and every request
+that fails before the use case runs (no or bad token, variables that do not coerce, an
+invalid id): nothing has happened yet, so the normal path answers it in full, errors
+included. Once the use case has run, its answer
 (or its `DomainError`) is rendered here: never run twice.
 
 Equivalence with the normal path is a test (tests/api/test_compiled_bid.py): the same
-requests answered with this path on and off give the same bodies.
+requests, and generated selection sets, answered with this path on and off give the
+same bodies; malformed documents are never answered here.
 """
 
 from __future__ import annotations
@@ -264,12 +272,11 @@ class Compiler:
             else:
                 assert isinstance(selection, FragmentSpreadNode)
                 name = selection.name.value
-                if name in visited:
-                    continue
-                visited.add(name)
                 fragment = fragments[name]  # validated: it exists, without cycles
-                if self._applies(fragment.type_condition, runtime):
-                    self._collect(runtime, fragment.selection_set, fragments, grouped, visited)
+                if name in visited or not self._applies(fragment.type_condition, runtime):
+                    continue
+                visited.add(name)  # graphql-core collects a named fragment once
+                self._collect(runtime, fragment.selection_set, fragments, grouped, visited)
 
     def _applies(self, condition: NamedTypeNode | None, runtime: GraphQLObjectType) -> bool:
         if condition is None:

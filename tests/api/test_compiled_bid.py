@@ -277,14 +277,11 @@ def generated(count: int) -> list[Step]:
             names = {"id", "a"} | {n for n in ("yes", "no") if f"${n}" in d}
             return {k: val for k, val in {**v, "id": a}.items() if k in names}
 
-        steps.append(
-            (
-                "alice" if seed % 4 < 2 else "bob",
-                lambda a, d=document: d,
-                bind,
-                generator.understood,
-            )
-        )
+        def text(a: str, d: str = document) -> str:
+            return d
+
+        who = "alice" if seed % 4 < 2 else "bob"
+        steps.append((who, text, bind, generator.understood))
     return steps
 
 

@@ -45,7 +45,7 @@ def selections(document: DocumentNode) -> int:
         for selection in current.selections:
             count += 1
             if getattr(selection, "selection_set", None) is not None:
-                pending.append(selection.selection_set)  # type: ignore[attr-defined]
+                pending.append(selection.selection_set)
     return count
 
 
