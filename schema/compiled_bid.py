@@ -174,6 +174,11 @@ class Compiler:
             compiled: CompiledBid | None = self._compile(query, operation_name)
         except Unsupported:
             compiled = None
+        except Exception:
+            # A fault of ours: the generic path still answers the request as if we had
+            # never looked at it.
+            log.exception("compiling a bid document failed; the generic path answers it")
+            compiled = None
         self.cache[key] = compiled
         while len(self.cache) > PLANS_KEPT:
             self.cache.popitem(last=False)
