@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         max_tokens=settings.graphql_max_tokens,
         max_aliases=settings.graphql_max_aliases,
         introspection=settings.graphql_introspection,
+        max_fields=settings.graphql_max_fields,
     )
     compiler = (
         build_bid_compiler(
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             max_depth=settings.graphql_max_depth,
             max_tokens=settings.graphql_max_tokens,
             max_aliases=settings.graphql_max_aliases,
+            max_fields=settings.graphql_max_fields,
         )
         if settings.compiled_bids
         else None

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = Field(default=2000, alias="GAVEL_GRAPHQL_MAX_TOKENS")
     graphql_max_aliases: int = Field(default=30, alias="GAVEL_GRAPHQL_MAX_ALIASES")
     graphql_introspection: bool = Field(default=True, alias="GAVEL_GRAPHQL_INTROSPECTION")
+
+    # GraphQL document size: fields of an operation once its fragments are expanded
+    # (schema/limits.py); a few chained fragments can otherwise expand to billions.
+    graphql_max_fields: int = Field(default=1000, alias="GAVEL_GRAPHQL_MAX_FIELDS")
+
     # placeBid/buyNow documents that only read the bid's result skip graphql-core's
     # execution (schema/compiled_bid.py); off: every request takes the generic path.
     compiled_bids: bool = Field(default=True, alias="GAVEL_COMPILED_BIDS")

@@ -7,26 +7,26 @@ from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 
 from schema.compiled_bid import Compiler
 from schema.errors import GavelMaskErrors
+from schema.limits import limit_rule
 from schema.live_delivery import CapturingExecutionContext
 from schema.root import Mutation, Query, Subscription
 from schema.types import Dispute
 
 
-def _limit_rules(max_depth: int, max_aliases: int) -> list[type[ASTValidationRule]]:
-    return [
-        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
-        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
-    ]
+def _limit_rules(
+    max_depth: int, max_aliases: int, max_fields: int
+) -> list[type[ASTValidationRule]]:
+    # Our own rule, linear in the document: the library limiters are exponential in
+    # chained fragments (schema/limits.py).
+    return [limit_rule(max_depth=max_depth, max_aliases=max_aliases, max_fields=max_fields)]
 
 
 def build_bid_compiler(
@@ -35,9 +35,12 @@ def build_bid_compiler(
     max_depth: int = 10,
     max_tokens: int = 2000,
     max_aliases: int = 30,
+    max_fields: int = 1000,
 ) -> Compiler:
     """Compiles placeBid/buyNow documents under the same validation limits."""
-    return Compiler(schema._schema, _limit_rules(max_depth, max_aliases), max_tokens=max_tokens)
+    return Compiler(
+        schema._schema, _limit_rules(max_depth, max_aliases, max_fields), max_tokens=max_tokens
+    )
 
 
 def build_schema(
@@ -46,12 +49,13 @@ def build_schema(
     max_tokens: int = 2000,
     max_aliases: int = 30,
     introspection: bool = True,
+    max_fields: int = 1000,
 ) -> strawberry.Schema:
     # Parsing and validating dominate a small operation's cost and clients repeat
     # documents; both caches live at module level, shared by every per-request instance.
     # The validation cache is keyed by the rule classes too, and the limiters make a new
     # rule class per instance: build them once, or every request misses the cache.
-    limit_rules = _limit_rules(max_depth, max_aliases)
+    limit_rules = _limit_rules(max_depth, max_aliases, max_fields)
     extensions: list[object] = [
         GavelMaskErrors,
         lambda: MaxTokensLimiter(max_token_count=max_tokens),

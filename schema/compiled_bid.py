@@ -9,15 +9,23 @@ variables, and which fields, under which response keys, each result type renders
 request with such a document is then decided by the same use case the resolver calls
 (`services.bidding.place_bid`) and its plan renders the answer.
 
-Anything else takes the normal path, unchanged: other documents, fields the plans do
-not know (e.g. `auction { … }` of an accepted bid), directives, named fragments, batches,
-streaming requests, and every request that fails before the use case runs (no or bad
-token, variables that do not coerce, an invalid id): nothing has happened yet, so the
-normal path answers it in full, errors included. Once the use case has run, its answer
+The compiler is conservative: a document is compiled only if it validates under the
+normal path's rules and limits, names one mutation operation the way graphql-core would
+pick it, and selects only what the plans render. Selections are collected as
+graphql-core's execution collects them (fragments named or inline, type conditions on
+the union or a member, each named fragment once, fields merged by response key in
+first-seen order, `@skip`/`@include` with literal conditions). Anything else takes the
+normal path, unchanged: malformed documents (the normal path reports them), other
+documents, fields the plans do not know (e.g. `auction { … }` of an accepted bid), other
+directives or conditions on variables, batches, streaming requests, and every request
+that fails before the use case runs (no or bad token, variables that do not coerce, an
+invalid id): nothing has happened yet, so the normal path answers it in full, errors
+included. Once the use case has run, its answer
 (or its `DomainError`) is rendered here: never run twice.
 
 Equivalence with the normal path is a test (tests/api/test_compiled_bid.py): the same
-requests answered with this path on and off give the same bodies.
+requests, and generated selection sets, answered with this path on and off give the
+same bodies; malformed documents are never answered here.
 """
 
 from __future__ import annotations
@@ -30,26 +38,36 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    BooleanValueNode,
     DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
+    GraphQLObjectType,
     GraphQLScalarType,
     GraphQLSchema,
     InlineFragmentNode,
+    NamedTypeNode,
     OperationDefinitionNode,
     OperationType,
     SelectionNode,
+    SelectionSetNode,
     Undefined,
     VariableNode,
+    is_abstract_type,
     parse,
     validate,
     value_from_ast,
 )
 from graphql.execution.values import get_variable_values
 from graphql.validation import ASTValidationRule, specified_rules
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from domain.errors import DomainError
 from domain.money import to_decimal
+from resolvers.common import parse_id
 from services import bidding
 from services.deps import Deps
 from storage.tables import User
@@ -140,7 +158,8 @@ class Compiler:
     ) -> None:
         self.schema = schema
         self.max_tokens = max_tokens
-        self.rules = [*specified_rules, *rules]
+        # The generic path's rules: graphql-core's, strawberry's own and our limits.
+        self.rules = [*specified_rules, *rules, MaybeNullValidationRule, OneOfInputValidationRule]
         self.getters = _getters(schema)
         self.cache: OrderedDict[tuple[str, str | None], CompiledBid | None] = OrderedDict()
 
@@ -155,27 +174,33 @@ class Compiler:
             compiled: CompiledBid | None = self._compile(query, operation_name)
         except Unsupported:
             compiled = None
+        except Exception:
+            # A fault of ours: the generic path still answers the request as if we had
+            # never looked at it.
+            log.exception("compiling a bid document failed; the generic path answers it")
+            compiled = None
         self.cache[key] = compiled
         while len(self.cache) > PLANS_KEPT:
             self.cache.popitem(last=False)
         return compiled
 
     def _compile(self, query: str, operation_name: str | None) -> CompiledBid:
+        """The plan of a document that validates, under the same rules as the generic
+        path, and that only uses what the plans know; `Unsupported` for anything else,
+        malformed documents included (the generic path reports them)."""
         if len(query) > MAX_DOCUMENT:
             raise Unsupported
         try:
             document = parse(query, max_tokens=self.max_tokens)
         except GraphQLError:
             raise Unsupported from None
-        if len(document.definitions) != 1 or validate(self.schema, document, self.rules):
+        if validate(self.schema, document, self.rules):
             raise Unsupported
-        operation = document.definitions[0]
+        operation = _operation(document, operation_name)
+        fragments = _fragments(document)
         if (
-            not isinstance(operation, OperationDefinitionNode)
-            or operation.operation is not OperationType.MUTATION
+            operation.operation is not OperationType.MUTATION
             or operation.directives
-            or (operation_name is not None and operation.name is None)
-            or (operation.name is not None and operation_name not in (None, operation.name.value))
             or len(operation.selection_set.selections) != 1
         ):
             raise Unsupported
@@ -198,7 +223,6 @@ class Compiler:
             if value is Undefined:
                 raise Unsupported
             arguments[argument.name.value] = (False, value)
-        selections = field.selection_set.selections if field.selection_set else ()
         return CompiledBid(
             document=document,
             operation=operation,
@@ -206,47 +230,107 @@ class Compiler:
             key=field.alias.value if field.alias else field.name.value,
             buy_now=field.name.value == "buyNow",
             arguments=arguments,
-            accepted=self._object("BidAccepted", self._on("BidAccepted", selections)),
-            rejected=self._object("BidRejected", self._on("BidRejected", selections)),
+            accepted=self._object("BidAccepted", [field], fragments),
+            rejected=self._object("BidRejected", [field], fragments),
         )
 
-    def _on(self, type_name: str, selections: tuple[SelectionNode, ...]) -> list[SelectionNode]:
-        """The union's selections that apply to one member type, fragments flattened."""
-        applied: list[SelectionNode] = []
-        for selection in selections:
-            if selection.directives:
-                raise Unsupported
-            if isinstance(selection, FieldNode):
-                applied.append(selection)
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                if condition is None or condition.name.value == type_name:
-                    applied.extend(self._on(type_name, selection.selection_set.selections))
-            else:
-                raise Unsupported  # named fragments
-        return applied
-
-    def _object(self, type_name: str, selections: list[SelectionNode]) -> Plan:
+    def _object(
+        self, type_name: str, nodes: list[FieldNode], fragments: dict[str, FragmentDefinitionNode]
+    ) -> Plan:
+        """The plan rendering `type_name` for the merged selections of `nodes`, as
+        graphql-core's execution collects them (response keys in first-seen order)."""
+        runtime = self.schema.get_type(type_name)
+        assert isinstance(runtime, GraphQLObjectType)
+        grouped: dict[str, list[FieldNode]] = {}
+        visited: set[str] = set()
+        for node in nodes:
+            if node.selection_set is not None:
+                self._collect(runtime, node.selection_set, fragments, grouped, visited)
         getters = self.getters[type_name]
         plan: list[tuple[str, Getter, Plan | None]] = []
-        keys: set[str] = set()
-        for selection in selections:
-            if not isinstance(selection, FieldNode) or selection.directives:
-                raise Unsupported
-            name = selection.name.value
-            key = selection.alias.value if selection.alias else name
-            if name not in getters or key in keys:
-                raise Unsupported  # a field of its own, or one to merge: the normal path
-            keys.add(key)
+        for key, group in grouped.items():
+            name = group[0].name.value
+            if name not in getters:
+                raise Unsupported  # a field of its own (e.g. `auction`): the normal path
             child_type = CHILDREN.get((type_name, name))
-            child = None
-            if child_type is not None:
-                assert selection.selection_set is not None
-                child = self._object(
-                    child_type, self._on(child_type, selection.selection_set.selections)
-                )
+            child = None if child_type is None else self._object(child_type, group, fragments)
             plan.append((key, getters[name], child))
         return tuple(plan)
+
+    def _collect(
+        self,
+        runtime: GraphQLObjectType,
+        selection_set: SelectionSetNode,
+        fragments: dict[str, FragmentDefinitionNode],
+        grouped: dict[str, list[FieldNode]],
+        visited: set[str],
+    ) -> None:
+        for selection in selection_set.selections:
+            if not _included(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                grouped.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                if self._applies(selection.type_condition, runtime):
+                    self._collect(runtime, selection.selection_set, fragments, grouped, visited)
+            else:
+                assert isinstance(selection, FragmentSpreadNode)
+                name = selection.name.value
+                fragment = fragments[name]  # validated: it exists, without cycles
+                if name in visited or not self._applies(fragment.type_condition, runtime):
+                    continue
+                visited.add(name)  # graphql-core collects a named fragment once
+                self._collect(runtime, fragment.selection_set, fragments, grouped, visited)
+
+    def _applies(self, condition: NamedTypeNode | None, runtime: GraphQLObjectType) -> bool:
+        if condition is None:
+            return True
+        conditional = self.schema.get_type(condition.name.value)
+        if conditional is runtime:
+            return True
+        return is_abstract_type(conditional) and self.schema.is_sub_type(conditional, runtime)
+
+
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode:
+    """The operation the request names, as graphql-core picks it; `Unsupported` where
+    graphql-core reports an error (none, unknown, or several without a name)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        if len(operations) != 1:
+            raise Unsupported
+        return operations[0]
+    for operation in operations:
+        if operation.name is not None and operation.name.value == name:
+            return operation
+    raise Unsupported
+
+
+def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    fragments: dict[str, FragmentDefinitionNode] = {}
+    for definition in document.definitions:
+        if isinstance(definition, FragmentDefinitionNode):
+            if definition.variable_definitions:
+                raise Unsupported  # experimental fragment arguments
+            fragments[definition.name.value] = definition
+    return fragments
+
+
+def _included(selection: SelectionNode) -> bool:
+    """@skip/@include with literal conditions, decided once; any other directive, or a
+    condition from a variable, needs the normal path."""
+    included = True
+    for directive in selection.directives or ():
+        name = directive.name.value
+        arguments = directive.arguments or ()
+        if name not in ("skip", "include") or len(arguments) != 1:
+            raise Unsupported
+        value = arguments[0].value
+        if not isinstance(value, BooleanValueNode):
+            raise Unsupported
+        if value.value == (name == "skip"):
+            included = False
+    return included
 
 
 def render(plan: Plan, source: Any) -> dict[str, Any]:
@@ -286,8 +370,8 @@ def prepare(schema: GraphQLSchema, compiled: CompiledBid, variables: Any) -> Cal
         return coerced.get(value) if from_variable else value
 
     try:
-        auction_id = uuid.UUID(str(argument("auctionId")))
-    except ValueError:
+        auction_id = parse_id(argument("auctionId"), "auctionId")  # the resolver's rule
+    except DomainError:
         return None
     return Call(
         compiled,
