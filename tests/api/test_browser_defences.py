@@ -37,7 +37,7 @@ async def _exists(gql: Any, name: str) -> bool:
         REGISTER_DOC,
         {"input": {"username": name, "email": f"{name}@example.com", "password": PASSWORD}},
     )
-    return body["data"]["register"]["errors"] != []
+    return bool(body["data"]["register"]["errors"])
 
 
 def _assert_refused(response: httpx.Response, status: int, code: str) -> None:
