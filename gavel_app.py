@@ -24,6 +24,7 @@ from starlette.routing import Route, WebSocketRoute
 from adapters.body_limit import BodyLimit
 from adapters.csrf import CsrfGuard
 from adapters.images import ImageStore
+from adapters.json_errors import PlainErrorsAsJson
 from adapters.mailer import LogMailer
 from adapters.media import MediaFiles
 from adapters.passwords import PasswordHasher
@@ -232,6 +233,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         ],
     )
     # Outermost last: headers go on every answer, refusals included.
+    app.add_middleware(PlainErrorsAsJson, paths=("/graphql",))
     app.add_middleware(CsrfGuard, paths=("/graphql",))
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)

@@ -116,8 +116,23 @@ async def test_a_mutation_over_get_runs_nothing(client, gql):
         params={"query": request["query"], "variables": json.dumps(request["variables"])},
         headers=FOREIGN,
     )
-    assert 400 <= response.status_code < 500, response.text
+    _assert_refused(response, 400, "BAD_REQUEST")
+    assert "GET" in response.json()["errors"][0]["message"]
     assert not await _exists(gql, name)
+
+
+async def test_no_foreign_preflight_is_approved(client):
+    # application/json from another site needs a preflight; nothing approves it.
+    response = await client.options(
+        "/graphql",
+        headers={
+            **FOREIGN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, apollo-require-preflight",
+        },
+    )
+    assert response.status_code >= 400
+    assert not any(name.startswith("access-control-allow") for name in response.headers)
 
 
 async def test_queries_over_get_still_work(client):
