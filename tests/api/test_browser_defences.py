@@ -214,6 +214,32 @@ def _png_text(key: str, value: str) -> Any:
     return info
 
 
+def _animation(fmt: str) -> bytes:
+    frames = [Image.new("RGB", (8, 8), color=(i * 80, 0, 0)) for i in range(3)]
+    out = io.BytesIO()
+    frames[0].save(
+        out, fmt, save_all=True, append_images=frames[1:], duration=100, loop=0, comment=b"hi"
+    )
+    return out.getvalue()
+
+
+async def test_animations_and_webp_keep_their_frames(client, seller):
+    blobs = [_animation("GIF"), _animation("WEBP"), _animation("PNG"), _image("WEBP")]
+    response = await _create_with_images(client, seller, blobs, PREFLIGHT)
+    body = response.json()
+    created = body["data"]["createAuction"]
+    assert created["errors"] == [], body
+    urls = created["auction"]["item"]["imageUrls"]
+    assert [u.rsplit(".", 1)[1] for u in urls] == ["gif", "webp", "png", "webp"]
+    frames = []
+    for url in urls:
+        served = await client.get(url)
+        assert served.headers["x-content-type-options"] == "nosniff"
+        with Image.open(io.BytesIO(served.content)) as image:
+            frames.append(getattr(image, "n_frames", 1))
+    assert frames == [3, 3, 3, 1]
+
+
 POLYGLOTS = {
     # A real GIF whose comment extension is an HTML page.
     "gif comment": lambda: _image("GIF", comment=b"<html><script>alert(1)</script></html>"),
