@@ -8,13 +8,13 @@ a foreign page could register accounts or upload listings from its visitors' bro
 Following the GraphQL multipart request spec's advice (and Apollo's CSRF prevention),
 a POST to a guarded path must either be `application/json`, which forces a preflight
 that Gavel never answers with CORS approval, or carry a non-empty preflight-forcing
-header: `Apollo-Require-Preflight`, `X-Apollo-Operation-Name` or `GraphQL-Preflight`.
-Any other body type is refused as well: the GraphQL endpoint reads only JSON and, for
-uploads, multipart.
+header: `Apollo-Require-Preflight`, `X-Apollo-Operation-Name`, `GraphQL-Preflight` or
+`X-Requested-With`. Any other body type is refused as well: the GraphQL endpoint reads
+only JSON and, for uploads, multipart.
 
-GET is not guarded here: strawberry runs only queries over GET (a mutation is refused),
-and queries change nothing. Refusals are JSON GraphQL errors: 400
-`CSRF_PREFLIGHT_REQUIRED`, 415 `UNSUPPORTED_CONTENT_TYPE`.
+GET is not guarded here: strawberry runs only queries over GET (a mutation is refused,
+answered as JSON by adapters/json_errors.py), and queries change nothing. Refusals are
+JSON GraphQL errors: 400 `CSRF_PREFLIGHT_REQUIRED`, 415 `UNSUPPORTED_CONTENT_TYPE`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,12 @@ from __future__ import annotations
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-PREFLIGHT_HEADERS = (b"apollo-require-preflight", b"x-apollo-operation-name", b"graphql-preflight")
+PREFLIGHT_HEADERS = (
+    b"apollo-require-preflight",
+    b"x-apollo-operation-name",
+    b"graphql-preflight",
+    b"x-requested-with",
+)
 JSON = b"application/json"
 MULTIPART = b"multipart/form-data"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
