@@ -86,6 +86,27 @@ async def test_a_cross_site_multipart_register_is_refused(client, gql):
     assert not await _exists(gql, name)
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Apollo-Require-Preflight",
+        "X-Apollo-Operation-Name",
+        "GraphQL-Preflight",
+        "X-Requested-With",
+    ],
+)
+async def test_a_preflight_forcing_header_lets_multipart_run(client, gql, header):
+    name, request = _register_body()
+    response = await client.post(
+        "/graphql",
+        data={"operations": json.dumps(request), "map": "{}"},
+        files={"unused": ("x.txt", b"x", "text/plain")},
+        headers={**FOREIGN, header: "1"},
+    )
+    assert response.json()["data"]["register"]["errors"] == [], response.text
+    assert await _exists(gql, name)
+
+
 async def test_an_empty_preflight_header_does_not_count(client, gql):
     name, request = _register_body()
     response = await client.post(
