@@ -20,12 +20,15 @@ from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
 from adapters.body_limit import BodyLimit
+from adapters.csrf import CsrfGuard
 from adapters.images import ImageStore
+from adapters.json_errors import PlainErrorsAsJson
 from adapters.mailer import LogMailer
+from adapters.media import MediaFiles
 from adapters.passwords import PasswordHasher
+from adapters.security_headers import SecurityHeaders
 from adapters.tokens import TokenService
 from domain.listing import ListingPolicy
 from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
@@ -35,7 +38,7 @@ from realtime.slots import AuctionSlots
 from schema.app import GavelGraphQL
 from schema.build import build_bid_compiler, build_schema
 from services.deps import Deps
-from settings import Settings, get_settings
+from settings import ProductionConfigError, Settings, get_settings, production_problems
 from storage.db import make_engine, make_session_factory
 from storage.uow import UnitOfWorkFactory
 
@@ -104,6 +107,8 @@ def node_url(url: str, host: str, port: int | str) -> str:
 
 def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> FastAPI:
     settings = settings or get_settings()
+    if problems := production_problems(settings):
+        raise ProductionConfigError("GAVEL_ENV=production refuses to start: " + "; ".join(problems))
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError(
             "DATABASE_URL and REDIS_URL must be set; `make run` starts embedded servers for you"
@@ -127,6 +132,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         max_aliases=settings.graphql_max_aliases,
         introspection=settings.graphql_introspection,
         max_fields=settings.graphql_max_fields,
+        suggestions=settings.graphql_suggestions,
     )
     compiler = (
         build_bid_compiler(
@@ -139,7 +145,18 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         if settings.compiled_bids
         else None
     )
-    graphql = GavelGraphQL(schema, deps, max_page=settings.max_page_size, compiler=compiler)
+    graphql = GavelGraphQL(
+        schema,
+        deps,
+        max_page=settings.max_page_size,
+        compiler=compiler,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        # Pages of other origins may not open a WebSocket (strawberry answers 403).
+        # Sockets authenticate with a bearer token in connection_init, never a cookie,
+        # so a foreign page could only act anonymously anyway.
+        allowed_origins=settings.allowed_origins,
+    )
+    media = MediaFiles(deps.media_dir)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -214,10 +231,14 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/admin", admin_placeholder),
+            Route("/media/{key:path}", media.serve, methods=["GET", "HEAD"]),
         ],
     )
-    app.mount("/media", StaticFiles(directory=deps.media_dir), name="media")
+    # Outermost last: headers go on every answer, refusals included.
+    app.add_middleware(PlainErrorsAsJson, paths=("/graphql",))
+    app.add_middleware(CsrfGuard, paths=("/graphql",))
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders)
     app.state.deps = deps
     app.state.engine = engine
     app.state.redis = redis

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,7 +30,6 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=900, alias="GAVEL_ACCESS_TOKEN_TTL")
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, alias="GAVEL_REFRESH_TOKEN_TTL")
     email_token_ttl_seconds: int = Field(default=48 * 3600, alias="GAVEL_EMAIL_TOKEN_TTL")
-    require_verified_email: bool = Field(default=False, alias="GAVEL_REQUIRE_VERIFIED_EMAIL")
 
     # Listings.
     min_auction_duration_seconds: int = Field(default=10, alias="GAVEL_MIN_AUCTION_SECONDS")
@@ -39,7 +39,6 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=10, alias="GAVEL_GRAPHQL_MAX_DEPTH")
     graphql_max_tokens: int = Field(default=2000, alias="GAVEL_GRAPHQL_MAX_TOKENS")
     graphql_max_aliases: int = Field(default=30, alias="GAVEL_GRAPHQL_MAX_ALIASES")
-    graphql_introspection: bool = Field(default=True, alias="GAVEL_GRAPHQL_INTROSPECTION")
 
     # GraphQL document size: fields of an operation once its fragments are expanded
     # (schema/limits.py); a few chained fragments can otherwise expand to billions.
@@ -60,7 +59,106 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, alias="GAVEL_PORT")
     admin_storage_secret: SecretStr | None = Field(default=None, alias="GAVEL_ADMIN_STORAGE_SECRET")
 
+    # --- Environment and browser-facing defences --------------------------------------
+    # production: introspection, field suggestions and GraphiQL off, verified email
+    # required, and the app refuses to start without real secrets (production_problems). The
+    # three overrides below, left unset, follow the environment.
+    env: Literal["development", "production", "test"] = Field(
+        default="development", alias="GAVEL_ENV"
+    )
+    introspection_override: bool | None = Field(default=None, alias="GAVEL_GRAPHQL_INTROSPECTION")
+    suggestions_override: bool | None = Field(default=None, alias="GAVEL_GRAPHQL_SUGGESTIONS")
+    verified_email_override: bool | None = Field(default=None, alias="GAVEL_REQUIRE_VERIFIED_EMAIL")
+    # Comma-separated origins (https://shop.example) whose pages may open a WebSocket;
+    # same-origin pages and non-browser clients always may.
+    allowed_origins_text: str = Field(default="", alias="GAVEL_ALLOWED_ORIGINS")
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def graphql_introspection(self) -> bool:
+        """Schema introspection: on unless production (GAVEL_GRAPHQL_INTROSPECTION wins)."""
+        override = self.introspection_override
+        return not self.production if override is None else override
+
+    @property
+    def graphql_suggestions(self) -> bool:
+        """ "Did you mean ...?" hints in GraphQL errors, which spell out the schema: on
+        unless production (GAVEL_GRAPHQL_SUGGESTIONS wins)."""
+        override = self.suggestions_override
+        return not self.production if override is None else override
+
+    @property
+    def graphiql(self) -> bool:
+        """The GraphiQL page at GET /graphql: never in production."""
+        return not self.production
+
+    @property
+    def require_verified_email(self) -> bool:
+        """Bidding needs a verified email: in production (GAVEL_REQUIRE_VERIFIED_EMAIL
+        wins)."""
+        override = self.verified_email_override
+        return self.production if override is None else override
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [o.strip() for o in self.allowed_origins_text.split(",") if o.strip()]
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_DISTINCT_CHARS = 10
+# Files the dev runner (`make run`) writes a generated secret to, under GAVEL_DATA_DIR.
+DEV_SECRET_FILES = {
+    "GAVEL_JWT_SECRET": "jwt-secret",
+    "GAVEL_ADMIN_STORAGE_SECRET": "admin-storage-secret",
+}
+
+
+class ProductionConfigError(RuntimeError):
+    """Raised by the composition root when GAVEL_ENV=production is not safe to serve."""
+
+
+def _secret_problem(name: str, value: SecretStr | None, data_dir: Path) -> str | None:
+    secret = value.get_secret_value().strip() if value is not None else ""
+    if not secret:
+        return f"{name} is not set (a random per-process secret is for development only)"
+    if len(secret) < MIN_SECRET_LENGTH or len(set(secret)) < MIN_SECRET_DISTINCT_CHARS:
+        return f"{name} is too weak: use at least {MIN_SECRET_LENGTH} random characters"
+    if "change_me" in secret.lower():
+        return f"{name} is still the .env.example placeholder"
+    generated = data_dir / DEV_SECRET_FILES[name]
+    try:
+        if generated.is_file() and generated.read_text().strip() == secret:
+            return f"{name} is the one `make run` generated in {generated}"
+    except OSError:
+        pass
+    return None
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Why `settings` must not serve production; empty when they may (or when not
+    production). Secrets must be set by the operator: not empty, not short or repetitive,
+    not a placeholder, not generated by the dev runner; DATABASE_URL and REDIS_URL must
+    name real servers."""
+    if not settings.production:
+        return []
+    problems = [
+        problem
+        for name, value in (
+            ("GAVEL_JWT_SECRET", settings.jwt_secret),
+            ("GAVEL_ADMIN_STORAGE_SECRET", settings.admin_storage_secret),
+        )
+        if (problem := _secret_problem(name, value, settings.data_dir)) is not None
+    ]
+    if not settings.database_url:
+        problems.append("DATABASE_URL is not set")
+    if not settings.redis_url:
+        problems.append("REDIS_URL is not set")
+    return problems

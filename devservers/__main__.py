@@ -68,10 +68,14 @@ def _env_int(name: str, default: int) -> int:
 def _persistent_secret(env_name: str, path: Path) -> str:
     """The env value if set, else a random secret generated once and kept in `path`.
 
-    Kept on disk so tokens and admin sessions survive a restart of the dev server.
+    Kept on disk so tokens and admin sessions survive a restart of the dev server. In
+    production (GAVEL_ENV=production) nothing is generated or read from disk: the app then
+    refuses to start until the operator sets a real secret.
     """
     if value := os.environ.get(env_name):
         return value
+    if os.environ.get("GAVEL_ENV", "").strip().lower() == "production":
+        return ""
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +179,7 @@ def cmd_run() -> int:
             }
             _run_step([sys.executable, "-m", "alembic", "upgrade", "head"], env)
             _run_step([sys.executable, "-m", "seeds"], env)
-            uvicorn = uvicorn_command(host, port)
+            uvicorn = uvicorn_command(host, port, env=env)
             code = _serve(uvicorn, env, host, port)
             _ignore_signals()
             log.info("stopping servers")

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from devservers.ports import free_port
+from settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,8 +28,24 @@ def ws_compression() -> bool:
     return os.environ.get("GAVEL_WS_COMPRESSION", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def uvicorn_command(host: str, port: int, *flags: str) -> list[str]:
-    """How Gavel runs uvicorn everywhere: `make run`, the tests and the benchmarks."""
+def ws_max_size(env: Mapping[str, str] | None = None) -> int:
+    """The largest WebSocket message uvicorn accepts: GAVEL_MAX_REQUEST_BYTES, the same
+    cap as HTTP bodies (uvicorn's own default, 16 MiB, would let a socket send 8 times
+    more than a request). `env` defaults to this process's environment."""
+    raw = (os.environ if env is None else env).get("GAVEL_MAX_REQUEST_BYTES", "").strip()
+    if raw:
+        return int(raw)
+    default = Settings.model_fields["max_request_bytes"].default
+    assert isinstance(default, int)
+    return default
+
+
+def uvicorn_command(
+    host: str, port: int, *flags: str, env: Mapping[str, str] | None = None
+) -> list[str]:
+    """How Gavel runs uvicorn everywhere: `make run`, the tests and the benchmarks.
+
+    `env` is the environment the server will run with (default: this process's)."""
     return [
         sys.executable,
         "-m",
@@ -41,6 +58,8 @@ def uvicorn_command(host: str, port: int, *flags: str) -> list[str]:
         str(port),
         "--ws-per-message-deflate",
         "true" if ws_compression() else "false",
+        "--ws-max-size",
+        str(ws_max_size(env)),
         *flags,
     ]
 
@@ -56,10 +75,11 @@ def app_server(
     """
     port = port or free_port()
     sink = log_file.open("ab") if log_file else subprocess.DEVNULL
+    full_env = {**os.environ, **env}
     proc = subprocess.Popen(
-        uvicorn_command("127.0.0.1", port),
+        uvicorn_command("127.0.0.1", port, env=full_env),
         cwd=ROOT,
-        env={**os.environ, **env},
+        env=full_env,
         stdout=sink,
         stderr=subprocess.STDOUT,
     )

@@ -6,7 +6,6 @@ import strawberry
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
-    DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
     ValidationCache,
@@ -15,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.compiled_bid import Compiler
 from schema.errors import GavelMaskErrors
+from schema.exposure import HideSuggestions, IntrospectionDisabled
 from schema.limits import limit_rule
 from schema.live_delivery import CapturingExecutionContext
 from schema.root import Mutation, Query, Subscription
@@ -50,6 +50,7 @@ def build_schema(
     max_aliases: int = 30,
     introspection: bool = True,
     max_fields: int = 1000,
+    suggestions: bool = True,
 ) -> strawberry.Schema:
     # Parsing and validating dominate a small operation's cost and clients repeat
     # documents; both caches live at module level, shared by every per-request instance.
@@ -64,13 +65,15 @@ def build_schema(
         lambda: ValidationCache(maxsize=512),
     ]
     if not introspection:
-        extensions.append(DisableIntrospection)
+        extensions.append(lambda: AddValidationRules([IntrospectionDisabled]))
+    if not suggestions:
+        extensions.append(HideSuggestions)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[Dispute],  # in the contract; reachable from mutations of a later issue
         extensions=extensions,  # type: ignore[arg-type]
-        config=StrawberryConfig(),
+        config=StrawberryConfig(disable_field_suggestions=not suggestions),
         execution_context_class=CapturingExecutionContext,
     )

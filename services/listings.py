@@ -86,8 +86,8 @@ async def create_auction(
     now = deps.clock()
     terms = validate_listing(listing, now=now, policy=deps.listing_policy)
     blobs = [img.data for img in images or []]
-    kinds = deps.images.check(blobs)
-    stored = [await deps.images.save(data, kind) for data, kind in zip(blobs, kinds, strict=True)]
+    cleaned = await deps.images.prepare(blobs)
+    stored = [await deps.images.save(image) for image in cleaned]
     async with deps.uow() as uow:
         item = Item(
             seller_id=actor.id,
