@@ -210,10 +210,16 @@ class AuctionSlots:
         )
         return result
 
-    async def cancel(self, auction_id: uuid.UUID, reason: str) -> dict[str, Any]:
+    async def cancel(
+        self, auction_id: uuid.UUID | str, reason: str, *, only_before_bids: bool
+    ) -> dict[str, Any]:
+        """Stop bidding: {cancelled, event, bids}; {refused, bids} when `only_before_bids`
+        (a seller's cancel) finds a bid; {already, status} once over; {missing}."""
         state, events, _, _ = keys(auction_id)
         result: dict[str, Any] = orjson.loads(
-            await self.scripts.cancel(keys=[state, events], args=[reason])
+            await self.scripts.cancel(
+                keys=[state, events], args=[reason, "1" if only_before_bids else ""]
+            )
         )
         return result
 

@@ -486,7 +486,7 @@ async def test_watch_and_unwatch_at_once_leave_one_answer(pair: Pair):
             _outcome(listings.unwatch(pair.other, watcher, auction_id)),
             _outcome(listings.watch(pair.other, watcher, auction_id)),
         )
-        assert results == [None, None, None], results
+        assert all(r is None for r in results), results
         ((count,),) = await _sql(
             deps, "SELECT count(*) FROM watchlist WHERE auction_id = :a", a=auction_id
         )
