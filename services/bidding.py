@@ -6,6 +6,7 @@ slot is created when an auction goes live and rebuilt from PostgreSQL if Redis l
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -203,11 +204,23 @@ async def ensure_slot(deps: Deps, auction_id: uuid.UUID) -> Auction | None:
 
 
 async def _auction_facts(deps: Deps, auction_id: uuid.UUID) -> AuctionFacts:
-    """The auction's fixed facts: from this process's cache, else from its slot (a live
-    auction needs no PostgreSQL), else from the record. Raises NOT_FOUND for a draft."""
+    """The auction's fixed facts, cached per process. Raises NOT_FOUND for a draft.
+
+    Concurrent first bids on one auction share one lookup: a freshly started auction's
+    first burst would otherwise open a connection per bid at once."""
     cached = deps.auction_cache.get(auction_id)
     if cached is not None:
         return cached
+    loading = deps.auction_loads.get(auction_id)
+    if loading is None:
+        loading = asyncio.ensure_future(_load_facts(deps, auction_id))
+        deps.auction_loads[auction_id] = loading
+        loading.add_done_callback(lambda _: deps.auction_loads.pop(auction_id, None))
+    return await asyncio.shield(loading)
+
+
+async def _load_facts(deps: Deps, auction_id: uuid.UUID) -> AuctionFacts:
+    """From the slot (a live auction needs no PostgreSQL), else from the record."""
     kind, currency, seller, item = await deps.slots.fields(
         auction_id, "type", "currency", "seller", "item"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -60,3 +61,4 @@ class Deps:
     media_dir: Path = Path(".gavel-data/media")
     # The bid path's per-process cache of published auctions' fixed facts; never stale.
     auction_cache: dict[uuid.UUID, AuctionFacts] = field(default_factory=dict)
+    auction_loads: dict[uuid.UUID, asyncio.Future[AuctionFacts]] = field(default_factory=dict)
