@@ -38,7 +38,9 @@ from domain.enums import AuctionType, ItemCondition
 from domain.errors import DomainError
 from domain.listing import ListingChanges, ListingInput
 from gavel_app import create_app
+from realtime.events import public
 from realtime.slots import ENDS_ZSET, keys
+from realtime.stream import View
 from services import bidding, listings
 from services.deps import Deps
 from settings import Settings
@@ -561,3 +563,37 @@ async def test_a_bid_after_an_update_of_a_scheduled_auction_uses_the_new_terms(p
     # Buy-now is still open below the new reserve, at the new price.
     bought = await bidding.place_bid(deps, early, auction_id, None, None, None, buy_now=True)
     assert isinstance(bought, bidding.Accepted) and bought.bid.amount == 9000, bought
+
+
+async def test_a_feed_started_before_an_update_ends_a_sealed_auction_on_the_new_reserve(
+    pair: Pair,
+):
+    """A live feed keeps the row it started with; a sealed end must not be decided on it."""
+    deps = pair.deps
+    (seller,), (bidder,) = await _users(deps, 1, "SELLER"), await _users(deps, 1)
+    auction_id = await _draft(
+        deps,
+        seller,
+        type=AuctionType.SEALED_FIRST_PRICE,
+        starts_at=datetime.now(UTC) + timedelta(hours=1),
+        reserve_price=Decimal("15"),
+        soft_close_window_seconds=None,
+        soft_close_extension_seconds=None,
+    )
+    await listings.publish_auction(deps, seller, auction_id)
+    view = View(await _row(deps, auction_id))  # a subscriber's feed, started while SCHEDULED
+    await listings.update_auction(
+        pair.other, seller, auction_id, ListingChanges(reserve_price=Decimal("50"))
+    )
+    await _make_due(deps, auction_id)
+    assert await pair.two.state.scheduler.activate_due() == 1
+    assert isinstance(await _bid(deps, bidder, auction_id, "30"), bidding.Accepted)
+
+    await deps.slots.redis.hset(keys(auction_id)[0], "ends_ms", str(int(time.time() * 1000) - 1))
+    closed = await deps.slots.close(auction_id)
+    assert closed.get("ended"), closed
+    shown = view.present(closed["event"])
+    assert (shown["price"], shown["leader_id"]) == (None, None), "sold below the new reserve"
+    assert "reserve" not in public(closed["event"], auction_id, sealed=True)
+    row = await _settled(pair, auction_id, "ENDED")
+    assert (row.outcome, row.winner_id) == ("UNSOLD", None)
