@@ -597,3 +597,17 @@ async def test_a_feed_started_before_an_update_ends_a_sealed_auction_on_the_new_
     assert "reserve" not in public(closed["event"], auction_id, sealed=True)
     row = await _settled(pair, auction_id, "ENDED")
     assert (row.outcome, row.winner_id) == ("UNSOLD", None)
+
+
+async def test_two_cancels_at_once_cancel_once(pair: Pair):
+    deps = pair.deps
+    (seller,), (admin,) = await _users(deps, 1, "SELLER"), await _users(deps, 1, "ADMIN")
+    for _ in range(TRIES // 2):
+        auction_id = await _live(deps, seller)
+        results = await asyncio.gather(
+            _outcome(listings.cancel_auction(deps, seller, auction_id, "mine")),
+            _outcome(listings.cancel_auction(pair.other, admin, auction_id, "admin")),
+        )
+        assert sorted(type(r).__name__ for r in results) == ["Auction", "InvalidState"], results
+        assert await _kinds(deps, auction_id) == ["CANCELLED"]
+        await _no_live_slot_for_a_cancelled_row(pair, auction_id)
