@@ -504,9 +504,13 @@ BID_DOC = """mutation($id: ID!, $amount: Decimal!) { placeBid(auctionId: $id, am
   ... on BidRejected { reason minimumNextBid { amount } } } }"""
 
 
-async def test_a_bid_after_an_update_of_a_scheduled_auction_uses_the_new_terms(pair: Pair):
-    """One process caches the auction (a bid tried too early), the other updates it."""
-    deps, other = pair.deps, pair.other
+@pytest.mark.parametrize("updater", ["same process", "other process"])
+async def test_a_bid_after_an_update_of_a_scheduled_auction_uses_the_new_terms(
+    pair: Pair, updater: str
+):
+    """A process caches the auction (a bid tried too early); it or another updates it."""
+    deps = pair.deps
+    other = deps if updater == "same process" else pair.other
     (seller,), (early, bidder, buyer) = await _users(deps, 1, "SELLER"), await _users(deps, 3)
     auction_id = await _draft(
         deps,
@@ -532,7 +536,8 @@ async def test_a_bid_after_an_update_of_a_scheduled_auction_uses_the_new_terms(p
         ),
     )
     await _make_due(other, auction_id)
-    assert await pair.two.state.scheduler.activate_due() == 1
+    scheduler = pair.one.state.scheduler if other is deps else pair.two.state.scheduler
+    assert await scheduler.activate_due() == 1
 
     # The slot decides on the new terms: the old starting price is too low now.
     low = await _bid(deps, bidder, auction_id, "10")
