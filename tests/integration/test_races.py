@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -616,3 +617,37 @@ async def test_two_cancels_at_once_cancel_once(pair: Pair):
         assert sorted(type(r).__name__ for r in results) == ["Auction", "InvalidState"], results
         assert await _kinds(deps, auction_id) == ["CANCELLED"]
         await _no_live_slot_for_a_cancelled_row(pair, auction_id)
+
+
+async def test_a_retried_bid_shows_the_terms_after_a_rebuild_and_from_an_older_answer(
+    pair: Pair,
+):
+    """The first answer is replayed: from a slot rebuilt out of PostgreSQL, and from an
+    answer remembered before answers carried the terms."""
+    deps = pair.deps
+    (seller,), (bidder,) = await _users(deps, 1, "SELLER"), await _users(deps, 1)
+    auction_id = await _live(deps, seller, reserve_price=Decimal("50"), buy_now_price=Decimal("90"))
+    expected = (1000, 5000, 9000)
+
+    async def retry() -> Auction:
+        again = await bidding.place_bid(deps, bidder, auction_id, Decimal("10"), None, "k1")
+        assert isinstance(again, bidding.Accepted) and again.bid.sequence == 1, again
+        return again.auction
+
+    first = await retry()
+    assert (first.starting_price, first.reserve_price, first.buy_now_price) == expected
+    state, events, idem, sealed = keys(auction_id)
+    # An answer stored by an older version: no terms in it.
+    field = f"{bidder.id}:k1"
+    stored = orjson.loads(await deps.slots.redis.hget(idem, field))
+    old = {k: v for k, v in stored.items() if k not in ("start", "reserve", "buynow", "starts")}
+    await deps.slots.redis.hset(idem, field, orjson.dumps(old).decode())
+    seen = await retry()
+    assert (seen.starting_price, seen.reserve_price, seen.buy_now_price) == expected
+    # Redis lost the slot; the retry rebuilds it from the record.
+    assert deps.drain is not None
+    await deps.drain([str(auction_id)])
+    await deps.slots.redis.delete(state, events, idem, sealed)
+    seen = await retry()
+    assert (seen.starting_price, seen.reserve_price, seen.buy_now_price) == expected
+    assert seen.starts_at == first.starts_at and seen.ends_at == first.ends_at
