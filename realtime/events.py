@@ -8,8 +8,8 @@ from typing import Any, Protocol
 import orjson
 
 # Fields of a stream event that never leave the server: the proxy ceiling is the
-# bidder's secret, the idempotency key is theirs too.
-PRIVATE_FIELDS = ("max", "idem", "sealed", "replaces")
+# bidder's secret, the idempotency key is theirs too, the reserve is the seller's.
+PRIVATE_FIELDS = ("max", "idem", "sealed", "replaces", "reserve")
 # On sealed auctions who bid what stays secret until the end, on the bus too.
 SEALED_FIELDS = ("amount", "bidder", "outbid")
 

@@ -88,6 +88,14 @@ def _bid_row(auction_id: uuid.UUID, currency: str, e: dict[str, Any]) -> dict[st
     }
 
 
+def _voided(auction: Any) -> datetime | None:
+    """A bid recorded after its auction was cancelled is void from the start (the cancel
+    voided the bids recorded before it)."""
+    if auction.status == AuctionStatus.CANCELLED.value:
+        return auction.cancelled_at  # type: ignore[no-any-return]
+    return None
+
+
 def _outbid_row(auction_id: uuid.UUID, e: dict[str, Any]) -> dict[str, Any]:
     """The OUTBID notification of a BID_ACCEPTED event that displaced a leader."""
     return {
@@ -323,6 +331,8 @@ class Persister:
                         AUCTIONS.c.last_sequence,
                         AUCTIONS.c.current_price,
                         AUCTIONS.c.ends_at,
+                        AUCTIONS.c.status,
+                        AUCTIONS.c.cancelled_at,
                     )
                     .where(AUCTIONS.c.id.in_(ids))
                     .order_by(AUCTIONS.c.id)
@@ -364,7 +374,9 @@ class Persister:
             fresh = [e for e in events if (auction_id, e["seq"]) in new]
             for e in fresh:
                 if e["kind"] == "BID_ACCEPTED":
-                    bids.append({**_bid_row(auction_id, fact.currency, e), "voided_at": None})
+                    bids.append(
+                        {**_bid_row(auction_id, fact.currency, e), "voided_at": _voided(fact)}
+                    )
                     if e.get("outbid"):
                         notes.append(
                             {**_outbid_row(auction_id, e), "id": uuid.uuid4(), "read_at": None}
@@ -434,7 +446,7 @@ class Persister:
             return e["kind"] in ("ENDED", "CANCELLED")  # already applied earlier
         kind = e["kind"]
         if kind == "BID_ACCEPTED":
-            bid = _bid_row(auction.id, auction.currency, e)
+            bid = {**_bid_row(auction.id, auction.currency, e), "voided_at": _voided(auction)}
             await session.exec(insert(Bid).values(**bid).on_conflict_do_nothing())
             if e.get("outbid"):
                 session.add(Notification(**_outbid_row(auction.id, e)))

@@ -1,8 +1,13 @@
 """Starts and ends auctions on time with no request arriving, and steps Dutch prices.
 
-Every app process runs one; all of its moves are safe to race: activation is an atomic
-`UPDATE … WHERE status = 'SCHEDULED'` in PostgreSQL, closing is an idempotent script in
-the slot (only one call ends an auction), and ticks publish each step once.
+Every app process runs one; all of its moves are safe to race. Activation locks the due
+SCHEDULED rows (`FOR UPDATE SKIP LOCKED`) and seeds each slot inside that transaction:
+a row that `updateAuction`, `publishAuction` or `cancelAuction` holds is skipped and
+picked up on a later pass with its final terms and status, and an edit that waited for
+the lock finds the row ACTIVE and is refused. The slot is created after the commit; a
+cancel in between finds no slot, creates it from the record and cancels it, so this
+late create changes nothing. Closing is an idempotent script in the slot (only one call
+ends an auction, and a cancel that came first wins), and ticks publish each step once.
 """
 
 from __future__ import annotations

@@ -68,6 +68,8 @@ class SlotSeed:
     sequence: int = 0
     sealed: dict[uuid.UUID, tuple[int, int]] | None = None  # bidder -> (amount, sequence)
     idempotent: dict[str, str] | None = None  # "bidder:key" -> the first result (JSON)
+    # Kept with the fixed facts (type, currency, seller) so a bid needs no PostgreSQL.
+    item_id: uuid.UUID | None = None
 
     def state(self) -> dict[str, str]:
         def opt(v: int | None) -> str:
@@ -78,6 +80,7 @@ class SlotSeed:
             "status": "ACTIVE",
             "currency": self.currency,
             "seller": str(self.seller_id),
+            "item": str(self.item_id or ""),
             "start": str(self.starting_price),
             "reserve": opt(self.reserve_price),
             "buynow": opt(self.buy_now_price),
@@ -210,10 +213,16 @@ class AuctionSlots:
         )
         return result
 
-    async def cancel(self, auction_id: uuid.UUID, reason: str) -> dict[str, Any]:
+    async def cancel(
+        self, auction_id: uuid.UUID | str, reason: str, *, only_before_bids: bool
+    ) -> dict[str, Any]:
+        """Stop bidding: {cancelled, event, bids}; {refused, bids} when `only_before_bids`
+        (a seller's cancel) finds a bid; {already, status} once over; {missing}."""
         state, events, _, _ = keys(auction_id)
         result: dict[str, Any] = orjson.loads(
-            await self.scripts.cancel(keys=[state, events], args=[reason])
+            await self.scripts.cancel(
+                keys=[state, events], args=[reason, "1" if only_before_bids else ""]
+            )
         )
         return result
 
@@ -236,6 +245,11 @@ class AuctionSlots:
             else:
                 out.append(LiveState.parse(dict(zip(_LIVE_FIELDS, values, strict=True))))
         return out
+
+    async def fields(self, auction_id: uuid.UUID, *names: str) -> list[str | None]:
+        """Raw fields of the slot's state (None for a missing field or slot)."""
+        values: list[str | None] = await self.redis.hmget(keys(auction_id)[0], *names)
+        return values
 
     async def events_since(
         self, auction_id: uuid.UUID | str, since: int, count: int = 1000

@@ -121,11 +121,13 @@ class View:
         sealed = e.get("sealed")
         if not isinstance(sealed, list):
             return None, None  # the public (bus) form: the bids are not in it
+        # The end carries the slot's terms; a row read before the start may be stale.
+        start, reserve = e.get("start"), e.get("reserve")
         outcome = decide(
             FinalState(
                 type=self.type,
-                starting_price=self.auction.starting_price,
-                reserve_price=self.auction.reserve_price,
+                starting_price=_int(start) or self.auction.starting_price,
+                reserve_price=self.auction.reserve_price if reserve is None else _int(reserve),
                 price=None,
                 leader=None,
                 sealed_bids=tuple(

@@ -21,9 +21,10 @@ def _result(outcome: bidding.Accepted | bidding.Rejected) -> BidAccepted | BidRe
             message=outcome.message,
             minimum_next_bid=Money.of(outcome.minimum_next_bid, outcome.currency),
         )
+    auction = outcome.auction  # built on each read: once
     return BidAccepted(
-        bid=Bid(row=outcome.bid, auction_row=outcome.auction),
-        auction=Auction(row=outcome.auction),
+        bid=Bid(row=outcome.bid, auction_row=auction),
+        auction=Auction(row=auction),
         leading=outcome.leading,
     )
 

@@ -6,6 +6,7 @@ slot is created when an auction goes live and rebuilt from PostgreSQL if Redis l
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,8 +21,8 @@ from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.money import to_minor
 from realtime.events import publish
 from realtime.persister import bid_id
-from realtime.slots import SlotSeed, from_ms
-from services.deps import Deps
+from realtime.slots import SlotSeed, from_ms, ms
+from services.deps import AuctionFacts, Deps
 from storage.tables import Auction, AuctionEvent, Bid, User
 from storage.uow import UnitOfWork
 
@@ -36,11 +37,50 @@ class Rejected:
     currency: str
 
 
+TERMS = ("start", "reserve", "buynow", "starts")  # what an accepted bid's result shows
+
+
 @dataclass(frozen=True, slots=True)
 class Accepted:
+    """An accepted bid. `auction` is built on demand (the compiled bid path never reads
+    it) from the cached fixed facts and the slot's answer: terms and live state as the
+    script saw them, never a cached row's."""
+
     bid: Bid
-    auction: Auction
     leading: bool
+    facts: AuctionFacts
+    result: Mapping[str, Any]
+
+    @property
+    def auction(self) -> Auction:
+        r, facts = self.result, self.facts
+        leader = r.get("leader") or ""
+        starts, ends = from_ms(r["starts"]), from_ms(r["ends"])
+        assert ends is not None
+        return Auction(
+            id=facts.id,
+            item_id=facts.item_id,
+            seller_id=facts.seller_id,
+            type=facts.type,
+            currency=facts.currency,
+            # Marked ACTIVE even when this bid ended it: reads of an ACTIVE row overlay
+            # the live slot, which then supplies the end and the outcome.
+            status=AuctionStatus.ACTIVE.value,
+            starting_price=int(r["start"]),
+            reserve_price=_opt_int(r["reserve"]),
+            buy_now_price=_opt_int(r["buynow"]),
+            starts_at=starts,
+            activated_at=starts,
+            ends_at=ends,
+            current_price=_opt_int(r.get("price")),
+            leader_id=uuid.UUID(leader) if leader else None,
+            bid_count=int(r.get("bids") or 0),
+            last_sequence=int(r["events"][-1]["seq"]),
+        )
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value in (None, "") else int(value)
 
 
 MESSAGES = {
@@ -94,7 +134,7 @@ async def seed_for(uow: UnitOfWork, auction: Auction) -> SlotSeed:
         .where(*live_bids, col(Bid.idempotency_key).is_not(None))
     )
     idempotent = {
-        f"{bidder}:{key}": replayed_result(payload) for bidder, key, payload in remembered
+        f"{bidder}:{key}": replayed_result(payload, auction) for bidder, key, payload in remembered
     }
     activated = auction.activated_at or auction.starts_at or auction.created_at
     return SlotSeed(
@@ -121,11 +161,13 @@ async def seed_for(uow: UnitOfWork, auction: Auction) -> SlotSeed:
         sequence=auction.last_sequence,
         sealed=sealed,
         idempotent=idempotent,
+        item_id=auction.item_id,
     )
 
 
-def replayed_result(event: Mapping[str, Any]) -> str:
-    """The script's answer to an accepted bid, rebuilt from its stored event."""
+def replayed_result(event: Mapping[str, Any], auction: Auction) -> str:
+    """The script's answer to an accepted bid, rebuilt from its stored event and the
+    auction's terms (final: the auction is past its start)."""
     return orjson.dumps(
         {
             "ok": True,
@@ -138,8 +180,16 @@ def replayed_result(event: Mapping[str, Any]) -> str:
             "status": event.get("status"),
             "at": event.get("at"),
             "events": [event],
+            "start": str(auction.starting_price),
+            "reserve": _opt_str(auction.reserve_price),
+            "buynow": _opt_str(auction.buy_now_price),
+            "starts": ms(auction.starts_at or auction.activated_at),
         }
     ).decode()
+
+
+def _opt_str(value: int | None) -> str:
+    return "" if value is None else str(value)
 
 
 async def ensure_slot(deps: Deps, auction_id: uuid.UUID) -> Auction | None:
@@ -153,19 +203,41 @@ async def ensure_slot(deps: Deps, auction_id: uuid.UUID) -> Auction | None:
         return auction
 
 
-async def _auction_facts(deps: Deps, auction_id: uuid.UUID) -> Auction:
-    """The auction's fixed facts (currency, seller, type), cached: they never change."""
+async def _auction_facts(deps: Deps, auction_id: uuid.UUID) -> AuctionFacts:
+    """The auction's fixed facts, cached per process. Raises NOT_FOUND for a draft.
+
+    Concurrent first bids on one auction share one lookup: a freshly started auction's
+    first burst would otherwise open a connection per bid at once."""
     cached = deps.auction_cache.get(auction_id)
     if cached is not None:
         return cached
-    async with deps.uow() as uow:
-        auction = await uow.session.get(Auction, auction_id)
-    if auction is None or auction.status == AuctionStatus.DRAFT.value:
-        raise NotFound("no such auction", field="auctionId")
+    loading = deps.auction_loads.get(auction_id)
+    if loading is None:
+        loading = asyncio.ensure_future(_load_facts(deps, auction_id))
+        deps.auction_loads[auction_id] = loading
+        loading.add_done_callback(lambda _: deps.auction_loads.pop(auction_id, None))
+    return await asyncio.shield(loading)
+
+
+async def _load_facts(deps: Deps, auction_id: uuid.UUID) -> AuctionFacts:
+    """From the slot (a live auction needs no PostgreSQL), else from the record."""
+    kind, currency, seller, item = await deps.slots.fields(
+        auction_id, "type", "currency", "seller", "item"
+    )
+    if kind and currency and seller and item:
+        facts = AuctionFacts(auction_id, uuid.UUID(item), uuid.UUID(seller), kind, currency)
+    else:
+        async with deps.uow() as uow:
+            auction = await uow.session.get(Auction, auction_id)
+        if auction is None or auction.status == AuctionStatus.DRAFT.value:
+            raise NotFound("no such auction", field="auctionId")
+        facts = AuctionFacts(
+            auction.id, auction.item_id, auction.seller_id, auction.type, auction.currency
+        )
     if len(deps.auction_cache) > 50_000:
         deps.auction_cache.clear()
-    deps.auction_cache[auction_id] = auction
-    return auction
+    deps.auction_cache[auction_id] = facts
+    return facts
 
 
 def _reject(
@@ -257,6 +329,7 @@ async def place_bid(
         placed_at=placed_at,
         idempotency_key=idempotency_key,
     )
-    # The cached row may predate activation; marked ACTIVE, reads overlay the live slot.
-    live_view = facts.model_copy(update={"status": AuctionStatus.ACTIVE.value})
-    return Accepted(bid=bid, auction=live_view, leading=bool(result["leading"]))
+    if "start" not in result:  # remembered before results carried the terms
+        values = await deps.slots.fields(auction_id, "start", "reserve", "buynow", "starts_ms")
+        result = {**result, **dict(zip(TERMS, values, strict=True))}
+    return Accepted(bid=bid, leading=bool(result["leading"]), facts=facts, result=result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,12 +17,26 @@ from domain.listing import ListingPolicy
 from realtime.events import Bus
 from realtime.slots import AuctionSlots
 from services.user_cache import UserCache
-from storage.tables import Auction
 from storage.uow import UnitOfWorkFactory
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionFacts:
+    """What no use case changes once an auction is published: safe to cache forever.
+
+    Its terms (prices, start, end) are not here: `updateAuction` changes them while the
+    auction is SCHEDULED (SPEC section 3), so a bid takes them from the live slot.
+    """
+
+    id: uuid.UUID
+    item_id: uuid.UUID
+    seller_id: uuid.UUID
+    type: str
+    currency: str
 
 
 @dataclass
@@ -44,5 +59,6 @@ class Deps:
     public_base_url: str = "http://127.0.0.1:8000"
     clock: Callable[[], datetime] = field(default=utcnow)
     media_dir: Path = Path(".gavel-data/media")
-    # Fixed facts of auctions (currency, seller, type) for the bid path; never stale.
-    auction_cache: dict[uuid.UUID, Auction] = field(default_factory=dict)
+    # The bid path's per-process cache of published auctions' fixed facts; never stale.
+    auction_cache: dict[uuid.UUID, AuctionFacts] = field(default_factory=dict)
+    auction_loads: dict[uuid.UUID, asyncio.Future[AuctionFacts]] = field(default_factory=dict)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
@@ -208,55 +209,92 @@ async def publish_auction(deps: Deps, actor: User, auction_id: uuid.UUID) -> Auc
 async def cancel_auction(
     deps: Deps, actor: User, auction_id: uuid.UUID, reason: str | None
 ) -> Auction:
+    """Cancel a DRAFT, SCHEDULED or ACTIVE auction; returns the CANCELLED row.
+
+    SPEC section 3: a seller cancels only before the first bid; an admin cancels any
+    auction, its bids voided and its bidders notified. Errors: NOT_FOUND, FORBIDDEN
+    (another seller's auction, or a bid already accepted), INVALID_STATE (ENDED or
+    CANCELLED already, also when the end came first).
+
+    One decision, taken under the row lock that publishing, updating and activation also
+    take, so the status read is the status acted on. An ACTIVE auction is stopped in its
+    slot within that lock, and the cancel script itself checks the bid count: a bid the
+    slot accepted a moment earlier refuses a seller's cancel, and an end that came first
+    wins. Bids the persister records later are voided by it (the row is CANCELLED).
+    """
     note = (reason or "").strip()[:500] or None
+    by_admin = _is_admin(actor)
     async with deps.uow() as uow:
         auction, _ = await _own_auction(uow, actor, auction_id)
-        by_admin = _is_admin(actor)
         check_cancellable(AuctionStatus(auction.status), auction.bid_count, by_admin=by_admin)
-        was_active = auction.status == AuctionStatus.ACTIVE.value
-    stopped = False
-    if was_active:
-        # Stop bidding first, atomically in the slot, where the live bid count decides;
-        # then let the persister record every bid the slot accepted before the stop.
-        live = (await deps.slots.live([auction_id]))[0]
-        if live is not None:
-            check_cancellable(AuctionStatus(live.status), live.bid_count, by_admin=by_admin)
-            result = await deps.slots.cancel(auction_id, note or "")
-            if result.get("cancelled"):
-                stopped = True
-                await publish(deps.bus, auction_id, [result["event"]])
-            if deps.drain is not None:
-                await deps.drain([str(auction_id)])
-    async with deps.uow() as uow:
-        auction, _ = await _own_auction(uow, actor, auction_id)
-        if not stopped:
-            check_cancellable(AuctionStatus(auction.status), auction.bid_count, by_admin=by_admin)
+        stopped = None
+        if auction.status == AuctionStatus.ACTIVE.value:
+            stopped = await _stop_bidding(deps, uow, auction, note, by_admin=by_admin)
         now = deps.clock()
         auction.status = AuctionStatus.CANCELLED.value
         auction.cancelled_at = auction.cancelled_at or now
         auction.cancel_reason = note
         auction.updated_at = now
-        if auction.bid_count:
-            bidders = await uow.session.exec(
-                select(Bid.bidder_id).where(Bid.auction_id == auction.id).distinct()
-            )
-            await uow.session.exec(
-                update(Bid)
-                .where(col(Bid.auction_id) == auction.id, col(Bid.voided_at).is_(None))
-                .values(voided_at=now)
-            )
-            for bidder_id in bidders.all():
-                uow.session.add(
-                    Notification(
-                        user_id=bidder_id,
-                        kind="AUCTION_CANCELLED",
-                        auction_id=auction.id,
-                        message="An auction you bid on was cancelled; your bids are void.",
-                    )
-                )
+        if stopped is not None and stopped.get("bids"):
+            await _void_bids(deps, uow, auction, now)
         _audit(uow, actor, "auction.cancel", auction.id, reason=note, by_admin=by_admin)
         await uow.commit()
-        return auction
+    if stopped is not None:
+        if stopped.get("cancelled"):
+            await publish(deps.bus, auction_id, [stopped["event"]])
+        if deps.drain is not None:
+            await deps.drain([str(auction_id)])
+    return auction
+
+
+async def _stop_bidding(
+    deps: Deps, uow: UnitOfWork, auction: Auction, note: str | None, *, by_admin: bool
+) -> dict[str, Any]:
+    """Cancel the slot of an ACTIVE auction (the caller holds its row lock)."""
+    result = await deps.slots.cancel(auction.id, note or "", only_before_bids=not by_admin)
+    if result.get("missing"):
+        # Just activated (the slot is created after the commit that made the row ACTIVE),
+        # or lost by Redis: create it from the record and cancel it, so that no later
+        # create can bring it back ACTIVE (creating a slot that exists changes nothing).
+        await deps.slots.create(await seed_for(uow, auction))
+        result = await deps.slots.cancel(auction.id, note or "", only_before_bids=not by_admin)
+    if result.get("missing"):
+        raise RuntimeError(f"the slot of auction {auction.id} vanished while cancelling")
+    if result.get("refused"):
+        check_cancellable(AuctionStatus.ACTIVE, int(result["bids"]), by_admin=by_admin)
+    if result.get("already") and result["status"] != AuctionStatus.CANCELLED.value:
+        check_cancellable(AuctionStatus(result["status"]), 0, by_admin=by_admin)
+    return result
+
+
+async def _void_bids(deps: Deps, uow: UnitOfWork, auction: Auction, now: datetime) -> None:
+    """Void the recorded bids and notify every bidder the slot accepted (its event stream
+    names them all, recorded yet or not)."""
+    await uow.session.exec(
+        update(Bid)
+        .where(col(Bid.auction_id) == auction.id, col(Bid.voided_at).is_(None))
+        .values(voided_at=now)
+    )
+    recorded = await uow.session.exec(
+        select(Bid.bidder_id).where(Bid.auction_id == auction.id).distinct()
+    )
+    bidders = {str(bidder_id) for bidder_id in recorded.all()}  # a rebuilt slot's stream is short
+    seen = 0
+    while True:
+        events = await deps.slots.events_since(auction.id, seen)
+        if not events:
+            break
+        seen = events[-1]["seq"]
+        bidders.update(e["bidder"] for e in events if e["kind"] == "BID_ACCEPTED")
+    for bidder_id in sorted(bidders):
+        uow.session.add(
+            Notification(
+                user_id=uuid.UUID(bidder_id),
+                kind="AUCTION_CANCELLED",
+                auction_id=auction.id,
+                message="An auction you bid on was cancelled; your bids are void.",
+            )
+        )
 
 
 async def watch(deps: Deps, actor: User, auction_id: uuid.UUID) -> None:

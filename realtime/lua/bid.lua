@@ -37,9 +37,11 @@ local function finish_bid(events, leading, bid_seq)
   local flat = {}
   for k, v in pairs(s) do flat[#flat + 1] = k; flat[#flat + 1] = v end
   redis.call('HSET', k_state, unpack(flat))
+  -- The terms too (they may have changed before the start): the caller shows them.
   result = {
     ok = true, seq = bid_seq, leading = leading, price = s.price, leader = s.leader,
     bids = num(s.bids), ends = s.ends_ms, status = s.status, at = int(now), events = events,
+    start = s.start, reserve = s.reserve, buynow = s.buynow, starts = s.starts_ms,
   }
 end
 

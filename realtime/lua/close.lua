@@ -19,6 +19,9 @@ for i = 1, #flat, 2 do
 end
 s.status = 'ENDED'
 s.ended_ms = int(now)
-local e = emit(k_events, s, 'ENDED', now, {reason = 'TIME', sealed = sealed})
+-- The terms that decide a sealed outcome travel with the end: a reader must not take
+-- them from a row it read before the start (a SCHEDULED auction's terms may change).
+local e = emit(k_events, s, 'ENDED', now,
+               {reason = 'TIME', sealed = sealed, start = s.start, reserve = s.reserve})
 redis.call('HSET', k_state, 'status', s.status, 'ended_ms', s.ended_ms, 'seq', s.seq)
 return cjson.encode({ended = true, event = e})

@@ -171,8 +171,9 @@ async def scenario(client: Any, ids: list[uuid.UUID]) -> dict[str, Any]:
     out["close_sealed"] = await slots.close(sealed)
     out["close_again"] = await slots.close(english)
     out["e_after_end"] = await slots.bid(english, C, 99_999, None, None)
-    out["cancel_second"] = await slots.cancel(second, "seller withdrew")
-    out["cancel_again"] = await slots.cancel(second, "twice")
+    out["cancel_refused"] = await slots.cancel(second, "seller withdrew", only_before_bids=True)
+    out["cancel_second"] = await slots.cancel(second, "admin", only_before_bids=False)
+    out["cancel_again"] = await slots.cancel(second, "twice", only_before_bids=False)
 
     missing = uuid.uuid5(NS, "never-created")
     out["missing_bid"] = await slots.bid(missing, A, 100, None, None)
@@ -280,6 +281,7 @@ async def test_sealed_dutch_and_close_on_the_cluster(on_cluster: dict[str, Any])
     )
     assert r["close_again"] == {"already": True, "status": "ENDED", "seq": 5}
     assert r["e_after_end"]["reason"] == "AUCTION_ENDED"
+    assert r["cancel_refused"] == {"refused": True, "status": "ACTIVE", "bids": 1}
     assert r["cancel_second"]["cancelled"] is True and r["cancel_again"]["already"] is True
     assert r["missing_bid"] == {"missing": True} and r["missing_close"] == {"missing": True}
 
