@@ -12,22 +12,29 @@ the `connection_init` was acknowledged (close 4401 "Unauthorized", on both proto
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
     GRAPHQL_WS_PROTOCOL,
 )
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from domain.errors import DomainError
 from realtime.broadcast import BoundedBroadcast
@@ -36,9 +43,17 @@ from schema import compiled_bid
 from schema.compiled_bid import Compiler
 from schema.context import GavelContext, Loaders
 from schema.live_delivery import LegacyWSHandler, LiveDelivery, TransportWSHandler
+from schema.request_errors import (
+    BAD_REQUEST,
+    OPERATION_NOT_SUPPORTED,
+    REQUEST_REFUSALS,
+    error_code,
+)
 from schema.shared_events import shared_payload_text
 from services import accounts
 from services.deps import Deps
+
+log = logging.getLogger("gavel.graphql")
 
 # Where `on_ws_connect` leaves the close code for a refused socket (in the ASGI scope).
 _CLOSE_KEY = "gavel.ws_close"
@@ -95,6 +110,19 @@ class GavelSocket(ASGIWebSocketAdapter):
         if chosen is not None:
             code, reason = chosen
         await super().close(code, reason)
+
+
+def http_refusal(
+    status: int, message: str, *, code: str | None = None, error_id: str | None = None
+) -> Response:
+    """A request refused before any GraphQL ran, as a JSON GraphQL error response."""
+    codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+    extensions: dict[str, str] = {"code": code or codes.get(status, BAD_REQUEST)}
+    if error_id is not None:
+        extensions["errorId"] = error_id
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": extensions}]}, status_code=status
+    )
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -166,7 +194,86 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
                 if await self._compiled(headers, body, send):
                     return
                 receive = _replay(body, receive)
-        await super().__call__(scope, receive, send)
+        if scope["type"] == "http":
+            await self._answer_http(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def _answer_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry's HTTP handling, but every refusal is a JSON GraphQL error: its own
+        HTTPExceptions (a body that is not JSON, a `query` that is not a string, ...) come
+        as text/plain, and anything unexpected as a bare 500."""
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            try:
+                response = await self.run(Request(scope, receive=receive))
+            except HTTPException as exc:
+                response = http_refusal(exc.status_code, exc.reason)
+            await response(scope, receive, tracking_send)
+        except Exception as exc:
+            error_id = uuid.uuid4().hex[:12]
+            log.error("unexpected error id=%s", error_id, exc_info=exc)
+            if started:
+                return  # a stream that already began: it ends here, the client sees it cut
+            message = f"Unexpected error (id {error_id}); it has been logged."
+            answer = http_refusal(500, message, code="INTERNAL", error_id=error_id)
+            await answer(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # strawberry turns only a JSONDecodeError into a 400: bytes that are not UTF-8
+        # raise a plain ValueError.
+        try:
+            return self.decode_json(data)
+        except ValueError as exc:
+            raise HTTPException(400, "The request body is not valid JSON.") from exc
+
+    async def parse_http_body(self, request: Any) -> Any:
+        # A JSON body that is not an object (a number, a string, null) fails inside
+        # strawberry on `.get`, as an AttributeError: refuse it as the bad request it is.
+        try:
+            return await super().parse_http_body(request)
+        except (AttributeError, TypeError) as exc:
+            raise HTTPException(400, "The request body must be a JSON object.") from exc
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: GavelContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """One operation as a plain (not streamed) HTTP answer. Unlike strawberry's, it does
+        not start a subscription it cannot stream (its results would be lost) and sets
+        the HTTP status of a refused request: 400, or 405 (and `Allow: POST`) for an
+        operation GET does not serve, a mutation (GraphQL over HTTP); a document that
+        parses and validates, or fails to, answers 200 as before."""
+        allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
+        if not self.allow_queries_via_get and request_adapter.method == "GET":
+            allowed.discard(OperationType.QUERY)
+        result = await self.schema.execute(
+            request_data.query,
+            root_value=root_value,
+            variable_values=request_data.variables,
+            context_value=context,
+            operation_name=request_data.operation_name,
+            allowed_operation_types=allowed,
+            operation_extensions=request_data.extensions,
+        )
+        codes = {error_code(e) for e in result.errors or ()}
+        if codes & REQUEST_REFUSALS:
+            sub_response.status_code = 400
+            if request_adapter.method == "GET" and OPERATION_NOT_SUPPORTED in codes:
+                sub_response.status_code = 405
+                sub_response.headers["allow"] = "POST"
+        return result
 
     async def _compiled(self, headers: dict[bytes, bytes], body: bytes, send: Send) -> bool:
         """Answer a compiled placeBid/buyNow (schema/compiled_bid.py); False if the

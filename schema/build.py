@@ -18,6 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from schema.compiled_bid import Compiler
 from schema.errors import GavelMaskErrors
 from schema.live_delivery import CapturingExecutionContext
+from schema.request_errors import GavelSchema
 from schema.root import Mutation, Query, Subscription
 from schema.types import Dispute
 
@@ -61,7 +62,7 @@ def build_schema(
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return GavelSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
