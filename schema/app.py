@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 import orjson
 from cross_web import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -187,43 +187,56 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.compiler is not None and scope["type"] == "http" and scope["method"] == "POST":
-            headers = dict(scope["headers"])
-            if headers.get(b"content-type", b"").startswith(b"application/json"):
-                body = await _read_body(receive)
-                if await self._compiled(headers, body, send):
-                    return
-                receive = _replay(body, receive)
         if scope["type"] == "http":
             await self._answer_http(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
 
     async def _answer_http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """strawberry's HTTP handling, but every refusal is a JSON GraphQL error: its own
-        HTTPExceptions (a body that is not JSON, a `query` that is not a string, ...) come
-        as text/plain, and anything unexpected as a bare 500."""
+        """The compiled bid path, else strawberry's HTTP handling; either way every refusal
+        is a JSON GraphQL error: strawberry answers its own HTTPExceptions (a body that is
+        not JSON, a `query` that is not a string, ...) as text/plain, and the server
+        anything unexpected as a bare 500."""
         started = False
+        receive_failure: BaseException | None = None
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
+        async def watched_receive() -> Message:
+            nonlocal receive_failure
             try:
-                response = await self.run(Request(scope, receive=receive))
-            except HTTPException as exc:
-                response = http_refusal(exc.status_code, exc.reason)
-            await response(scope, receive, tracking_send)
+                return await receive()
+            except BaseException as exc:  # the server's or a middleware's (a body limit)
+                receive_failure = exc
+                raise
+
+        try:
+            await self._answer_http_request(scope, watched_receive, tracking_send)
         except Exception as exc:
+            if started or exc is receive_failure or isinstance(exc, ClientDisconnect):
+                raise
             error_id = uuid.uuid4().hex[:12]
             log.error("unexpected error id=%s", error_id, exc_info=exc)
-            if started:
-                return  # a stream that already began: it ends here, the client sees it cut
             message = f"Unexpected error (id {error_id}); it has been logged."
             answer = http_refusal(500, message, code="INTERNAL", error_id=error_id)
             await answer(scope, receive, send)
+
+    async def _answer_http_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.compiler is not None and scope["method"] == "POST":
+            headers = dict(scope["headers"])
+            if headers.get(b"content-type", b"").startswith(b"application/json"):
+                body = await _read_body(receive)
+                if await self._compiled(headers, body, send):
+                    return
+                receive = _replay(body, receive)
+        try:
+            response = await self.run(Request(scope, receive=receive))
+        except HTTPException as exc:
+            response = http_refusal(exc.status_code, exc.reason)
+        await response(scope, receive, send)
 
     def parse_json(self, data: str | bytes) -> Any:
         # strawberry turns only a JSONDecodeError into a 400: bytes that are not UTF-8

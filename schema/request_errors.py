@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping
 
 import strawberry
 from graphql import GraphQLError, OperationDefinitionNode, specified_rules, validate
+from graphql.execution.values import get_variable_values
 from graphql.validation import ASTValidationRule, ValuesOfCorrectTypeRule
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions.runner import SchemaExtensionsRunner
@@ -129,20 +130,29 @@ class GavelSchema(strawberry.Schema):
         # (so of every transport) that parses, checks the operation type and validates. It
         # raises for a missing query, an unknown operation and a type the transport does
         # not serve, and lets whatever a parsing or validation extension raises escape.
+        allowed = frozenset(context.allowed_operations)
+        try:
+            return await self._refusal(context, extensions_runner, allowed)
+        except Exception as exc:
+            return _refuse(context, _exception_refusal(self, context, exc))
+        finally:
+            context.allowed_operations = allowed
+
+    async def _refusal(
+        self,
+        context: ExecutionContext,
+        extensions_runner: SchemaExtensionsRunner,
+        allowed: frozenset[OperationType],
+    ) -> PreExecutionError | None:
         problem = request_shape_problem(
             context.query, context.variables, _provided_operation_name(context)
         )
         if problem is not None:
             return _refuse(context, refusal(problem, BAD_REQUEST))
-        allowed = frozenset(context.allowed_operations)
         context.allowed_operations = _ALL_OPERATIONS  # the type is checked after validation
         context.validation_rules = _with_coded_literals(context.validation_rules)
-        try:
-            failed = await super()._prepare_operation_async(context, extensions_runner)
-        except Exception as exc:
-            return _refuse(context, _exception_refusal(self, context, exc))
-        finally:
-            context.allowed_operations = allowed
+        failed = await super()._prepare_operation_async(context, extensions_runner)
+        context.allowed_operations = allowed
         if failed is not None:
             parsed = context.graphql_document is not None
             return _refuse(
@@ -158,6 +168,12 @@ class GavelSchema(strawberry.Schema):
             )
         operation = context.operation_type
         if operation not in allowed:
+            # Variables are coerced before an operation runs, whatever the transport: a
+            # bad one is answered as such everywhere, also where the type is not served.
+            # (Only here: on the normal path graphql-core coerces them, once.)
+            bad_variables = _variable_errors(self, context)
+            if bad_variables:
+                return _refuse(context, *bad_variables)
             message = _unsupported_message(operation, allowed)
             return _refuse(context, refusal(message, OPERATION_NOT_SUPPORTED))
         return None
@@ -178,6 +194,22 @@ def _several_operations(context: ExecutionContext) -> bool:
     document = context.graphql_document
     assert document is not None
     return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) > 1
+
+
+def _variable_errors(schema: GavelSchema, context: ExecutionContext) -> list[GraphQLError]:
+    document, name = context.graphql_document, context.operation_name
+    assert document is not None
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and (
+            name is None or (definition.name is not None and definition.name.value == name)
+        ):
+            coerced = get_variable_values(
+                schema._schema, definition.variable_definitions or (), context.variables or {}, 50
+            )
+            if isinstance(coerced, list):
+                return [refusal(e.message, INVALID_INPUT, like=e) for e in coerced]
+            return []
+    return []
 
 
 def _document_refusal(error: GraphQLError, *, parsed: bool) -> GraphQLError:

@@ -138,3 +138,13 @@ async def test_get_without_a_query(client):
 async def test_the_server_still_answers_after_the_corpus(client):
     response = await client.post("/graphql", json={"query": "{ categories }"})
     assert response.status_code == 200 and "cameras" in response.json()["data"]["categories"]
+
+
+async def test_the_compiled_bid_path_never_answers_text_plain(client):
+    """Whatever the bid fast path meets, the answer is JSON with a code (once the limiters
+    tolerate unknown fragments, the corpus above checks it is GRAPHQL_VALIDATION_FAILED)."""
+    for case in CORPUS:
+        if case.needs != "tolerant limiters":
+            continue
+        response = await client.post("/graphql", json=case.request)
+        assert all(isinstance(code, str) for code in codes_of(response)), response.text
