@@ -134,10 +134,14 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
         # graphql-ws has no close code for a bad message: strawberry ignores what it does
         # not understand (so do we), but a start message without an id or payload object
         # would crash the connection.
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            return
+        if message["type"] == "stop" and not isinstance(message.get("id"), str):
+            return
         try:
             message = _operation_message(message, "start") or message
         except ValueError as exc:
-            if isinstance(message, dict) and isinstance(message.get("id"), str):
+            if isinstance(message.get("id"), str):
                 await self.send_message(_legacy_error(message["id"], str(exc), BAD_REQUEST))
             return
         await super().handle_message(message)

@@ -139,6 +139,8 @@ CORPUS = [
     Case("query that is not a string", q(5), BAD, transports=NOT_GET),
     Case("query that is an object", q({"query": "{ categories }"}), BAD, transports=NOT_GET),
     Case("empty query", q(""), BAD),
+    Case("no query", {"variables": {}}, BAD, transports=NOT_GET),
+    Case("null query", q(None), BAD, transports=NOT_GET),
     Case("variables that are a list", q("{ categories }", [1]), BAD),
     Case("variables that are a string", q("{ categories }", "x"), BAD),
     Case("operationName not a string", q("{ categories }", operation_name=5), BAD, NOT_GET),

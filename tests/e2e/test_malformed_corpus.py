@@ -243,6 +243,9 @@ async def test_messages_that_carry_no_operation(server):
         assert await sock.close_code() == 4400
     async with socket(server, LEGACY_WS) as sock:
         await sock.ws.send("[1, 2]")
+        await sock.send({"id": "x", "payload": {"query": "{ categories }"}})  # no type
+        await sock.send({"type": "stop"})  # no id
+        await sock.send({"type": "start", "payload": {"query": "{ categories }"}})  # no id
         await sock.send({"id": "x", "type": "start", "payload": "{ categories }"})
         message = await sock.recv()
         assert message["id"] == "x" and codes_in([message["payload"]]) == ["BAD_REQUEST"]
