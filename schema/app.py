@@ -238,6 +238,14 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
             response = http_refusal(exc.status_code, exc.reason)
         await response(scope, receive, send)
 
+    def decode_json(self, data: str | bytes) -> object:
+        # JSON nested deeper than the interpreter's recursion limit is no JSON we take
+        # (HTTP bodies: 400; WebSocket messages: the protocol's answer to a non-JSON one).
+        try:
+            return super().decode_json(data)
+        except RecursionError as exc:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from exc
+
     def parse_json(self, data: str | bytes) -> Any:
         # strawberry turns only a JSONDecodeError into a 400: bytes that are not UTF-8
         # raise a plain ValueError.

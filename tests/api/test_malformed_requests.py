@@ -111,6 +111,7 @@ async def test_two_operations_run_the_chosen_one(client):
         (b"[]", "application/json"),  # batching is off
         (b'[{"query": "{ categories }"}]', "application/json"),
         (b"", "application/json"),
+        (b'{"query": "{ categories }", "variables": ' + b"[" * 100_000, "application/json"),
         (b'{"query": "{ categories }"}', "text/plain"),
         (b"query=%7B+categories+%7D", "application/x-www-form-urlencoded"),
     ],
