@@ -15,10 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from graphql import GraphQLSchema
 
 from devservers.app_server import app_server
-from schema.build import _limit_rules, build_schema
 from settings import Settings
 from tests.conftest import GQL
 from tests.e2e.test_subscriptions import SMALL, Socket, bid, live_auction, socket
@@ -56,13 +54,8 @@ async def client(server: str) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-def served_schema() -> GraphQLSchema:
-    return build_schema()._schema
-
-
 def cases_for(transport: str) -> list[Case]:
-    schema, rules = served_schema(), _limit_rules(10, 30)
-    return [c for c in CORPUS if transport in c.transports and not unmet(c, schema, rules)]
+    return [c for c in CORPUS if transport in c.transports and not unmet(c)]
 
 
 def codes_in(errors: Any) -> Codes:
