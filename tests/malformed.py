@@ -135,6 +135,26 @@ CORPUS = [
         AMOUNT,
         transports=(POST, SSE, TRANSPORT_WS),  # GET and graphql-ws serve no mutation
     ),
+    Case(
+        "placeBid with variables that are a list",
+        q(
+            "mutation($a: Decimal!) { placeBid(auctionId: "
+            f'"{NO_SUCH_AUCTION}", amount: $a) {{ __typename }} }}',
+            [1],
+        ),
+        BAD,
+        transports=(POST, SSE, TRANSPORT_WS),
+    ),
+    Case(
+        "placeBid with a variable of the wrong type",
+        q(
+            "mutation($id: ID!, $a: Decimal!) { placeBid(auctionId: $id, amount: $a) "
+            "{ __typename } }",
+            {"id": {"x": 1}, "a": ["10"]},
+        ),
+        AMOUNT,
+        transports=(POST, SSE, TRANSPORT_WS),
+    ),
     Case("query that is not a string", q(5), BAD, transports=NOT_GET),
     Case("query that is an object", q({"query": "{ categories }"}), BAD, transports=NOT_GET),
     Case("empty query", q(""), BAD),
