@@ -21,7 +21,9 @@ off (`SubscriberTooSlow`, resume with `sinceSequence`).
 
 The handler classes below tell the subscription resolver which socket and operation it
 serves (a context variable, copied into the operation's task); without them (e.g. a
-subscription over HTTP) the resolver falls back to the queued path.
+subscription over HTTP) the resolver falls back to the queued path. They also answer
+messages that carry no usable operation without crashing the connection (malformed
+documents are refused by schema/request_errors.py, on every transport alike).
 """
 
 from __future__ import annotations
