@@ -39,10 +39,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from graphql import ExecutionResult, OperationType
+from graphql import ExecutionResult, GraphQLError, OperationType
 from starlette.websockets import WebSocket
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
@@ -77,6 +78,7 @@ def _target(ws: WebSocket, operation_id: str, kind: str) -> SocketTarget:
 
 
 _TARGET: ContextVar[SocketTarget | None] = ContextVar("gavel_socket_target", default=None)
+_RUNNING: ContextVar[Operation[Any, Any] | None] = ContextVar("gavel_ws_operation", default=None)
 _EXECUTOR: ContextVar[SharedEventExecutionContext | None] = ContextVar(
     "gavel_subscription_executor", default=None
 )
@@ -113,6 +115,27 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             await self.handle_invalid_message(str(exc))
             return
         await super().handle_message(message)
+
+    async def run_operation(self, operation: Operation[Any, Any]) -> None:
+        # Remembered for `handle_task_exception`, which strawberry calls without it.
+        _RUNNING.set(operation)
+        await super().run_operation(operation)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        # strawberry logs an operation's unexpected failure, then sends a bare `complete`:
+        # the client would take a failure for the end of its results. An `error` message
+        # for the operation comes first (strawberry then sends nothing more for it).
+        await super().handle_task_exception(error)
+        operation = _RUNNING.get()
+        if operation is None:
+            return
+        error_id = uuid.uuid4().hex[:12]
+        log.error("unexpected error id=%s (graphql-transport-ws)", error_id)
+        message = f"Unexpected error (id {error_id}); it has been logged."
+        with suppress(Exception):
+            await operation.send_initial_errors(
+                [GraphQLError(message, extensions={"code": "INTERNAL", "errorId": error_id})]
+            )
 
     @staticmethod
     def _get_pre_execution_close_reason(error: Any) -> str | None:
