@@ -86,7 +86,7 @@ async def test_graphql_transport_ws_answers_an_error_not_a_bare_complete():
     assert kinds[:2] == ["connection_ack", "next"], sock.sent
     error = sock.sent[2]
     assert error["type"] == "error" and error["id"] == "1", sock.sent
-    assert error["payload"][0]["extensions"]["code"] == "INTERNAL"  # type: ignore[index]
+    assert error["payload"][0]["extensions"]["code"] == "INTERNAL"
     assert "complete" not in kinds
 
 
@@ -107,4 +107,4 @@ async def test_graphql_ws_answers_an_error_not_silence():
     assert kinds[:2] == ["connection_ack", "data"], sock.sent
     error = sock.sent[2]
     assert error["type"] == "error" and error["id"] == "1", sock.sent
-    assert error["payload"]["extensions"]["code"] == "INTERNAL"  # type: ignore[index]
+    assert error["payload"]["extensions"]["code"] == "INTERNAL"
