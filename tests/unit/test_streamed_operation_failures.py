@@ -1,6 +1,7 @@
-"""An operation that fails unexpectedly over a WebSocket is answered with an `error`
-message carrying INTERNAL and an error id, never a bare `complete` (graphql-transport-ws)
-or silence (graphql-ws). Strawberry's handlers run against an in-memory socket."""
+"""An operation that fails unexpectedly while streaming is answered with an error carrying
+INTERNAL and an error id: an `error` message, never a bare `complete` (graphql-transport-ws)
+or silence (graphql-ws); over server-sent events an error event, then `complete`, never a
+cut stream. Strawberry's handlers run against an in-memory socket, the view in process."""
 
 from __future__ import annotations
 
@@ -108,3 +109,32 @@ async def test_graphql_ws_answers_an_error_not_silence():
     error = sock.sent[2]
     assert error["type"] == "error" and error["id"] == "1", sock.sent
     assert error["payload"]["extensions"]["code"] == "INTERNAL"
+
+
+async def test_server_sent_events_end_with_an_error_event_not_a_cut():
+    """The same failure over server-sent events: a `next` event with INTERNAL, then
+    `complete`; the response ends normally."""
+    import json
+    from types import SimpleNamespace
+
+    import httpx
+
+    from schema.app import GavelGraphQL
+
+    view = GavelGraphQL(SCHEMA, SimpleNamespace(bus=None), max_page=10)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=view)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gavel.test") as client:
+        response = await client.post(
+            "/",
+            json={"query": "subscription { ticks }"},
+            headers={"accept": "text/event-stream"},
+        )
+    events = [
+        (block.split("\r\n")[0], block.split("\r\n")[1][5:].strip())
+        for block in response.text.split("\r\n\r\n")
+        if block.startswith("event:")
+    ]
+    assert [kind for kind, _ in events] == ["event: next", "event: next", "event: complete"]
+    assert json.loads(events[0][1]) == {"data": {"ticks": 1}}
+    error = json.loads(events[1][1])["errors"][0]
+    assert error["extensions"]["code"] == "INTERNAL" and error["extensions"]["errorId"]
