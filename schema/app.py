@@ -12,22 +12,29 @@ the `connection_init` was acknowledged (close 4401 "Unauthorized", on both proto
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import orjson
-from starlette.requests import Request
+from cross_web import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
     GRAPHQL_WS_PROTOCOL,
 )
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from domain.errors import DomainError
 from realtime.broadcast import BoundedBroadcast
@@ -36,9 +43,17 @@ from schema import compiled_bid
 from schema.compiled_bid import Compiler
 from schema.context import GavelContext, Loaders
 from schema.live_delivery import LegacyWSHandler, LiveDelivery, TransportWSHandler
+from schema.request_errors import (
+    BAD_REQUEST,
+    OPERATION_NOT_SUPPORTED,
+    REQUEST_REFUSALS,
+    error_code,
+)
 from schema.shared_events import shared_payload_text
 from services import accounts
 from services.deps import Deps
+
+log = logging.getLogger("gavel.graphql")
 
 # Where `on_ws_connect` leaves the close code for a refused socket (in the ASGI scope).
 _CLOSE_KEY = "gavel.ws_close"
@@ -95,6 +110,19 @@ class GavelSocket(ASGIWebSocketAdapter):
         if chosen is not None:
             code, reason = chosen
         await super().close(code, reason)
+
+
+def http_refusal(
+    status: int, message: str, *, code: str | None = None, error_id: str | None = None
+) -> Response:
+    """A request refused before any GraphQL ran, as a JSON GraphQL error response."""
+    codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+    extensions: dict[str, str] = {"code": code or codes.get(status, BAD_REQUEST)}
+    if error_id is not None:
+        extensions["errorId"] = error_id
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": extensions}]}, status_code=status
+    )
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -159,14 +187,145 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.compiler is not None and scope["type"] == "http" and scope["method"] == "POST":
+        if scope["type"] == "http":
+            await self._answer_http(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def _answer_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The compiled bid path, else strawberry's HTTP handling; either way every refusal
+        is a JSON GraphQL error: strawberry answers its own HTTPExceptions (a body that is
+        not JSON, a `query` that is not a string, ...) as text/plain, and the server
+        anything unexpected as a bare 500."""
+        started = False
+        receive_failure: BaseException | None = None
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        async def watched_receive() -> Message:
+            nonlocal receive_failure
+            try:
+                return await receive()
+            except BaseException as exc:  # the server's or a middleware's (a body limit)
+                receive_failure = exc
+                raise
+
+        try:
+            await self._answer_http_request(scope, watched_receive, tracking_send)
+        except Exception as exc:
+            if started or exc is receive_failure or isinstance(exc, ClientDisconnect):
+                raise
+            error_id = uuid.uuid4().hex[:12]
+            log.error("unexpected error id=%s", error_id, exc_info=exc)
+            message = f"Unexpected error (id {error_id}); it has been logged."
+            answer = http_refusal(500, message, code="INTERNAL", error_id=error_id)
+            await answer(scope, receive, send)
+
+    async def _answer_http_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.compiler is not None and scope["method"] == "POST":
             headers = dict(scope["headers"])
             if headers.get(b"content-type", b"").startswith(b"application/json"):
                 body = await _read_body(receive)
                 if await self._compiled(headers, body, send):
                     return
                 receive = _replay(body, receive)
-        await super().__call__(scope, receive, send)
+        try:
+            response = await self.run(Request(scope, receive=receive))
+        except HTTPException as exc:
+            response = http_refusal(exc.status_code, exc.reason)
+        await response(scope, receive, send)
+
+    async def create_streaming_response(
+        self,
+        request: Request | WebSocket,
+        stream: Callable[[], AsyncIterator[str]],
+        sub_response: Response,
+        headers: Mapping[str, str],
+    ) -> Response:
+        """Server-sent events that end cleanly: an unexpected failure mid-stream is sent as
+        a `next` event with an INTERNAL error (and its id), then `complete`, instead of a
+        connection cut (the graphql-sse format strawberry streams)."""
+        if headers.get("Content-Type") != "text/event-stream":
+            return await super().create_streaming_response(request, stream, sub_response, headers)
+
+        async def ending_cleanly() -> AsyncIterator[str]:
+            try:
+                async for chunk in stream():
+                    yield chunk
+            except Exception as exc:
+                error_id = uuid.uuid4().hex[:12]
+                log.error("unexpected error id=%s (server-sent events)", error_id, exc_info=exc)
+                error = {
+                    "message": f"Unexpected error (id {error_id}); it has been logged.",
+                    "extensions": {"code": "INTERNAL", "errorId": error_id},
+                }
+                data = self.encode_json({"data": None, "errors": [error]})
+                yield f"event: next\r\ndata: {data}\r\n\r\nevent: complete\r\ndata: \r\n\r\n"
+
+        return await super().create_streaming_response(
+            request, ending_cleanly, sub_response, headers
+        )
+
+    def decode_json(self, data: str | bytes) -> object:
+        # JSON nested deeper than the interpreter's recursion limit is no JSON we take
+        # (HTTP bodies: 400; WebSocket messages: the protocol's answer to a non-JSON one).
+        try:
+            return super().decode_json(data)
+        except RecursionError as exc:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from exc
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # strawberry turns only a JSONDecodeError into a 400: bytes that are not UTF-8
+        # raise a plain ValueError.
+        try:
+            return self.decode_json(data)
+        except ValueError as exc:
+            raise HTTPException(400, "The request body is not valid JSON.") from exc
+
+    async def parse_http_body(self, request: Any) -> Any:
+        # A JSON body that is not an object (a number, a string, null) fails inside
+        # strawberry on `.get`, as an AttributeError: refuse it as the bad request it is.
+        try:
+            return await super().parse_http_body(request)
+        except (AttributeError, TypeError) as exc:
+            raise HTTPException(400, "The request body must be a JSON object.") from exc
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: GavelContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """One operation as a plain (not streamed) HTTP answer. Unlike strawberry's, it does
+        not start a subscription it cannot stream (its results would be lost) and sets
+        the HTTP status of a refused request: 400, or 405 (and `Allow: POST`) for an
+        operation GET does not serve, a mutation (GraphQL over HTTP); a document that
+        parses and validates, or fails to, answers 200 as before."""
+        allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
+        if not self.allow_queries_via_get and request_adapter.method == "GET":
+            allowed.discard(OperationType.QUERY)
+        result = await self.schema.execute(
+            request_data.query,
+            root_value=root_value,
+            variable_values=request_data.variables,
+            context_value=context,
+            operation_name=request_data.operation_name,
+            allowed_operation_types=allowed,
+            operation_extensions=request_data.extensions,
+        )
+        codes = {error_code(e) for e in result.errors or ()}
+        if codes & REQUEST_REFUSALS:
+            sub_response.status_code = 400
+            if request_adapter.method == "GET" and OPERATION_NOT_SUPPORTED in codes:
+                sub_response.status_code = 405
+                sub_response.headers["allow"] = "POST"
+        return result
 
     async def _compiled(self, headers: dict[bytes, bytes], body: bytes, send: Send) -> bool:
         """Answer a compiled placeBid/buyNow (schema/compiled_bid.py); False if the

@@ -17,6 +17,7 @@ from schema.errors import GavelMaskErrors
 from schema.exposure import HideSuggestions, IntrospectionDisabled
 from schema.limits import limit_rule
 from schema.live_delivery import CapturingExecutionContext
+from schema.request_errors import GavelSchema
 from schema.root import Mutation, Query, Subscription
 from schema.types import Dispute
 
@@ -68,7 +69,7 @@ def build_schema(
         extensions.append(lambda: AddValidationRules([IntrospectionDisabled]))
     if not suggestions:
         extensions.append(HideSuggestions)
-    return strawberry.Schema(
+    return GavelSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

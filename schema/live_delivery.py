@@ -21,24 +21,29 @@ off (`SubscriberTooSlow`, resume with `sinceSequence`).
 
 The handler classes below tell the subscription resolver which socket and operation it
 serves (a context variable, copied into the operation's task); without them (e.g. a
-subscription over HTTP) the resolver falls back to the queued path.
+subscription over HTTP) the resolver falls back to the queued path. They also answer
+messages that carry no usable operation without crashing the connection (malformed
+documents are refused by schema/request_errors.py, on every transport alike).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import deque
 from collections.abc import Coroutine, Generator
+from contextlib import suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from graphql import ExecutionResult, OperationType
+from graphql import ExecutionResult, GraphQLError, OperationType
 from starlette.websockets import WebSocket
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
@@ -46,6 +51,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from realtime.feed import AuctionFeeds, FeedMember
 from realtime.stream import EventSource, PublicEvent
+from schema.request_errors import BAD_REQUEST
 from schema.shared_events import (
     SharedEventExecutionContext,
     shared_payload_text,
@@ -72,6 +78,7 @@ def _target(ws: WebSocket, operation_id: str, kind: str) -> SocketTarget:
 
 
 _TARGET: ContextVar[SocketTarget | None] = ContextVar("gavel_socket_target", default=None)
+_RUNNING: ContextVar[Operation[Any, Any] | None] = ContextVar("gavel_ws_operation", default=None)
 _EXECUTOR: ContextVar[SharedEventExecutionContext | None] = ContextVar(
     "gavel_subscription_executor", default=None
 )
@@ -83,7 +90,61 @@ def live_target() -> tuple[SocketTarget, SharedEventExecutionContext] | None:
     return (target, executor) if target is not None and executor is not None else None
 
 
+def _operation_message(message: object, kind: str) -> dict[str, Any] | None:
+    """A `subscribe`/`start` message's operation, with `payload.query` always present (a
+    missing query is the client's BAD_REQUEST, answered by GavelSchema like on HTTP);
+    None for a message of another type. Raises ValueError when the message cannot carry
+    an operation at all (no string id, a payload that is not an object)."""
+    if not isinstance(message, dict):
+        raise ValueError("a message must be a JSON object")
+    if message.get("type") != kind:
+        return None
+    payload = message.get("payload")
+    if not isinstance(message.get("id"), str) or not isinstance(payload, dict):
+        raise ValueError(f"a {kind} message needs a string id and an object payload")
+    return {**message, "payload": {"query": None, **payload}}
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    async def handle_message(self, message: Any) -> None:
+        # strawberry closes the socket only for a missing key; a message of another shape
+        # (not an object, a payload that is a string) would crash the connection.
+        try:
+            message = _operation_message(message, "subscribe") or message
+        except ValueError as exc:
+            await self.handle_invalid_message(str(exc))
+            return
+        await super().handle_message(message)
+
+    async def run_operation(self, operation: Operation[Any, Any]) -> None:
+        # Remembered for `handle_task_exception`, which strawberry calls without it.
+        _RUNNING.set(operation)
+        await super().run_operation(operation)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        # strawberry logs an operation's unexpected failure, then sends a bare `complete`:
+        # the client would take a failure for the end of its results. An `error` message
+        # for the operation comes first (strawberry then sends nothing more for it).
+        await super().handle_task_exception(error)
+        operation = _RUNNING.get()
+        if operation is None:
+            return
+        error_id = uuid.uuid4().hex[:12]
+        log.error("unexpected error id=%s (graphql-transport-ws)", error_id)
+        message = f"Unexpected error (id {error_id}); it has been logged."
+        with suppress(Exception):
+            await operation.send_initial_errors(
+                [GraphQLError(message, extensions={"code": "INTERNAL", "errorId": error_id})]
+            )
+
+    @staticmethod
+    def _get_pre_execution_close_reason(error: Any) -> str | None:
+        # Overrides a strawberry internal (0.341), which closes the whole socket (4400) for
+        # a syntax error or an unknown operation: the protocol's `error` message for that
+        # operation id answers it, as for any other invalid document, and the socket
+        # stays open for the client's next operation.
+        return None
+
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         # The operation's task is created inside and copies this context.
         token = _TARGET.set(_target(self.websocket.ws, message["id"], "next"))  # type: ignore[attr-defined]
@@ -94,12 +155,54 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
+    async def handle_message(self, message: Any) -> None:
+        # graphql-ws has no close code for a bad message: strawberry ignores what it does
+        # not understand (so do we), but a start message without an id or payload object
+        # would crash the connection.
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            return
+        if message["type"] == "stop" and not isinstance(message.get("id"), str):
+            return
+        try:
+            message = _operation_message(message, "start") or message
+        except ValueError as exc:
+            if isinstance(message.get("id"), str):
+                await self.send_message(_legacy_error(message["id"], str(exc), BAD_REQUEST))
+            return
+        await super().handle_message(message)
+
+    async def handle_async_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        # strawberry lets an unexpected exception end the operation's task silently: the
+        # client would wait forever. It gets an error message, like on the other protocol.
+        try:
+            await super().handle_async_results(operation_id, query, operation_name, variables)
+        except Exception as exc:
+            error_id = uuid.uuid4().hex[:12]
+            log.error("unexpected error id=%s (graphql-ws)", error_id, exc_info=exc)
+            message = f"Unexpected error (id {error_id}); it has been logged."
+            with suppress(Exception):
+                await self.send_message(_legacy_error(operation_id, message, "INTERNAL"))
+
     async def handle_start(self, message: StartMessage) -> None:
         token = _TARGET.set(_target(self.websocket.ws, message["id"], "data"))  # type: ignore[attr-defined]
         try:
             await super().handle_start(message)
         finally:
             _TARGET.reset(token)
+
+
+def _legacy_error(operation_id: str, message: str, code: str) -> Any:
+    return {
+        "type": "error",
+        "id": operation_id,
+        "payload": {"message": message, "extensions": {"code": code}},
+    }
 
 
 class CapturingExecutionContext(SharedEventExecutionContext):
