@@ -137,8 +137,9 @@ async def test_a_mutation_over_get_runs_nothing(client, gql):
         params={"query": request["query"], "variables": json.dumps(request["variables"])},
         headers=FOREIGN,
     )
-    _assert_refused(response, 400, "BAD_REQUEST")
-    assert "GET" in response.json()["errors"][0]["message"]
+    # GraphQL over HTTP: an operation GET cannot serve is 405, with the methods that can.
+    _assert_refused(response, 405, "OPERATION_NOT_SUPPORTED")
+    assert response.headers["allow"] == "POST"
     assert not await _exists(gql, name)
 
 

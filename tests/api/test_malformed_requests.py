@@ -108,14 +108,34 @@ async def test_two_operations_run_the_chosen_one(client):
         (b'[{"query": "{ categories }"}]', "application/json"),
         (b"", "application/json"),
         (b'{"query": "{ categories }", "variables": ' + b"[" * 100_000, "application/json"),
-        (b'{"query": "{ categories }"}', "text/plain"),
-        (b"query=%7B+categories+%7D", "application/x-www-form-urlencoded"),
     ],
 )
 async def test_bodies_that_are_no_graphql_request(client, body, content_type):
     response = await client.post("/graphql", content=body, headers={"content-type": content_type})
     assert response.status_code == 400, response.text
     assert codes_of(response) == ["BAD_REQUEST"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b'{"query": "{ categories }"}', "text/plain"),
+        (b"query=%7B+categories+%7D", "application/x-www-form-urlencoded"),
+    ],
+)
+async def test_body_types_a_browser_sends_unasked_are_refused(client, body, content_type):
+    # Without a preflight-forcing header these are cross-site forgeries to refuse; with
+    # one they are still no GraphQL request type the server reads.
+    plain = await client.post("/graphql", content=body, headers={"content-type": content_type})
+    assert plain.status_code == 400, plain.text
+    assert codes_of(plain) == ["CSRF_PREFLIGHT_REQUIRED"]
+    preflighted = await client.post(
+        "/graphql",
+        content=body,
+        headers={"content-type": content_type, "apollo-require-preflight": "true"},
+    )
+    assert preflighted.status_code == 415, preflighted.text
+    assert codes_of(preflighted) == ["UNSUPPORTED_CONTENT_TYPE"]
 
 
 async def test_get_with_variables_that_are_not_json(client):
