@@ -50,6 +50,7 @@ from graphql.validation import ASTValidationRule, specified_rules
 
 from domain.errors import DomainError
 from domain.money import to_decimal
+from domain.text import first_unstorable, is_storable
 from services import bidding
 from services.deps import Deps
 from storage.tables import User
@@ -195,8 +196,8 @@ class Compiler:
                 arguments[argument.name.value] = (True, argument.value.name.value)
                 continue
             value = value_from_ast(argument.value, definition.args[argument.name.value].type)
-            if value is Undefined:
-                raise Unsupported
+            if value is Undefined or (isinstance(value, str) and not is_storable(value)):
+                raise Unsupported  # the generic path reports it (schema/text_guard.py)
             arguments[argument.name.value] = (False, value)
         selections = field.selection_set.selections if field.selection_set else ()
         return CompiledBid(
@@ -273,6 +274,8 @@ def prepare(schema: GraphQLSchema, compiled: CompiledBid, variables: Any) -> Cal
     (which reports the error)."""
     if variables is not None and not isinstance(variables, dict):
         return None
+    if variables and first_unstorable(variables) is not None:
+        return None  # the generic path refuses it (schema/text_guard.py)
     definitions = compiled.operation.variable_definitions or ()
     values = get_variable_values(schema, definitions, variables or {})
     if isinstance(values, list):
