@@ -42,18 +42,24 @@ def check_text(value: str, field: str, *, multiline: bool = False) -> str:
 
 def first_unstorable(value: object, path: str = "") -> str | None:
     """The path ("input.title", "ids[2]") of the first string inside a JSON-like value
-    (dicts, lists, strings; keys included) that is_storable refuses, or None."""
+    (dicts, lists, strings; keys included) that is_storable refuses, or None.
+
+    On the bid path for every request: paths are only built on the way to a refusal."""
+    search = _NOT_MULTILINE.search
     if isinstance(value, str):
-        return None if _NOT_MULTILINE.search(value) is None else path
+        return None if search(value) is None else path
     if isinstance(value, dict):
         for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key)
-            if isinstance(key, str) and _NOT_MULTILINE.search(key) is not None:
+            if isinstance(key, str) and search(key) is not None:
                 return path or "(key)"
-            found = first_unstorable(item, where)
-            if found is not None:
-                return found
-    elif isinstance(value, list | tuple):
+            if isinstance(item, str):
+                if search(item) is not None:
+                    return f"{path}.{key}" if path else str(key)
+            elif isinstance(item, dict | list):
+                found = first_unstorable(item, f"{path}.{key}" if path else str(key))
+                if found is not None:
+                    return found
+    elif isinstance(value, list):
         for index, item in enumerate(value):
             found = first_unstorable(item, f"{path}[{index}]")
             if found is not None:

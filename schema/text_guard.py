@@ -32,26 +32,46 @@ class _Literals(Visitor):
 
 
 def refused_string(query: str | None, document: DocumentNode | None, variables: Any) -> str | None:
-    """Where the first unstorable string of an operation is ("$input.title", "a literal"),
-    or None. Cost: one scan of the variables, one of the query text; the document's
-    literals are walked only when the text has a backslash (an escape can spell any
-    character; raw text the lexer accepted holds no NUL, surrogate or C0 control but tab
-    and line breaks, yet may hold C1 controls, which the text scan finds)."""
+    """Where the first unstorable string of an operation is ("$input.title", "a string
+    literal"), or None. Cost per request: one walk of the variables; the document's verdict
+    is remembered per query text, as the parser cache remembers its parse."""
     if variables:
         found = first_unstorable(variables)
         if found is not None:
             return f"${found}"
     if query is not None:
-        if not is_storable(query):
-            return "the document"
-        if "\\" not in query:
-            return None
-    if document is not None:
-        literals = _Literals()
-        visit(document, literals)
-        if literals.refused is not None:
-            return "a string literal"
-    return None
+        return _refused_in_text(query, document)
+    return _refused_in_document(document)
+
+
+# query text -> verdict on its literals; bounded like the parser cache (schema/build.py).
+_VERDICTS: dict[str, str | None] = {}
+_VERDICTS_KEPT = 512
+
+
+def _refused_in_text(query: str, document: DocumentNode | None) -> str | None:
+    try:
+        return _VERDICTS[query]
+    except KeyError:
+        pass
+    # Raw text holds every literal's characters but for escapes; only a backslash makes a
+    # walk of the parsed literals necessary.
+    if not is_storable(query):
+        verdict: str | None = "the document"
+    else:
+        verdict = _refused_in_document(document) if "\\" in query else None
+    if len(_VERDICTS) >= _VERDICTS_KEPT:
+        _VERDICTS.clear()  # rare; a simple bound beats bookkeeping on every request
+    _VERDICTS[query] = verdict
+    return verdict
+
+
+def _refused_in_document(document: DocumentNode | None) -> str | None:
+    if document is None:
+        return None
+    literals = _Literals()
+    visit(document, literals)
+    return None if literals.refused is None else "a string literal"
 
 
 def refusal(where: str) -> GraphQLError:
