@@ -86,10 +86,26 @@ class TextGuard(SchemaExtension):
     """Refuses, after validation and before execution, an operation carrying a string
     domain.text.is_storable refuses. Listed after the validation extensions."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused: str | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        # An unknown operation's error echoes its name, and "\ud800" cannot be encoded as
+        # JSON: the response would fail instead of answering. The name is dropped here and
+        # refused after validation, on every transport alike.
+        ctx = self.execution_context
+        if ctx.operation_name is not None and not is_storable(ctx.operation_name):
+            self.refused = "operationName"
+            # strawberry 0.341 keeps the client's name here (no setter); without it the
+            # first operation stands in, and on_validate refuses before anything runs.
+            ctx._provided_operation_name = None
+        yield
+
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
-        if not ctx.pre_execution_errors:  # an invalid document keeps its own errors
-            where = refused_string(ctx.query, ctx.graphql_document, ctx.variables)
-            if where is not None:
-                ctx.pre_execution_errors = [refusal(where)]
+        if self.refused is None and not ctx.pre_execution_errors:
+            self.refused = refused_string(ctx.query, ctx.graphql_document, ctx.variables)
+        if self.refused is not None:  # an invalid document otherwise keeps its own errors
+            ctx.pre_execution_errors = [refusal(self.refused)]
         yield

@@ -495,3 +495,14 @@ async def test_single_line_display_name(gql, value):
         else [e["code"] for e in body["data"]["updateProfile"]["errors"]]
     )
     assert codes == ["INVALID_INPUT"], body
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE)
+async def test_unstorable_operation_names_and_variable_names(client, bad):
+    for body in (
+        f'{{"query": "query A {{ categories }}", "operationName": "A{bad}"}}',
+        f'{{"query": "{{ categories }}", "variables": {{"x{bad}": "1"}}}}',
+        f'{{"query": "{{ categories }}", "variables": {{"x": {{"y{bad}": 1}}}}}}',
+    ):
+        answer = await post_raw(client, body)
+        assert error_code(answer) == "INVALID_INPUT", (body, answer)

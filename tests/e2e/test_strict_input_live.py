@@ -101,3 +101,13 @@ async def test_server_sent_events_check_arguments(server, gql):
         errors = [e for e in events if isinstance(e, dict) and e.get("errors")]
         assert errors, (bad, response.status_code, response.text[:500])
         assert errors[0]["errors"][0]["extensions"]["code"] == "INVALID_INPUT", response.text
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_unstorable_operation_name_over_websocket(server, protocol):
+    kind = "subscribe" if protocol == TRANSPORT_WS else "start"
+    async with socket(server, protocol) as sock:
+        payload = f'{{"query": {json.dumps(SUBSCRIBE)}, "operationName": "A\\ud800"}}'
+        await sock.ws.send(f'{{"id": "1", "type": "{kind}", "payload": {payload}}}')
+        message = await sock.recv()
+        assert message["id"] == "1" and first_code(message) == "INVALID_INPUT", message
