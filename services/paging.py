@@ -15,7 +15,7 @@ from domain.errors import ValidationFailed
 
 T = TypeVar("T")
 
-# Cursors we issue are under 120 characters; a longer one is forged.
+# Cursors we issue are under 150 characters; a longer one is forged.
 MAX_CURSOR_LENGTH = 512
 
 
