@@ -506,3 +506,25 @@ async def test_unstorable_operation_names_and_variable_names(client, bad):
     ):
         answer = await post_raw(client, body)
         assert error_code(answer) == "INVALID_INPUT", (body, answer)
+
+
+@pytest.mark.parametrize("value", [2**31 - 1, -(2**31), 2**31, -(2**63), 10**20])
+async def test_int_arguments_at_and_beyond_32_bits_are_client_errors(app, gql, seller, value):
+    filtered = await gql(
+        "query($n: Int) { auctions(filter: {endingWithinSeconds: $n}) { totalCount } }",
+        {"n": value},
+    )
+    assert error_code(filtered) != "INTERNAL", filtered
+    before = await count_rows(app, "auctions")
+    for field, kind in (
+        ("dutchStepSeconds", "DUTCH"),
+        ("softCloseWindowSeconds", "ENGLISH"),
+        ("softCloseExtensionSeconds", "ENGLISH"),
+    ):
+        extra = {"dutchStep": "10", "dutchFloor": "400"} if kind == "DUTCH" else {}
+        fields = listing(type=kind, startingPrice="1000", **extra) | {field: value}
+        body = await gql(CREATE, {"input": fields}, token=seller.token)
+        payload = (body.get("data") or {}).get("createAuction")
+        codes = [e["code"] for e in payload["errors"]] if payload else [error_code(body)]
+        assert codes and codes[0] == "INVALID_INPUT", (field, body)
+    assert await count_rows(app, "auctions") == before
