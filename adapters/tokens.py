@@ -38,6 +38,10 @@ class TokenService:
         return jwt.encode(payload, self._secret, algorithm=self.ALGORITHM)
 
     def _decode(self, token: str, purpose: str) -> dict[str, object]:
+        # Tokens are ASCII; anything else (a lone surrogate from a WebSocket's JSON
+        # connection_init cannot even be encoded) is malformed, not a server fault.
+        if not isinstance(token, str) or not token.isascii():
+            raise TokenError("the token is malformed or its signature is wrong")
         try:
             claims = jwt.decode(
                 token, self._secret, algorithms=[self.ALGORITHM], options={"require": ["exp"]}
@@ -90,4 +94,6 @@ def new_refresh_token() -> str:
 
 
 def refresh_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    # surrogatepass: a forged token holding a lone surrogate hashes to no stored token
+    # instead of failing to encode.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from domain.enums import Role
 from domain.errors import ValidationFailed
+from domain.text import check_text
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 # Deliberately simple: one @, a dot in the domain, no spaces. Real proof is the verify mail.
@@ -28,7 +29,7 @@ def check_username(username: str) -> str:
 
 
 def normalize_email(email: str) -> str:
-    value = email.strip().lower()
+    value = check_text(email.strip(), "email").lower()
     if len(value) > 254 or not EMAIL_RE.match(value):
         raise ValidationFailed("not a valid email address", code="INVALID_EMAIL", field="email")
     return value
@@ -53,7 +54,7 @@ def check_password(password: str) -> str:
 def check_display_name(name: str | None) -> str | None:
     if name is None:
         return None
-    value = name.strip()
+    value = check_text(name.strip(), "displayName")
     if not value:
         return None
     if len(value) > MAX_DISPLAY_NAME:
@@ -84,6 +85,8 @@ def check_address(address: Address) -> Address:
     }
     for field, limit in limits.items():
         value = values[field]
+        if value is not None:
+            check_text(value, f"address.{field}")
         if field != "line2" and not value:
             raise ValidationFailed(f"{field} is required", field=f"address.{field}")
         if value is not None and len(value) > limit:

@@ -14,6 +14,7 @@ from domain.categories import check_category
 from domain.enums import AuctionType, ItemCondition
 from domain.errors import ValidationFailed
 from domain.money import check_currency, to_minor
+from domain.text import check_text
 
 MAX_TITLE = 140
 MAX_DESCRIPTION = 10_000
@@ -85,8 +86,8 @@ class ListingChanges:
     ends_at: datetime | None = None
 
 
-def _text(value: str, field: str, limit: int, *, minimum: int = 1) -> str:
-    text = value.strip()
+def _text(value: str, field: str, limit: int, *, minimum: int = 1, multiline: bool = False) -> str:
+    text = check_text(value.strip(), field, multiline=multiline)
     if len(text) < minimum:
         raise ValidationFailed(f"{field} needs at least {minimum} characters", field=field)
     if len(text) > limit:
@@ -123,7 +124,7 @@ def validate_listing(raw: ListingInput, *, now: datetime, policy: ListingPolicy)
     dutch = auction_type is AuctionType.DUTCH
     terms = AuctionTerms(
         title=_text(raw.title, "title", MAX_TITLE, minimum=3),
-        description=_text(raw.description, "description", MAX_DESCRIPTION),
+        description=_text(raw.description, "description", MAX_DESCRIPTION, multiline=True),
         category=check_category(raw.category),
         condition=ItemCondition(raw.condition),
         type=auction_type,
@@ -263,7 +264,7 @@ def apply_changes(
         else _text(changes.title, "title", MAX_TITLE, minimum=3),
         description=terms.description
         if changes.description is None
-        else _text(changes.description, "description", MAX_DESCRIPTION),
+        else _text(changes.description, "description", MAX_DESCRIPTION, multiline=True),
         category=terms.category if changes.category is None else check_category(changes.category),
         condition=changes.condition or terms.condition,
         starting_price=money(changes.starting_price, "startingPrice", terms.starting_price) or 0,

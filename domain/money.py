@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Decimal, localcontext
 
 from domain.errors import ValidationFailed
 
@@ -40,6 +41,16 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 MAX_MINOR_UNITS = 10**13
 
 
+# The only amount syntax on the wire (SPEC: "takes Decimal strings. No floats."): an optional
+# '-', ASCII digits, optionally '.' and more ASCII digits. Python's Decimal() would also take
+# "1_000", full-width and Arabic-Indic digits, "1e1", " 10", "NaN"; none is a typed price.
+# [0-9] and fullmatch, because \d matches every Unicode digit and $ matches before a "\n".
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+# Longer than any real amount (10^13 minor units is 14 digits) yet short enough that a
+# hostile string costs nothing to refuse and every accepted one fits PostgreSQL NUMERIC.
+MAX_DECIMAL_LENGTH = 32
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     minor: int
@@ -58,27 +69,49 @@ def check_currency(currency: str, *, field: str = "currency") -> str:
     return code
 
 
+def parse_decimal(text: object, *, field: str = "amount") -> Decimal:
+    """The Decimal a client's amount string names, parsed strictly.
+
+    Accepts only `-?[0-9]+(\\.[0-9]+)?` (ASCII, no spaces, no '+', no exponent, no '_',
+    at most MAX_DECIMAL_LENGTH characters), so "-3" parses and is left to the caller to
+    refuse as non-positive. Anything else, non-strings included (JSON numbers arrive as
+    floats and have already lost digits), raises ValidationFailed(INVALID_AMOUNT, field).
+    Source: SPEC "takes Decimal strings. No floats"; issue 12 item 4.
+    """
+    if (
+        not isinstance(text, str)
+        or len(text) > MAX_DECIMAL_LENGTH
+        or _PLAIN_DECIMAL.fullmatch(text) is None
+    ):
+        # The value is not echoed: it may hold characters no JSON encoder accepts.
+        raise ValidationFailed(
+            f'{field} must be a plain decimal string like "12.50" (ASCII digits, at most'
+            f" one '.', no sign but '-', no exponent, at most {MAX_DECIMAL_LENGTH} characters)",
+            code="INVALID_AMOUNT",
+            field=field,
+        )
+    return Decimal(text)
+
+
 def to_minor(amount: Decimal | str | int, currency: str, *, field: str = "amount") -> int:
     """Convert a client amount to minor units, refusing anything not exactly representable.
 
-    Rejects NaN, infinities, negatives, more decimals than the currency has, and amounts
-    above MAX_MINOR_UNITS. Zero is allowed here; callers decide whether it makes sense.
+    Strings go through parse_decimal. Rejects NaN, infinities, negatives, more decimal
+    places written than the currency has ("1500.00" JPY, "1.500" USD), and amounts above
+    MAX_MINOR_UNITS, with INVALID_AMOUNT. Zero is allowed here; callers decide whether it
+    makes sense.
     """
     exponent = CURRENCY_EXPONENTS.get(currency)
     if exponent is None:
         raise ValidationFailed(
             f"unknown currency {currency!r}", code="UNKNOWN_CURRENCY", field=field
         )
-    if isinstance(amount, float):
-        raise ValidationFailed(
-            "amounts must be decimal strings, not floats", code="INVALID_AMOUNT", field=field
-        )
-    try:
-        value = amount if isinstance(amount, Decimal) else Decimal(str(amount).strip())
-    except (InvalidOperation, ValueError):
-        raise ValidationFailed(
-            f"{amount!r} is not a decimal amount", code="INVALID_AMOUNT", field=field
-        ) from None
+    if isinstance(amount, Decimal):
+        value = amount
+    elif isinstance(amount, int) and not isinstance(amount, bool):
+        value = Decimal(amount)
+    else:
+        value = parse_decimal(amount, field=field)
     if not value.is_finite():
         raise ValidationFailed("amount must be a finite number", code="INVALID_AMOUNT", field=field)
     if value < 0:
@@ -89,10 +122,7 @@ def to_minor(amount: Decimal | str | int, currency: str, *, field: str = "amount
     # would round "1.0000000000000000000000000001" to 1.00 instead of refusing it.
     _, digits, exp = value.as_tuple()
     assert isinstance(exp, int)  # finite, checked above
-    places, end = -exp, len(digits)
-    while places > 0 and end > 0 and digits[end - 1] == 0:  # "1.50" is as exact as "1.5"
-        places, end = places - 1, end - 1
-    if places > exponent:
+    if -exp > exponent:
         raise ValidationFailed(
             f"{currency} amounts have at most {exponent} decimal places",
             code="INVALID_AMOUNT",

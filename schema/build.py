@@ -19,6 +19,8 @@ from schema.limits import limit_rule
 from schema.live_delivery import CapturingExecutionContext
 from schema.request_errors import GavelSchema
 from schema.root import Mutation, Query, Subscription
+from schema.scalars import SCALAR_OVERRIDES
+from schema.text_guard import TextGuard
 from schema.types import Dispute
 
 
@@ -64,6 +66,7 @@ def build_schema(
         lambda: AddValidationRules(limit_rules),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
+        TextGuard,  # after validation: refuses unstorable strings before anything runs
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([IntrospectionDisabled]))
@@ -76,5 +79,6 @@ def build_schema(
         types=[Dispute],  # in the contract; reachable from mutations of a later issue
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(disable_field_suggestions=not suggestions),
+        scalar_overrides=SCALAR_OVERRIDES,
         execution_context_class=CapturingExecutionContext,
     )

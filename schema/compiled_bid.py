@@ -67,6 +67,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from domain.errors import DomainError
 from domain.money import to_decimal
+from domain.text import first_unstorable, is_storable
 from resolvers.common import parse_id
 from services import bidding
 from services.deps import Deps
@@ -220,8 +221,8 @@ class Compiler:
                 arguments[argument.name.value] = (True, argument.value.name.value)
                 continue
             value = value_from_ast(argument.value, definition.args[argument.name.value].type)
-            if value is Undefined:
-                raise Unsupported
+            if value is Undefined or (isinstance(value, str) and not is_storable(value)):
+                raise Unsupported  # the generic path reports it (schema/text_guard.py)
             arguments[argument.name.value] = (False, value)
         return CompiledBid(
             document=document,
@@ -357,6 +358,8 @@ def prepare(schema: GraphQLSchema, compiled: CompiledBid, variables: Any) -> Cal
     (which reports the error)."""
     if variables is not None and not isinstance(variables, dict):
         return None
+    if variables and first_unstorable(variables) is not None:
+        return None  # the generic path refuses it (schema/text_guard.py)
     definitions = compiled.operation.variable_definitions or ()
     values = get_variable_values(schema, definitions, variables or {})
     if isinstance(values, list):

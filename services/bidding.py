@@ -19,6 +19,7 @@ from sqlmodel import col, func, select
 from domain.enums import AuctionStatus, AuctionType
 from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.money import to_minor
+from domain.text import check_text
 from realtime.events import publish
 from realtime.persister import bid_id
 from realtime.slots import SlotSeed, from_ms, ms
@@ -270,6 +271,8 @@ async def place_bid(
         raise ValidationFailed(
             f"idempotencyKey must have 1-{MAX_IDEMPOTENCY_KEY} characters", field="idempotencyKey"
         )
+    if idempotency_key is not None:
+        check_text(idempotency_key, "idempotencyKey")  # stored in Redis and PostgreSQL
     facts = await _auction_facts(deps, auction_id)
     currency = facts.currency
     if deps.require_verified_email and viewer.email_verified_at is None:

@@ -17,7 +17,7 @@ from domain.enums import AuctionSort, AuctionStatus, AuctionType, ItemCondition,
 from domain.errors import ValidationFailed
 from domain.money import CURRENCY_EXPONENTS
 from services.deps import Deps
-from services.paging import Page, check_first, decode_cursor, make_page
+from services.paging import INT32, INT64, Page, check_first, decode_cursor, make_page
 from storage.tables import Auction, Bid, Item, ItemImage, Notification, Transaction, User, Watch
 
 PUBLIC_DEFAULT = (AuctionStatus.SCHEDULED, AuctionStatus.ACTIVE)
@@ -129,7 +129,12 @@ async def list_auctions(
     base = select(Auction).join(Item, col(Item.id) == Auction.item_id).where(*where)
     query = base
     if after:
-        value, row_id = decode_cursor(after, datetime if sort in _TIME_SORTS else int)
+        if sort in _TIME_SORTS:
+            value, row_id = decode_cursor(after, datetime)
+        else:  # bid_count is an INTEGER column, prices BIGINT
+            value, row_id = decode_cursor(
+                after, int, INT32 if sort is AuctionSort.MOST_BIDS else INT64
+            )
         pair = tuple_(key, Auction.id)
         query = query.where(pair > (value, row_id) if ascending else pair < (value, row_id))
     order = (

@@ -6,7 +6,7 @@ import base64
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -14,6 +14,9 @@ import orjson
 from domain.errors import ValidationFailed
 
 T = TypeVar("T")
+
+# Cursors we issue are under 150 characters; a longer one is forged.
+MAX_CURSOR_LENGTH = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,17 +33,41 @@ def encode_cursor(key: Any, row_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([key, str(row_id)])).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, key_type: type = object) -> tuple[Any, uuid.UUID]:
-    """The (sort key, id) inside a cursor; `key_type` is what the current sort orders by."""
+# Ranges of the columns cursors carry keys for; a cursor never holds a key outside its
+# column's range unless it was forged, and PostgreSQL would fail on binding it.
+INT64 = (-(2**63), 2**63 - 1)
+INT32 = (-(2**31), 2**31 - 1)
+
+
+def decode_cursor(
+    cursor: str, key_type: type = object, key_range: tuple[int, int] = INT64
+) -> tuple[Any, uuid.UUID]:
+    """The (sort key, id) inside a cursor; `key_type` is what the current sort orders by
+    (int or datetime). Integer keys must lie in `key_range`, times must carry an offset and
+    be storable in UTC. Anything else: ValidationFailed(INVALID_CURSOR, field "after")."""
     try:
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise ValueError("too long")
         padded = cursor + "=" * (-len(cursor) % 4)
-        key, row_id = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        key, row_id = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         if isinstance(key, dict):
             key = datetime.fromisoformat(key["t"])
+            if key.tzinfo is None:
+                raise ValueError("naive time")
+            key = key.astimezone(UTC)  # OverflowError at the ends of the calendar
         if isinstance(key, bool) or not isinstance(key, key_type) or not isinstance(row_id, str):
             raise ValueError("bad key")
+        if isinstance(key, int) and not key_range[0] <= key <= key_range[1]:
+            raise ValueError("key out of range")
         return key, uuid.UUID(row_id)
-    except (ValueError, TypeError, KeyError, AttributeError, orjson.JSONDecodeError):
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        OverflowError,
+        orjson.JSONDecodeError,
+    ):
         raise ValidationFailed(
             "the cursor is malformed", code="INVALID_CURSOR", field="after"
         ) from None
