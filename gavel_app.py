@@ -28,12 +28,14 @@ from adapters.mailer import LogMailer
 from adapters.passwords import PasswordHasher
 from adapters.tokens import TokenService
 from domain.listing import ListingPolicy
+from realtime.account_states import AccountStates
 from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
 from realtime.persister import Persister
 from realtime.scheduler import Scheduler
 from realtime.slots import AuctionSlots
 from schema.app import GavelGraphQL
 from schema.build import build_bid_compiler, build_schema
+from schema.outage import OutageGuard
 from services.deps import Deps
 from settings import Settings, get_settings
 from storage.db import make_engine, make_session_factory
@@ -67,6 +69,13 @@ def build_deps(
         ),
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
         slots=slots,
+        # At least an access token's life: a token still valid finds its account's state.
+        account_states=AccountStates(
+            slots.redis,
+            ttl_seconds=max(
+                settings.account_state_ttl_seconds, settings.access_token_ttl_seconds + 60
+            ),
+        ),
         require_verified_email=settings.require_verified_email,
         public_base_url=f"http://{settings.host}:{settings.port}",
         media_dir=media,
@@ -207,7 +216,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         redoc_url=None,
         openapi_url=None,
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", OutageGuard(graphql), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
