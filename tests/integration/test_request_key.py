@@ -65,7 +65,7 @@ async def proxy(settings: Settings) -> AsyncIterator[FaultProxy]:
 
 
 async def slot_state(redis: aioredis.Redis, auction_id: uuid.UUID) -> tuple[int, int, int]:
-    state = await redis.hgetall(keys(auction_id)[0])  # type: ignore[misc]
+    state = await redis.hgetall(keys(auction_id)[0])
     return int(state["seq"]), int(state["bids"]), await redis.xlen(keys(auction_id)[1])
 
 
