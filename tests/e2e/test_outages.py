@@ -263,6 +263,45 @@ async def ws_close_code(stack: Stack, token: str) -> int | None:
         return sock.close_code
 
 
+async def ws_subscription(stack: Stack, token: str, protocol: str) -> list[dict[str, Any]]:
+    """Subscribe from sequence 0; the first answers (replayed events or an error)."""
+    url = stack.base.replace("http://", "ws://") + "/graphql"
+    legacy = protocol == "graphql-ws"
+    received: list[dict[str, Any]] = []
+    async with connect(url, subprotocols=[protocol]) as sock:  # type: ignore[list-item]
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+        await sock.send(json.dumps(init))
+        ack = json.loads(await asyncio.wait_for(sock.recv(), 10))
+        assert ack["type"] == "connection_ack", ack
+        start = {
+            "id": "1",
+            "type": "start" if legacy else "subscribe",
+            "payload": {"query": SUBSCRIBE, "variables": {"id": stack.auction_id}},
+        }
+        await sock.send(json.dumps(start))
+        with contextlib.suppress(TimeoutError, ConnectionClosed):
+            while len(received) < 2:
+                message = json.loads(await asyncio.wait_for(sock.recv(), 5))
+                if message["type"] in ("ka", "ping", "pong"):
+                    continue
+                received.append(message)
+                if message["type"] not in ("next", "data"):
+                    break
+    return received
+
+
+def check_stream(messages: list[dict[str, Any]]) -> None:
+    """Events, or errors that are UNAVAILABLE with a retryAfter: never INTERNAL."""
+    assert messages, "no answer at all"
+    for message in messages:
+        payload = message.get("payload")
+        errors = payload if isinstance(payload, list) else (payload or {}).get("errors") or []
+        for error in errors:
+            extensions = error.get("extensions") or {}
+            assert extensions.get("code") == "UNAVAILABLE", message
+            assert extensions.get("retryAfter", 0) > 0, message
+
+
 async def test_bidding_goes_on_while_postgresql_is_down(stack: Stack):
     async with httpx.AsyncClient(base_url=stack.base, timeout=30.0) as http:
         bidding = Bidding(stack, http)
@@ -326,6 +365,27 @@ async def test_bidding_goes_on_while_postgresql_is_down(stack: Stack):
                 assert sse.status_code == 503
                 checked(sse)
             assert await ws_close_code(stack, lost.token) == 1013
+            # Subscriptions (replayed from Redis) on both WebSocket protocols and SSE.
+            for protocol in ("graphql-transport-ws", "graphql-ws"):
+                messages = await ws_subscription(stack, stack.bidders[2].token, protocol)
+                check_stream(messages)
+            async with http.stream(
+                "POST",
+                "/graphql",
+                json={"query": SUBSCRIBE, "variables": {"id": stack.auction_id}},
+                headers={
+                    "accept": "text/event-stream",
+                    "Authorization": f"Bearer {stack.bidders[2].token}",
+                },
+            ) as sse:
+                assert sse.status_code == 200
+                lines: list[dict[str, Any]] = []
+                async for line in sse.aiter_lines():
+                    if line.startswith("data:") and line[5:].strip():
+                        lines.append({"type": "next", "payload": json.loads(line[5:])})
+                    if len(lines) >= 2:
+                        break
+                check_stream(lines)
         finally:
             stop.set()
             await asyncio.to_thread(stack.pg.start)
