@@ -249,12 +249,17 @@ async def slot_seq(stack: Stack) -> int:
         await client.aclose()
 
 
-async def ws_close_code(stack: Stack, token: str) -> int | None:
+async def ws_close_code(stack: Stack, token: str, *, in_upgrade: bool = False) -> int | None:
+    """Where the token goes: `connection_init`, or the upgrade request's header."""
     url = stack.base.replace("http://", "ws://") + "/graphql"
-    async with connect(url, subprotocols=["graphql-transport-ws"]) as sock:  # type: ignore[list-item]
-        await sock.send(
-            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-        )
+    header = {"Authorization": f"Bearer {token}"} if in_upgrade else {}
+    payload = {} if in_upgrade else {"authorization": f"Bearer {token}"}
+    async with connect(
+        url,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        additional_headers=header,
+    ) as sock:
+        await sock.send(json.dumps({"type": "connection_init", "payload": payload}))
         try:
             while True:
                 await asyncio.wait_for(sock.recv(), 10)
@@ -365,6 +370,7 @@ async def test_bidding_goes_on_while_postgresql_is_down(stack: Stack):
                 assert sse.status_code == 503
                 checked(sse)
             assert await ws_close_code(stack, lost.token) == 1013
+            assert await ws_close_code(stack, lost.token, in_upgrade=True) == 1013
             # Subscriptions (replayed from Redis) on both WebSocket protocols and SSE.
             for protocol in ("graphql-transport-ws", "graphql-ws"):
                 messages = await ws_subscription(stack, stack.bidders[2].token, protocol)
