@@ -9,6 +9,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
@@ -31,12 +32,14 @@ from adapters.passwords import PasswordHasher
 from adapters.security_headers import SecurityHeaders
 from adapters.tokens import TokenService
 from domain.listing import ListingPolicy
+from realtime.account_states import AccountStates
 from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
 from realtime.persister import Persister
 from realtime.scheduler import Scheduler
 from realtime.slots import AuctionSlots
 from schema.app import GavelGraphQL
 from schema.build import build_bid_compiler, build_schema
+from schema.outage import OutageGuard
 from services.deps import Deps
 from settings import ProductionConfigError, Settings, get_settings, production_problems
 from storage.db import make_engine, make_session_factory
@@ -70,6 +73,13 @@ def build_deps(
         ),
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
         slots=slots,
+        # At least an access token's life: a token still valid finds its account's state.
+        account_states=AccountStates(
+            slots.redis,
+            ttl_seconds=max(
+                settings.account_state_ttl_seconds, settings.access_token_ttl_seconds + 60
+            ),
+        ),
         require_verified_email=settings.require_verified_email,
         public_base_url=f"http://{settings.host}:{settings.port}",
         media_dir=media,
@@ -77,24 +87,30 @@ def build_deps(
 
 
 def connect_redis(settings: Settings) -> aioredis.Redis | RedisCluster:
-    """The Redis client every part of the app shares: one node, or a Redis Cluster."""
+    """The Redis client every part of the app shares: one node, or a Redis Cluster.
+
+    Connections are checked before use: the pool drops one the server closed (restart,
+    CLIENT KILL) when it hands it out, a PING precedes reusing one idle for
+    `redis_health_check_seconds`, and TCP keepalive finds peers that vanished without a
+    word. Commands are never re-sent by redis-py (`Retry(NoBackoff(), 0)`): the reply, not
+    the request, may be what was lost, and a bid script run twice tells an accepted bidder
+    BID_TOO_LOW. The bid path retries on its own, with a request key that makes the
+    script apply a bid at most once (realtime/slots.py); anything else that fails
+    reaches the client as UNAVAILABLE (services/unavailable.py).
+    """
     url = settings.redis_url or ""
-    # A PING before reusing a connection idle for 2 s finds connections a Redis restart
-    # killed, before a command is sent on them. Commands are not retried blindly: a bid
-    # whose reply was lost might have been applied.
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "health_check_interval": settings.redis_health_check_seconds,
+        "socket_keepalive": True,
+        "retry": Retry(NoBackoff(), 0),
+    }
     if settings.redis_cluster:
-        # redis-py's cluster client re-sends a command after a connection error or a
-        # timeout (10 times by default), even when the reply, not the request, was lost:
-        # a bid script run twice tells an accepted bidder BID_TOO_LOW. No retries here;
-        # the error reaches the caller (bids retry with their idempotency key) and the
-        # next command reloads the cluster's topology.
-        return RedisCluster.from_url(
-            url,
-            decode_responses=True,
-            health_check_interval=2,
-            retry=Retry(NoBackoff(), 0),
-        )
-    return aioredis.from_url(url, decode_responses=True, health_check_interval=2)
+        # redis-py's cluster client also re-sends after a connection error (10 times by
+        # default); with no retries the error reaches the caller and the next command
+        # reloads the cluster's topology.
+        return RedisCluster.from_url(url, **options)
+    return aioredis.from_url(url, **options)
 
 
 def node_url(url: str, host: str, port: int | str) -> str:
@@ -226,7 +242,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         redoc_url=None,
         openapi_url=None,
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", OutageGuard(graphql), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # (start/close auctions, Dutch price steps) unless switched off here.
     run_scheduler: bool = Field(default=True, alias="GAVEL_RUN_SCHEDULER")
 
+    # Faults: outages of PostgreSQL or Redis (services/unavailable.py). Account states in
+    # Redis let requests authenticate without PostgreSQL (realtime/account_states.py).
+    account_state_ttl_seconds: int = Field(default=24 * 3600, alias="GAVEL_ACCOUNT_STATE_TTL")
+    redis_health_check_seconds: float = Field(default=1.0, alias="GAVEL_REDIS_HEALTH_CHECK_SECONDS")
+
     # Serving.
     host: str = Field(default="127.0.0.1", alias="GAVEL_HOST")
     port: int = Field(default=8000, alias="GAVEL_PORT")

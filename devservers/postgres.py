@@ -115,10 +115,13 @@ class EmbeddedPostgres:
         self._ensure_database()
         return self.url
 
-    def stop(self) -> None:
-        """Fast shutdown (rolls back open transactions, checkpoints). Safe to call twice."""
+    def stop(self, mode: str = "fast") -> None:
+        """Fast shutdown (rolls back open transactions, checkpoints). Safe to call twice.
+
+        `mode="immediate"` stops at once without a checkpoint, as an outage would (the
+        next start recovers from the WAL)."""
         if procs.read_pid(self.pid_file) is not None:
-            self._pg_ctl(["stop", "-m", "fast", "-w", "-t", "60"], check=False)
+            self._pg_ctl(["stop", "-m", mode, "-w", "-t", "60"], check=False)
         if self._tmp_socket_dir is not None:
             shutil.rmtree(self._tmp_socket_dir, ignore_errors=True)
             self._tmp_socket_dir = None

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
 class ScriptBatcher:
@@ -51,7 +53,11 @@ class ScriptBatcher:
                 again = await self._execute([batch[i] for i in missing])
                 for i, result in zip(missing, again, strict=True):
                     results[i] = result
-        except Exception as err:  # connection lost: every caller learns it
+        except Exception as err:  # connection lost: every caller learns it (and retries)
+            if isinstance(err, RedisConnectionError | RedisTimeoutError | OSError):
+                # What killed this connection (a restart, CLIENT KILL) killed the idle
+                # ones too: replace them now rather than fail one request on each.
+                await self.redis.connection_pool.disconnect(inuse_connections=False)
             for _, _, future in batch:
                 if not future.done():
                     future.set_exception(err)

@@ -8,6 +8,11 @@ runs unchanged on Redis Cluster. The events stream doubles as the outbox (a cons
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import logging
+import secrets
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,14 +21,36 @@ from typing import Any
 
 import orjson
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from domain.pricing import increment_table
 from realtime.batcher import ScriptBatcher
 from realtime.scripts import Scripts
 
+log = logging.getLogger("gavel.slots")
+
 LIVE_SET = "gavel:live"  # auctions whose outbox the persister drains
 ENDS_ZSET = "gavel:ends"  # auction id -> end (ms); the closer's agenda
 DUTCH_SET = "gavel:dutch"  # active Dutch auctions the ticker steps
+
+
+# A bid whose reply was lost to a connection failure (Redis restarted, the connection was
+# killed, a timeout) is sent again with the same request key, so the script applies it
+# at most once (realtime/lua/bid.lua). Retries stop after this long; the error then
+# reaches the client as UNAVAILABLE (services/unavailable.py).
+BID_RETRY_SECONDS = 2.0
+BID_RETRY_DELAYS = (0.0, 0.05, 0.1, 0.2, 0.4, 0.8)  # before each retry, then the last again
+REQUEST_KEY_TTL_MS = 60_000  # far beyond the retries: a late one still finds its result
+_RETRIABLE = (RedisConnectionError, RedisTimeoutError)
+# Request keys: unique per process (random prefix) and per call (counter), cheap to make.
+_REQUEST_PREFIX = secrets.token_hex(6)
+_request_numbers = itertools.count()
+
+
+def request_key(auction_id: uuid.UUID | str) -> str:
+    """A fresh request key for one bid call, in the auction's hash tag."""
+    return f"gavel:{{{auction_id}}}:req:{_REQUEST_PREFIX}:{next(_request_numbers)}"
 
 
 def keys(auction_id: uuid.UUID | str) -> tuple[str, str, str, str]:
@@ -193,18 +220,40 @@ class AuctionSlots:
         kind: str = "bid",
     ) -> dict[str, Any]:
         state, events, idem, sealed = keys(auction_id)
-        raw = await self._bid(
-            [state, events, idem, sealed],
-            [
-                str(bidder_id),
-                str(amount),
-                "" if ceiling is None else str(ceiling),
-                idempotency_key or "",
-                kind,
-            ],
-        )
+        script_keys = [state, events, idem, sealed, request_key(auction_id)]
+        args = [
+            str(bidder_id),
+            str(amount),
+            "" if ceiling is None else str(ceiling),
+            idempotency_key or "",
+            kind,
+            str(REQUEST_KEY_TTL_MS),
+        ]
+        try:
+            raw = await self._bid(script_keys, args)
+        except _RETRIABLE as err:
+            raw = await self._retry_bid(script_keys, args, err)
         result: dict[str, Any] = orjson.loads(raw)
         return result
+
+    async def _retry_bid(self, script_keys: list[str], args: list[str], err: Exception) -> Any:
+        """Send the same bid (same request key) until it is answered or the time is up.
+
+        The first attempt may have been applied with its reply lost; the script then
+        answers the retry with that first result. redis-py itself never re-sends (see
+        gavel_app.connect_redis): only this call knows the retry is safe."""
+        deadline = time.monotonic() + BID_RETRY_SECONDS
+        delays = itertools.chain(BID_RETRY_DELAYS, itertools.repeat(BID_RETRY_DELAYS[-1]))
+        for attempt, delay in enumerate(delays, start=1):
+            if time.monotonic() + delay > deadline:
+                raise err
+            log.info("bid retry %d after %r", attempt, err)
+            await asyncio.sleep(delay)
+            try:
+                return await self._bid(script_keys, args)
+            except _RETRIABLE as again:
+                err = again
+        raise AssertionError("unreachable")  # the delays never run out
 
     async def close(self, auction_id: uuid.UUID | str) -> dict[str, Any]:
         state, events, _, sealed = keys(auction_id)

@@ -43,6 +43,7 @@ from schema import compiled_bid
 from schema.compiled_bid import Compiler
 from schema.context import GavelContext, Loaders
 from schema.live_delivery import LegacyWSHandler, LiveDelivery, TransportWSHandler
+from schema.outage import SocketUnavailable
 from schema.request_errors import (
     BAD_REQUEST,
     OPERATION_NOT_SUPPORTED,
@@ -52,11 +53,14 @@ from schema.request_errors import (
 from schema.shared_events import shared_payload_text
 from services import accounts
 from services.deps import Deps
+from services.unavailable import Unavailable
 
 log = logging.getLogger("gavel.graphql")
 
 # Where `on_ws_connect` leaves the close code for a refused socket (in the ASGI scope).
 _CLOSE_KEY = "gavel.ws_close"
+# Where `get_context` leaves an upgrade request's failed authentication for `on_ws_connect`.
+_UNAVAILABLE_KEY = "gavel.unavailable"
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 
@@ -392,7 +396,12 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         )
         token = bearer(request.headers.get("authorization"))
         if token is not None:
-            await self.authenticate(ctx, token)
+            try:
+                await self.authenticate(ctx, token)
+            except Unavailable as down:
+                if not isinstance(request, WebSocket):
+                    raise  # HTTP: answered whole by schema.outage.OutageGuard
+                ctx.extra[_UNAVAILABLE_KEY] = down  # refused at connection_init
         return ctx
 
     async def authenticate(self, ctx: GavelContext, token: str) -> None:
@@ -409,6 +418,9 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         params = getattr(context, "connection_params", None) or {}
         header = params.get("authorization", params.get("Authorization"))
         if header is None:
+            down = context.extra.pop(_UNAVAILABLE_KEY, None)
+            if down is not None:
+                self._refuse_unavailable(context, down)
             return  # anonymous (or authenticated by a header on the upgrade request)
         token = bearer(header) if isinstance(header, str) else ""
         if not token:
@@ -425,6 +437,8 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         except DomainError as err:
             banned = err.code == "ACCOUNT_BANNED"
             self._refuse(context, CLOSE_FORBIDDEN if banned else CLOSE_UNAUTHORIZED, err)
+        except Unavailable as down:
+            self._refuse_unavailable(context, down)
         context.viewer = user
         context.auth_error = None
 
@@ -433,3 +447,10 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         context.auth_error = (err.code, err.message)
         context.request.scope[_CLOSE_KEY] = (close_code, _close_reason(err))
         raise SocketRejected(close_code, err)
+
+    def _refuse_unavailable(self, context: GavelContext, down: Unavailable) -> NoReturn:
+        context.viewer = None
+        context.auth_error = (down.code, down.message)
+        refusal = SocketUnavailable(down)
+        context.request.scope[_CLOSE_KEY] = (refusal.close_code, refusal.reason)
+        raise refusal

@@ -71,6 +71,7 @@ from domain.text import first_unstorable, is_storable
 from resolvers.common import parse_id
 from services import bidding
 from services.deps import Deps
+from services.unavailable import unavailable
 from storage.tables import User
 
 log = logging.getLogger("gavel.graphql")
@@ -401,6 +402,10 @@ async def run(deps: Deps, viewer: User, call: Call) -> dict[str, Any]:
     except DomainError as err:
         return _error(compiled, err.message, err, {"code": err.code, **_field(err)})
     except Exception as err:
+        down = unavailable(err)
+        if down is not None:  # as the error masking answers it (schema/errors.py)
+            log.warning("dependency unavailable path=%s: %r", [compiled.key], err)
+            return _error(compiled, down.message, err, down.extensions)
         error_id = uuid.uuid4().hex[:12]
         log.error("unexpected error id=%s path=%s", error_id, [compiled.key], exc_info=err)
         message = f"Unexpected error (id {error_id}); it has been logged."

@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from domain.errors import DomainError
+from services.unavailable import unavailable
 
 log = logging.getLogger("gavel.graphql")
 
@@ -37,6 +38,20 @@ class GavelMaskErrors(MaskErrors):
             original = error.original_error
             if original is None:
                 out.append(error)  # syntax, validation, limits: the client's own doing
+            elif (down := unavailable(original)) is not None:
+                # PostgreSQL or Redis failed: retryable, never INTERNAL (services/unavailable.py)
+                log.warning("dependency unavailable path=%s: %r", error.path, original)
+                out.append(
+                    GraphQLError(
+                        down.message,
+                        nodes=error.nodes,
+                        source=error.source,
+                        positions=error.positions,
+                        path=error.path,
+                        original_error=original,
+                        extensions=down.extensions,
+                    )
+                )
             elif isinstance(original, DomainError):
                 out.append(
                     GraphQLError(

@@ -12,12 +12,13 @@ from settings import get_settings
 
 
 async def _main() -> int:
-    url = get_settings().database_url
+    settings = get_settings()
+    url = settings.database_url
     if not url:
         print("DATABASE_URL is not set; nothing to seed.", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    inserted = await load(url)
+    inserted = await load(url, redis_url=settings.redis_url)
     totals = await table_counts(url, list(inserted))
     elapsed = time.perf_counter() - started
     width = max(len(name) for name in inserted)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import redis.asyncio as aioredis
 from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,6 +16,7 @@ from sqlmodel import SQLModel
 from tqdm import tqdm
 
 from adapters.passwords import PasswordHasher
+from realtime import account_states
 from seeds.builder import ADMIN_PASSWORD, DEMO_PASSWORD, build
 from storage.db import make_engine
 
@@ -45,8 +48,14 @@ async def _insert(
     return inserted
 
 
-async def load(database_url: str, *, progress: bool = True) -> dict[str, int]:
-    """Insert the demo data if missing; returns how many rows each table gained."""
+async def load(
+    database_url: str, *, progress: bool = True, redis_url: str | None = None
+) -> dict[str, int]:
+    """Insert the demo data if missing; returns how many rows each table gained.
+
+    With `redis_url`, the seeded users' account states (realtime/account_states.py) are
+    deleted: a state left from an earlier database must not outlive its rows; the next
+    request rebuilds each from the rows written here."""
     hashes = await asyncio.to_thread(hash_passwords)
     rows = build(datetime.now(UTC), hashes)
     plan = [(name, [row.model_dump() for row in models]) for name, models in rows.tables()]
@@ -65,7 +74,21 @@ async def load(database_url: str, *, progress: bool = True) -> dict[str, int]:
                     inserted[name] = await _insert(conn, _table(name), table_rows, bar)
     finally:
         await engine.dispose()
+    if redis_url:
+        await forget_account_states(redis_url, [user.id for user in rows.users])
     return inserted
+
+
+async def forget_account_states(redis_url: str, user_ids: list[uuid.UUID]) -> None:
+    client = aioredis.from_url(redis_url)
+    try:
+        # One key at a time: on a Redis Cluster the keys live in different slots.
+        async with client.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.delete(account_states.key(user_id))
+            await pipe.execute()
+    finally:
+        await client.aclose()
 
 
 async def table_counts(database_url: str, names: list[str]) -> dict[str, int]:

@@ -24,6 +24,7 @@ from domain.accounts import (
 from domain.enums import Role
 from domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from services.deps import Deps
+from services.unavailable import Unavailable, unavailable
 from storage.tables import AuditLog, RefreshToken, User
 from storage.uow import UnitOfWork
 
@@ -49,6 +50,9 @@ class AuthResult:
 
 
 async def _issue(deps: Deps, uow: UnitOfWork, user: User, family: uuid.UUID) -> AuthResult:
+    # The token's requests authenticate from Redis: refresh the account's state from the
+    # row just read (this also picks up changes made by hand in SQL).
+    await _store_state(deps, user)
     token = new_refresh_token()
     now = deps.clock()
     uow.session.add(
@@ -120,8 +124,7 @@ async def verify_email(deps: Deps, token: str) -> None:
         if user.email_verified_at is None:
             user.email_verified_at = deps.clock()
             user.updated_at = deps.clock()
-            await uow.commit()
-    deps.user_cache.forget(user_id)
+            await commit_account(deps, uow, user)
 
 
 async def login(deps: Deps, *, email: str, password: str, otp: str | None) -> AuthResult:
@@ -203,14 +206,25 @@ async def logout(deps: Deps, token: str) -> None:
 
 
 async def user_for_access_token(deps: Deps, token: str) -> User:
+    """The account an access token stands for, as authentication needs it.
+
+    The token's signature and expiry are checked here; the account's state (roles, ban,
+    fraud hold, email verification, profile) comes from this process's cache (at most
+    `UserCache.ttl` old), else from Redis (realtime/account_states.py), else from
+    PostgreSQL, which repopulates Redis. So PostgreSQL is needed only when Redis lacks the
+    state, and a request still authenticates while PostgreSQL is down.
+
+    Raises `TokenRejected` (INVALID_TOKEN, TOKEN_EXPIRED, an account that no longer
+    exists), `Forbidden` (ACCOUNT_BANNED), or `Unavailable` when neither Redis nor
+    PostgreSQL can answer.
+    """
     user = deps.user_cache.get(token)  # a hit: this token was verified and has not expired
     if user is None:
         try:
             claims = deps.tokens.read_access(token)
         except TokenError as err:
             raise TokenRejected(str(err), code=err.code) from None
-        async with deps.uow() as uow:
-            user = await uow.session.get(User, claims.user_id)
+        user = await _account_state(deps, claims.user_id)
         if user is not None:
             deps.user_cache.put(token, user, claims.expires_at.timestamp())
     if user is None:
@@ -218,6 +232,62 @@ async def user_for_access_token(deps: Deps, token: str) -> User:
     if user.banned_at is not None:
         raise Forbidden("this account is banned", code="ACCOUNT_BANNED")
     return user
+
+
+async def _account_state(deps: Deps, user_id: uuid.UUID) -> User | None:
+    redis_down: Unavailable | None = None
+    try:
+        state = await deps.account_states.get(user_id)
+    except Exception as err:
+        redis_down = unavailable(err)
+        if redis_down is None:
+            raise
+        log.warning("account state unreadable (%r); reading PostgreSQL", err)
+    else:
+        if state is not None:
+            return state
+    try:
+        async with deps.uow() as uow:
+            user = await uow.session.get(User, user_id)
+    except Exception as err:
+        down = unavailable(err)
+        if down is None:
+            raise
+        raise down from err
+    if user is not None and redis_down is None:
+        await _store_state(deps, user)  # kept if a change meanwhile stored a newer one
+    return user
+
+
+async def _store_state(deps: Deps, user: User) -> None:
+    """Best effort: a state that could not be written is rebuilt on its next read."""
+    try:
+        await deps.account_states.put(user)
+    except Exception as err:
+        if unavailable(err) is None:
+            raise
+        log.warning("account state of %s not written: %r", user.id, err)
+
+
+async def commit_account(deps: Deps, uow: UnitOfWork, user: User) -> None:
+    """Commit a change to `user`'s row and keep its Redis state in step.
+
+    The old state is deleted before the commit: if Redis is down nothing is committed
+    (`Unavailable`), and if the new state cannot be written after the commit, the next
+    request rebuilds it from PostgreSQL instead of trusting a stale copy. Every use case
+    that changes a column the state holds (realtime/account_states.py) commits through
+    this.
+    """
+    try:
+        await deps.account_states.forget(user.id)
+    except Exception as err:
+        down = unavailable(err)
+        if down is None:
+            raise
+        raise down from err
+    await uow.commit()
+    await _store_state(deps, user)
+    deps.user_cache.forget(user.id)
 
 
 async def become_seller(deps: Deps, actor: User) -> None:
@@ -236,8 +306,7 @@ async def become_seller(deps: Deps, actor: User) -> None:
                     entity_id=str(user.id),
                 )
             )
-            await uow.commit()
-    deps.user_cache.forget(actor.id)
+            await commit_account(deps, uow, user)
 
 
 async def update_profile(
@@ -256,8 +325,7 @@ async def update_profile(
         if checked is not None:
             user.address = asdict(checked)
         user.updated_at = deps.clock()
-        await uow.commit()
-        deps.user_cache.forget(user.id)
+        await commit_account(deps, uow, user)
         return user
 
 

@@ -7,6 +7,7 @@ slot is created when an auction goes live and rebuilt from PostgreSQL if Redis l
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,8 +25,11 @@ from realtime.events import publish
 from realtime.persister import bid_id
 from realtime.slots import SlotSeed, from_ms, ms
 from services.deps import AuctionFacts, Deps
+from services.unavailable import unavailable
 from storage.tables import Auction, AuctionEvent, Bid, User
 from storage.uow import UnitOfWork
+
+log = logging.getLogger("gavel.bidding")
 
 MAX_IDEMPOTENCY_KEY = 100
 
@@ -317,7 +321,13 @@ async def place_bid(
     events = result["events"]
     if deps.mark_dirty is not None:
         deps.mark_dirty(auction_id)
-    await publish(deps.bus, auction_id, events, sealed=AuctionType(facts.type).sealed)
+    try:
+        await publish(deps.bus, auction_id, events, sealed=AuctionType(facts.type).sealed)
+    except Exception as err:
+        if unavailable(err) is None:
+            raise
+        # The bid stands (the slot holds it); subscribers fill the gap from the stream.
+        log.warning("events of %s not published: %r", auction_id, err)
     first = events[0]
     placed_at = from_ms(first["at"])
     assert placed_at is not None

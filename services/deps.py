@@ -14,6 +14,7 @@ from adapters.mailer import LogMailer
 from adapters.passwords import PasswordHasher
 from adapters.tokens import TokenService
 from domain.listing import ListingPolicy
+from realtime.account_states import AccountStates
 from realtime.events import Bus
 from realtime.slots import AuctionSlots
 from services.user_cache import UserCache
@@ -49,6 +50,8 @@ class Deps:
     listing_policy: ListingPolicy
     refresh_ttl: timedelta
     slots: AuctionSlots
+    # Each account's state in Redis: authentication without PostgreSQL.
+    account_states: AccountStates
     bus: Bus | None = None
     # The outbox persister's drain (set by the composition root): records a slot's events now.
     drain: Callable[[list[str]], Awaitable[int]] | None = None

@@ -1,8 +1,19 @@
--- Decides one bid (or buy-now) atomically. KEYS: state, events, idem, sealed.
--- ARGV: bidder, amount, max ('' = amount), idempotency key ('' = none), kind (bid|buynow).
+-- Decides one bid (or buy-now) atomically. KEYS: state, events, idem, sealed, and
+-- optionally the request key. ARGV: bidder, amount, max ('' = amount), idempotency key
+-- ('' = none), kind (bid|buynow), the request key's life in ms (with a request key).
 local k_state, k_events, k_idem, k_sealed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local bidder, amount, ceiling, idem, kind = ARGV[1], tonumber(ARGV[2]), num(ARGV[3]), ARGV[4], ARGV[5]
 ceiling = ceiling or amount
+
+-- The request key: made by the server for each placeBid call, so the server's own retry
+-- after a lost reply (realtime/slots.py) gets the first result instead of bidding twice.
+-- Only acceptances are remembered: a rejection changed nothing, and deciding it again is
+-- the same as a new attempt.
+local k_request = KEYS[5]
+if k_request then
+  local first = redis.call('GET', k_request)
+  if first then return first end
+end
 
 local s = load_state(k_state)
 if not s then return cjson.encode({missing = true}) end
@@ -161,4 +172,5 @@ end
 
 local encoded = cjson.encode(result)
 if idem_field then redis.call('HSET', k_idem, idem_field, encoded) end
+if k_request and result.ok then redis.call('SET', k_request, encoded, 'PX', ARGV[6]) end
 return encoded

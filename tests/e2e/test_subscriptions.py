@@ -23,6 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from devservers.app_server import app_server
+from services import moderation
 from settings import Settings
 from tests.conftest import GQL
 from tests.helpers import BID, PUBLISH, Account, create_auction, iso, register
@@ -434,15 +435,11 @@ async def test_rejected_token_closes_with_4401(server, protocol, authorization):
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_banned_account_closes_with_4403(server, gql, settings, protocol):
+async def test_banned_account_closes_with_4403(server, gql, app, protocol):
     user = await register(gql)
-    db = await asyncpg.connect(
-        (settings.database_url or "").replace("postgresql+asyncpg://", "postgresql://")
-    )
-    try:
-        await db.execute("UPDATE users SET banned_at = now() WHERE id = $1", uuid.UUID(user.id))
-    finally:
-        await db.close()
+    # The ban use case writes the row and the account's state in Redis, which the server
+    # process authenticates from (realtime/account_states.py).
+    await moderation.set_banned(app.state.deps, uuid.UUID(user.id), True)
     async with socket(server, protocol, NO_INIT) as sock:
         code, error = await refused(sock, f"Bearer {user.token}")
     assert code == 4403
