@@ -222,6 +222,8 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         except Exception as exc:
             if started or exc is receive_failure or isinstance(exc, ClientDisconnect):
                 raise
+            if isinstance(exc, Unavailable):
+                raise  # a dependency's outage, answered 503 UNAVAILABLE by schema/outage.py
             error_id = uuid.uuid4().hex[:12]
             log.error("unexpected error id=%s", error_id, exc_info=exc)
             message = f"Unexpected error (id {error_id}); it has been logged."
