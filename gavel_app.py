@@ -23,10 +23,13 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from adapters.body_limit import BodyLimit
+from adapters.client_address import parse_networks
 from adapters.images import ImageStore
 from adapters.mailer import LogMailer
 from adapters.passwords import PasswordHasher
+from adapters.rate_limits import Rate, RedisBuckets
 from adapters.tokens import TokenService
+from adapters.ws_limits import WebSocketConnectionLimit
 from domain.listing import ListingPolicy
 from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
 from realtime.persister import Persister
@@ -35,6 +38,7 @@ from realtime.slots import AuctionSlots
 from schema.app import GavelGraphQL
 from schema.build import build_bid_compiler, build_schema
 from services.deps import Deps
+from services.limits import Rates, Throttle
 from settings import Settings, get_settings
 from storage.db import make_engine, make_session_factory
 from storage.uow import UnitOfWorkFactory
@@ -53,7 +57,7 @@ def build_deps(
     media = settings.data_dir / "media"
     return Deps(
         uow=sessions,
-        hasher=PasswordHasher(fast=fast_hash),
+        hasher=PasswordHasher(fast=fast_hash, threads=settings.password_hash_threads),
         tokens=TokenService(
             secret,
             access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
@@ -70,6 +74,22 @@ def build_deps(
         require_verified_email=settings.require_verified_email,
         public_base_url=f"http://{settings.host}:{settings.port}",
         media_dir=media,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+    )
+
+
+def rates(settings: Settings) -> Rates:
+    """The rate limits' settings (services/limits.py)."""
+    return Rates(
+        bid_user=Rate.parse(settings.rate_bid_user),
+        bid_user_auction=Rate.parse(settings.rate_bid_user_auction),
+        bid_ip=Rate.parse(settings.rate_bid_ip),
+        login_account=Rate.parse(settings.rate_login_account),
+        login_ip=Rate.parse(settings.rate_login_ip),
+        login_backoff_max=settings.rate_login_backoff_max,
+        register_ip=Rate.parse(settings.rate_register_ip),
+        ws_connections_ip=settings.rate_ws_connections_ip,
+        ws_subscribe=Rate.parse(settings.rate_ws_subscribe),
     )
 
 
@@ -114,6 +134,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     deps = build_deps(
         settings, UnitOfWorkFactory(make_session_factory(engine)), slots, fast_hash=fast_hash
     )
+    if settings.rate_limits:
+        deps.throttle = Throttle(RedisBuckets(redis), rates(settings))
     bus = BoundedBroadcast(settings.redis_url)
     persister = Persister(redis, slots, deps.uow)
     scheduler = Scheduler(deps, slots, persister, bus)
@@ -173,6 +195,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             await bus.disconnect()
             await redis.aclose()
             await engine.dispose()
+            deps.hasher.close()
 
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
@@ -216,6 +239,12 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     )
     app.mount("/media", StaticFiles(directory=deps.media_dir), name="media")
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    if settings.rate_limits:
+        app.add_middleware(
+            WebSocketConnectionLimit,
+            per_ip=settings.rate_ws_connections_ip,
+            proxies=deps.trusted_proxies,
+        )
     app.state.deps = deps
     app.state.engine = engine
     app.state.redis = redis

@@ -29,6 +29,7 @@ from strawberry.subscriptions import (
     GRAPHQL_WS_PROTOCOL,
 )
 
+from adapters.client_address import client_ip
 from domain.errors import DomainError
 from realtime.broadcast import BoundedBroadcast
 from realtime.stream import EventSource
@@ -163,12 +164,14 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
             headers = dict(scope["headers"])
             if headers.get(b"content-type", b"").startswith(b"application/json"):
                 body = await _read_body(receive)
-                if await self._compiled(headers, body, send):
+                if await self._compiled(headers, body, send, scope):
                     return
                 receive = _replay(body, receive)
         await super().__call__(scope, receive, send)
 
-    async def _compiled(self, headers: dict[bytes, bytes], body: bytes, send: Send) -> bool:
+    async def _compiled(
+        self, headers: dict[bytes, bytes], body: bytes, send: Send, scope: Scope
+    ) -> bool:
         """Answer a compiled placeBid/buyNow (schema/compiled_bid.py); False if the
         request needs the normal path, which nothing here has changed anything for."""
         assert self.compiler is not None
@@ -197,7 +200,8 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         call = compiled_bid.prepare(self.compiler.schema, compiled, request.get("variables"))
         if call is None:
             return False
-        answer = self.encode_json(await compiled_bid.run(self.deps, viewer, call)).encode()
+        ip = client_ip(scope, self.deps.trusted_proxies)
+        answer = self.encode_json(await compiled_bid.run(self.deps, viewer, call, ip=ip)).encode()
         await send(
             {
                 "type": "http.response.start",

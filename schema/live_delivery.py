@@ -46,6 +46,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from realtime.feed import AuctionFeeds, FeedMember
 from realtime.stream import EventSource, PublicEvent
+from schema import subscribe_limit
 from schema.shared_events import (
     SharedEventExecutionContext,
     shared_payload_text,
@@ -85,6 +86,8 @@ def live_target() -> tuple[SocketTarget, SharedEventExecutionContext] | None:
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if await subscribe_limit.refused(self, message["id"], legacy=False):
+            return
         # The operation's task is created inside and copies this context.
         token = _TARGET.set(_target(self.websocket.ws, message["id"], "next"))  # type: ignore[attr-defined]
         try:
@@ -95,6 +98,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
     async def handle_start(self, message: StartMessage) -> None:
+        if await subscribe_limit.refused(self, message["id"], legacy=True):
+            return
         token = _TARGET.set(_target(self.websocket.ws, message["id"], "data"))  # type: ignore[attr-defined]
         try:
             await super().handle_start(message)

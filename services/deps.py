@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from adapters.client_address import Network
 from adapters.images import ImageStore
 from adapters.mailer import LogMailer
 from adapters.passwords import PasswordHasher
@@ -15,6 +16,7 @@ from adapters.tokens import TokenService
 from domain.listing import ListingPolicy
 from realtime.events import Bus
 from realtime.slots import AuctionSlots
+from services.limits import Throttle
 from services.user_cache import UserCache
 from storage.tables import Auction
 from storage.uow import UnitOfWorkFactory
@@ -46,3 +48,7 @@ class Deps:
     media_dir: Path = Path(".gavel-data/media")
     # Fixed facts of auctions (currency, seller, type) for the bid path; never stale.
     auction_cache: dict[uuid.UUID, Auction] = field(default_factory=dict)
+    # Rate limits of the use cases (services/limits.py); the default limits nothing.
+    throttle: Throttle = field(default_factory=Throttle)
+    # Peers whose X-Forwarded-For names the client (adapters/client_address.py).
+    trusted_proxies: tuple[Network, ...] = ()

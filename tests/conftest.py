@@ -27,6 +27,20 @@ from settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The whole suite runs from one address, with hundreds of users bidding at once: the
+# limits stay on (their script runs on every bid) but far above what tests do.
+# tests/api/test_rate_limits.py tests each limit with low rates of its own.
+GENEROUS_LIMITS: dict[str, Any] = {
+    "GAVEL_RATE_BID_USER": "100000/1",
+    "GAVEL_RATE_BID_USER_AUCTION": "100000/1",
+    "GAVEL_RATE_BID_IP": "100000/1",
+    "GAVEL_RATE_LOGIN_ACCOUNT": "100000/1",
+    "GAVEL_RATE_LOGIN_IP": "100000/1",
+    "GAVEL_RATE_REGISTER_IP": "100000/1",
+    "GAVEL_RATE_WS_CONNECTIONS_IP": 100000,
+    "GAVEL_RATE_WS_SUBSCRIBE": "100000/1",
+}
+
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackUrls]:
@@ -82,6 +96,7 @@ def settings(
         GAVEL_DATA_DIR=tmp_path_factory.mktemp("data"),
         # Short auctions let closing tests finish in seconds.
         GAVEL_MIN_AUCTION_SECONDS=2,
+        **GENEROUS_LIMITS,
     )
 
 

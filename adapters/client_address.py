@@ -1,0 +1,46 @@
+"""The client's IP address, as rate limits see it.
+
+From the ASGI scope's peer address. `X-Forwarded-For` is believed only when the peer is a
+trusted proxy (GAVEL_TRUSTED_PROXIES, off by default): then the address is the right-most
+entry of the header that is not itself a trusted proxy, since every proxy appends the
+address it saw and a client can forge only the entries left of its own.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """'10.0.0.1, 10.1.0.0/16, ::1' -> networks. Raises ValueError on a bad entry."""
+    return tuple(
+        ipaddress.ip_network(p.strip(), strict=False) for p in text.split(",") if p.strip()
+    )
+
+
+def _trusted(address: str, proxies: Iterable[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in proxies)
+
+
+def client_ip(scope: Mapping[str, Any], proxies: tuple[Network, ...] = ()) -> str | None:
+    """The client's address, or None when the server does not know its peer."""
+    client = scope.get("client")
+    peer = client[0] if client else None
+    if peer is None or not proxies or not _trusted(peer, proxies):
+        return peer
+    forwarded: list[str] = []
+    for name, value in scope.get("headers", ()):
+        if name == b"x-forwarded-for":
+            forwarded += [p.strip() for p in value.decode("latin-1").split(",") if p.strip()]
+    for hop in reversed(forwarded):
+        if not _trusted(hop, proxies):
+            return hop
+    return forwarded[0] if forwarded else peer
