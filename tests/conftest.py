@@ -7,6 +7,7 @@ creates its own databases on that PostgreSQL server.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import tempfile
 import uuid
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The whole suite runs from one address, with hundreds of users bidding at once: the
 # limits stay on (their script runs on every bid) but far above what tests do.
 # tests/api/test_rate_limits.py tests each limit with low rates of its own.
+# App servers the tests start in subprocesses inherit them through the environment.
 GENEROUS_LIMITS: dict[str, Any] = {
     "GAVEL_RATE_BID_USER": "100000/1",
     "GAVEL_RATE_BID_USER_AUCTION": "100000/1",
@@ -40,6 +42,8 @@ GENEROUS_LIMITS: dict[str, Any] = {
     "GAVEL_RATE_WS_CONNECTIONS_IP": 100000,
     "GAVEL_RATE_WS_SUBSCRIBE": "100000/1",
 }
+for _name, _value in GENEROUS_LIMITS.items():
+    os.environ.setdefault(_name, str(_value))
 
 
 @pytest.fixture(scope="session")
