@@ -62,7 +62,7 @@ async def close_code(ws: ClientConnection) -> int | None:
 async def test_open_connections_per_address(server, protocol):
     first, second = await opened(server, protocol), await opened(server, protocol)
     try:
-        async with connect(server, subprotocols=[protocol], open_timeout=10) as third:  # type: ignore[list-item]
+        async with connect(server, subprotocols=[protocol], open_timeout=10) as third:
             assert await close_code(third) == 4429
         await first.close()
         await first.wait_closed()
