@@ -12,6 +12,10 @@ cannot share the app's client, and its cluster storage is another `RedisCluster`
 each `hit` charges one key in one script: three limits on a bid would cost three round
 trips, and a refusal by the third would leave the first two charged.
 
+The scripts do not replicate their writes (`REPL_NONE`): buckets are throwaway state, kept
+out of the append-only file and the replicas, so a restart or a failover forgets them and
+the bid path's durable writes are not joined by three more per bid.
+
 All keys carry one hash tag, so on a Redis Cluster every check is still one script on
 one slot (the price: all buckets live on one node; they are small and short-lived).
 """
@@ -64,6 +68,7 @@ class Charge:
 # ARGV[1] = "1": charge even past the limit (a penalty); then per key: interval (ms per
 # token), period (ms, the burst's length) and cost. Returns 0 (charged) or the wait in ms.
 _CHARGE = """
+redis.set_repl(redis.REPL_NONE)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local force = ARGV[1] == '1'
@@ -95,6 +100,7 @@ return 0
 # Consecutive failures (KEYS[2], forgotten after ARGV[4] ms) charge the bucket KEYS[1]
 # 1, 2, 4, ... tokens, at most ARGV[3]: each failure pushes the next chance further out.
 _PENALTY = """
+redis.set_repl(redis.REPL_NONE)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local streak = redis.call('INCR', KEYS[2])
