@@ -30,6 +30,21 @@ def _trusted(address: str, proxies: Iterable[Network]) -> bool:
     return any(ip in net for net in proxies)
 
 
+def limit_key(ip: str) -> str:
+    """The address a per-address limit counts: an IPv6 client usually holds a whole /64
+    (and can pick any address in it), so IPv6 addresses count by their /64; an
+    IPv4-mapped IPv6 address counts as its IPv4 address."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip  # not an IP (a test client's name, a unix socket): as given
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 def client_ip(scope: Mapping[str, Any], proxies: tuple[Network, ...] = ()) -> str | None:
     """The client's address, or None when the server does not know its peer."""
     client = scope.get("client")

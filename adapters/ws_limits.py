@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from adapters.client_address import Network, client_ip
+from adapters.client_address import Network, client_ip, limit_key
 from adapters.rate_limits import Rate
 
 # Close code for a socket refused by a limit (4000-4999: the application's; 429 as HTTP).
@@ -57,7 +57,7 @@ class WebSocketConnectionLimit:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        ip = client_ip(scope, self.proxies) or ""
+        ip = limit_key(client_ip(scope, self.proxies) or "")
         if self.open[ip] >= self.per_ip:
             await self._refuse(scope, receive, send)
             return

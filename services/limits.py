@@ -11,6 +11,7 @@ the use case changes nothing. The limits, all settings (`.env.example`):
   unknown account, wrong one-time code) charges the account 2^(n-1) more tokens, at most
   `login_backoff_max`; a successful login resets the streak;
 - a registration: per client address;
+- "per address" counts an IPv6 client by its /64 (adapters/client_address.py);
 - WebSocket connections per address and subscribe messages per socket are counted in
   process (adapters/ws_limits.py), with rates from here.
 """
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from adapters.client_address import limit_key
 from adapters.rate_limits import Charge, Rate
 from domain.errors import DomainError
 
@@ -97,7 +99,7 @@ class Throttle:
             Charge(f"bid:ua:{user_id}:{auction_id}", rates.bid_user_auction),
         ]
         if ip:
-            charges.append(Charge(f"bid:ip:{ip}", rates.bid_ip))
+            charges.append(Charge(f"bid:ip:{limit_key(ip)}", rates.bid_ip))
         return await buckets.charge(charges)
 
     async def login(self, email: str, ip: str | None) -> None:
@@ -107,7 +109,7 @@ class Throttle:
         buckets, rates = self._limits
         charges = [Charge(f"login:a:{_account(email)}", rates.login_account)]
         if ip:
-            charges.append(Charge(f"login:ip:{ip}", rates.login_ip))
+            charges.append(Charge(f"login:ip:{limit_key(ip)}", rates.login_ip))
         wait = await buckets.charge(charges)
         if wait > 0:
             raise RateLimited("login attempts", wait)
@@ -131,6 +133,6 @@ class Throttle:
         if self._limits is None or not ip:
             return
         buckets, rates = self._limits
-        wait = await buckets.charge([Charge(f"register:ip:{ip}", rates.register_ip)])
+        wait = await buckets.charge([Charge(f"register:ip:{limit_key(ip)}", rates.register_ip)])
         if wait > 0:
             raise RateLimited("registrations from this address", wait)

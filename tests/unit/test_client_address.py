@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.client_address import client_ip, parse_networks
+from adapters.client_address import client_ip, limit_key, parse_networks
 
 
 def scope(peer: str, forwarded: str | None = None) -> dict[str, object]:
@@ -29,3 +29,11 @@ def test_behind_trusted_proxies_the_rightmost_untrusted_hop():
 
 def test_no_peer_no_address():
     assert client_ip({"headers": []}) is None
+
+
+def test_ipv6_clients_count_by_their_64():
+    assert limit_key("2001:db8:1:2:aaaa::1") == limit_key("2001:db8:1:2:bbbb::9")
+    assert limit_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert limit_key("2001:db8:1:3::1") != limit_key("2001:db8:1:2::1")
+    assert limit_key("::ffff:192.0.2.7") == "192.0.2.7"
+    assert limit_key("192.0.2.7") == "192.0.2.7"
