@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -30,6 +31,7 @@ def _trusted(address: str, proxies: Iterable[Network]) -> bool:
     return any(ip in net for net in proxies)
 
 
+@lru_cache(maxsize=8192)  # parsing costs microseconds on the bid path; clients repeat
 def limit_key(ip: str) -> str:
     """The address a per-address limit counts: an IPv6 client usually holds a whole /64
     (and can pick any address in it), so IPv6 addresses count by their /64; an

@@ -65,6 +65,11 @@ class Charge:
     cost: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class ChargePlan:
+    args: list[str]
+
+
 # ARGV[1] = "1": charge even past the limit (a penalty); then per key: interval (ms per
 # token), period (ms, the burst's length) and cost. Returns 0 (charged) or the wait in ms.
 _CHARGE = """
@@ -141,6 +146,16 @@ class RedisBuckets:
     async def charge(self, charges: Sequence[Charge]) -> float:
         """Charge every bucket or none; 0.0 if charged, else the seconds to wait."""
         waited = await self._charge([KEY_PREFIX + c.key for c in charges], ["0", *_args(charges)])
+        return int(waited) / 1000
+
+    def plan(self, rates: Sequence[Rate]) -> ChargePlan:
+        """The script's arguments for one token of each of `rates`, made once: the bid
+        path charges the same three rates every time."""
+        return ChargePlan(["0", *_args([Charge("", rate) for rate in rates])])
+
+    async def charge_planned(self, keys: Sequence[str], plan: ChargePlan) -> float:
+        """`charge` of one token from each of `keys`, in the order of the plan's rates."""
+        waited = await self._charge([KEY_PREFIX + key for key in keys], plan.args)
         return int(waited) / 1000
 
     async def penalize(self, charge: Charge, streak_key: str, *, max_cost: int) -> float:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from adapters.client_address import limit_key
-from adapters.rate_limits import Charge, Rate
+from adapters.rate_limits import Charge, ChargePlan, Rate
 from domain.errors import DomainError
 
 
@@ -48,6 +48,10 @@ def retry_after_seconds(wait: float) -> int:
 
 class Buckets(Protocol):
     async def charge(self, charges: Sequence[Charge]) -> float: ...
+
+    def plan(self, rates: Sequence[Rate]) -> ChargePlan: ...
+
+    async def charge_planned(self, keys: Sequence[str], plan: ChargePlan) -> float: ...
 
     async def penalize(self, charge: Charge, streak_key: str, *, max_cost: int) -> float: ...
 
@@ -80,6 +84,9 @@ class Throttle:
 
     def __init__(self, buckets: Buckets | None = None, rates: Rates | None = None) -> None:
         self._limits = (buckets, rates) if buckets is not None and rates is not None else None
+        if buckets is not None and rates is not None:
+            bid_rates = [rates.bid_user, rates.bid_user_auction]
+            self._bid_plans = (buckets.plan(bid_rates), buckets.plan([*bid_rates, rates.bid_ip]))
 
     @property
     def enabled(self) -> bool:
@@ -93,14 +100,10 @@ class Throttle:
         """0.0 if the bid may go ahead (its tokens are taken), else the seconds to wait."""
         if self._limits is None:
             return 0.0
-        buckets, rates = self._limits
-        charges = [
-            Charge(f"bid:u:{user_id}", rates.bid_user),
-            Charge(f"bid:ua:{user_id}:{auction_id}", rates.bid_user_auction),
-        ]
+        keys = [f"bid:u:{user_id}", f"bid:ua:{user_id}:{auction_id}"]
         if ip:
-            charges.append(Charge(f"bid:ip:{limit_key(ip)}", rates.bid_ip))
-        return await buckets.charge(charges)
+            keys.append(f"bid:ip:{limit_key(ip)}")
+        return await self._limits[0].charge_planned(keys, self._bid_plans[len(keys) - 2])
 
     async def login(self, email: str, ip: str | None) -> None:
         """Raises RateLimited when the account or the address has no attempt left."""
