@@ -23,14 +23,17 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 
 from adapters.body_limit import BodyLimit
+from adapters.client_address import parse_networks
 from adapters.csrf import CsrfGuard
 from adapters.images import ImageStore
 from adapters.json_errors import PlainErrorsAsJson
 from adapters.mailer import LogMailer
 from adapters.media import MediaFiles
 from adapters.passwords import PasswordHasher
+from adapters.rate_limits import Rate, RedisBuckets
 from adapters.security_headers import SecurityHeaders
 from adapters.tokens import TokenService
+from adapters.ws_limits import WebSocketConnectionLimit
 from domain.listing import ListingPolicy
 from realtime.account_states import AccountStates
 from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
@@ -41,6 +44,7 @@ from schema.app import GavelGraphQL
 from schema.build import build_bid_compiler, build_schema
 from schema.outage import OutageGuard
 from services.deps import Deps
+from services.limits import Rates, Throttle
 from settings import ProductionConfigError, Settings, get_settings, production_problems
 from storage.db import make_engine, make_session_factory
 from storage.uow import UnitOfWorkFactory
@@ -59,7 +63,7 @@ def build_deps(
     media = settings.data_dir / "media"
     return Deps(
         uow=sessions,
-        hasher=PasswordHasher(fast=fast_hash),
+        hasher=PasswordHasher(fast=fast_hash, threads=settings.password_hash_threads),
         tokens=TokenService(
             secret,
             access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
@@ -83,6 +87,22 @@ def build_deps(
         require_verified_email=settings.require_verified_email,
         public_base_url=f"http://{settings.host}:{settings.port}",
         media_dir=media,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+    )
+
+
+def rates(settings: Settings) -> Rates:
+    """The rate limits' settings (services/limits.py)."""
+    return Rates(
+        bid_user=Rate.parse(settings.rate_bid_user),
+        bid_user_auction=Rate.parse(settings.rate_bid_user_auction),
+        bid_ip=Rate.parse(settings.rate_bid_ip),
+        login_account=Rate.parse(settings.rate_login_account),
+        login_ip=Rate.parse(settings.rate_login_ip),
+        login_backoff_max=settings.rate_login_backoff_max,
+        register_ip=Rate.parse(settings.rate_register_ip),
+        ws_connections_ip=settings.rate_ws_connections_ip,
+        ws_subscribe=Rate.parse(settings.rate_ws_subscribe),
     )
 
 
@@ -135,6 +155,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     deps = build_deps(
         settings, UnitOfWorkFactory(make_session_factory(engine)), slots, fast_hash=fast_hash
     )
+    if settings.rate_limits:
+        deps.throttle = Throttle(RedisBuckets(redis), rates(settings))
     bus = BoundedBroadcast(settings.redis_url)
     persister = Persister(redis, slots, deps.uow)
     scheduler = Scheduler(deps, slots, persister, bus)
@@ -208,6 +230,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             await bus.disconnect()
             await redis.aclose()
             await engine.dispose()
+            deps.hasher.close()
 
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
@@ -255,6 +278,12 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     app.add_middleware(CsrfGuard, paths=("/graphql",))
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
+    if settings.rate_limits:
+        app.add_middleware(
+            WebSocketConnectionLimit,
+            per_ip=settings.rate_ws_connections_ip,
+            proxies=deps.trusted_proxies,
+        )
     app.state.deps = deps
     app.state.engine = engine
     app.state.redis = redis

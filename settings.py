@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters.rate_limits import Rate
+
+
+def _rate(text: str) -> str:
+    Rate.parse(text)  # checked at start-up: a typo fails loudly, not at the first bid
+    return text
+
+
+RateText = Annotated[str, AfterValidator(_rate)]
 
 
 class Settings(BaseSettings):
@@ -63,6 +73,25 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", alias="GAVEL_HOST")
     port: int = Field(default=8000, alias="GAVEL_PORT")
     admin_storage_secret: SecretStr | None = Field(default=None, alias="GAVEL_ADMIN_STORAGE_SECRET")
+
+    # Rate limits (services/limits.py): token buckets in Redis, 'COUNT/SECONDS' = a burst of
+    # COUNT, refilled evenly over SECONDS. Exceeded: RATE_LIMITED with a retry-after.
+    rate_limits: bool = Field(default=True, alias="GAVEL_RATE_LIMITS")
+    rate_bid_user: RateText = Field(default="20/1", alias="GAVEL_RATE_BID_USER")
+    rate_bid_user_auction: RateText = Field(default="10/1", alias="GAVEL_RATE_BID_USER_AUCTION")
+    rate_bid_ip: RateText = Field(default="200/1", alias="GAVEL_RATE_BID_IP")
+    rate_login_account: RateText = Field(default="10/300", alias="GAVEL_RATE_LOGIN_ACCOUNT")
+    rate_login_ip: RateText = Field(default="60/300", alias="GAVEL_RATE_LOGIN_IP")
+    rate_login_backoff_max: int = Field(default=32, ge=1, alias="GAVEL_RATE_LOGIN_BACKOFF_MAX")
+    rate_register_ip: RateText = Field(default="10/3600", alias="GAVEL_RATE_REGISTER_IP")
+    rate_ws_connections_ip: int = Field(default=100, ge=1, alias="GAVEL_RATE_WS_CONNECTIONS_IP")
+    rate_ws_subscribe: RateText = Field(default="10/1", alias="GAVEL_RATE_WS_SUBSCRIBE")
+    # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For names
+    # the client; empty: the TCP peer is the client.
+    trusted_proxies: str = Field(default="", alias="GAVEL_TRUSTED_PROXIES")
+    # Threads that hash and verify passwords (argon2 releases the GIL; each hash takes
+    # ~64 MiB and tens of ms of a core). Logins beyond this many wait their turn.
+    password_hash_threads: int = Field(default=2, ge=1, alias="GAVEL_PASSWORD_HASH_THREADS")
 
     # --- Environment and browser-facing defences --------------------------------------
     # production: introspection, field suggestions and GraphiQL off, verified email

@@ -12,7 +12,7 @@ from schema.types import User, Viewer
 from services import accounts
 from services.accounts import AuthResult
 
-from .common import Ctx, as_payload, parse_id, viewer
+from .common import Ctx, as_payload, client_ip, parse_id, viewer
 
 
 def _auth(result: AuthResult) -> AuthPayload:
@@ -35,6 +35,7 @@ async def register(info: Ctx, input: RegisterInput) -> AuthPayload:
                 username=input.username,
                 email=input.email,
                 password=input.password,
+                ip=client_ip(info),
             )
         )
 
@@ -52,7 +53,9 @@ async def verify_email(info: Ctx, token: str) -> SimplePayload:
 async def login(info: Ctx, email: str, password: str, otp: str | None = None) -> AuthPayload:
     async def act() -> AuthPayload:
         return _auth(
-            await accounts.login(info.context.deps, email=email, password=password, otp=otp)
+            await accounts.login(
+                info.context.deps, email=email, password=password, otp=otp, ip=client_ip(info)
+            )
         )
 
     return await as_payload(_auth_failed, act)

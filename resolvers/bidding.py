@@ -11,7 +11,7 @@ from schema.money import Money
 from schema.types import Auction, Bid, BidAccepted, BidRejected
 from services import bidding
 
-from .common import Ctx, parse_id, viewer
+from .common import Ctx, client_ip, parse_id, viewer
 
 
 def _result(outcome: bidding.Accepted | bidding.Rejected) -> BidAccepted | BidRejected:
@@ -44,6 +44,7 @@ async def place_bid(
             amount,
             max_amount,
             idempotency_key,
+            ip=client_ip(info),
         )
     )
 
@@ -60,5 +61,6 @@ async def buy_now(
             None,
             idempotency_key,
             buy_now=True,
+            ip=client_ip(info),
         )
     )

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from strawberry.types import Info
 
+from adapters.client_address import client_ip as _client_ip
 from domain.errors import DomainError, NotAuthenticated, ValidationFailed
 from schema.context import GavelContext
 from schema.errors import UserError
@@ -32,6 +33,13 @@ def viewer(info: Ctx) -> User:
     if user is None:
         raise NotAuthenticated("log in first")
     return user
+
+
+def client_ip(info: Ctx) -> str | None:
+    """The client's address (for rate limits), over HTTP and WebSocket alike."""
+    request = info.context.request
+    scope = getattr(request, "scope", None)
+    return _client_ip(scope, info.context.deps.trusted_proxies) if scope is not None else None
 
 
 async def as_payload(failed: Callable[[UserError], P], action: Callable[[], Awaitable[P]]) -> P:

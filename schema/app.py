@@ -36,6 +36,7 @@ from strawberry.subscriptions import (
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from adapters.client_address import client_ip
 from domain.errors import DomainError
 from realtime.broadcast import BoundedBroadcast
 from realtime.stream import EventSource
@@ -235,7 +236,7 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
             headers = dict(scope["headers"])
             if headers.get(b"content-type", b"").startswith(b"application/json"):
                 body = await _read_body(receive)
-                if await self._compiled(headers, body, send):
+                if await self._compiled(headers, body, send, scope):
                     return
                 receive = _replay(body, receive)
         try:
@@ -333,7 +334,9 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
                 sub_response.headers["allow"] = "POST"
         return result
 
-    async def _compiled(self, headers: dict[bytes, bytes], body: bytes, send: Send) -> bool:
+    async def _compiled(
+        self, headers: dict[bytes, bytes], body: bytes, send: Send, scope: Scope
+    ) -> bool:
         """Answer a compiled placeBid/buyNow (schema/compiled_bid.py); False if the
         request needs the normal path, which nothing here has changed anything for."""
         assert self.compiler is not None
@@ -362,7 +365,8 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         call = compiled_bid.prepare(self.compiler.schema, compiled, request.get("variables"))
         if call is None:
             return False
-        answer = self.encode_json(await compiled_bid.run(self.deps, viewer, call)).encode()
+        ip = client_ip(scope, self.deps.trusted_proxies)
+        answer = self.encode_json(await compiled_bid.run(self.deps, viewer, call, ip=ip)).encode()
         await send(
             {
                 "type": "http.response.start",

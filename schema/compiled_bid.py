@@ -386,7 +386,7 @@ def prepare(schema: GraphQLSchema, compiled: CompiledBid, variables: Any) -> Cal
     )
 
 
-async def run(deps: Deps, viewer: User, call: Call) -> dict[str, Any]:
+async def run(deps: Deps, viewer: User, call: Call, *, ip: str | None = None) -> dict[str, Any]:
     """Run the use case once and render its answer (or its error) as the response body."""
     compiled = call.compiled
     try:
@@ -398,6 +398,7 @@ async def run(deps: Deps, viewer: User, call: Call) -> dict[str, Any]:
             call.max_amount,
             call.idempotency_key,
             buy_now=compiled.buy_now,
+            ip=ip,
         )
     except DomainError as err:
         return _error(compiled, err.message, err, {"code": err.code, **_field(err)})

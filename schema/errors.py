@@ -20,10 +20,15 @@ class UserError:
     code: str
     message: str
     field: str | None = None
+    retry_after: int | None = strawberry.field(
+        default=None,
+        description="RATE_LIMITED only: whole seconds to wait before trying again.",
+    )
 
     @classmethod
     def of(cls, err: DomainError) -> UserError:
-        return cls(code=err.code, message=err.message, field=err.field)
+        retry_after = getattr(err, "retry_after", None)
+        return cls(code=err.code, message=err.message, field=err.field, retry_after=retry_after)
 
 
 class GavelMaskErrors(MaskErrors):

@@ -51,6 +51,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from realtime.feed import AuctionFeeds, FeedMember
 from realtime.stream import EventSource, PublicEvent
+from schema import subscribe_limit
 from schema.request_errors import BAD_REQUEST
 from schema.shared_events import (
     SharedEventExecutionContext,
@@ -146,6 +147,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         return None
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if await subscribe_limit.refused(self, message["id"], legacy=False):
+            return
         # The operation's task is created inside and copies this context.
         token = _TARGET.set(_target(self.websocket.ws, message["id"], "next"))  # type: ignore[attr-defined]
         try:
@@ -190,6 +193,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
                 await self.send_message(_legacy_error(operation_id, message, "INTERNAL"))
 
     async def handle_start(self, message: StartMessage) -> None:
+        if await subscribe_limit.refused(self, message["id"], legacy=True):
+            return
         token = _TARGET.set(_target(self.websocket.ws, message["id"], "data"))  # type: ignore[attr-defined]
         try:
             await super().handle_start(message)

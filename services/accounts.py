@@ -30,9 +30,6 @@ from storage.uow import UnitOfWork
 
 log = logging.getLogger("gavel.accounts")
 
-# Verifying against this keeps a login for an unknown email as slow as a wrong password.
-_DUMMY_HASH_PASSWORD = "not-a-real-password-0"
-
 
 class AuthFailed(DomainError):
     code = "INVALID_CREDENTIALS"
@@ -69,10 +66,16 @@ async def _issue(deps: Deps, uow: UnitOfWork, user: User, family: uuid.UUID) -> 
     )
 
 
-async def register(deps: Deps, *, username: str, email: str, password: str) -> AuthResult:
+async def register(
+    deps: Deps, *, username: str, email: str, password: str, ip: str | None = None
+) -> AuthResult:
+    """Create an account and log it in. Raises ValidationFailed (bad input), Conflict
+    (EMAIL_TAKEN, USERNAME_TAKEN) or RateLimited (registrations per address, counted
+    once the input is valid: SPEC section 8)."""
     name = check_username(username)
     address = normalize_email(email)
     check_password(password)
+    await deps.throttle.register(ip)
     async with deps.uow() as uow:
         taken = await uow.session.exec(
             select(User.username, User.email).where(
@@ -127,12 +130,33 @@ async def verify_email(deps: Deps, token: str) -> None:
             await commit_account(deps, uow, user)
 
 
-async def login(deps: Deps, *, email: str, password: str, otp: str | None) -> AuthResult:
+async def login(
+    deps: Deps, *, email: str, password: str, otp: str | None, ip: str | None = None
+) -> AuthResult:
+    """Log in by email and password (and a one-time code when MFA is on).
+
+    Raises RateLimited before anything else when the account or the address has no
+    attempt left (services/limits.py; failures back off), then AuthFailed
+    (INVALID_CREDENTIALS, MFA_REQUIRED, INVALID_OTP) or Forbidden (ACCOUNT_BANNED).
+    A known and an unknown email cost the same: one password verification, off the loop.
+    """
     address = email.strip().lower()
+    await deps.throttle.login(address, ip)
+    try:
+        result = await _login(deps, address, password, otp)
+    except AuthFailed as err:
+        if err.code != "MFA_REQUIRED":  # the password was right: no guess was wasted
+            await deps.throttle.login_failed(address)
+        raise
+    await deps.throttle.login_succeeded(address)
+    return result
+
+
+async def _login(deps: Deps, address: str, password: str, otp: str | None) -> AuthResult:
     async with deps.uow() as uow:
         user = (await uow.session.exec(select(User).where(User.email == address))).first()
         if user is None:
-            await deps.hasher.verify(deps.hasher.hash_sync(_DUMMY_HASH_PASSWORD), password)
+            await deps.hasher.verify_unknown(password)
             raise AuthFailed("wrong email or password")
         if not await deps.hasher.verify(user.password_hash, password):
             raise AuthFailed("wrong email or password")

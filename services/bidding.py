@@ -25,6 +25,7 @@ from realtime.events import publish
 from realtime.persister import bid_id
 from realtime.slots import SlotSeed, from_ms, ms
 from services.deps import AuctionFacts, Deps
+from services.limits import retry_after_seconds
 from services.unavailable import unavailable
 from storage.tables import Auction, AuctionEvent, Bid, User
 from storage.uow import UnitOfWork
@@ -270,7 +271,22 @@ async def place_bid(
     idempotency_key: str | None,
     *,
     buy_now: bool = False,
+    ip: str | None = None,
 ) -> Accepted | Rejected:
+    """Place a bid (or buy now) for `viewer` from the client address `ip`.
+
+    First the rate limits (per user, per user and auction, per address: one Redis round
+    trip, all or nothing; services/limits.py): a refused bid is Rejected(RATE_LIMITED)
+    with the seconds to wait in its message, and changes nothing."""
+    wait = await deps.throttle.bid(viewer.id, auction_id, ip)
+    if wait > 0:
+        seconds = retry_after_seconds(wait)
+        return Rejected(
+            reason="RATE_LIMITED",
+            message=f"{MESSAGES['RATE_LIMITED']}: retry in {seconds} s",
+            minimum_next_bid=None,
+            currency="",
+        )
     if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
         raise ValidationFailed(
             f"idempotencyKey must have 1-{MAX_IDEMPOTENCY_KEY} characters", field="idempotencyKey"

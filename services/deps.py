@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from adapters.client_address import Network
 from adapters.images import ImageStore
 from adapters.mailer import LogMailer
 from adapters.passwords import PasswordHasher
@@ -17,6 +18,7 @@ from domain.listing import ListingPolicy
 from realtime.account_states import AccountStates
 from realtime.events import Bus
 from realtime.slots import AuctionSlots
+from services.limits import Throttle
 from services.user_cache import UserCache
 from storage.uow import UnitOfWorkFactory
 
@@ -65,3 +67,7 @@ class Deps:
     # The bid path's per-process cache of published auctions' fixed facts; never stale.
     auction_cache: dict[uuid.UUID, AuctionFacts] = field(default_factory=dict)
     auction_loads: dict[uuid.UUID, asyncio.Future[AuctionFacts]] = field(default_factory=dict)
+    # Rate limits of the use cases (services/limits.py); the default limits nothing.
+    throttle: Throttle = field(default_factory=Throttle)
+    # Peers whose X-Forwarded-For names the client (adapters/client_address.py).
+    trusted_proxies: tuple[Network, ...] = ()

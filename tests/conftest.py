@@ -7,6 +7,7 @@ creates its own databases on that PostgreSQL server.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import tempfile
 import uuid
@@ -26,6 +27,23 @@ from gavel_app import create_app
 from settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The whole suite runs from one address, with hundreds of users bidding at once: the
+# limits stay on (their script runs on every bid) but far above what tests do.
+# tests/api/test_rate_limits.py tests each limit with low rates of its own.
+# App servers the tests start in subprocesses inherit them through the environment.
+GENEROUS_LIMITS: dict[str, Any] = {
+    "GAVEL_RATE_BID_USER": "100000/1",
+    "GAVEL_RATE_BID_USER_AUCTION": "100000/1",
+    "GAVEL_RATE_BID_IP": "100000/1",
+    "GAVEL_RATE_LOGIN_ACCOUNT": "100000/1",
+    "GAVEL_RATE_LOGIN_IP": "100000/1",
+    "GAVEL_RATE_REGISTER_IP": "100000/1",
+    "GAVEL_RATE_WS_CONNECTIONS_IP": 100000,
+    "GAVEL_RATE_WS_SUBSCRIBE": "100000/1",
+}
+for _name, _value in GENEROUS_LIMITS.items():
+    os.environ.setdefault(_name, str(_value))
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +100,7 @@ def settings(
         GAVEL_DATA_DIR=tmp_path_factory.mktemp("data"),
         # Short auctions let closing tests finish in seconds.
         GAVEL_MIN_AUCTION_SECONDS=2,
+        **GENEROUS_LIMITS,
     )
 
 

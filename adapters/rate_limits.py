@@ -1,0 +1,177 @@
+"""Token buckets in Redis: several buckets charged all-or-nothing by one Lua script.
+
+Each bucket is a GCRA ("generic cell rate algorithm", a token bucket that stores one
+number: the theoretical arrival time, TAT). A `Rate` of N per S seconds lets a burst of
+N through, then refills one token every S/N seconds. One script call charges every
+bucket of a check or none: if any bucket would overflow, nothing is written and the
+answer is the wait (ms) until all of them would accept. Time is the server's (`TIME`),
+so every app process agrees. Keys expire when their bucket is full again.
+
+Why not the `limits` library: its storages build their own client from a URI (they
+cannot share the app's client, and its cluster storage is another `RedisCluster`), and
+each `hit` charges one key in one script: three limits on a bid would cost three round
+trips, and a refusal by the third would leave the first two charged.
+
+The scripts do not replicate their writes (`REPL_NONE`): buckets are throwaway state, kept
+out of the append-only file and the replicas, so a restart or a failover forgets them and
+the bid path's durable writes are not joined by three more per bid.
+
+All keys carry one hash tag, so on a Redis Cluster every check is still one script on
+one slot (the price: all buckets live on one node; they are small and short-lived).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio.cluster import RedisCluster
+
+from realtime.batcher import ScriptBatcher
+
+KEY_PREFIX = "{gavel:rl}:"
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """`count` events per `seconds`: a burst of `count`, refilled evenly over `seconds`."""
+
+    count: int
+    seconds: float
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """'N/S' (e.g. '10/60': ten per minute). Raises ValueError otherwise."""
+        match = _RATE.match(text)
+        if match is None or int(match[1]) < 1 or float(match[2]) <= 0:
+            raise ValueError(f"a rate is 'COUNT/SECONDS' with both above zero, not {text!r}")
+        return cls(int(match[1]), float(match[2]))
+
+    def __str__(self) -> str:
+        return f"{self.count}/{self.seconds:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """Take `cost` tokens from the bucket `key` (a name below KEY_PREFIX) of `rate`."""
+
+    key: str
+    rate: Rate
+    cost: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ChargePlan:
+    args: list[str]
+
+
+# ARGV[1] = "1": charge even past the limit (a penalty); then per key: interval (ms per
+# token), period (ms, the burst's length) and cost. Returns 0 (charged) or the wait in ms.
+_CHARGE = """
+redis.set_repl(redis.REPL_NONE)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local force = ARGV[1] == '1'
+local wait = 0
+local next_tat = {}
+for i = 1, #KEYS do
+  local interval = tonumber(ARGV[i * 3 - 1])
+  local period = tonumber(ARGV[i * 3])
+  local cost = tonumber(ARGV[i * 3 + 1])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tat < now then tat = now end
+  local after = tat + interval * cost
+  local over = after - now - period
+  if over > wait then wait = over end
+  next_tat[i] = after
+end
+if wait > 0 and not force then
+  return math.ceil(wait)
+end
+for i = 1, #KEYS do
+  local ttl = math.ceil(next_tat[i] - now)
+  if ttl > 0 then
+    redis.call('SET', KEYS[i], string.format('%.3f', next_tat[i]), 'PX', ttl)
+  end
+end
+return 0
+"""
+
+# Consecutive failures (KEYS[2], forgotten after ARGV[4] ms) charge the bucket KEYS[1]
+# 1, 2, 4, ... tokens, at most ARGV[3]: each failure pushes the next chance further out.
+_PENALTY = """
+redis.set_repl(redis.REPL_NONE)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local streak = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+local cost = math.min(2 ^ (streak - 1), tonumber(ARGV[3]))
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local after = tat + interval * cost
+redis.call('SET', KEYS[1], string.format('%.3f', after), 'PX', math.ceil(after - now))
+return math.ceil(math.max(0, after - now - tonumber(ARGV[2])))
+"""
+
+
+def _args(charges: Sequence[Charge]) -> list[str]:
+    out: list[str] = []
+    for charge in charges:
+        period = charge.rate.seconds * 1000
+        out += [repr(period / charge.rate.count), repr(period), str(charge.cost)]
+    return out
+
+
+class RedisBuckets:
+    """The Redis adapter of `services.limits.Buckets`."""
+
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis
+        self._charge_script = redis.register_script(_CHARGE)
+        self._penalty_script = redis.register_script(_PENALTY)
+        # Concurrent checks share one pipeline write, as the bid scripts do (cluster
+        # pipelines refuse EVALSHA: there each check goes alone).
+        self._charge: Any = (
+            (lambda keys, args: self._charge_script(keys=keys, args=args))
+            if isinstance(redis, RedisCluster)
+            else ScriptBatcher(redis, self._charge_script)
+        )
+
+    async def charge(self, charges: Sequence[Charge]) -> float:
+        """Charge every bucket or none; 0.0 if charged, else the seconds to wait."""
+        waited = await self._charge([KEY_PREFIX + c.key for c in charges], ["0", *_args(charges)])
+        return int(waited) / 1000
+
+    def plan(self, rates: Sequence[Rate]) -> ChargePlan:
+        """The script's arguments for one token of each of `rates`, made once: the bid
+        path charges the same three rates every time."""
+        return ChargePlan(["0", *_args([Charge("", rate) for rate in rates])])
+
+    async def charge_planned(self, keys: Sequence[str], plan: ChargePlan) -> float:
+        """`charge` of one token from each of `keys`, in the order of the plan's rates."""
+        waited = await self._charge([KEY_PREFIX + key for key in keys], plan.args)
+        return int(waited) / 1000
+
+    async def penalize(self, charge: Charge, streak_key: str, *, max_cost: int) -> float:
+        """Charge `charge.key` for one more consecutive failure (see _PENALTY), past its
+        limit if need be; returns the seconds until the bucket accepts again."""
+        period_ms = charge.rate.seconds * 1000
+        waited = await self._penalty_script(
+            keys=[KEY_PREFIX + charge.key, KEY_PREFIX + streak_key],
+            args=[
+                repr(period_ms / charge.rate.count),
+                repr(period_ms),
+                str(max_cost),
+                str(math.ceil(period_ms * max_cost)),
+            ],
+        )
+        return int(waited) / 1000
+
+    async def forget(self, key: str) -> None:
+        await self.redis.delete(KEY_PREFIX + key)

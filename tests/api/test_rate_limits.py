@@ -1,0 +1,265 @@
+"""Rate limits (SPEC section 8) with low rates: each limit triggers, answers RATE_LIMITED
+with a retry-after, and a refused execution changes nothing.
+
+A second app with low limits shares the suite's PostgreSQL and Redis; every test sends
+from an address of its own (the ASGI scope's client), so buckets never collide.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from gavel_app import create_app
+from settings import Settings
+from tests.conftest import GQL
+from tests.helpers import BID, PASSWORD, PUBLISH, Account, create_auction, register
+
+LOW_LIMITS = {
+    "rate_bid_user": "4/60",
+    "rate_bid_user_auction": "3/60",
+    "rate_bid_ip": "6/60",
+    "rate_login_account": "3/60",
+    "rate_login_ip": "4/60",
+    "rate_register_ip": "2/3600",
+    "run_scheduler": False,
+}
+
+# A document the compiled bid path answers (no `auction { … }`: tests/api/test_compiled_bid.py).
+COMPILED_BID = """
+mutation($id: ID!, $amount: Decimal!) {
+  placeBid(auctionId: $id, amount: $amount) {
+    ... on BidAccepted { leading bid { sequence } }
+    ... on BidRejected { reason message }
+  }
+}"""
+
+LOGIN = """
+mutation($email: String!, $password: String!) {
+  login(email: $email, password: $password) {
+    accessToken errors { code message field retryAfter }
+  }
+}"""
+
+REGISTER = """
+mutation($input: RegisterInput!) {
+  register(input: $input) { accessToken errors { code message field retryAfter } }
+}"""
+
+STATE = "query($id: ID!) { auction(id: $id) { bidCount currentPrice { amount } } }"
+
+_addresses = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+async def limited(settings: Settings) -> AsyncIterator[FastAPI]:
+    app = create_app(settings.model_copy(update=LOW_LIMITS), fast_hash=True)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@asynccontextmanager
+async def client_at(app: FastAPI, ip: str | None = None) -> AsyncIterator[GQL]:
+    """GQL from one client address (a fresh one unless given)."""
+    ip = ip or f"10.77.{next(_addresses)}.{uuid.uuid4().int % 250 + 1}"
+    transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gavel.test") as c:
+        yield GQL(c)
+
+
+async def live_auction(gql: GQL, seller: Account) -> str:
+    created = await create_auction(gql, seller)
+    published = await gql(PUBLISH, {"id": created["id"]}, token=seller.token)
+    assert published["data"]["publishAuction"]["auction"]["status"] == "ACTIVE", published
+    return str(created["id"])
+
+
+@pytest.fixture(scope="module")
+async def seller(gql: GQL) -> Account:
+    return await register(gql, seller=True)
+
+
+async def state(gql: GQL, auction_id: str) -> dict[str, Any]:
+    body = await gql(STATE, {"id": auction_id})
+    result: dict[str, Any] = body["data"]["auction"]
+    return result
+
+
+def assert_rate_limited_bid(result: dict[str, Any]) -> int:
+    assert result.get("reason") == "RATE_LIMITED", result
+    match = re.search(r"retry in (\d+) s", result["message"])
+    assert match, result
+    return int(match[1])
+
+
+def assert_rate_limited_payload(payload: dict[str, Any]) -> int:
+    assert payload["accessToken"] is None, payload
+    [error] = payload["errors"]
+    assert error["code"] == "RATE_LIMITED", payload
+    assert error["retryAfter"] >= 1, payload
+    assert f"retry in {error['retryAfter']} s" in error["message"], payload
+    retry_after: int = error["retryAfter"]
+    return retry_after
+
+
+async def test_bids_per_user_and_auction(limited, gql, seller):
+    bidder = await register(gql)
+    auction, other = await live_auction(gql, seller), await live_auction(gql, seller)
+    compiled_before = limited.state.graphql.compiled_answers
+    async with client_at(limited) as from_bidder:
+        for amount in ("100.00", "110.00", "120.00"):
+            body = await from_bidder(
+                COMPILED_BID, {"id": auction, "amount": amount}, token=bidder.token
+            )
+            assert "bid" in body["data"]["placeBid"], body
+        before = await state(gql, auction)
+        body = await from_bidder(
+            COMPILED_BID, {"id": auction, "amount": "500.00"}, token=bidder.token
+        )
+        assert_rate_limited_bid(body["data"]["placeBid"])
+        assert await state(gql, auction) == before  # the refused bid changed nothing
+        # The compiled path answered (the limit is inside the use case both paths call).
+        assert limited.state.graphql.compiled_answers == compiled_before + 4
+        # Another auction: this user's per-auction bucket is not that one's.
+        body = await from_bidder(
+            COMPILED_BID, {"id": other, "amount": "100.00"}, token=bidder.token
+        )
+        assert "bid" in body["data"]["placeBid"], body
+
+
+async def test_bids_per_user(limited, gql, seller):
+    bidder = await register(gql)
+    auctions = [await live_auction(gql, seller) for _ in range(3)]
+    async with client_at(limited) as from_bidder:
+        for auction_id, amount in [
+            (auctions[0], "100.00"),
+            (auctions[0], "110.00"),
+            (auctions[1], "100.00"),
+            (auctions[1], "110.00"),
+        ]:
+            body = await from_bidder(BID, {"id": auction_id, "amount": amount}, token=bidder.token)
+            assert body["data"]["placeBid"]["__typename"] == "BidAccepted", body
+        before = await state(gql, auctions[2])
+        body = await from_bidder(BID, {"id": auctions[2], "amount": "100.00"}, token=bidder.token)
+        assert_rate_limited_bid(body["data"]["placeBid"])
+        assert await state(gql, auctions[2]) == before
+
+
+async def test_bids_per_address(limited, gql, seller):
+    bidders = [await register(gql) for _ in range(4)]
+    auctions = [await live_auction(gql, seller) for _ in range(3)]
+    async with client_at(limited) as shared, client_at(limited) as elsewhere:
+        price = 100
+        for who in bidders[:3]:
+            for auction_id in auctions[:2]:
+                price += 10
+                body = await shared(
+                    BID, {"id": auction_id, "amount": f"{price}.00"}, token=who.token
+                )
+                assert body["data"]["placeBid"]["__typename"] == "BidAccepted", body
+        before = await state(gql, auctions[2])
+        body = await shared(BID, {"id": auctions[2], "amount": "100.00"}, token=bidders[3].token)
+        assert_rate_limited_bid(body["data"]["placeBid"])
+        assert await state(gql, auctions[2]) == before
+        body = await elsewhere(BID, {"id": auctions[2], "amount": "100.00"}, token=bidders[3].token)
+        assert body["data"]["placeBid"]["__typename"] == "BidAccepted", body
+
+
+async def test_aliased_bids_count_each_execution(limited, gql, seller):
+    bidder = await register(gql)
+    auction = await live_auction(gql, seller)
+    fields = " ".join(
+        f'b{i}: placeBid(auctionId: $id, amount: "{100 + 10 * i}.00")'
+        " { __typename ... on BidRejected { reason message } }"
+        for i in range(10)
+    )
+    async with client_at(limited) as from_bidder:
+        body = await from_bidder(
+            f"mutation($id: ID!) {{ {fields} }}", {"id": auction}, token=bidder.token
+        )
+    answers = [body["data"][f"b{i}"] for i in range(10)]
+    assert [a["__typename"] for a in answers[:3]] == ["BidAccepted"] * 3, answers
+    for answer in answers[3:]:
+        assert_rate_limited_bid(answer)
+    assert (await state(gql, auction))["bidCount"] == 3
+
+
+async def refresh_tokens(app: FastAPI, user_id: str) -> int:
+    async with app.state.engine.connect() as conn:
+        count = await conn.scalar(
+            text("SELECT count(*) FROM refresh_tokens WHERE user_id = :u"), {"u": user_id}
+        )
+    return int(count)
+
+
+async def test_logins_per_account(limited, gql):
+    account = await register(gql)
+    async with client_at(limited) as one, client_at(limited) as other:
+        for attempt in (one, other, one):
+            body = await attempt(LOGIN, {"email": account.email, "password": PASSWORD})
+            assert body["data"]["login"]["accessToken"], body
+        tokens = await refresh_tokens(limited, account.id)
+        body = await other(LOGIN, {"email": f"  {account.email.upper()} ", "password": PASSWORD})
+        payload = body["data"]["login"]
+        assert_rate_limited_payload(payload)
+        assert await refresh_tokens(limited, account.id) == tokens  # no session was opened
+
+
+async def test_logins_per_address(limited, gql):
+    account = await register(gql)
+    async with client_at(limited) as shared, client_at(limited) as elsewhere:
+        for n in range(4):
+            body = await shared(LOGIN, {"email": f"nobody{n}-{uuid.uuid4()}@x.io", "password": "x"})
+            assert body["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS", body
+        body = await shared(LOGIN, {"email": account.email, "password": PASSWORD})
+        assert_rate_limited_payload(body["data"]["login"])
+        body = await elsewhere(LOGIN, {"email": account.email, "password": PASSWORD})
+        assert body["data"]["login"]["accessToken"], body
+
+
+async def test_failed_logins_back_off(limited, gql):
+    """3/60 s: three right passwords pass; after two wrong ones even the right password
+    waits, longer than an emptied bucket's 20 s (failures cost 1, 2, 4, ... extra)."""
+    account = await register(gql)
+    async with client_at(limited) as attacker:
+        for _ in range(2):
+            body = await attacker(LOGIN, {"email": account.email, "password": "wrong password"})
+            assert body["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS", body
+        body = await attacker(LOGIN, {"email": account.email, "password": PASSWORD})
+        assert assert_rate_limited_payload(body["data"]["login"]) > 20
+
+
+async def test_aliased_logins_count_each_attempt(limited, gql):
+    account = await register(gql)
+    fields = " ".join(
+        f'l{i}: login(email: $email, password: "guess-{i}") {{ accessToken errors {{ code }} }}'
+        for i in range(20)
+    )
+    async with client_at(limited) as attacker:
+        body = await attacker(f"mutation($email: String!) {{ {fields} }}", {"email": account.email})
+    codes = [body["data"][f"l{i}"]["errors"][0]["code"] for i in range(20)]
+    tried = codes.count("INVALID_CREDENTIALS")
+    assert 1 <= tried <= 3, codes
+    assert codes.count("RATE_LIMITED") == 20 - tried, codes
+
+
+async def test_registrations_per_address(limited, gql):
+    async with client_at(limited) as shared, client_at(limited) as elsewhere:
+        for _ in range(2):
+            await register(shared)
+        name = f"u{uuid.uuid4().hex[:10]}"
+        new = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+        body = await shared(REGISTER, {"input": new})
+        assert_rate_limited_payload(body["data"]["register"])
+        login = await gql(LOGIN, {"email": new["email"], "password": PASSWORD})
+        assert login["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"  # no account
+        await register(elsewhere)
