@@ -22,6 +22,7 @@ one slot (the price: all buckets live on one node; they are small and short-live
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from realtime.batcher import ScriptBatcher
 
@@ -120,6 +123,10 @@ return math.ceil(math.max(0, after - now - tonumber(ARGV[2])))
 """
 
 
+_RETRIABLE = (RedisConnectionError, RedisTimeoutError)
+_RETRY_DELAYS = (0.0, 0.05, 0.2)  # then the last try: its error is UNAVAILABLE
+
+
 def _args(charges: Sequence[Charge]) -> list[str]:
     out: list[str] = []
     for charge in charges:
@@ -143,9 +150,23 @@ class RedisBuckets:
             else ScriptBatcher(redis, self._charge_script)
         )
 
+    async def _charge_retrying(self, keys: list[str], args: list[str]) -> Any:
+        """One charge, sent again after a connection failure (a Redis restart or a killed
+        connection leaves dead pooled connections; the batcher drops them on the first
+        error). A charge whose reply was lost may so count twice: a rare, conservative
+        error, unlike refusing a bid because a pooled connection had died."""
+        for delay in _RETRY_DELAYS:
+            try:
+                return await self._charge(keys, args)
+            except _RETRIABLE:
+                await asyncio.sleep(delay)
+        return await self._charge(keys, args)
+
     async def charge(self, charges: Sequence[Charge]) -> float:
         """Charge every bucket or none; 0.0 if charged, else the seconds to wait."""
-        waited = await self._charge([KEY_PREFIX + c.key for c in charges], ["0", *_args(charges)])
+        waited = await self._charge_retrying(
+            [KEY_PREFIX + c.key for c in charges], ["0", *_args(charges)]
+        )
         return int(waited) / 1000
 
     def plan(self, rates: Sequence[Rate]) -> ChargePlan:
@@ -155,7 +176,7 @@ class RedisBuckets:
 
     async def charge_planned(self, keys: Sequence[str], plan: ChargePlan) -> float:
         """`charge` of one token from each of `keys`, in the order of the plan's rates."""
-        waited = await self._charge([KEY_PREFIX + key for key in keys], plan.args)
+        waited = await self._charge_retrying([KEY_PREFIX + key for key in keys], plan.args)
         return int(waited) / 1000
 
     async def penalize(self, charge: Charge, streak_key: str, *, max_cost: int) -> float:
