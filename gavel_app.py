@@ -18,6 +18,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
@@ -26,7 +27,7 @@ from adapters.body_limit import BodyLimit
 from adapters.client_address import parse_networks
 from adapters.csrf import CsrfGuard
 from adapters.images import ImageStore
-from adapters.json_errors import PlainErrorsAsJson
+from adapters.json_errors import PlainErrorsAsJson, graphql_http_error
 from adapters.mailer import LogMailer
 from adapters.media import MediaFiles
 from adapters.passwords import PasswordHasher
@@ -275,6 +276,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     )
     # Outermost last: headers go on every answer, refusals included.
     app.add_middleware(PlainErrorsAsJson, paths=("/graphql",))
+    app.add_exception_handler(StarletteHTTPException, graphql_http_error)
     app.add_middleware(CsrfGuard, paths=("/graphql",))
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)

@@ -9,6 +9,7 @@ check holds wherever the app is served from.
 
 from __future__ import annotations
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -81,7 +82,12 @@ class BodyLimit:
         await self.app(scope, capped_receive, guarded_send)
 
     async def _refuse(self, send: Send) -> None:
-        body = f'{{"error": "request body over {self.max_bytes} bytes"}}'.encode()
+        # Shaped as a GraphQL error, so GraphQL clients can read it like any other refusal.
+        error = {
+            "message": f"request body over {self.max_bytes} bytes",
+            "extensions": {"code": "REQUEST_TOO_LARGE"},
+        }
+        body = orjson.dumps({"errors": [error]})
         await send(
             {
                 "type": "http.response.start",

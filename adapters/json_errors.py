@@ -12,6 +12,10 @@ Codes: 400 `BAD_REQUEST`, 404 `NOT_FOUND`, 405 `METHOD_NOT_ALLOWED`, 413
 from __future__ import annotations
 
 import orjson
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CODES = {
@@ -59,6 +63,20 @@ class PlainErrorsAsJson:
             await _send_json(send, held, text.decode("utf-8", "replace")[:MAX_TEXT])
 
         await self.app(scope, receive, rewriting_send)
+
+
+async def graphql_http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's handler of starlette's HTTPException (a route refusing a method: 405)
+    on the guarded GraphQL path: the same JSON error shape and codes as above, where
+    FastAPI would answer `{"detail": ...}`; elsewhere FastAPI's own answer."""
+    assert isinstance(exc, StarletteHTTPException)
+    if request.url.path != "/graphql":
+        return await http_exception_handler(request, exc)
+    error = {
+        "message": str(exc.detail),
+        "extensions": {"code": CODES.get(exc.status_code, "BAD_REQUEST")},
+    }
+    return JSONResponse({"errors": [error]}, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _send_json(send: Send, start: Message, text: str) -> None:

@@ -25,6 +25,7 @@ from dotenv import load_dotenv
 from devservers.app_server import uvicorn_command
 from devservers.ports import is_listening
 from devservers.stack import StackUrls, embedded_stack
+from settings import Settings, production_problems
 
 log = logging.getLogger("devservers")
 
@@ -74,7 +75,7 @@ def _persistent_secret(env_name: str, path: Path) -> str:
     """
     if value := os.environ.get(env_name):
         return value
-    if os.environ.get("GAVEL_ENV", "").strip().lower() == "production":
+    if _production():
         return ""
     if path.exists():
         return path.read_text().strip()
@@ -155,7 +156,29 @@ def _serve(cmd: list[str], env: Mapping[str, str], host: str, port: int) -> int:
         return 0
 
 
+def _production() -> bool:
+    return os.environ.get("GAVEL_ENV", "").strip().lower() == "production"
+
+
+def refuse_unsafe_production() -> None:
+    """In production `make run` starts nothing until the settings are safe: no embedded
+    servers (they would hold real data under the dev defaults) and never the demo data,
+    whose accounts have published passwords. Raises SystemExit with every problem."""
+    if not _production():
+        return
+    problems = production_problems(Settings())
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        if not os.environ.get(name) and f"{name} is not set" not in problems:
+            problems.append(f"{name} is not set")
+    if problems:
+        raise SystemExit(
+            "devservers: refusing to run with GAVEL_ENV=production (production starts no "
+            "embedded servers and loads no demo data): " + "; ".join(problems)
+        )
+
+
 def cmd_run() -> int:
+    refuse_unsafe_production()
     data_dir = _data_dir()
     pg_port, redis_port = _ports()
     host = os.environ.get("GAVEL_HOST") or "127.0.0.1"
@@ -178,7 +201,8 @@ def cmd_run() -> int:
                 "GAVEL_ADMIN_STORAGE_SECRET": storage_secret,
             }
             _run_step([sys.executable, "-m", "alembic", "upgrade", "head"], env)
-            _run_step([sys.executable, "-m", "seeds"], env)
+            if not _production():  # demo accounts have published passwords
+                _run_step([sys.executable, "-m", "seeds"], env)
             uvicorn = uvicorn_command(host, port, env=env)
             code = _serve(uvicorn, env, host, port)
             _ignore_signals()

@@ -40,7 +40,8 @@ from typing import Any
 
 import orjson
 from graphql import ExecutionResult, GraphQLError, OperationType
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -185,6 +186,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
         # client would wait forever. It gets an error message, like on the other protocol.
         try:
             await super().handle_async_results(operation_id, query, operation_name, variables)
+        except (WebSocketDisconnected, WebSocketDisconnect):
+            return  # the client went away: nobody to tell, nothing of ours went wrong
         except Exception as exc:
             error_id = uuid.uuid4().hex[:12]
             log.error("unexpected error id=%s (graphql-ws)", error_id, exc_info=exc)

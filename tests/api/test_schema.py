@@ -94,4 +94,15 @@ async def test_oversized_request_bodies_are_refused(client):
     huge = "x" * (3 * 1024 * 1024)
     response = await client.post("/graphql", json={"query": "{ categories }", "x": huge})
     assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
     assert (await client.post("/graphql", json={"query": "{ categories }"})).status_code == 200
+
+
+async def test_methods_graphql_does_not_serve_are_graphql_errors(client):
+    for method in ("PUT", "DELETE", "PATCH"):
+        response = await client.request(method, "/graphql", json={"query": "{ categories }"})
+        assert response.status_code == 405, response.text
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+    other = await client.put("/healthz")
+    assert other.status_code == 405 and "detail" in other.json()  # FastAPI's own elsewhere
