@@ -41,7 +41,7 @@ async def test_a_subscriber_that_vanishes_is_not_an_unexpected_error(logged_serv
         auction_id = await live_auction(gql, seller)
         url = server.replace("http://", "ws://") + "/graphql"
         for _ in range(3):
-            ws = await connect(url, subprotocols=[protocol], open_timeout=10)  # type: ignore[list-item]
+            ws = await connect(url, subprotocols=[protocol], open_timeout=10)
             sock = Socket(ws, protocol)
             assert (await sock.init())["type"] == "connection_ack"
             await sock.subscribe("1", SUBSCRIBE, {"id": auction_id, "since": 0})
