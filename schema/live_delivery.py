@@ -116,6 +116,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         except ValueError as exc:
             await self.handle_invalid_message(str(exc))
             return
+        if (
+            isinstance(message, dict)
+            and message.get("type") == "connection_init"
+            and message.get("payload", {}) is None
+        ):
+            # The protocol allows a null payload; strawberry would close the socket (4400).
+            message = {**message, "payload": {}}
         await super().handle_message(message)
 
     async def run_operation(self, operation: Operation[Any, Any]) -> None:

@@ -413,6 +413,18 @@ async def test_connection_init_authenticates(server, gql, protocol):
         assert (await sock.event("1"))["leaderId"] == user.id
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_null_connection_init_payload_is_anonymous(server, gql, protocol):
+    # graphql-transport-ws: `payload?: Record<string, unknown> | null`.
+    async with socket(server, protocol, NO_INIT) as sock:
+        await sock.send({"type": "connection_init", "payload": None})
+        assert (await sock.recv())["type"] == "connection_ack"
+        seller = await register(gql, seller=True)
+        auction_id = await live_auction(gql, seller)
+        await sock.subscribe("1", SUBSCRIBE, {"id": auction_id, "since": 0})
+        await sock.assert_quiet()
+
+
 async def refused(sock: Socket, authorization: Any) -> tuple[int | None, dict[str, Any] | None]:
     """Send a connection_init with this authorization; the close code and the legacy
     protocol's `connection_error` payload (graphql-transport-ws has no such message)."""
