@@ -158,6 +158,13 @@ async def test_graphiql_works_offline_with_auth_and_live_subscriptions(
             outside.append(route.request.url)
             await route.abort("internetdisconnected")
 
+    def record_console(kind: str, text: str) -> None:
+        if kind == "error":
+            problems.append(f"console error: {text}")
+
+    def record_frame(payload: str | bytes) -> None:
+        sent_frames.append(payload if isinstance(payload, str) else payload.decode())
+
     async with async_playwright() as pw:
         context = await pw.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"),
@@ -169,17 +176,8 @@ async def test_graphiql_works_offline_with_auth_and_live_subscriptions(
             await context.route("**/*", only_this_machine)
             page = await context.new_page()
             page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            page.on(
-                "console",
-                lambda msg: (
-                    problems.append(f"console {msg.type}: {msg.text}")
-                    if msg.type == "error"
-                    else None
-                ),
-            )
-            page.on(
-                "websocket", lambda ws: ws.on("framesent", lambda frame: sent_frames.append(frame))
-            )
+            page.on("console", lambda msg: record_console(msg.type, msg.text))
+            page.on("websocket", lambda ws: ws.on("framesent", record_frame))
             answer = await page.goto(server + "/graphql")
             assert answer is not None and answer.status == 200
             graphiql = GraphiQLPage(page)
