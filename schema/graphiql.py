@@ -54,7 +54,7 @@ _PAGE = """<!doctype html>
 <body>
 <div id="graphiql">Loading...</div>
 <script nonce="{nonce}">
-const url = new URL("{endpoint}", window.location.href);
+const url = new URL({endpoint}, window.location.href);
 const socket = new URL(url);
 socket.protocol = url.protocol === "https:" ? "wss:" : "ws:";
 const fetcher = GraphiQL.createFetcher({{
@@ -106,8 +106,9 @@ query Auctions {
 
 
 def _script_string(text: str) -> str:
-    # JSON is a JavaScript string literal; "</" must not close the <script> element.
-    return json.dumps(text).replace("</", "<\\/")
+    # A JSON string is a JavaScript string literal; with every "<" escaped nothing in it
+    # can end the <script> element or open a comment there.
+    return json.dumps(text).replace("<", "\\u003c")
 
 
 def page(endpoint: str = "/graphql") -> HTMLResponse:
@@ -119,7 +120,7 @@ def page(endpoint: str = "/graphql") -> HTMLResponse:
     body = _PAGE.format(
         static=STATIC_PATH,
         nonce=nonce,
-        endpoint=html.escape(endpoint),
+        endpoint=_script_string(endpoint),
         default_query=_script_string(DEFAULT_QUERY),
         v_react=_VERSION["react.production.min.js"],
         v_graphiql=_VERSION["graphiql.min.js"],
