@@ -43,6 +43,8 @@ from realtime.scheduler import Scheduler
 from realtime.slots import AuctionSlots
 from schema.app import GavelGraphQL
 from schema.build import build_bid_compiler, build_schema
+from schema.graphiql import STATIC_PATH as GRAPHIQL_STATIC
+from schema.graphiql import asset as graphiql_asset
 from schema.outage import OutageGuard
 from services.deps import Deps
 from services.limits import Rates, Throttle
@@ -274,6 +276,9 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             Route("/media/{key:path}", media.serve, methods=["GET", "HEAD"]),
         ],
     )
+    if settings.graphiql:
+        # GraphiQL's scripts and styles, served here so the page works offline.
+        app.add_route(GRAPHIQL_STATIC + "/{name}", graphiql_asset, methods=["GET", "HEAD"])
     # Outermost last: headers go on every answer, refusals included.
     app.add_middleware(PlainErrorsAsJson, paths=("/graphql",))
     app.add_exception_handler(StarletteHTTPException, graphql_http_error)

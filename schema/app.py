@@ -40,7 +40,7 @@ from adapters.client_address import client_ip
 from domain.errors import DomainError
 from realtime.broadcast import BoundedBroadcast
 from realtime.stream import EventSource
-from schema import compiled_bid
+from schema import compiled_bid, graphiql
 from schema.compiled_bid import Compiler
 from schema.context import GavelContext, Loaders
 from schema.live_delivery import LegacyWSHandler, LiveDelivery, TransportWSHandler
@@ -275,6 +275,10 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         return await super().create_streaming_response(
             request, ending_cleanly, sub_response, headers
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Our GraphiQL page: its assets come from this app, not a CDN (schema/graphiql.py).
+        return graphiql.page(request.url.path)
 
     def decode_json(self, data: str | bytes) -> object:
         # JSON nested deeper than the interpreter's recursion limit is no JSON we take

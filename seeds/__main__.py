@@ -6,8 +6,9 @@ import asyncio
 import sys
 import time
 
-from seeds.builder import ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_USERNAME
+from seeds.builder import BIDDER_COUNT, DEMO_PASSWORD, SELLER_COUNT
 from seeds.loader import load, table_counts
+from seeds.summary import demo_logins
 from settings import get_settings
 
 
@@ -28,7 +29,13 @@ async def _main() -> int:
     if not any(inserted.values()):
         print("Nothing new: the demo data was already present.")
     print(f"Done in {elapsed:.1f}s.")
-    print(f"Admin login: {ADMIN_EMAIL} (username {ADMIN_USERNAME}) / {ADMIN_PASSWORD}")
+    print("Demo logins (development only):")
+    for line in await demo_logins(url):
+        print(f"  {line}")
+    print(
+        f"  ... {SELLER_COUNT} sellers and {BIDDER_COUNT} bidders in all: every seeded"
+        f" <username>@gavel.test but the admin has the password {DEMO_PASSWORD}"
+    )
     return 0
 
 

@@ -148,3 +148,4 @@ async def test_production_serves_no_graphiql(client, prod_client):
     page = await prod_client.get("/graphql", headers=browser)
     assert page.status_code != 200
     assert "graphiql" not in page.text.lower()
+    assert (await prod_client.get("/graphiql/static/graphiql.min.js")).status_code == 404
