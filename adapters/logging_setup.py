@@ -18,12 +18,14 @@ INFO) applies to every logger, uvicorn's included.
 
 uvicorn configures its own loggers before it loads the app: `configure_logging` hands
 them to the root handler, so its start-up, error and access lines share the format (the
-access line also as fields: `http_method`, `path`, `status`, `client`).
+access line also as fields: `http_method`, `path`, `status`, `client`; a `token=` in
+its query, the verification mail's link, is logged as `[redacted]`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Literal, TextIO
 
@@ -60,15 +62,31 @@ def _add_request_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDi
     return event_dict
 
 
-def _uvicorn_access_fields(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    # uvicorn logs an answer as '%s - "%s %s HTTP/%s" %d' with (client, method, path,
-    # version, status): kept as fields too, so a collector need not parse the text.
-    args = event_dict.get("positional_args")
-    record = event_dict.get("_record")
-    if record is not None and record.name == "uvicorn.access" and args and len(args) == 5:
-        client, method, path, _version, status = args
-        event_dict.update(http_method=method, path=path, status=status, client=client)
-    return event_dict
+_SECRET_QUERY = re.compile(r"([?&](?:token|access_token)=)[^&\s\"]+")
+
+
+def _redacted(text: str) -> str:
+    return _SECRET_QUERY.sub(r"\1[redacted]", text)
+
+
+def _uvicorn_access(fields: bool) -> Processor:
+    """uvicorn logs an answer as '%s - "%s %s HTTP/%s" %d' with (client, method, path,
+    version, status). A token in the query (the verification mail's link) is redacted;
+    with `fields`, the parts are also kept as fields, so a collector need not parse."""
+
+    def processor(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+        record = event_dict.get("_record")
+        if record is None or record.name != "uvicorn.access":
+            return event_dict
+        event_dict["event"] = _redacted(str(event_dict["event"]))
+        args = event_dict.get("positional_args")
+        if fields and args and len(args) == 5:
+            client, method, path, _version, status = args
+            path = _redacted(str(path))
+            event_dict.update(http_method=method, path=path, status=status, client=client)
+        return event_dict
+
+    return processor
 
 
 def _drop_noise(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -93,7 +111,7 @@ def _shared_processors(fmt: LogFormat) -> list[Processor]:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
-        *([_uvicorn_access_fields] if fmt == "json" else []),
+        _uvicorn_access(fields=fmt == "json"),
         _drop_noise,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
