@@ -32,8 +32,6 @@ from typing import Literal, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from adapters.request_id import current_request_id
-
 LogFormat = Literal["console", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("console", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -53,13 +51,6 @@ class GavelLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if self.follows_stderr:
             self.stream = sys.stderr
         super().emit(record)
-
-
-def _add_request_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    request_id = current_request_id()
-    if request_id is not None:
-        event_dict.setdefault("request_id", request_id)
-    return event_dict
 
 
 _SECRET_QUERY = re.compile(r"([?&](?:token|access_token)=)[^&\s\"]+")
@@ -106,8 +97,7 @@ _FIRST = ("timestamp", "level", "logger", "event", "request_id")
 
 def _shared_processors(fmt: LogFormat) -> list[Processor]:
     return [
-        structlog.contextvars.merge_contextvars,
-        _add_request_id,
+        structlog.contextvars.merge_contextvars,  # request_id, auction_id, operation_id
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
