@@ -64,7 +64,10 @@ def _refused(code: str, message: str, *, as_json: bool, status: int = 400) -> Re
         errors = [{"code": code, "message": message}]
         return JSONResponse({"ok": False, "errors": errors}, status, headers=PAGE_HEADERS)
     paragraph = f"<p>{html.escape(message)} ({html.escape(code)}).</p>"
-    hint = "<p>Ask for a new mail, or verify with the <code>verifyEmail</code> mutation.</p>"
+    hint = (
+        "<p>Check that the whole link was opened, or send the token with the "
+        "<code>verifyEmail</code> mutation.</p>"
+    )
     return _page("This link cannot verify an email", paragraph + hint, status)
 
 
