@@ -28,12 +28,15 @@ from adapters.client_address import parse_networks
 from adapters.csrf import CsrfGuard
 from adapters.images import ImageStore
 from adapters.json_errors import PlainErrorsAsJson, graphql_http_error
+from adapters.logging_setup import configure_logging
 from adapters.mailer import LogMailer
 from adapters.media import MediaFiles
 from adapters.passwords import PasswordHasher
 from adapters.rate_limits import Rate, RedisBuckets
+from adapters.request_id import RequestIdMiddleware
 from adapters.security_headers import SecurityHeaders
 from adapters.tokens import TokenService
+from adapters.verify_email_page import VerifyEmailPage
 from adapters.ws_limits import WebSocketConnectionLimit
 from domain.listing import ListingPolicy
 from realtime.account_states import AccountStates
@@ -146,6 +149,7 @@ def node_url(url: str, host: str, port: int | str) -> str:
 
 def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_format)
     if problems := production_problems(settings):
         raise ProductionConfigError("GAVEL_ENV=production refuses to start: " + "; ".join(problems))
     if not settings.database_url or not settings.redis_url:
@@ -274,6 +278,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             Route("/readyz", readyz),
             Route("/admin", admin_placeholder),
             Route("/media/{key:path}", media.serve, methods=["GET", "HEAD"]),
+            *VerifyEmailPage(deps).routes(),
         ],
     )
     if settings.graphiql:
@@ -291,6 +296,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             per_ip=settings.rate_ws_connections_ip,
             proxies=deps.trusted_proxies,
         )
+    # Outermost of all: every answer and every line logged for it carries the request id.
+    app.add_middleware(RequestIdMiddleware)
     app.state.deps = deps
     app.state.engine = engine
     app.state.redis = redis

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.rate_limits import Rate
@@ -18,6 +18,14 @@ def _rate(text: str) -> str:
 
 
 RateText = Annotated[str, AfterValidator(_rate)]
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
 
 
 class Settings(BaseSettings):
@@ -106,6 +114,16 @@ class Settings(BaseSettings):
     # Comma-separated origins (https://shop.example) whose pages may open a WebSocket;
     # same-origin pages and non-browser clients always may.
     allowed_origins_text: str = Field(default="", alias="GAVEL_ALLOWED_ORIGINS")
+
+    # --- Logs (adapters/logging_setup.py) -------------------------------------------
+    # console: readable lines for a terminal; json: one JSON object per line. Every line
+    # logged while serving a request carries its request_id (X-Request-ID).
+    log_format: Annotated[Literal["console", "json"], BeforeValidator(_lower)] = Field(
+        default="console", alias="GAVEL_LOG_FORMAT"
+    )
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
+    ] = Field(default="INFO", alias="GAVEL_LOG_LEVEL")
 
     @property
     def production(self) -> bool:

@@ -1,4 +1,10 @@
-"""The development mailer: writes each mail to the log instead of sending it."""
+"""The development mailer: writes each mail to the log (INFO, logger `gavel.mail`) instead
+of sending it, so a developer can follow its links (README, "A walkthrough").
+
+The line reads "mail to <address>: <subject>" followed by the body; the JSON format also
+has the fields `mail_to` and `mail_subject`. It is meant for development only: a mail
+body may hold a secret (an email verification token).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,12 @@ class LogMailer:
     keep: int = 100
 
     async def send(self, to: str, subject: str, body: str) -> None:
-        log.info("mail to=%s subject=%r\n%s", to, subject, body)
+        log.info(
+            "mail to %s: %s\n%s",
+            to,
+            subject,
+            body,
+            extra={"mail_to": to, "mail_subject": subject},
+        )
         self.sent.append((to, subject, body))
         del self.sent[: -self.keep]

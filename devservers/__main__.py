@@ -22,6 +22,7 @@ from types import FrameType
 
 from dotenv import load_dotenv
 
+from adapters.logging_setup import LOG_FORMATS, LOG_LEVELS, configure_logging
 from devservers.app_server import uvicorn_command
 from devservers.ports import is_listening
 from devservers.stack import StackUrls, embedded_stack
@@ -232,16 +233,41 @@ def cmd_up() -> int:
         return 0
 
 
+def _configure_logging(fmt: str | None, level: str | None) -> None:
+    """The runner logs like the app it starts, which inherits the flags as settings."""
+    if fmt:
+        os.environ["GAVEL_LOG_FORMAT"] = fmt
+    if level:
+        os.environ["GAVEL_LOG_LEVEL"] = level
+    fmt = os.environ.get("GAVEL_LOG_FORMAT", "console").strip().lower()
+    level = os.environ.get("GAVEL_LOG_LEVEL", "INFO").strip().upper()
+    if fmt not in LOG_FORMATS or level not in LOG_LEVELS:
+        raise SystemExit(
+            f"devservers: GAVEL_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)} and "
+            f"GAVEL_LOG_LEVEL one of {', '.join(LOG_LEVELS)}"
+        )
+    configure_logging(level, "json" if fmt == "json" else "console")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devservers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="servers + migrations + seeds + the app in the foreground")
-    sub.add_parser("up", help="only the servers; prints export lines for their URLs")
+    for name, text in (
+        ("run", "servers + migrations + seeds + the app in the foreground"),
+        ("up", "only the servers; prints export lines for their URLs"),
+    ):
+        command = sub.add_parser(name, help=text)
+        command.add_argument(
+            "--log-format", choices=LOG_FORMATS, help="sets GAVEL_LOG_FORMAT (default console)"
+        )
+        command.add_argument(
+            "--log-level", choices=LOG_LEVELS, type=str.upper, help="sets GAVEL_LOG_LEVEL"
+        )
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="[devservers] %(message)s")
     # Same source of settings as the app: real env first, then the repo's `.env`.
     load_dotenv(REPO_ROOT / ".env", override=False)
+    _configure_logging(args.log_format, args.log_level)
     _install_signal_handlers()
     return cmd_run() if args.command == "run" else cmd_up()
 

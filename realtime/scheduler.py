@@ -19,6 +19,7 @@ import uuid
 from typing import Any
 
 from sqlmodel import col, select
+from structlog.contextvars import bind_contextvars, clear_contextvars
 
 from domain.enums import AuctionStatus
 from realtime.background import StopSignal, cancelling
@@ -46,6 +47,8 @@ class Scheduler:
     async def run(self, *, interval: float = 0.1, reconcile_every: float = 5.0) -> None:
         next_reconcile = 0.0
         while not self.stopping.is_set:
+            # A failing pass's line names the auction it was at (bound below), no older one.
+            clear_contextvars()
             try:
                 await self.activate_due()
                 await self.close_due()
@@ -92,6 +95,7 @@ class Scheduler:
         due = await self.redis.zrangebyscore(ENDS_ZSET, "-inf", now_ms, start=0, num=200)
         ended = 0
         for member in due:
+            bind_contextvars(auction_id=member)
             result = await self.slots.close(member)
             if result.get("pending"):
                 await self.redis.zadd(ENDS_ZSET, {member: int(result["ends"])})
@@ -122,6 +126,7 @@ class Scheduler:
 
     async def tick_dutch(self) -> None:
         for member in await self.redis.smembers(DUTCH_SET):
+            bind_contextvars(auction_id=member)
             result = await self.slots.tick(member)
             if result.get("event"):
                 self.persister.mark(member)

@@ -12,8 +12,6 @@ the `connection_init` was acknowledged (close 4401 "Unauthorized", on both proto
 from __future__ import annotations
 
 import json
-import logging
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -43,6 +41,7 @@ from realtime.stream import EventSource
 from schema import compiled_bid, graphiql
 from schema.compiled_bid import Compiler
 from schema.context import GavelContext, Loaders
+from schema.errors import log_unexpected, unexpected_message
 from schema.live_delivery import LegacyWSHandler, LiveDelivery, TransportWSHandler
 from schema.outage import SocketUnavailable
 from schema.request_errors import (
@@ -55,8 +54,6 @@ from schema.shared_events import shared_payload_text
 from services import accounts
 from services.deps import Deps
 from services.unavailable import Unavailable
-
-log = logging.getLogger("gavel.graphql")
 
 # Where `on_ws_connect` leaves the close code for a refused socket (in the ASGI scope).
 _CLOSE_KEY = "gavel.ws_close"
@@ -225,10 +222,10 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
                 raise
             if isinstance(exc, Unavailable):
                 raise  # a dependency's outage, answered 503 UNAVAILABLE by schema/outage.py
-            error_id = uuid.uuid4().hex[:12]
-            log.error("unexpected error id=%s", error_id, exc_info=exc)
-            message = f"Unexpected error (id {error_id}); it has been logged."
-            answer = http_refusal(500, message, code="INTERNAL", error_id=error_id)
+            error_id = log_unexpected(exc, "(HTTP)")
+            answer = http_refusal(
+                500, unexpected_message(error_id), code="INTERNAL", error_id=error_id
+            )
             await answer(scope, receive, send)
 
     async def _answer_http_request(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -263,10 +260,9 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
                 async for chunk in stream():
                     yield chunk
             except Exception as exc:
-                error_id = uuid.uuid4().hex[:12]
-                log.error("unexpected error id=%s (server-sent events)", error_id, exc_info=exc)
+                error_id = log_unexpected(exc, "(server-sent events)")
                 error = {
-                    "message": f"Unexpected error (id {error_id}); it has been logged.",
+                    "message": unexpected_message(error_id),
                     "extensions": {"code": "INTERNAL", "errorId": error_id},
                 }
                 data = self.encode_json({"data": None, "errors": [error]})

@@ -69,6 +69,7 @@ from domain.errors import DomainError
 from domain.money import to_decimal
 from domain.text import first_unstorable, is_storable
 from resolvers.common import parse_id
+from schema.errors import log_client_error, log_unexpected, unexpected_message
 from services import bidding
 from services.deps import Deps
 from services.unavailable import unavailable
@@ -401,15 +402,16 @@ async def run(deps: Deps, viewer: User, call: Call, *, ip: str | None = None) ->
             ip=ip,
         )
     except DomainError as err:
+        name = compiled.operation.name
+        log_client_error(err.code, name.value if name else None, [compiled.key], err.message)
         return _error(compiled, err.message, err, {"code": err.code, **_field(err)})
     except Exception as err:
         down = unavailable(err)
         if down is not None:  # as the error masking answers it (schema/errors.py)
             log.warning("dependency unavailable path=%s: %r", [compiled.key], err)
             return _error(compiled, down.message, err, down.extensions)
-        error_id = uuid.uuid4().hex[:12]
-        log.error("unexpected error id=%s path=%s", error_id, [compiled.key], exc_info=err)
-        message = f"Unexpected error (id {error_id}); it has been logged."
+        error_id = log_unexpected(err, "(compiled bid)", [compiled.key])
+        message = unexpected_message(error_id)
         return _error(compiled, message, None, {"code": "INTERNAL", "errorId": error_id})
     if isinstance(outcome, bidding.Rejected):
         return {"data": {compiled.key: render(compiled.rejected, outcome)}}

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections import deque
 from collections.abc import Coroutine, Generator
 from contextlib import suppress
@@ -49,10 +48,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
+from structlog.contextvars import bound_contextvars
 
+from adapters.request_id import valid_request_id
 from realtime.feed import AuctionFeeds, FeedMember
 from realtime.stream import EventSource, PublicEvent
 from schema import subscribe_limit
+from schema.errors import log_unexpected, unexpected_message
 from schema.request_errors import BAD_REQUEST
 from schema.shared_events import (
     SharedEventExecutionContext,
@@ -131,20 +133,21 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         await super().run_operation(operation)
 
     async def handle_task_exception(self, error: Exception) -> None:
-        # strawberry logs an operation's unexpected failure, then sends a bare `complete`:
-        # the client would take a failure for the end of its results. An `error` message
-        # for the operation comes first (strawberry then sends nothing more for it).
-        await super().handle_task_exception(error)
+        # strawberry logs an operation's unexpected failure (without the id the client is
+        # told), then sends a bare `complete`: the client would take a failure for the end
+        # of its results. It is logged once, with its id, and an `error` message for the
+        # operation comes first (strawberry then sends nothing more for it).
+        error_id = log_unexpected(error, "(graphql-transport-ws)")
         operation = _RUNNING.get()
         if operation is None:
             return
-        error_id = uuid.uuid4().hex[:12]
-        log.error("unexpected error id=%s (graphql-transport-ws)", error_id)
-        message = f"Unexpected error (id {error_id}); it has been logged."
-        with suppress(Exception):
-            await operation.send_initial_errors(
-                [GraphQLError(message, extensions={"code": "INTERNAL", "errorId": error_id})]
+        errors = [
+            GraphQLError(
+                unexpected_message(error_id), extensions={"code": "INTERNAL", "errorId": error_id}
             )
+        ]
+        with suppress(Exception):
+            await operation.send_initial_errors(errors)
 
     @staticmethod
     def _get_pre_execution_close_reason(error: Any) -> str | None:
@@ -160,7 +163,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         # The operation's task is created inside and copies this context.
         token = _TARGET.set(_target(self.websocket.ws, message["id"], "next"))  # type: ignore[attr-defined]
         try:
-            await super().handle_subscribe(message)
+            with bound_contextvars(operation_id=_loggable(message["id"])):
+                await super().handle_subscribe(message)
         finally:
             _TARGET.reset(token)
 
@@ -196,9 +200,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
         except (WebSocketDisconnected, WebSocketDisconnect):
             return  # the client went away: nobody to tell, nothing of ours went wrong
         except Exception as exc:
-            error_id = uuid.uuid4().hex[:12]
-            log.error("unexpected error id=%s (graphql-ws)", error_id, exc_info=exc)
-            message = f"Unexpected error (id {error_id}); it has been logged."
+            message = unexpected_message(log_unexpected(exc, "(graphql-ws)"))
             with suppress(Exception):
                 await self.send_message(_legacy_error(operation_id, message, "INTERNAL"))
 
@@ -207,9 +209,15 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
             return
         token = _TARGET.set(_target(self.websocket.ws, message["id"], "data"))  # type: ignore[attr-defined]
         try:
-            await super().handle_start(message)
+            with bound_contextvars(operation_id=_loggable(message["id"])):
+                await super().handle_start(message)
         finally:
             _TARGET.reset(token)
+
+
+def _loggable(operation_id: str) -> str:
+    # The client chose the id: one that could break a log line is logged as its repr.
+    return operation_id if valid_request_id(operation_id) else repr(operation_id[:64])
 
 
 def _legacy_error(operation_id: str, message: str, code: str) -> Any:

@@ -30,7 +30,7 @@ spec: parse, validate, then choose the operation and check its type.
 from __future__ import annotations
 
 import logging
-import uuid
+import re
 from collections.abc import Iterable, Mapping
 
 import strawberry
@@ -44,6 +44,7 @@ from strawberry.types.execution import ExecutionContext, PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from domain.errors import DomainError
+from schema.errors import log_errors, log_unexpected, unexpected_message
 
 log = logging.getLogger("gavel.graphql")
 
@@ -62,6 +63,7 @@ REQUEST_REFUSALS = frozenset(
 )
 
 _ALL_OPERATIONS = frozenset(OperationType)
+_OPERATION_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")  # a GraphQL Name, for the log
 
 
 def refusal(message: str, code: str, *, like: GraphQLError | None = None) -> GraphQLError:
@@ -121,7 +123,15 @@ def _unsupported_message(operation: OperationType, allowed: Iterable[OperationTy
 
 class GavelSchema(strawberry.Schema):
     """strawberry's Schema, refusing malformed requests and documents with a coded error
-    (module docstring) instead of raising or running the first operation."""
+    (module docstring) instead of raising or running the first operation, and logging
+    each error once by its kind (schema/errors.py)."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Replaces strawberry's, which logs every error, a client's mistakes included, at
+        # ERROR with a traceback. Called with the errors before GavelMaskErrors masks them.
+        log_errors(errors, _operation_label(execution_context))
 
     async def _prepare_operation_async(
         self, context: ExecutionContext, extensions_runner: SchemaExtensionsRunner
@@ -179,6 +189,13 @@ class GavelSchema(strawberry.Schema):
         return None
 
 
+def _operation_label(context: ExecutionContext | None) -> str | None:
+    """The operation's name for the log, if it is a well-formed one (never the client's
+    arbitrary text)."""
+    name = context.operation_name if context is not None else None
+    return name if isinstance(name, str) and _OPERATION_NAME.fullmatch(name) else None
+
+
 def _refuse(context: ExecutionContext, *errors: GraphQLError) -> PreExecutionError:
     context.pre_execution_errors = list(errors)
     return PreExecutionError(data=None, errors=list(errors))
@@ -222,7 +239,7 @@ def _document_refusal(error: GraphQLError, *, parsed: bool) -> GraphQLError:
         and not isinstance(error.original_error, GraphQLError)
     ):
         # The parser itself failed (not a syntax error): keep its text from the client.
-        log.warning("the parser failed", exc_info=error.original_error)
+        log.warning("the parser failed: %r", error.original_error)
         return refusal("The document could not be parsed.", PARSE_FAILED)
     return refusal(error.message, PARSE_FAILED if not parsed else VALIDATION_FAILED, like=error)
 
@@ -241,7 +258,7 @@ def _exception_refusal(
     if isinstance(exc, GraphQLError):
         return _document_refusal(exc, parsed=document is not None)
     if document is None:
-        log.warning("the parser failed", exc_info=exc)
+        log.warning("the parser failed: %r", exc)
         return refusal("The document could not be parsed.", PARSE_FAILED)
     # A validation rule crashed. The specified rules alone say what is wrong with the
     # document; if nothing is, the crash is ours.
@@ -252,9 +269,7 @@ def _exception_refusal(
     if found:
         log.info("a validation rule failed on an invalid document: %r", exc)
         return _document_refusal(found[0], parsed=True)
-    error_id = uuid.uuid4().hex[:12]
-    log.error("validation failed unexpectedly id=%s", error_id, exc_info=exc)
+    error_id = log_unexpected(exc, "(validation)")
     return GraphQLError(
-        f"Unexpected error (id {error_id}); it has been logged.",
-        extensions={"code": "INTERNAL", "errorId": error_id},
+        unexpected_message(error_id), extensions={"code": "INTERNAL", "errorId": error_id}
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from sqlmodel import col, func, select
+from structlog.contextvars import bind_contextvars
 
 from domain.enums import AuctionStatus, AuctionType
 from domain.errors import DomainError, NotFound, ValidationFailed
@@ -278,6 +279,9 @@ async def place_bid(
     First the rate limits (per user, per user and auction, per address: one Redis round
     trip, all or nothing; services/limits.py): a refused bid is Rejected(RATE_LIMITED)
     with the seconds to wait in its message, and changes nothing."""
+    # Every line logged for this bid from here on names its auction (adapters/logging_setup.py):
+    # one context variable set (~0.3 µs), rendered only if a line is written.
+    bind_contextvars(auction_id=auction_id)
     wait = await deps.throttle.bid(viewer.id, auction_id, ip)
     if wait > 0:
         seconds = retry_after_seconds(wait)
