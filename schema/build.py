@@ -17,6 +17,7 @@ from schema.errors import GavelMaskErrors
 from schema.exposure import HideSuggestions, IntrospectionDisabled
 from schema.limits import limit_rule
 from schema.live_delivery import CapturingExecutionContext
+from schema.null_variables import NullVariables
 from schema.request_errors import GavelSchema
 from schema.root import Mutation, Query, Subscription
 from schema.scalars import SCALAR_OVERRIDES
@@ -67,6 +68,7 @@ def build_schema(
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         TextGuard,  # after validation: refuses unstorable strings before anything runs
+        NullVariables,  # after validation: null where a value is required (a bid ran)
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([IntrospectionDisabled]))

@@ -70,6 +70,7 @@ from domain.money import to_decimal
 from domain.text import first_unstorable, is_storable
 from resolvers.common import parse_id
 from schema.errors import log_client_error, log_unexpected, unexpected_message
+from schema.null_variables import non_null_variables
 from services import bidding
 from services.deps import Deps
 from services.unavailable import unavailable
@@ -149,6 +150,7 @@ class CompiledBid:
     arguments: dict[str, tuple[bool, Any]]  # name -> (from a variable?, variable name | value)
     accepted: Plan
     rejected: Plan
+    required: frozenset[str]  # variables used where null is not allowed (null_variables)
 
 
 class Compiler:
@@ -235,6 +237,9 @@ class Compiler:
             arguments=arguments,
             accepted=self._object("BidAccepted", [field], fragments),
             rejected=self._object("BidRejected", [field], fragments),
+            required=non_null_variables(
+                self.schema, document, operation.name.value if operation.name else None
+            ),
         )
 
     def _object(
@@ -362,6 +367,8 @@ def prepare(schema: GraphQLSchema, compiled: CompiledBid, variables: Any) -> Cal
         return None
     if variables and first_unstorable(variables) is not None:
         return None  # the generic path refuses it (schema/text_guard.py)
+    if variables and any(variables.get(name, 0) is None for name in compiled.required):
+        return None  # the generic path refuses it (schema/null_variables.py)
     definitions = compiled.operation.variable_definitions or ()
     values = get_variable_values(schema, definitions, variables or {})
     if isinstance(values, list):

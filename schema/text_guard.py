@@ -82,9 +82,43 @@ def refusal(where: str) -> GraphQLError:
     )
 
 
+# No argument of the schema takes more items than this (page sizes and id lists are
+# capped lower by their use cases); a longer list in the variables is refused before
+# graphql-core coerces it item by item on the event loop, and before it could become a
+# statement with more parameters than PostgreSQL takes.
+MAX_LIST_ITEMS = 1000
+
+
+def oversized_list(value: object, path: str = "") -> str | None:
+    """The path of the first list in a JSON-like value with over MAX_LIST_ITEMS items."""
+    if isinstance(value, list):
+        if len(value) > MAX_LIST_ITEMS:
+            return path or "(list)"
+        for index, item in enumerate(value):
+            if isinstance(item, dict | list):
+                found = oversized_list(item, f"{path}[{index}]")
+                if found is not None:
+                    return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict | list):
+                found = oversized_list(item, f"{path}.{key}" if path else str(key))
+                if found is not None:
+                    return found
+    return None
+
+
+def list_refusal(where: str) -> GraphQLError:
+    return GraphQLError(
+        f"${where} has more than {MAX_LIST_ITEMS} items, more than any argument takes",
+        extensions={"code": "INVALID_INPUT", "field": f"${where}"},
+    )
+
+
 class TextGuard(SchemaExtension):
     """Refuses, after validation and before execution, an operation carrying a string
-    domain.text.is_storable refuses. Listed after the validation extensions."""
+    domain.text.is_storable refuses, or a list in its variables longer than any argument
+    takes. Listed after the validation extensions."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -106,6 +140,10 @@ class TextGuard(SchemaExtension):
         ctx = self.execution_context
         if self.refused is None and not ctx.pre_execution_errors:
             self.refused = refused_string(ctx.query, ctx.graphql_document, ctx.variables)
+            if self.refused is None and ctx.variables:
+                too_long = oversized_list(ctx.variables)
+                if too_long is not None:
+                    ctx.pre_execution_errors = [list_refusal(too_long)]
         if self.refused is not None:  # an invalid document otherwise keeps its own errors
             ctx.pre_execution_errors = [refusal(self.refused)]
         yield

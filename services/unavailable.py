@@ -45,6 +45,7 @@ _POSTGRES_DOWN: tuple[type[BaseException], ...] = (
     sa_errors.DisconnectionError,
     sa_errors.TimeoutError,  # the engine's pool: no connection within its timeout
 )
+_TOO_MANY_ARGUMENTS = "number of query arguments cannot exceed"
 # Local filesystem mistakes are bugs, not a dependency being down.
 _NOT_NETWORK: tuple[type[BaseException], ...] = (
     FileNotFoundError,
@@ -86,6 +87,10 @@ class Unavailable(Exception):
 def _is_dependency_failure(err: BaseException) -> bool:
     if isinstance(err, Unavailable):
         return True
+    if _TOO_MANY_ARGUMENTS in str(err):
+        # asyncpg reports a statement with over 32,767 parameters as an InterfaceError:
+        # a request too large for one statement (our bug to bound), not an outage.
+        return False
     if isinstance(err, _REDIS_MISCONFIGURED):
         return False
     if isinstance(err, _REDIS_DOWN + _POSTGRES_DOWN):

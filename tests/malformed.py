@@ -155,6 +155,35 @@ CORPUS = [
         AMOUNT,
         transports=(POST, SSE, TRANSPORT_WS),
     ),
+    Case(
+        "explicit null for a defaulted variable in a non-null argument",
+        q('query($id: ID = "x") { auction(id: $id) { id } }', {"id": None}),
+        INPUT,
+    ),
+    Case(
+        "explicit null for a defaulted variable in a directive",
+        q("query($s: Boolean = true) { __typename @skip(if: $s) }", {"s": None}),
+        INPUT,
+    ),
+    Case(
+        "explicit null for a defaulted variable in a subscription argument",
+        q(
+            'subscription($id: ID = "x") { auctionUpdated(auctionId: $id) { kind } }',
+            {"id": None},
+        ),
+        INPUT,
+        transports=(POST, SSE, TRANSPORT_WS, LEGACY_WS),
+    ),
+    Case(
+        "explicit null for a defaulted placeBid amount",
+        q(
+            'mutation($id: ID!, $a: Decimal = "1.00") { placeBid(auctionId: $id, amount: $a) '
+            "{ __typename } }",
+            {"id": NO_SUCH_AUCTION, "a": None},
+        ),
+        INPUT,
+        transports=(POST, SSE, TRANSPORT_WS),
+    ),
     Case("query that is not a string", q(5), BAD, transports=NOT_GET),
     Case("query that is an object", q({"query": "{ categories }"}), BAD, transports=NOT_GET),
     Case("empty query", q(""), BAD),

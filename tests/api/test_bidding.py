@@ -349,3 +349,28 @@ async def test_unverified_and_held_accounts_cannot_bid(gql, seller, app):
     assert result.get("reason") == "FRAUD_HOLD", result
     state = (await gql(AUCTION, {"id": auction}))["data"]["auction"]
     assert state["bidCount"] == 0
+
+
+NULL_IN_DIRECTIVE = """mutation($id: ID!, $x: Boolean = true) {
+  buyNow(auctionId: $id) { __typename @include(if: $x) } }"""
+NULL_AMOUNT = """mutation($id: ID!, $a: Decimal = "1.00") {
+  placeBid(auctionId: $id, amount: $a) { __typename } }"""
+NULL_INSIDE = """mutation($id: ID!, $x: Boolean = true) {
+  placeBid(auctionId: $id, amount: "500.00") {
+    __typename ... on BidAccepted { leading @include(if: $x) } } }"""
+
+
+@pytest.mark.parametrize("document", [NULL_IN_DIRECTIVE, NULL_AMOUNT, NULL_INSIDE])
+async def test_a_null_where_a_value_is_required_is_refused_before_any_bid(
+    gql, seller, bidders, document
+):
+    # GraphQL lets a defaulted nullable variable stand in a non-null position; an explicit
+    # null then failed only after the mutation had run: a bid placed, INTERNAL answered.
+    auction_id = await live_auction(gql, seller, buyNowPrice="900.00")
+    variables = {"id": auction_id, "x": None, "a": None}
+    body = await gql(document, variables, token=bidders[0].token)
+    assert body.get("data") is None, body
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_INPUT"], body
+    state = await gql(AUCTION, {"id": auction_id})
+    assert state["data"]["auction"]["status"] == "ACTIVE"
+    assert state["data"]["auction"]["bidCount"] == 0

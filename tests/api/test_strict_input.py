@@ -528,3 +528,20 @@ async def test_int_arguments_at_and_beyond_32_bits_are_client_errors(app, gql, s
         codes = [e["code"] for e in payload["errors"]] if payload else [error_code(body)]
         assert codes and codes[0] == "INVALID_INPUT", (field, body)
     assert await count_rows(app, "auctions") == before
+
+
+async def test_lists_longer_than_any_argument_takes_are_client_errors(gql, client):
+    # 32,767 filter values once became as many statement parameters: asyncpg refused the
+    # statement and the client was told the database was down (UNAVAILABLE).
+    query = "query($t: [AuctionType!]) { auctions(filter: {types: $t}) { totalCount } }"
+    body = await gql(query, {"t": ["ENGLISH"] * 40_000})
+    assert error_code(body) == "INVALID_INPUT", str(body)[:300]
+    fine = await gql(query, {"t": ["ENGLISH", "DUTCH"]})
+    assert "errors" not in fine, fine
+    seller = await register(gql)
+    many = "mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) { ok } }"
+    ids = [str(uuid.uuid4()) for _ in range(40_000)]  # under the 2 MiB body limit
+    refused = await gql(many, {"ids": ids}, token=seller.token)
+    assert error_code(refused) == "INVALID_INPUT", str(refused)[:300]
+    nested = await gql(query, {"t": [["ENGLISH"] * 2_000]})
+    assert error_code(nested) is not None and error_code(nested) != "INTERNAL"
