@@ -24,11 +24,11 @@ mode), with no label lookup per call.
 
 from __future__ import annotations
 
-import atexit
 import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from multiprocessing.util import Finalize
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -197,4 +197,7 @@ def _forget_live_gauges() -> None:
         multiprocess.mark_process_dead(os.getpid(), directory)  # type: ignore[no-untyped-call]
 
 
-atexit.register(_forget_live_gauges)
+# A multiprocessing exit finalizer runs however the process ends normally: forked
+# children end with os._exit (no atexit handlers), spawned ones (uvicorn's workers) and
+# plain processes run it from multiprocessing's own atexit handler.
+Finalize(None, _forget_live_gauges, exitpriority=0)

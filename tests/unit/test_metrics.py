@@ -3,6 +3,7 @@ multiprocess mode (real processes writing to a real directory)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -95,3 +96,23 @@ def test_multiprocess_mode_adds_up_every_process_and_forgets_exited_ones(tmp_pat
 def test_scrape_time_readings_follow_the_process_metrics():
     text = exposition([Reading("gavel_test_reading", "A test reading.", 4.5)])
     assert _samples(text)["gavel_test_reading"] == 4.5
+
+
+def _spawned_worker(n: int) -> None:
+    from adapters import metrics
+
+    metrics.BIDS_ACCEPTED.inc(n)
+    metrics.WEBSOCKETS_OPEN.inc(n)
+
+
+def test_a_uvicorn_style_worker_forgets_its_open_connections_when_it_exits(tmp_path, monkeypatch):
+    """uvicorn's workers are spawned multiprocessing children: an exited one's live gauges
+    leave the sum, its counts stay."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    worker = multiprocessing.get_context("spawn").Process(target=_spawned_worker, args=(3,))
+    worker.start()
+    worker.join(60)
+    assert worker.exitcode == 0
+    samples = _samples(exposition(directory=str(tmp_path)))
+    assert samples["gavel_bids_accepted_total"] == 3
+    assert samples.get("gavel_websockets_open", 0.0) == 0.0
