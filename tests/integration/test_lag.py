@@ -4,6 +4,7 @@ database of its own keeps the running app's persister and closer away from them.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from devservers.stack import StackUrls
+from gavel_app import lag_readings
 from realtime.lag import CloserLag, OutboxLag, closer_lag, outbox_lag
 from realtime.persister import GROUP
 from realtime.slots import ENDS_ZSET, AuctionSlots, SlotSeed, keys
@@ -99,3 +101,25 @@ async def test_closer_lag_is_the_oldest_end_already_past(redis):
     lag = await closer_lag(redis, now_ms=late)
     assert lag.overdue == 2
     assert lag.seconds == 30.0
+
+
+async def test_a_redis_that_does_not_answer_costs_the_scrape_its_lag_not_its_time(settings):
+    """A server that accepts and never replies (a hung Redis): the readings give up at
+    the scrape timeout and say so."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client leaves
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    hung = aioredis.from_url(f"redis://127.0.0.1:{port}", decode_responses=True)
+    quick = settings.model_copy(update={"metrics_scrape_timeout_seconds": 0.3})
+    try:
+        started = time.monotonic()
+        readings = await lag_readings(hung, quick)
+        assert time.monotonic() - started < 2
+    finally:
+        await hung.aclose()
+        server.close()
+    assert [(r.name, r.value) for r in readings] == [("gavel_lag_scrape_success", 0)]
