@@ -127,9 +127,12 @@ class OperationLabels:
         self.names: set[str] = set()
         self.children: dict[tuple[str, str], Histogram] = {}
 
-    def label(self, name: str | None) -> str:
-        if not name:
+    def label(self, name: object) -> str:
+        """`name` is what the request said: any JSON value (a malformed request's too)."""
+        if name is None or name == "":
             return ANONYMOUS
+        if not isinstance(name, str):
+            return OTHER
         if name in self.names:
             return name
         if (
@@ -141,7 +144,7 @@ class OperationLabels:
         self.names.add(name)
         return name
 
-    def histogram(self, name: str | None, kind: str) -> Histogram:
+    def histogram(self, name: object, kind: str) -> Histogram:
         """The latency histogram child for an operation (bound once per label pair)."""
         key = (self.label(name), kind if kind in OPERATION_TYPES else "unknown")
         child = self.children.get(key)

@@ -21,7 +21,7 @@ def test_operation_labels_are_bounded_identifiers():
     assert labels.label(None) == labels.label("") == ANONYMOUS
     assert labels.label("PlaceBid") == "PlaceBid"
     assert labels.label("x" * 11) == OTHER
-    for odd in ("a b", "naïve", "a-b", "1abc", "a\nb", "é"):
+    for odd in ("a b", "naïve", "a-b", "1abc", "a\nb", "é", 7, ["x"], {"a": 1}, True):
         assert labels.label(odd) == OTHER, odd
     assert labels.label("Two") == "Two"
     assert labels.label("Three") == "Three"
