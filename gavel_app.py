@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -20,17 +21,18 @@ from redis.backoff import NoBackoff
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from adapters.body_limit import BodyLimit
-from adapters.client_address import parse_networks
+from adapters.client_address import address_in, client_ip, parse_networks
 from adapters.csrf import CsrfGuard
 from adapters.images import ImageStore
 from adapters.json_errors import PlainErrorsAsJson, graphql_http_error
 from adapters.logging_setup import configure_logging
 from adapters.mailer import LogMailer
 from adapters.media import MediaFiles
+from adapters.metrics import CONTENT_TYPE, Reading, exposition
 from adapters.passwords import PasswordHasher
 from adapters.rate_limits import Rate, RedisBuckets
 from adapters.request_id import RequestIdMiddleware
@@ -41,6 +43,7 @@ from adapters.ws_limits import WebSocketConnectionLimit
 from domain.listing import ListingPolicy
 from realtime.account_states import AccountStates
 from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
+from realtime.lag import closer_lag, outbox_lag
 from realtime.persister import Persister
 from realtime.scheduler import Scheduler
 from realtime.slots import AuctionSlots
@@ -145,6 +148,49 @@ def node_url(url: str, host: str, port: int | str) -> str:
     credentials, _, _ = parts.netloc.rpartition("@")
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return urlunsplit(parts._replace(netloc=f"{credentials}@{address}" if credentials else address))
+
+
+async def lag_readings(redis: Any, settings: Settings) -> list[Reading]:
+    """The scrape-time gauges (realtime/lag.py): read within the scrape timeout, else
+    left out, with `gavel_lag_scrape_success` 0 (a scrape must not hang on Redis)."""
+    now_ms = int(time.time() * 1000)
+    try:
+        async with asyncio.timeout(settings.metrics_scrape_timeout_seconds):
+            outbox = await outbox_lag(
+                redis, now_ms=now_ms, limit=settings.metrics_outbox_scan_limit
+            )
+            closer = await closer_lag(redis, now_ms=now_ms)
+    except Exception as err:  # a failed read is a missing series, never a failed scrape
+        log.warning("metrics: the lag read failed: %r", err)
+        return [Reading("gavel_lag_scrape_success", "1 if the lag read from Redis worked.", 0)]
+    return [
+        Reading("gavel_lag_scrape_success", "1 if the lag read from Redis worked.", 1),
+        Reading(
+            "gavel_outbox_pending_events",
+            "Events in live auctions' outbox streams not yet persisted to PostgreSQL.",
+            outbox.pending,
+        ),
+        Reading(
+            "gavel_outbox_oldest_pending_seconds",
+            "Age of the oldest event not yet persisted (0 when none).",
+            outbox.oldest_seconds,
+        ),
+        Reading(
+            "gavel_outbox_auctions_read",
+            "Live auctions whose outbox this scrape read (GAVEL_METRICS_OUTBOX_SCAN_LIMIT).",
+            outbox.auctions,
+        ),
+        Reading(
+            "gavel_closer_overdue_auctions",
+            "Auctions on the closer's agenda past their end.",
+            closer.overdue,
+        ),
+        Reading(
+            "gavel_closer_lag_seconds",
+            "How long past its end the oldest auction the closer has not ended is (0: none).",
+            closer.seconds,
+        ),
+    ]
 
 
 def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> FastAPI:
@@ -262,6 +308,16 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
+    scrapers = parse_networks(settings.metrics_allowed_networks)
+
+    async def metrics(request: Request) -> Response:
+        # Refused as if absent: a stranger learns nothing, not even that it exists.
+        address = client_ip(request.scope, deps.trusted_proxies)
+        if not settings.metrics_enabled or not address_in(address, scrapers):
+            return PlainTextResponse("Not Found", status_code=404)
+        body = exposition(await lag_readings(redis, settings))
+        return Response(body, media_type=CONTENT_TYPE)
+
     async def admin_placeholder(_: Request) -> PlainTextResponse:
         return PlainTextResponse("The admin app is not available yet.", status_code=503)
 
@@ -276,6 +332,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
             Route("/admin", admin_placeholder),
             Route("/media/{key:path}", media.serve, methods=["GET", "HEAD"]),
             *VerifyEmailPage(deps).routes(),

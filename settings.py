@@ -101,6 +101,23 @@ class Settings(BaseSettings):
     # ~64 MiB and tens of ms of a core). Logins beyond this many wait their turn.
     password_hash_threads: int = Field(default=2, ge=1, alias="GAVEL_PASSWORD_HASH_THREADS")
 
+    # --- Metrics (observability/metrics.py; GET /metrics, Prometheus text format) -----
+    metrics_enabled: bool = Field(default=True, alias="GAVEL_METRICS_ENABLED")
+    # Comma-separated client addresses or networks that may scrape (the client as
+    # GAVEL_TRUSTED_PROXIES resolves it); others get 404. Default: loopback and private.
+    metrics_allowed_networks: str = Field(
+        default="127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
+        alias="GAVEL_METRICS_ALLOWED_NETWORKS",
+    )
+    # The scrape reads the outbox lag of at most this many live auctions, and gives Redis
+    # this long (seconds) before it leaves the lag series out.
+    metrics_outbox_scan_limit: int = Field(
+        default=1000, ge=1, alias="GAVEL_METRICS_OUTBOX_SCAN_LIMIT"
+    )
+    metrics_scrape_timeout_seconds: float = Field(
+        default=2.0, gt=0, alias="GAVEL_METRICS_SCRAPE_TIMEOUT_SECONDS"
+    )
+
     # --- Environment and browser-facing defences --------------------------------------
     # production: introspection, field suggestions and GraphiQL off, verified email
     # required, and the app refuses to start without real secrets (production_problems). The

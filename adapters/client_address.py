@@ -31,6 +31,12 @@ def _trusted(address: str, proxies: Iterable[Network]) -> bool:
     return any(ip in net for net in proxies)
 
 
+def address_in(address: str | None, networks: Iterable[Network]) -> bool:
+    """Whether `address` (an IP, or None/a name when the peer is unknown: never) is in
+    one of `networks`."""
+    return address is not None and _trusted(address, networks)
+
+
 @lru_cache(maxsize=8192)  # parsing costs microseconds on the bid path; clients repeat
 def limit_key(ip: str) -> str:
     """The address a per-address limit counts: an IPv6 client usually holds a whole /64

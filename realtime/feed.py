@@ -31,6 +31,7 @@ from contextlib import aclosing, asynccontextmanager, suppress
 
 import orjson
 
+from adapters import metrics
 from realtime.broadcast import Resync, SlowConsumer, Unsubscribed
 from realtime.events import channel
 from realtime.stream import (
@@ -136,10 +137,14 @@ class AuctionFeed:
 
     def _publish(self, event: PublicEvent) -> None:
         seq = event["sequence"]
+        delivered = 0
         for member in tuple(self.members):  # a member may end (and leave) while delivered
             if member.last < seq:
                 member.last = seq
                 member.deliver(event)
+                delivered += 1
+        if delivered:  # one add per event, not one per subscriber
+            metrics.EVENTS_DELIVERED.inc(delivered)
 
     async def read_after(self, after: int) -> AsyncGenerator[PublicEvent]:
         """The stored events after sequence `after`, each once, in order, presented."""
@@ -248,10 +253,12 @@ class AuctionFeeds:
         if feed is None or feed.ended:
             feed = self.feeds[auction.id] = AuctionFeed(self.source, auction)
         feed.users += 1
+        metrics.SUBSCRIPTIONS_OPEN.inc()
         try:
             await asyncio.shield(feed.ready)
             yield Joining(feed, member)
         finally:
+            metrics.SUBSCRIPTIONS_OPEN.dec()
             feed.members.pop(member, None)
             member.end()  # whatever it still queued is for nobody now
             feed.users -= 1

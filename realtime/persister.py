@@ -23,6 +23,7 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
+from adapters import metrics
 from domain.enums import AuctionStatus, AuctionType
 from domain.outcome import FinalState, SealedBid, decide
 from realtime.background import StopSignal, cancelling
@@ -197,7 +198,10 @@ class Persister:
             for start in range(0, len(members), SWEEP_CHUNK):
                 chunk = members[start : start + SWEEP_CHUNK]
                 batches = await self._read(chunk, reclaim)
-                written += await self._persist_many([(m, e) for m, e in batches if e])
+                batch = await self._persist_many([(m, e) for m, e in batches if e])
+                if batch:
+                    metrics.PERSISTER_BATCH.observe(batch)
+                written += batch
                 if reclaim:
                     await self._retire([member for member, entries in batches if not entries])
             return written

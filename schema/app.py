@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, NoReturn
 
 import orjson
@@ -34,6 +35,7 @@ from strawberry.subscriptions import (
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from adapters import metrics
 from adapters.client_address import client_ip
 from domain.errors import DomainError
 from realtime.broadcast import BoundedBroadcast
@@ -191,6 +193,12 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self._answer_http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            metrics.WEBSOCKETS_OPEN.inc()
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                metrics.WEBSOCKETS_OPEN.dec()
         else:
             await super().__call__(scope, receive, send)
 
@@ -256,6 +264,7 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
             return await super().create_streaming_response(request, stream, sub_response, headers)
 
         async def ending_cleanly() -> AsyncIterator[str]:
+            metrics.SSE_STREAMS_OPEN.inc()
             try:
                 async for chunk in stream():
                     yield chunk
@@ -267,6 +276,8 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
                 }
                 data = self.encode_json({"data": None, "errors": [error]})
                 yield f"event: next\r\ndata: {data}\r\n\r\nevent: complete\r\ndata: \r\n\r\n"
+            finally:
+                metrics.SSE_STREAMS_OPEN.dec()
 
         return await super().create_streaming_response(
             request, ending_cleanly, sub_response, headers
@@ -340,6 +351,7 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         """Answer a compiled placeBid/buyNow (schema/compiled_bid.py); False if the
         request needs the normal path, which nothing here has changed anything for."""
         assert self.compiler is not None
+        started = perf_counter()
         accept = headers.get(b"accept", b"")
         if b"text/event-stream" in accept or b"multipart/" in accept:
             return False
@@ -379,6 +391,9 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         )
         await send({"type": "http.response.body", "body": answer})
         self.compiled_answers += 1
+        named = compiled.operation.name
+        operation = metrics.OPERATIONS.histogram(named.value if named else None, "mutation")
+        operation.observe(perf_counter() - started)
         return True
 
     def encode_json(self, data: object) -> str:

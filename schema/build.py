@@ -22,6 +22,7 @@ from schema.request_errors import GavelSchema
 from schema.root import Mutation, Query, Subscription
 from schema.scalars import SCALAR_OVERRIDES
 from schema.text_guard import TextGuard
+from schema.timing import OperationTimer
 from schema.types import Dispute
 
 
@@ -62,6 +63,7 @@ def build_schema(
     # rule class per instance: build them once, or every request misses the cache.
     limit_rules = _limit_rules(max_depth, max_aliases, max_fields)
     extensions: list[object] = [
+        OperationTimer,  # first: its time includes every other extension's
         GavelMaskErrors,
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: AddValidationRules(limit_rules),

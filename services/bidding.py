@@ -12,12 +12,14 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from time import perf_counter
 from typing import Any
 
 import orjson
 from sqlmodel import col, func, select
 from structlog.contextvars import bind_contextvars
 
+from adapters import metrics
 from domain.enums import AuctionStatus, AuctionType
 from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.money import to_minor
@@ -263,6 +265,12 @@ def _reject(
     )
 
 
+_REJECTED = metrics.rejection_counters(MESSAGES)
+_ACCEPTED_SECONDS = metrics.BID_SECONDS_BY_OUTCOME["accepted"]
+_REJECTED_SECONDS = metrics.BID_SECONDS_BY_OUTCOME["rejected"]
+_ERROR_SECONDS = metrics.BID_SECONDS_BY_OUTCOME["error"]
+
+
 async def place_bid(
     deps: Deps,
     viewer: User,
@@ -274,9 +282,38 @@ async def place_bid(
     buy_now: bool = False,
     ip: str | None = None,
 ) -> Accepted | Rejected:
-    """Place a bid (or buy now) for `viewer` from the client address `ip`.
+    """Place a bid (or buy now) for `viewer` from the client address `ip` (`_place_bid`),
+    timed by outcome and counted by rejection code (adapters/metrics.py); an exception
+    (invalid input, an outage) is timed as the outcome "error"."""
+    started = perf_counter()
+    try:
+        outcome = await _place_bid(
+            deps, viewer, auction_id, amount, max_amount, idempotency_key, buy_now=buy_now, ip=ip
+        )
+    except BaseException:
+        _ERROR_SECONDS.observe(perf_counter() - started)
+        raise
+    if isinstance(outcome, Accepted):
+        _ACCEPTED_SECONDS.observe(perf_counter() - started)
+        metrics.BIDS_ACCEPTED.inc()
+    else:
+        _REJECTED_SECONDS.observe(perf_counter() - started)
+        _REJECTED.get(outcome.reason, _REJECTED[metrics.OTHER]).inc()
+    return outcome
 
-    First the rate limits (per user, per user and auction, per address: one Redis round
+
+async def _place_bid(
+    deps: Deps,
+    viewer: User,
+    auction_id: uuid.UUID,
+    amount: Decimal | None,
+    max_amount: Decimal | None,
+    idempotency_key: str | None,
+    *,
+    buy_now: bool = False,
+    ip: str | None = None,
+) -> Accepted | Rejected:
+    """First the rate limits (per user, per user and auction, per address: one Redis round
     trip, all or nothing; services/limits.py): a refused bid is Rejected(RATE_LIMITED)
     with the seconds to wait in its message, and changes nothing."""
     # Every line logged for this bid from here on names its auction (adapters/logging_setup.py):
