@@ -41,6 +41,8 @@ from typing import Any
 import orjson
 from graphql import ExecutionResult, GraphQLError, OperationType
 from starlette.websockets import WebSocket
+from starlette.websockets import WebSocketDisconnected as SocketClosed
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -185,6 +187,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
         # client would wait forever. It gets an error message, like on the other protocol.
         try:
             await super().handle_async_results(operation_id, query, operation_name, variables)
+        except (WebSocketDisconnected, SocketClosed):
+            pass  # the socket closed (a client leaving, a shutdown): nobody to tell
         except Exception as exc:
             error_id = uuid.uuid4().hex[:12]
             log.error("unexpected error id=%s (graphql-ws)", error_id, exc_info=exc)
@@ -292,6 +296,12 @@ class LiveDelivery:
         self.feeds = AuctionFeeds(source)
         self.groups = DocumentGroups()
 
+    def close(self) -> None:
+        """Shutdown: subscriptions off a WebSocket (server-sent events) end with
+        SHUTTING_DOWN; WebSockets are closed by the server (uvicorn: 1012, service restart),
+        which ends theirs (`SocketMember.shut_down`)."""
+        self.feeds.close()
+
 
 class SocketMember(FeedMember):
     """One subscription on one socket, fed by its auction's feed."""
@@ -349,6 +359,11 @@ class SocketMember(FeedMember):
     def end(self, error: BaseException | None = None) -> None:
         super().end(error)
         self.backlog.clear()
+
+    def shut_down(self) -> None:
+        # Left to the socket's close (1012): a client reconnects and resubscribes after
+        # it, whereas an `error` or `complete` message first would end its subscription.
+        pass
 
 
 class _Resumed:
