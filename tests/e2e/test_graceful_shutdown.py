@@ -302,7 +302,8 @@ async def test_sigterm_ends_streams_answers_bids_and_persists_every_acknowledged
     # Every acknowledged bid is in PostgreSQL, and the outbox's events with no gap.
     slot = aioredis.from_url(server.redis_url, decode_responses=True)
     try:
-        last = int(await slot.hget(keys(auction_id)[0], "seq"))  # type: ignore[misc]
+        stored = await slot.hget(keys(auction_id)[0], "seq")
+        last = int(str(stored))
     finally:
         await slot.aclose()
     auction = uuid.UUID(auction_id)
