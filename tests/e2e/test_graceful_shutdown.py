@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -43,7 +42,7 @@ from devservers.ports import free_port
 from realtime.slots import keys
 from settings import Settings
 from tests.conftest import GQL
-from tests.helpers import BID, PUBLISH, create_auction, register
+from tests.helpers import BID, PUBLISH, create_auction, own_redis_db, register
 
 pytestmark = pytest.mark.slow
 
@@ -56,11 +55,6 @@ SUBSCRIBE = """
 subscription($id: ID!, $since: Int) {
   auctionUpdated(auctionId: $id, sinceSequence: $since) { kind sequence }
 }"""
-
-
-def own_redis_db(url: str, db: int) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{db}"))
 
 
 @dataclass
