@@ -1,4 +1,5 @@
-"""Graceful shutdown: SIGTERM during a bid storm, with live subscribers on every transport.
+"""Graceful shutdown: SIGTERM (or Ctrl-C's SIGINT) during a bid storm, with live
+subscribers on every transport.
 
 The app runs under uvicorn exactly as `make run` starts it (`uvicorn_command`). Subscribers
 over server-sent events, graphql-transport-ws and graphql-ws follow an auction while
@@ -182,6 +183,21 @@ async def ws_subscriber(
             seen.ws_close[protocol] = (rcvd.code, rcvd.reason) if rcvd else (None, "")
 
 
+async def idle_socket(base: str, seen: Seen, started: asyncio.Event) -> None:
+    """A WebSocket with no subscription: it is closed all the same."""
+    url = base.replace("http://", "ws://") + "/graphql"
+    async with connect(url, subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        started.set()
+        try:
+            while True:
+                await ws.recv()
+        except ConnectionClosed as closed:
+            rcvd = closed.rcvd
+            seen.ws_close["idle"] = (rcvd.code, rcvd.reason) if rcvd else (None, "")
+
+
 async def bidder(base: str, token: str, auction_id: str, seen: Seen, rank: int) -> None:
     """Bids until the server stops answering; only BidAccepted answers count as acks."""
     amount = Decimal(10 + rank)
@@ -229,8 +245,9 @@ async def pg(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
-async def test_sigterm_ends_streams_answers_bids_and_persists_every_acknowledged_bid(
-    server: Server, pg: asyncpg.Connection
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+async def test_a_stop_signal_ends_streams_answers_bids_and_persists_every_acknowledged_bid(
+    server: Server, pg: asyncpg.Connection, stop: signal.Signals
 ) -> None:
     async with httpx.AsyncClient(base_url=server.base, timeout=30) as client:
         gql = GQL(client)
@@ -244,9 +261,11 @@ async def test_sigterm_ends_streams_answers_bids_and_persists_every_acknowledged
 
     seen = Seen(acks=[1])
     # Every subscriber replays event 1 first (sinceSequence 0): then it is surely live.
-    started = {name: asyncio.Event() for name in ("sse", "graphql-transport-ws", "graphql-ws")}
+    names = ("sse", "graphql-transport-ws", "graphql-ws", "idle")
+    started = {name: asyncio.Event() for name in names}
     subscribers = [
         asyncio.create_task(sse_subscriber(server.base, auction_id, seen, started["sse"])),
+        asyncio.create_task(idle_socket(server.base, seen, started["idle"])),
         *(
             asyncio.create_task(ws_subscriber(server.base, p, auction_id, seen, started[p]))
             for p in ("graphql-transport-ws", "graphql-ws")
@@ -261,11 +280,11 @@ async def test_sigterm_ends_streams_answers_bids_and_persists_every_acknowledged
     acked_before = len(seen.acks)
     probe = asyncio.create_task(readiness(server.base, seen))
     signalled = time.monotonic()
-    server.proc.send_signal(signal.SIGTERM)
+    server.proc.send_signal(stop)
     try:
         code = await asyncio.to_thread(server.proc.wait, EXIT_WITHIN)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"still running {EXIT_WITHIN} s after SIGTERM:\n{server.log_tail()}")
+        pytest.fail(f"still running {EXIT_WITHIN} s after {stop.name}:\n{server.log_tail()}")
     took = time.monotonic() - signalled
     done, pending = await asyncio.wait([*subscribers, *storm, probe], timeout=10)
     assert not pending, f"clients still waiting after the exit: {pending}"
@@ -274,8 +293,9 @@ async def test_sigterm_ends_streams_answers_bids_and_persists_every_acknowledged
 
     log = server.log_tail()
     print(f"exit {code} after {took:.1f}s; {len(seen.acks)} acks ({acked_before} before)")
-    # uvicorn re-raises the signal once it is done, so the exit status says what ended it.
-    assert code in (0, -signal.SIGTERM), log
+    # uvicorn re-raises the signal once it is done: SIGTERM then ends the process (-15,
+    # status 143 in a shell), SIGINT's KeyboardInterrupt is caught (0). Not a kill (-9).
+    assert code == {signal.SIGTERM: -signal.SIGTERM, signal.SIGINT: 0}[stop], log
     assert "Finished server process" in log, log
     assert len(seen.acks) >= acked_before > 1, "the storm ran up to the signal"
 
@@ -290,8 +310,12 @@ async def test_sigterm_ends_streams_answers_bids_and_persists_every_acknowledged
     assert f"sinceSequence: {resume}" in seen.sse_errors[0]["message"], seen.sse_errors
     assert seen.sse_completed
     for protocol in ("graphql-transport-ws", "graphql-ws"):
-        assert seen.ws_close.get(protocol, (None, ""))[0] == 1012, seen.ws_close
         assert seen.ws_events[protocol][0] == 1, seen.ws_events
+    assert {name: close[0] for name, close in seen.ws_close.items()} == {
+        "graphql-transport-ws": 1012,
+        "graphql-ws": 1012,
+        "idle": 1012,
+    }, seen.ws_close
 
     # Every acknowledged bid is in PostgreSQL, and the outbox's events with no gap.
     slot = aioredis.from_url(server.redis_url, decode_responses=True)
