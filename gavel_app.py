@@ -37,6 +37,7 @@ from adapters.passwords import PasswordHasher
 from adapters.rate_limits import Rate, RedisBuckets
 from adapters.request_id import RequestIdMiddleware
 from adapters.security_headers import SecurityHeaders
+from adapters.shutdown import GracefulShutdown
 from adapters.tokens import TokenService
 from adapters.verify_email_page import VerifyEmailPage
 from adapters.ws_limits import WebSocketConnectionLimit
@@ -248,6 +249,9 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         allowed_origins=settings.allowed_origins,
     )
     media = MediaFiles(deps.media_dir)
+    shutdown = GracefulShutdown(delay=settings.shutdown_delay_seconds)
+    if graphql.live is not None:
+        shutdown.on_stop(graphql.live.close)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -270,16 +274,31 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         if settings.run_scheduler:
             tasks.append(asyncio.create_task(scheduler.run(), name="scheduler"))
         try:
-            yield
+            with shutdown.signals():  # SIGTERM/SIGINT: unready, then streams end
+                yield
         finally:
-            # Drivers may swallow a cancellation; the stop signals end the loops anyway.
+            # uvicorn comes here once the requests in flight are answered (or cut off
+            # after GAVEL_SHUTDOWN_TIMEOUT): no new event can be appended by a request.
+            await shutdown.stop()
+            # The loops finish their pass (a persister pass cancelled midway would leave
+            # entries read and unacknowledged); cancelled only when stuck.
             persister.stop()
             scheduler.stopping.set()
-            for task in tasks:
-                task.cancel()
             _done, stuck = await asyncio.wait(tasks, timeout=5)
             for task in stuck:
                 log.warning("background task %s did not stop in time", task.get_name())
+                task.cancel()
+            if stuck:
+                await asyncio.wait(stuck, timeout=1)
+            try:
+                # The final drain: every acknowledged bid (and closing event) to PostgreSQL.
+                written = await asyncio.wait_for(
+                    persister.flush(), timeout=settings.shutdown_timeout_seconds
+                )
+                log.info("final drain: %d events written to PostgreSQL", written)
+            except Exception:
+                # Not lost: the outbox keeps them; the next process to start writes them.
+                log.exception("final drain failed; events stay in the Redis outbox")
             await bus.disconnect()
             await redis.aclose()
             await engine.dispose()
@@ -289,6 +308,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         return PlainTextResponse("ok")
 
     async def readyz(_: Request) -> JSONResponse:
+        if shutdown.draining:  # a load balancer sends no new clients to a stopping process
+            return JSONResponse({"ready": False, "status": "draining"}, status_code=503)
         checks: dict[str, str] = {}
         try:
             async with engine.connect() as conn:
@@ -363,4 +384,5 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     app.state.scheduler = scheduler
     app.state.bus = bus
     app.state.graphql = graphql
+    app.state.shutdown = shutdown
     return app

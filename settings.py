@@ -118,6 +118,15 @@ class Settings(BaseSettings):
         default=2.0, gt=0, alias="GAVEL_METRICS_SCRAPE_TIMEOUT_SECONDS"
     )
 
+    # --- Graceful shutdown (SIGTERM, Ctrl-C; gavel_app.py, adapters/shutdown.py) --------
+    # The signal turns /readyz unready ("draining") at once; `shutdown_delay` seconds later
+    # (time for a load balancer to notice) live streams end and uvicorn stops taking
+    # connections; requests in flight then get `shutdown_timeout` seconds to finish
+    # (uvicorn's --timeout-graceful-shutdown, passed wherever Gavel starts uvicorn), and the
+    # outbox persister's final drain as long again to write what is left to PostgreSQL.
+    shutdown_delay_seconds: float = Field(default=0.0, ge=0, alias="GAVEL_SHUTDOWN_DELAY")
+    shutdown_timeout_seconds: int = Field(default=10, ge=1, alias="GAVEL_SHUTDOWN_TIMEOUT")
+
     # --- Environment and browser-facing defences --------------------------------------
     # production: introspection, field suggestions and GraphiQL off, verified email
     # required, and the app refuses to start without real secrets (production_problems). The

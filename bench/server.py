@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from devservers.app_server import uvicorn_command
+from devservers.app_server import stop_wait, uvicorn_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,7 +53,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         return
     proc.terminate()
     try:
-        proc.wait(timeout=20)
+        proc.wait(timeout=stop_wait())
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)

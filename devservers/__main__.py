@@ -23,7 +23,7 @@ from types import FrameType
 from dotenv import load_dotenv
 
 from adapters.logging_setup import LOG_FORMATS, LOG_LEVELS, configure_logging
-from devservers.app_server import uvicorn_command
+from devservers.app_server import stop_wait, uvicorn_command
 from devservers.ports import is_listening
 from devservers.stack import StackUrls, embedded_stack
 from settings import Settings, production_problems
@@ -33,7 +33,6 @@ log = logging.getLogger("devservers")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_PORT = 5433
 DEFAULT_REDIS_PORT = 6380
-APP_STOP_TIMEOUT = 20.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -146,12 +145,18 @@ def _serve(cmd: list[str], env: Mapping[str, str], host: str, port: int) -> int:
                     flush=True,
                 )
     except Shutdown as stop:
+        # SIGTERM: the app's graceful shutdown (gavel_app.py): live streams end, requests
+        # in flight are answered, the persister's final drain runs. Only if that takes
+        # longer than its settings allow is the app killed.
         log.info("%s received, stopping the app", stop)
+        started = time.monotonic()
         app.terminate()
+        patience = stop_wait(env)
         try:
-            app.wait(APP_STOP_TIMEOUT)
+            app.wait(patience)
+            log.info("app stopped in %.1fs", time.monotonic() - started)
         except subprocess.TimeoutExpired:
-            log.warning("app did not stop within %.0fs, killing it", APP_STOP_TIMEOUT)
+            log.warning("app did not stop within %.0fs, killing it", patience)
             app.kill()
             app.wait()
         return 0

@@ -32,10 +32,21 @@ def ws_max_size(env: Mapping[str, str] | None = None) -> int:
     """The largest WebSocket message uvicorn accepts: GAVEL_MAX_REQUEST_BYTES, the same
     cap as HTTP bodies (uvicorn's own default, 16 MiB, would let a socket send 8 times
     more than a request). `env` defaults to this process's environment."""
-    raw = (os.environ if env is None else env).get("GAVEL_MAX_REQUEST_BYTES", "").strip()
+    return _env_setting(env, "GAVEL_MAX_REQUEST_BYTES", "max_request_bytes")
+
+
+def shutdown_timeout(env: Mapping[str, str] | None = None) -> int:
+    """uvicorn's --timeout-graceful-shutdown: GAVEL_SHUTDOWN_TIMEOUT (settings.py), the
+    seconds requests in flight get after SIGTERM. Without it uvicorn waits for every open
+    connection forever. `env` defaults to this process's environment."""
+    return _env_setting(env, "GAVEL_SHUTDOWN_TIMEOUT", "shutdown_timeout_seconds")
+
+
+def _env_setting(env: Mapping[str, str] | None, name: str, field: str) -> int:
+    raw = (os.environ if env is None else env).get(name, "").strip()
     if raw:
         return int(raw)
-    default = Settings.model_fields["max_request_bytes"].default
+    default = Settings.model_fields[field].default
     assert isinstance(default, int)
     return default
 
@@ -60,8 +71,18 @@ def uvicorn_command(
         "true" if ws_compression() else "false",
         "--ws-max-size",
         str(ws_max_size(env)),
+        "--timeout-graceful-shutdown",
+        str(shutdown_timeout(env)),
         *flags,
     ]
+
+
+def stop_wait(env: Mapping[str, str] | None = None) -> float:
+    """How long a graceful stop may take before a supervisor kills the app: the delay,
+    the requests' time, the final drain's (each GAVEL_SHUTDOWN_TIMEOUT at most), and a
+    margin for the background loops and closing connections."""
+    raw = (os.environ if env is None else env).get("GAVEL_SHUTDOWN_DELAY", "").strip()
+    return (float(raw) if raw else 0.0) + 2 * shutdown_timeout(env) + 10
 
 
 @contextmanager
@@ -99,7 +120,7 @@ def app_server(
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=stop_wait(full_env))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)

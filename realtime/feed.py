@@ -15,7 +15,9 @@ the member already replayed.
 
 Members must not block the feed: `deliver` is synchronous. A member that cannot keep up
 ends itself (bounded queue); `SubscriberTooSlow` tells its client to resume with the last
-sequence it saw. A feed the bus cut off ends its members the same way.
+sequence it saw. A feed the bus cut off ends its members the same way. At shutdown
+(`AuctionFeeds.close`) every member is ended with `ServerShuttingDown`, which says the
+same, and no new one joins.
 
 This module knows nothing about GraphQL; members decide what an event becomes.
 """
@@ -37,6 +39,7 @@ from realtime.events import channel
 from realtime.stream import (
     EventSource,
     PublicEvent,
+    ServerShuttingDown,
     SubscriberTooSlow,
     Subscription,
     View,
@@ -55,6 +58,11 @@ def too_slow(seen: int) -> SubscriberTooSlow:
         "this subscription fell too far behind and was ended; "
         f"resubscribe with sinceSequence: {seen}"
     )
+
+
+def shutting_down(seen: int | None) -> ServerShuttingDown:
+    resume = "the same sinceSequence" if seen is None else f"sinceSequence: {seen}"
+    return ServerShuttingDown(f"the server is shutting down; subscribe again with {resume}")
 
 
 class FeedMember:
@@ -81,6 +89,10 @@ class FeedMember:
 
     def cut_off(self) -> None:
         self.end(too_slow(self.seen))
+
+    def shut_down(self) -> None:
+        """The process is shutting down: end with where to resume."""
+        self.end(shutting_down(self.seen))
 
 
 class QueuedMember(FeedMember):
@@ -230,9 +242,13 @@ class Joining:
         while last < feed.last:  # the feed may move on while we replay: again until equal
             async with aclosing(feed.read_after(last)) as events:
                 async for event in events:
+                    if member.done.done():
+                        return  # shut down while it replayed
                     last = member.seen = event["sequence"]
                     yield event
         member.last = member.seen = last
+        if member.done.done():
+            return
         if feed.ended:  # it stopped while we replayed: it would deliver nothing more
             member.cut_off()
             return
@@ -245,20 +261,34 @@ class AuctionFeeds:
     def __init__(self, source: EventSource) -> None:
         self.source = source
         self.feeds: dict[uuid.UUID, AuctionFeed] = {}
+        self.closed = False
+        self.members: set[FeedMember] = set()  # joined or joining, of every feed
+
+    def close(self) -> None:
+        """Shutdown: end every member (`FeedMember.shut_down`), joined or joining; refuse
+        new ones (`ServerShuttingDown`). Each feed stops when its last member leaves."""
+        self.closed = True
+        for member in tuple(self.members):
+            member.shut_down()
 
     @asynccontextmanager
     async def membership(self, auction: Auction, member: FeedMember) -> AsyncIterator[Joining]:
-        """The auction's feed (started if needed) for `member`, which leaves it on exit."""
+        """The auction's feed (started if needed) for `member`, which leaves it on exit.
+        Raises ServerShuttingDown once the feeds are closed."""
+        if self.closed:
+            raise shutting_down(None)
         feed = self.feeds.get(auction.id)
         if feed is None or feed.ended:
             feed = self.feeds[auction.id] = AuctionFeed(self.source, auction)
         feed.users += 1
         metrics.SUBSCRIPTIONS_OPEN.inc()
+        self.members.add(member)
         try:
             await asyncio.shield(feed.ready)
             yield Joining(feed, member)
         finally:
             metrics.SUBSCRIPTIONS_OPEN.dec()
+            self.members.discard(member)
             feed.members.pop(member, None)
             member.end()  # whatever it still queued is for nobody now
             feed.users -= 1

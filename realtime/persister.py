@@ -182,10 +182,28 @@ class Persister:
                 log.exception("persister pass failed; retrying")
                 await self.stopping.sleep(1.0)
 
+    async def flush(self) -> int:
+        """The final drain, at shutdown, once `run` has ended: one pass over every live
+        auction that writes what is still in its outbox, the entries this consumer read
+        but did not acknowledge included (a pass cut short by a cancellation). Every bid
+        this process acknowledged is then in PostgreSQL. Returns the events written."""
+        self._dirty.clear()
+        written = 0
+        # A pass reads up to `batch` entries per auction: again until nothing is left.
+        while passed := await self.drain(own_pending=True):
+            written += passed
+        return written
+
     async def drain(
-        self, auction_ids: Sequence[str] | None = None, *, reclaim: bool = False
+        self,
+        auction_ids: Sequence[str] | None = None,
+        *,
+        reclaim: bool = False,
+        own_pending: bool = False,
     ) -> int:
-        """One pass over the live auctions; returns how many events were written."""
+        """One pass over the live auctions; returns how many events were written.
+        `reclaim`: also entries other consumers left unacknowledged for `stale_ms`;
+        `own_pending`: also those this consumer did."""
         async with self._lock:
             members = (
                 list(auction_ids)
@@ -197,7 +215,7 @@ class Persister:
             # sweep over every live auction must not stall requests for long.
             for start in range(0, len(members), SWEEP_CHUNK):
                 chunk = members[start : start + SWEEP_CHUNK]
-                batches = await self._read(chunk, reclaim)
+                batches = await self._read(chunk, reclaim, own_pending=own_pending)
                 batch = await self._persist_many([(m, e) for m, e in batches if e])
                 if batch:
                     metrics.PERSISTER_BATCH.observe(batch)
@@ -248,9 +266,15 @@ class Persister:
             await self.slots.forget(done)
 
     async def _read(
-        self, members: list[str], reclaim: bool
+        self, members: list[str], reclaim: bool, *, own_pending: bool = False
     ) -> list[tuple[str, list[tuple[str, dict[str, Any]]]]]:
         found: dict[str, list[tuple[str, dict[str, Any]]]] = {m: [] for m in members}
+        cluster = isinstance(self.redis, RedisCluster)
+        if cluster:
+            await self.redis.initialize()  # a no-op unless a failure asked for a new topology
+        # ">": entries never delivered to the group; "0" (own_pending): those delivered to
+        # this consumer and not acknowledged. Reclaiming already claims those, when stale.
+        starts = [">", "0"] if own_pending and not reclaim else [">"]
         if reclaim:  # entries another consumer read but never acknowledged (it crashed)
             async with self.redis.pipeline(transaction=False) as pipe:
                 for member in members:
@@ -266,26 +290,25 @@ class Persister:
             for member, reply in zip(members, claimed, strict=True):
                 if not isinstance(reply, Exception):
                     found[member].extend((eid, f) for eid, f in reply[1] if f)
-        cluster = isinstance(self.redis, RedisCluster)
-        if cluster:
-            await self.redis.initialize()  # a no-op unless a failure asked for a new topology
         async with self.redis.pipeline(transaction=False) as pipe:
-            for member in members:
-                stream = keys(member)[1]
-                if cluster:
-                    # XREADGROUP's keys have no fixed position, so redis-py's cluster client
-                    # asks a server where they are (COMMAND GETKEYS, twice per command, one
-                    # round trip each, before the pipeline leaves): a sweep would cost two
-                    # round trips per live auction. The stream's node is known locally.
-                    pipe.execute_command(
-                        "XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", self.batch,
-                        "STREAMS", stream, ">",
-                        target_nodes=self.redis.get_node_from_key(stream),
-                    )  # fmt: skip
-                else:
-                    pipe.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=self.batch)
+            for start in starts:
+                for member in members:
+                    stream = keys(member)[1]
+                    if cluster:
+                        # XREADGROUP's keys have no fixed position, so redis-py's cluster
+                        # client asks a server where they are (COMMAND GETKEYS, twice per
+                        # command, one round trip each, before the pipeline leaves): a
+                        # sweep would cost two round trips per live auction. The stream's
+                        # node is known locally.
+                        pipe.execute_command(
+                            "XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", self.batch,
+                            "STREAMS", stream, start,
+                            target_nodes=self.redis.get_node_from_key(stream),
+                        )  # fmt: skip
+                    else:
+                        pipe.xreadgroup(GROUP, self.consumer, {stream: start}, count=self.batch)
             replies = await pipe.execute(raise_on_error=False)
-        for member, reply in zip(members, replies, strict=True):
+        for member, reply in zip(members * len(starts), replies, strict=True):
             if isinstance(reply, Exception):
                 continue  # no stream or group: the slot is gone and will be rebuilt
             for _stream, items in reply or []:

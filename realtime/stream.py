@@ -41,6 +41,13 @@ class SubscriberTooSlow(DomainError):
     code = "SLOW_CONSUMER"
 
 
+class ServerShuttingDown(DomainError):
+    """This app process is shutting down (SIGTERM); subscribe again, to another process or
+    after the restart, with `sinceSequence` = last sequence seen: nothing is missed."""
+
+    code = "SHUTTING_DOWN"
+
+
 class PublicEvent(TypedDict):
     auction_id: str
     sequence: int

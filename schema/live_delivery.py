@@ -198,7 +198,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
         try:
             await super().handle_async_results(operation_id, query, operation_name, variables)
         except (WebSocketDisconnected, WebSocketDisconnect):
-            return  # the client went away: nobody to tell, nothing of ours went wrong
+            return  # the socket closed (a client leaving, a shutdown): nobody to tell
         except Exception as exc:
             message = unexpected_message(log_unexpected(exc, "(graphql-ws)"))
             with suppress(Exception):
@@ -310,6 +310,12 @@ class LiveDelivery:
         self.feeds = AuctionFeeds(source)
         self.groups = DocumentGroups()
 
+    def close(self) -> None:
+        """Shutdown: subscriptions off a WebSocket (server-sent events) end with
+        SHUTTING_DOWN; WebSockets are closed by the server (uvicorn: 1012, service restart),
+        which ends theirs (`SocketMember.shut_down`)."""
+        self.feeds.close()
+
 
 class SocketMember(FeedMember):
     """One subscription on one socket, fed by its auction's feed."""
@@ -367,6 +373,11 @@ class SocketMember(FeedMember):
     def end(self, error: BaseException | None = None) -> None:
         super().end(error)
         self.backlog.clear()
+
+    def shut_down(self) -> None:
+        # Left to the socket's close (1012): a client reconnects and resubscribes after
+        # it, whereas an `error` or `complete` message first would end its subscription.
+        pass
 
 
 class _Resumed:

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 REGISTER = """
 mutation($input: RegisterInput!) {
@@ -114,3 +115,10 @@ async def create_auction(gql: Any, seller: Account, **overrides: Any) -> dict[st
     assert data["errors"] == [], data
     auction: dict[str, Any] = data["auction"]
     return auction
+
+
+def own_redis_db(url: str, db: int) -> str:
+    """`url` pointed at Redis database `db`: a server subprocess whose live auctions the
+    in-process app's persister (which sweeps its own database's) must not touch."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
