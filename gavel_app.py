@@ -27,7 +27,7 @@ from starlette.routing import Route, WebSocketRoute
 from adapters.body_limit import BodyLimit
 from adapters.client_address import address_in, client_ip, parse_networks
 from adapters.csrf import CsrfGuard
-from adapters.images import ImageStore
+from adapters.images import ImageStore, ImageWork
 from adapters.json_errors import PlainErrorsAsJson, graphql_http_error
 from adapters.logging_setup import configure_logging
 from adapters.mailer import LogMailer
@@ -80,7 +80,9 @@ def build_deps(
             email_ttl=timedelta(seconds=settings.email_token_ttl_seconds),
         ),
         mailer=LogMailer(),
-        images=ImageStore(media),
+        images=ImageStore(
+            media, work=ImageWork(settings.image_workers, settings.image_wait_seconds)
+        ),
         listing_policy=ListingPolicy(
             min_duration=timedelta(seconds=settings.min_auction_duration_seconds),
             max_duration=timedelta(days=settings.max_auction_duration_days),
@@ -113,6 +115,7 @@ def rates(settings: Settings) -> Rates:
         register_ip=Rate.parse(settings.rate_register_ip),
         ws_connections_ip=settings.rate_ws_connections_ip,
         ws_subscribe=Rate.parse(settings.rate_ws_subscribe),
+        listing_user=Rate.parse(settings.rate_listing_user),
     )
 
 

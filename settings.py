@@ -141,6 +141,15 @@ class Settings(BaseSettings):
     # same-origin pages and non-browser clients always may.
     allowed_origins_text: str = Field(default="", alias="GAVEL_ALLOWED_ORIGINS")
 
+    # --- Image uploads (adapters/images.py) -----------------------------------------
+    # Threads per process that decode and re-encode uploaded images (Pillow releases the
+    # GIL while it works: each worker can take a whole core); uploads beyond them queue,
+    # and one that waits longer than GAVEL_IMAGE_WAIT_SECONDS answers UNAVAILABLE.
+    image_workers: int = Field(default=1, ge=1, alias="GAVEL_IMAGE_WORKERS")
+    image_wait_seconds: float = Field(default=20.0, gt=0, alias="GAVEL_IMAGE_WAIT_SECONDS")
+    # createAuction (the one mutation that takes uploads) per user; RATE_LIMITED beyond.
+    rate_listing_user: RateText = Field(default="30/3600", alias="GAVEL_RATE_LISTING_USER")
+
     # --- Logs (adapters/logging_setup.py) -------------------------------------------
     # console: readable lines for a terminal; json: one JSON object per line. Every line
     # logged while serving a request carries its request_id (X-Request-ID).

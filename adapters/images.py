@@ -2,11 +2,26 @@
 
 An upload is never stored as sent. Its real type comes from its bytes (the client's
 Content-Type is ignored); it is refused if it carries markup a browser could render
-(a GIF/HTML or JPEG/HTML polyglot, SVG), decoded in full by Pillow (a truncated or
-malformed file, a decompression bomb, a type mismatch are refused) and re-encoded from
-its pixels alone. Re-encoding drops everything that is not the picture: comments, EXIF
-(camera GPS positions included, after applying its orientation), XMP, ICC profiles,
-trailing bytes. SVG is never accepted: it is a document that runs scripts, not a picture.
+(a GIF/HTML or JPEG/HTML polyglot, SVG), decoded by Pillow (a truncated or malformed
+file, a decompression bomb, a type mismatch are refused) and re-encoded from its pixels
+alone. Re-encoding drops everything that is not the picture: comments, EXIF (camera GPS
+positions included, after applying its orientation), XMP, ICC profiles, trailing bytes.
+SVG is never accepted: it is a document that runs scripts, not a picture.
+
+CPU is bounded in three steps, so one request, or many, cannot pin the cores:
+
+1. caps read from the headers alone, before any pixel is decoded (`probe`): at most
+   MAX_BYTES per file, MAX_IMAGES per listing, MAX_SIDE pixels a side, MAX_PIXELS per
+   image, MAX_LISTING_PIXELS for all images of one listing together, and MAX_JPEG_SCANS
+   scans in a JPEG (each progressive scan is another pass over the whole image);
+2. an animation (GIF, APNG, animated WebP) is stored as its first frame: a listing photo
+   need not move, and decoding frame n of a GIF means compositing every frame before it,
+   so the frame count would multiply the cost. Only that frame is ever decoded;
+3. the decoding and re-encoding run in a pool of `workers` threads per process
+   (`ImageWork`, GAVEL_IMAGE_WORKERS, default 1: on two cores the event loop keeps the
+   other one); an upload that waits longer than GAVEL_IMAGE_WAIT_SECONDS for a worker
+   is answered UNAVAILABLE with `retryAfter`, not held. createAuction, the one upload
+   entry point, is also rate limited per user (GAVEL_RATE_LISTING_USER).
 """
 
 from __future__ import annotations
@@ -16,12 +31,17 @@ import io
 import re
 import uuid
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
-from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from domain.errors import ValidationFailed
+from services.unavailable import Unavailable
 
 # Stored file extension per content type: the media route derives the Content-Type it
 # serves from this extension, which only this module chooses.
@@ -39,11 +59,13 @@ MAGIC = {
     b"GIF87a": "image/gif",
     b"GIF89a": "image/gif",
 }
-MAX_BYTES = 5 * 1024 * 1024
-MAX_IMAGES = 10
-MAX_PIXELS = 40_000_000  # per frame: 8000 x 5000
-MAX_FRAMES = 200
-MAX_TOTAL_PIXELS = 200_000_000  # all frames of an animation together
+MAX_BYTES = 5 * 1024 * 1024  # per file
+MAX_IMAGES = 10  # per listing
+MAX_SIDE = 10_000  # pixels, width or height
+MAX_PIXELS = 25_000_000  # per image (its first frame): 6000 x 4000 fits
+MAX_LISTING_PIXELS = 60_000_000  # all images of one listing together
+MAX_JPEG_SCANS = 32  # baseline: 1; libjpeg's progressive: 10
+BUSY_RETRY_AFTER_SECONDS = 5
 JPEG_QUALITY = 90  # also WebP's
 # Tags browsers sniff as HTML/XML documents; no genuine picture carries them.
 MARKUP = re.compile(
@@ -78,8 +100,22 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def clean(data: bytes, index: int = 0) -> CleanImage:
-    """Validate one upload in full and re-encode it; CPU-bound (call it off the loop).
+@dataclass(frozen=True, slots=True)
+class Probed:
+    """An upload whose headers passed the caps; no pixel has been decoded yet."""
+
+    data: bytes
+    content_type: str
+    pixels: int
+    label: str
+
+
+def _invalid(label: str) -> ValidationFailed:
+    return ValidationFailed(f"{label} is not a valid image", field="imageUploads")
+
+
+def probe(data: bytes, index: int = 0) -> Probed:
+    """Type, markup and size caps of one upload, from its bytes and headers only.
 
     Raises ValidationFailed (INVALID_INPUT or TOO_LONG, field imageUploads)."""
     label = f"image {index + 1}"
@@ -90,35 +126,67 @@ def clean(data: bytes, index: int = 0) -> CleanImage:
         raise ValidationFailed(f"{label} is not a JPEG, PNG, WebP or GIF", field="imageUploads")
     if MARKUP.search(data):
         raise ValidationFailed(f"{label} contains HTML or SVG markup", field="imageUploads")
+    # 0xFFDA starts a scan; inside entropy-coded data a 0xFF byte is always stuffed.
+    if kind == "image/jpeg" and data.count(b"\xff\xda") > MAX_JPEG_SCANS:
+        raise ValidationFailed(f"{label} has too many JPEG scans", field="imageUploads")
+    try:
+        with Image.open(io.BytesIO(data), formats=[PILLOW_FORMATS[kind]]) as image:
+            width, height = image.size
+            if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+                raise ValidationFailed(
+                    f"{label} is {width}x{height}: at most {MAX_PIXELS // 1_000_000} "
+                    f"megapixels and {MAX_SIDE} pixels a side",
+                    field="imageUploads",
+                )
+            image.verify()  # checksums and structure, before decoding anything
+    except ValidationFailed:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _invalid(label) from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError):
+        raise _invalid(label) from None
+    return Probed(data, kind, width * height, label)
+
+
+def probe_all(blobs: list[bytes]) -> list[Probed]:
+    """`probe` of every upload of one listing, and the listing's caps.
+
+    Raises ValidationFailed for the first bad one."""
+    if len(blobs) > MAX_IMAGES:
+        raise ValidationFailed(f"at most {MAX_IMAGES} images", field="imageUploads")
+    probed = [probe(data, i) for i, data in enumerate(blobs)]
+    total = sum(p.pixels for p in probed)
+    if total > MAX_LISTING_PIXELS:
+        raise ValidationFailed(
+            f"the images have {total / 1_000_000:.1f} megapixels together: at most "
+            f"{MAX_LISTING_PIXELS // 1_000_000}",
+            field="imageUploads",
+        )
+    return probed
+
+
+def reencode(upload: Probed) -> CleanImage:
+    """Decode the first frame of a probed upload and re-encode it; CPU-bound (run it in
+    `ImageWork`). Raises ValidationFailed (INVALID_INPUT) if the pixels are malformed."""
     try:
         with warnings.catch_warnings():
             # Pillow only warns below twice its own pixel limit; ours is lower anyway.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return CleanImage(_reencode(data, kind, label), kind)
-    except ValidationFailed:
-        raise
+            out = io.BytesIO()
+            fmt = PILLOW_FORMATS[upload.content_type]
+            with Image.open(io.BytesIO(upload.data), formats=[fmt]) as image:
+                _save_still(image, fmt, out)  # the first frame only (module doc)
+            return CleanImage(out.getvalue(), upload.content_type)
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ValidationFailed(f"{label} is not a valid image", field="imageUploads") from None
+        raise _invalid(upload.label) from None
     except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError):
         # Pillow reports malformed data with any of these (SyntaxError: broken headers).
-        raise ValidationFailed(f"{label} is not a valid image", field="imageUploads") from None
+        raise _invalid(upload.label) from None
 
 
-def _reencode(data: bytes, kind: str, label: str) -> bytes:
-    fmt = PILLOW_FORMATS[kind]
-    with Image.open(io.BytesIO(data), formats=[fmt]) as probe:
-        frames = getattr(probe, "n_frames", 1)
-        pixels = probe.width * probe.height
-        if pixels > MAX_PIXELS or frames > MAX_FRAMES or pixels * frames > MAX_TOTAL_PIXELS:
-            raise ValidationFailed(f"{label} has too many pixels", field="imageUploads")
-        probe.verify()  # checksums and structure, before decoding anything
-    out = io.BytesIO()
-    with Image.open(io.BytesIO(data), formats=[fmt]) as image:
-        if frames > 1:
-            _save_animation(image, fmt, out)
-        else:
-            _save_still(image, fmt, out)
-    return out.getvalue()
+def clean(data: bytes, index: int = 0) -> CleanImage:
+    """`probe` then `reencode` one upload, in the calling thread (tools and tests)."""
+    return reencode(probe(data, index))
 
 
 def _pixels_only(image: Image.Image, keep_transparency: bool = True) -> Image.Image:
@@ -142,31 +210,61 @@ def _save_still(image: Image.Image, fmt: str, out: io.BytesIO) -> None:
         picture.save(out, fmt)
 
 
-def _save_animation(image: Image.Image, fmt: str, out: io.BytesIO) -> None:
-    frames: list[Image.Image] = []
-    durations: list[int] = []
-    loop = image.info.get("loop", 0)
-    for frame in ImageSequence.Iterator(image):
-        durations.append(int(frame.info.get("duration", 100)))
-        frames.append(_pixels_only(frame.convert("RGBA"), keep_transparency=False))
-    first, rest = frames[0], frames[1:]
-    first.save(out, fmt, save_all=True, append_images=rest, duration=durations, loop=int(loop))
+T = TypeVar("T")
+
+
+class ImageWork:
+    """At most `workers` images decoded at once in this process; an upload waits for a
+    worker at most `wait_seconds`, then answers UNAVAILABLE (`retryAfter`).
+
+    A worker stays taken until its thread is done, even if the request that started it
+    was cancelled meanwhile, so the bound holds for the CPU and not only for requests."""
+
+    def __init__(self, workers: int = 1, wait_seconds: float = 20.0) -> None:
+        self.workers = workers
+        self.wait_seconds = wait_seconds
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gavel-images")
+        self._free: asyncio.Semaphore | None = None
+
+    async def run(self, work: Callable[[], T]) -> T:
+        if self._free is None:
+            self._free = asyncio.Semaphore(self.workers)
+        free = self._free
+        try:
+            await asyncio.wait_for(free.acquire(), self.wait_seconds)
+        except TimeoutError:
+            raise Unavailable(
+                "image processing is busy; retry shortly", retry_after=BUSY_RETRY_AFTER_SECONDS
+            ) from None
+        try:
+            future = asyncio.get_running_loop().run_in_executor(self._pool, work)
+        except BaseException:
+            free.release()
+            raise
+        future.add_done_callback(lambda _: free.release())
+        return await asyncio.shield(future)
 
 
 class ImageStore:
-    def __init__(self, root: Path, url_prefix: str = "/media") -> None:
+    def __init__(
+        self, root: Path, url_prefix: str = "/media", work: ImageWork | None = None
+    ) -> None:
         self.root = root
         self.url_prefix = url_prefix
+        self.work = work or ImageWork()
 
     async def prepare(self, blobs: list[bytes]) -> list[CleanImage]:
-        """Every upload validated and re-encoded (see the module doc), in a worker thread.
+        """Every upload checked and re-encoded (see the module doc): the header caps in a
+        thread of their own, the pixels one image at a time in `ImageWork`.
 
-        Raises ValidationFailed for the first bad one; nothing is stored then."""
+        Raises ValidationFailed for the first bad one (nothing is stored then), or
+        Unavailable when no image worker came free in time."""
         if len(blobs) > MAX_IMAGES:
             raise ValidationFailed(f"at most {MAX_IMAGES} images", field="imageUploads")
         if not blobs:
             return []
-        return await asyncio.to_thread(lambda: [clean(d, i) for i, d in enumerate(blobs)])
+        probed = await asyncio.to_thread(probe_all, blobs)
+        return [await self.work.run(partial(reencode, upload)) for upload in probed]
 
     async def save(self, image: CleanImage) -> StoredImage:
         key = f"items/{uuid.uuid4().hex}.{ALLOWED[image.content_type]}"

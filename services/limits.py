@@ -11,6 +11,7 @@ the use case changes nothing. The limits, all settings (`.env.example`):
   unknown account, wrong one-time code) charges the account 2^(n-1) more tokens, at most
   `login_backoff_max`; a successful login resets the streak;
 - a registration: per client address;
+- a listing (createAuction, whose images cost CPU): per user, before any image is read;
 - "per address" counts an IPv6 client by its /64 (adapters/client_address.py);
 - WebSocket connections per address and subscribe messages per socket are counted in
   process (adapters/ws_limits.py), with rates from here.
@@ -71,6 +72,7 @@ class Rates:
     register_ip: Rate
     ws_connections_ip: int
     ws_subscribe: Rate
+    listing_user: Rate
 
 
 def _account(email: str) -> str:
@@ -139,3 +141,12 @@ class Throttle:
         wait = await buckets.charge([Charge(f"register:ip:{limit_key(ip)}", rates.register_ip)])
         if wait > 0:
             raise RateLimited("registrations from this address", wait)
+
+    async def listing(self, user_id: uuid.UUID) -> None:
+        """Raises RateLimited when the user has no createAuction left."""
+        if self._limits is None:
+            return
+        buckets, rates = self._limits
+        wait = await buckets.charge([Charge(f"listing:u:{user_id}", rates.listing_user)])
+        if wait > 0:
+            raise RateLimited("new listings", wait)

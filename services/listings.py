@@ -82,10 +82,15 @@ def _write_terms(terms: AuctionTerms, auction: Auction, item: Item, now: datetim
 async def create_auction(
     deps: Deps, actor: User, listing: ListingInput, images: list[ImageUpload] | None = None
 ) -> Auction:
+    """A DRAFT auction with its images (adapters/images.py). Raises Forbidden
+    (NOT_SELLER), ValidationFailed (the listing or an image), RateLimited (listings per
+    user, counted once the listing is valid and before any image is decoded) or
+    Unavailable (no image worker came free in time); nothing is created then."""
     if Role.SELLER.value not in actor.roles:
         raise Forbidden("only sellers can list; call becomeSeller first", code="NOT_SELLER")
     now = deps.clock()
     terms = validate_listing(listing, now=now, policy=deps.listing_policy)
+    await deps.throttle.listing(actor.id)  # before the images' CPU (adapters/images.py)
     blobs = [img.data for img in images or []]
     cleaned = await deps.images.prepare(blobs)
     stored = [await deps.images.save(image) for image in cleaned]

@@ -245,7 +245,7 @@ def _animation(fmt: str) -> bytes:
     return out.getvalue()
 
 
-async def test_animations_and_webp_keep_their_frames(client, seller):
+async def test_animations_are_stored_as_their_first_frame(client, seller):
     blobs = [_animation("GIF"), _animation("WEBP"), _animation("PNG"), _image("WEBP")]
     response = await _create_with_images(client, seller, blobs, PREFLIGHT)
     body = response.json()
@@ -253,13 +253,15 @@ async def test_animations_and_webp_keep_their_frames(client, seller):
     assert created["errors"] == [], body
     urls = created["auction"]["item"]["imageUrls"]
     assert [u.rsplit(".", 1)[1] for u in urls] == ["gif", "webp", "png", "webp"]
-    frames = []
+    frames, reds = [], []
     for url in urls:
         served = await client.get(url)
         assert served.headers["x-content-type-options"] == "nosniff"
         with Image.open(io.BytesIO(served.content)) as image:
             frames.append(getattr(image, "n_frames", 1))
-    assert frames == [3, 3, 3, 1]
+            reds.append(image.convert("RGB").getpixel((0, 0))[0])  # type: ignore[index]
+    assert frames == [1, 1, 1, 1]
+    assert all(red < 40 for red in reds[:3]), reds  # the first frame is black, not red
 
 
 POLYGLOTS = {
