@@ -104,6 +104,7 @@ def rates(settings: Settings) -> Rates:
         bid_user_auction=Rate.parse(settings.rate_bid_user_auction),
         bid_ip=Rate.parse(settings.rate_bid_ip),
         login_account=Rate.parse(settings.rate_login_account),
+        login_account_all=Rate.parse(settings.rate_login_account_all),
         login_ip=Rate.parse(settings.rate_login_ip),
         login_backoff_max=settings.rate_login_backoff_max,
         register_ip=Rate.parse(settings.rate_register_ip),
