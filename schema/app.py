@@ -61,6 +61,10 @@ from services.unavailable import Unavailable
 _CLOSE_KEY = "gavel.ws_close"
 # Where `get_context` leaves an upgrade request's failed authentication for `on_ws_connect`.
 _UNAVAILABLE_KEY = "gavel.unavailable"
+# Operations one WebSocket may run at once, on either protocol (strawberry refuses one
+# more with an `error` message "Subscription limit reached"; the socket stays open). An
+# SSE stream carries one subscription, counted among its address's live connections.
+SUBSCRIPTIONS_PER_CONNECTION = 100
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 
@@ -194,7 +198,11 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         # Server-sent events serve subscriptions to clients without WebSockets.
         protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL)
         super().__init__(
-            schema, multipart_uploads_enabled=True, subscription_protocols=protocols, **kwargs
+            schema,
+            multipart_uploads_enabled=True,
+            subscription_protocols=protocols,
+            max_subscriptions_per_connection=SUBSCRIPTIONS_PER_CONNECTION,
+            **kwargs,
         )
         self.deps = deps
         self.max_page = max_page
