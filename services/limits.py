@@ -22,8 +22,9 @@ the use case changes nothing. The limits, all settings (`.env.example`):
   = 990 s). A successful login resets that pair's streak only;
 - a registration: per client address;
 - "per address" counts an IPv6 client by its /64 (adapters/client_address.py);
-- WebSocket connections per address and subscribe messages per socket are counted in
-  process (adapters/ws_limits.py), with rates from here.
+- live connections per address (WebSockets and server-sent event streams, one count)
+  and subscribe messages per socket are counted in process (adapters/ws_limits.py),
+  with rates from here.
 """
 
 from __future__ import annotations

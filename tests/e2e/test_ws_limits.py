@@ -165,6 +165,15 @@ async def stream(
     )
 
 
+async def held(
+    client: httpx.AsyncClient, streams: AsyncExitStack, feed: dict[str, Any]
+) -> httpx.Response:
+    """`stream`, once a place is free."""
+    response = await eventually_streamed(client, feed)
+    streams.push_async_callback(response.aclose)
+    return response
+
+
 async def assert_refused(response: httpx.Response) -> None:
     assert response.status_code == 429, response
     assert response.headers["content-type"].startswith("application/json")
@@ -176,11 +185,12 @@ async def assert_refused(response: httpx.Response) -> None:
 
 async def test_event_streams_per_address(server, feed):
     async with event_streams(server) as (client, streams):
-        first = await stream(client, streams, feed)
-        second = await stream(client, streams, feed)
-        for held in (first, second):
-            assert held.status_code == 200
-            assert held.headers["content-type"].startswith("text/event-stream")
+        # Eventually: the places of an earlier test's connections may not be free yet.
+        first = await held(client, streams, feed)
+        second = await held(client, streams, feed)
+        for response in (first, second):
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
         async with event_streams(server) as (other_client, other_streams):
             await assert_refused(await stream(other_client, other_streams, feed))
         # Streams that end give their places back: the client goes away...
@@ -214,10 +224,10 @@ async def eventually_streamed(client: httpx.AsyncClient, feed: dict[str, Any]) -
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_sockets_and_streams_share_the_places(server, feed, protocol):
-    ws = await opened(server, protocol)
+    ws = await eventually_opened(server, protocol)
     try:
         async with event_streams(server) as (client, streams):
-            assert (await stream(client, streams, feed)).status_code == 200
+            assert (await held(client, streams, feed)).status_code == 200
             await assert_refused(await stream(client, streams, feed))
             async with connect(server, subprotocols=[protocol], open_timeout=10) as third:
                 assert await close_code(third) == 4429
