@@ -40,7 +40,7 @@ from adapters.security_headers import SecurityHeaders
 from adapters.shutdown import GracefulShutdown
 from adapters.tokens import TokenService
 from adapters.verify_email_page import VerifyEmailPage
-from adapters.ws_limits import WebSocketConnectionLimit
+from adapters.ws_limits import LiveConnections, WebSocketConnectionLimit
 from domain.listing import ListingPolicy
 from realtime.account_states import AccountStates
 from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
@@ -110,6 +110,7 @@ def rates(settings: Settings) -> Rates:
         bid_user_auction=Rate.parse(settings.rate_bid_user_auction),
         bid_ip=Rate.parse(settings.rate_bid_ip),
         login_account=Rate.parse(settings.rate_login_account),
+        login_account_all=Rate.parse(settings.rate_login_account_all),
         login_ip=Rate.parse(settings.rate_login_ip),
         login_backoff_max=settings.rate_login_backoff_max,
         register_ip=Rate.parse(settings.rate_register_ip),
@@ -240,11 +241,16 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         if settings.compiled_bids
         else None
     )
+    # WebSockets and event streams of one address share its places (adapters/ws_limits.py).
+    live_connections = (
+        LiveConnections(settings.rate_ws_connections_ip) if settings.rate_limits else None
+    )
     graphql = GavelGraphQL(
         schema,
         deps,
         max_page=settings.max_page_size,
         compiler=compiler,
+        live_connections=live_connections,
         graphql_ide="graphiql" if settings.graphiql else None,
         # Pages of other origins may not open a WebSocket (strawberry answers 403).
         # Sockets authenticate with a bearer token in connection_init, never a cookie,
@@ -371,11 +377,9 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     app.add_middleware(CsrfGuard, paths=("/graphql",))
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
-    if settings.rate_limits:
+    if live_connections is not None:
         app.add_middleware(
-            WebSocketConnectionLimit,
-            per_ip=settings.rate_ws_connections_ip,
-            proxies=deps.trusted_proxies,
+            WebSocketConnectionLimit, connections=live_connections, proxies=deps.trusted_proxies
         )
     # Outermost of all: every answer and every line logged for it carries the request id.
     app.add_middleware(RequestIdMiddleware)

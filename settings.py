@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     rate_login_account: RateText = Field(default="10/300", alias="GAVEL_RATE_LOGIN_ACCOUNT")
     rate_login_ip: RateText = Field(default="60/300", alias="GAVEL_RATE_LOGIN_IP")
     rate_login_backoff_max: int = Field(default=32, ge=1, alias="GAVEL_RATE_LOGIN_BACKOFF_MAX")
+    # Login attempts on one account across all addresses (services/limits.py): a budget
+    # much larger than GAVEL_RATE_LOGIN_ACCOUNT (which counts one account from one
+    # address), so strangers cannot lock the owner out, yet a guesser spread over many
+    # addresses is bounded.
+    rate_login_account_all: RateText = Field(
+        default="100/3600", alias="GAVEL_RATE_LOGIN_ACCOUNT_ALL"
+    )
     rate_register_ip: RateText = Field(default="10/3600", alias="GAVEL_RATE_REGISTER_IP")
     rate_ws_connections_ip: int = Field(default=100, ge=1, alias="GAVEL_RATE_WS_CONNECTIONS_IP")
     rate_ws_subscribe: RateText = Field(default="10/1", alias="GAVEL_RATE_WS_SUBSCRIBE")

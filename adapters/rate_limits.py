@@ -105,21 +105,71 @@ end
 return 0
 """
 
-# Consecutive failures (KEYS[2], forgotten after ARGV[4] ms) charge the bucket KEYS[1]
-# 1, 2, 4, ... tokens, at most ARGV[3]: each failure pushes the next chance further out.
-_PENALTY = """
+# A login attempt, checked and charged before the password is verified, as though it
+# will fail. KEYS[1] = the streak of consecutive failures (and attempts still running),
+# forgotten after ARGV[2] ms; KEYS[2] = the backoff bucket, KEYS[3..] = other buckets.
+# ARGV[1] = the largest penalty; then per key from KEYS[2] on: interval, period, cost.
+# Admission is all-or-nothing on each bucket's `cost`. Once admitted, the backoff bucket
+# is also charged the penalty the attempt would owe if it failed, min(2^streak,
+# ARGV[1]) tokens, past its limit: so attempts running at once pay their backoff one
+# after another, as sequential ones do. The debt can never exceed one penalty plus one
+# token (admission needs room for one token), which bounds the wait. Returns {0,
+# penalty} (charged) or {wait ms, 0}.
+_ATTEMPT = """
 redis.set_repl(redis.REPL_NONE)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local streak = redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-local cost = math.min(2 ^ (streak - 1), tonumber(ARGV[3]))
-local interval = tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local after = tat + interval * cost
-redis.call('SET', KEYS[1], string.format('%.3f', after), 'PX', math.ceil(after - now))
-return math.ceil(math.max(0, after - now - tonumber(ARGV[2])))
+local streak = tonumber(redis.call('GET', KEYS[1]) or '0')
+local penalty = math.min(2 ^ streak, tonumber(ARGV[1]))
+local wait = 0
+local next_tat = {}
+for i = 2, #KEYS do
+  local interval = tonumber(ARGV[i * 3 - 3])
+  local period = tonumber(ARGV[i * 3 - 2])
+  local cost = tonumber(ARGV[i * 3 - 1])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tat < now then tat = now end
+  local after = tat + interval * cost
+  local over = after - now - period
+  if over > wait then wait = over end
+  if i == 2 then after = after + interval * penalty end
+  next_tat[i] = after
+end
+if wait > 0 then
+  return {math.ceil(wait), 0}
+end
+for i = 2, #KEYS do
+  local ttl = math.ceil(next_tat[i] - now)
+  if ttl > 0 then
+    redis.call('SET', KEYS[i], string.format('%.3f', next_tat[i]), 'PX', ttl)
+  end
+end
+redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {0, penalty}
+"""
+
+# An attempt that did not fail: KEYS[2] (the backoff bucket, ARGV[1] ms per token) gets
+# back the ARGV[2] tokens of penalty taken in advance; ARGV[3] = "reset": the streak
+# KEYS[1] is forgotten (a success), else it only loses this attempt.
+_SETTLE = """
+redis.set_repl(redis.REPL_NONE)
+if ARGV[3] == 'reset' then
+  redis.call('DEL', KEYS[1])
+elseif tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then
+  redis.call('DECR', KEYS[1])
+end
+local tat = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tat == 0 then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local after = tat - tonumber(ARGV[1]) * tonumber(ARGV[2])
+if after - now < 1 then
+  redis.call('DEL', KEYS[2])
+else
+  redis.call('SET', KEYS[2], string.format('%.3f', after), 'PX', math.ceil(after - now))
+end
+return 0
 """
 
 
@@ -141,7 +191,8 @@ class RedisBuckets:
     def __init__(self, redis: Any) -> None:
         self.redis = redis
         self._charge_script = redis.register_script(_CHARGE)
-        self._penalty_script = redis.register_script(_PENALTY)
+        self._attempt_script = redis.register_script(_ATTEMPT)
+        self._settle_script = redis.register_script(_SETTLE)
         # Concurrent checks share one pipeline write, as the bid scripts do (cluster
         # pipelines refuse EVALSHA: there each check goes alone).
         self._charge: Any = (
@@ -179,20 +230,29 @@ class RedisBuckets:
         waited = await self._charge_retrying([KEY_PREFIX + key for key in keys], plan.args)
         return int(waited) / 1000
 
-    async def penalize(self, charge: Charge, streak_key: str, *, max_cost: int) -> float:
-        """Charge `charge.key` for one more consecutive failure (see _PENALTY), past its
-        limit if need be; returns the seconds until the bucket accepts again."""
-        period_ms = charge.rate.seconds * 1000
-        waited = await self._penalty_script(
-            keys=[KEY_PREFIX + charge.key, KEY_PREFIX + streak_key],
+    async def attempt(
+        self, streak_key: str, backoff: Charge, others: Sequence[Charge], *, max_penalty: int
+    ) -> tuple[float, int]:
+        """One attempt that may fail and then backs off (see _ATTEMPT): charges `backoff`
+        and `others` all-or-nothing, plus, on `backoff`, the penalty of a failure in
+        advance. Returns (0.0, penalty tokens taken) or (seconds to wait, 0). The streak
+        is forgotten after the backoff rate's period times `max_penalty`."""
+        charges = [backoff, *others]
+        period_ms = backoff.rate.seconds * 1000
+        wait, penalty = await self._attempt_script(
+            keys=[KEY_PREFIX + streak_key, *(KEY_PREFIX + c.key for c in charges)],
+            args=[str(max_penalty), str(math.ceil(period_ms * max_penalty)), *_args(charges)],
+        )
+        return int(wait) / 1000, int(penalty)
+
+    async def settle(self, streak_key: str, backoff: Charge, penalty: int, *, reset: bool) -> None:
+        """An attempt that did not fail: gives back its `penalty` tokens; `reset` (a
+        success) forgets the streak, else the attempt leaves it as it found it."""
+        await self._settle_script(
+            keys=[KEY_PREFIX + streak_key, KEY_PREFIX + backoff.key],
             args=[
-                repr(period_ms / charge.rate.count),
-                repr(period_ms),
-                str(max_cost),
-                str(math.ceil(period_ms * max_cost)),
+                repr(backoff.rate.seconds * 1000 / backoff.rate.count),
+                str(penalty),
+                "reset" if reset else "keep",
             ],
         )
-        return int(waited) / 1000
-
-    async def forget(self, key: str) -> None:
-        await self.redis.delete(KEY_PREFIX + key)

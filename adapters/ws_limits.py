@@ -1,16 +1,24 @@
-"""WebSocket limits: open connections per client address, subscribe messages per socket.
+"""Live-connection limits: open WebSockets and event streams per client address,
+subscribe messages per socket.
 
 Both are counted in this process. A socket lives in one process, so its message rate
 needs no shared store; connections are counted where they are held, which is exact and
 never leaks a count when a process dies (with N app processes an address may hold up to
 N times the limit).
+
+One count per address covers every long-lived connection: WebSockets (both protocols)
+and HTTP responses streamed to a subscriber (server-sent events; schema/app.py counts
+those), all under GAVEL_RATE_WS_CONNECTIONS_IP. A place is held while the connection
+is served and given back when it ends, however it ends (the client's close or
+disconnect, the server's close, an error).
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -42,32 +50,56 @@ class LocalBucket:
         return (1 - self.tokens) / per_second
 
 
-class WebSocketConnectionLimit:
-    """ASGI middleware: at most `per_ip` open WebSockets per client address. One more is
-    accepted and at once closed with 4429 (a refusal before the handshake would reach a
-    browser as a bare failed connection, without the code)."""
+class LiveConnections:
+    """Open long-lived connections per client address (its `limit_key`), at most
+    `per_ip` at once."""
 
-    def __init__(self, app: ASGIApp, *, per_ip: int, proxies: tuple[Network, ...] = ()) -> None:
-        self.app = app
+    def __init__(self, per_ip: int) -> None:
         self.per_ip = per_ip
-        self.proxies = proxies
         self.open: Counter[str] = Counter()
+
+    @contextmanager
+    def held(self, ip: str | None) -> Iterator[bool]:
+        """Takes a place for the block (yields True), or yields False when the address
+        already holds `per_ip`; a place taken is given back however the block ends."""
+        key = limit_key(ip or "")
+        if self.open[key] >= self.per_ip:
+            yield False
+            return
+        self.open[key] += 1
+        try:
+            yield True
+        finally:
+            self.open[key] -= 1
+            if self.open[key] <= 0:
+                del self.open[key]
+
+
+class WebSocketConnectionLimit:
+    """ASGI middleware: a WebSocket takes a place of `connections` while open. One more
+    than its address may hold is accepted and at once closed with 4429 (a refusal before
+    the handshake would reach a browser as a bare failed connection, without the code)."""
+
+    def __init__(
+        self, app: ASGIApp, *, connections: LiveConnections, proxies: tuple[Network, ...] = ()
+    ) -> None:
+        self.app = app
+        self.connections = connections
+        self.proxies = proxies
+
+    @property
+    def per_ip(self) -> int:
+        return self.connections.per_ip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        ip = limit_key(client_ip(scope, self.proxies) or "")
-        if self.open[ip] >= self.per_ip:
-            await self._refuse(scope, receive, send)
-            return
-        self.open[ip] += 1
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.open[ip] -= 1
-            if self.open[ip] <= 0:
-                del self.open[ip]
+        with self.connections.held(client_ip(scope, self.proxies)) as admitted:
+            if admitted:
+                await self.app(scope, receive, send)
+            else:
+                await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = await receive()

@@ -37,6 +37,7 @@ from strawberry.types.graphql import OperationType
 
 from adapters import metrics
 from adapters.client_address import client_ip
+from adapters.ws_limits import LiveConnections
 from domain.errors import DomainError
 from realtime.broadcast import BoundedBroadcast
 from realtime.stream import EventSource
@@ -55,12 +56,17 @@ from schema.request_errors import (
 from schema.shared_events import shared_payload_text
 from services import accounts
 from services.deps import Deps
+from services.limits import RateLimited
 from services.unavailable import Unavailable
 
 # Where `on_ws_connect` leaves the close code for a refused socket (in the ASGI scope).
 _CLOSE_KEY = "gavel.ws_close"
 # Where `get_context` leaves an upgrade request's failed authentication for `on_ws_connect`.
 _UNAVAILABLE_KEY = "gavel.unavailable"
+# Operations one WebSocket may run at once, on either protocol (strawberry refuses one
+# more with an `error` message "Subscription limit reached"; the socket stays open). An
+# SSE stream carries one subscription, counted among its address's live connections.
+SUBSCRIPTIONS_PER_CONNECTION = 100
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 
@@ -129,6 +135,22 @@ def http_refusal(
     )
 
 
+# The seconds a client refused for too many live connections is told to wait: a place
+# frees when one of its own streams or sockets ends, which no clock predicts.
+STREAM_RETRY_AFTER = 5
+
+
+def _too_many_streams(per_ip: int) -> Response:
+    err = RateLimited(f"live connections from this address (at most {per_ip})", STREAM_RETRY_AFTER)
+    error = {
+        "message": err.message,
+        "extensions": {"code": err.code, "retryAfter": err.retry_after},
+    }
+    return JSONResponse(
+        {"errors": [error]}, status_code=429, headers={"Retry-After": str(err.retry_after)}
+    )
+
+
 async def _read_body(receive: Receive) -> bytes:
     chunks = []
     while True:
@@ -172,17 +194,24 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         *,
         max_page: int,
         compiler: Compiler | None = None,
+        live_connections: LiveConnections | None = None,
         **kwargs: Any,
     ) -> None:
         # Server-sent events serve subscriptions to clients without WebSockets.
         protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL)
         super().__init__(
-            schema, multipart_uploads_enabled=True, subscription_protocols=protocols, **kwargs
+            schema,
+            multipart_uploads_enabled=True,
+            subscription_protocols=protocols,
+            max_subscriptions_per_connection=SUBSCRIPTIONS_PER_CONNECTION,
+            **kwargs,
         )
         self.deps = deps
         self.max_page = max_page
         self.compiler = compiler  # placeBid/buyNow documents it can compile skip execution
         self.compiled_answers = 0
+        # Streamed answers (server-sent events) share the WebSockets' places per address.
+        self.live_connections = live_connections
         # Subscriptions need the composition root's bus (a BoundedBroadcast).
         self.live = (
             LiveDelivery(EventSource(slots=deps.slots, uow=deps.uow, bus=deps.bus))
@@ -237,6 +266,27 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
             await answer(scope, receive, send)
 
     async def _answer_http_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A request that asks for a streamed answer (server-sent events: strawberry's
+        own choice of transport from `Accept`) holds one of its address's live-connection
+        places until the answer ends or the client goes; one more is refused before it
+        starts (429 RATE_LIMITED, adapters/ws_limits.py)."""
+        if self.live_connections is None or not self._streamed(scope):
+            await self._answer_unlimited(scope, receive, send)
+            return
+        ip = client_ip(scope, self.deps.trusted_proxies)
+        with self.live_connections.held(ip) as admitted:
+            if admitted:
+                await self._answer_unlimited(scope, receive, send)
+                return
+        await _too_many_streams(self.live_connections.per_ip)(scope, receive, send)
+
+    def _streamed(self, scope: Scope) -> bool:
+        accept = ", ".join(
+            value.decode("latin-1") for name, value in scope["headers"] if name == b"accept"
+        )
+        return self._get_stream_transport_from_headers({"accept": accept}) is not None
+
+    async def _answer_unlimited(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.compiler is not None and scope["method"] == "POST":
             headers = dict(scope["headers"])
             if headers.get(b"content-type", b"").startswith(b"application/json"):

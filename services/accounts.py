@@ -24,6 +24,7 @@ from domain.accounts import (
 from domain.enums import Role
 from domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from services.deps import Deps
+from services.limits import LoginOutcome
 from services.unavailable import Unavailable, unavailable
 from storage.tables import AuditLog, RefreshToken, User
 from storage.uow import UnitOfWork
@@ -135,21 +136,25 @@ async def login(
 ) -> AuthResult:
     """Log in by email and password (and a one-time code when MFA is on).
 
-    Raises RateLimited before anything else when the account or the address has no
-    attempt left (services/limits.py; failures back off), then AuthFailed
+    Raises RateLimited before anything else when the pair (account, address), the
+    account across all addresses or the address has no attempt left
+    (services/limits.py; a pair's failures back off), then AuthFailed
     (INVALID_CREDENTIALS, MFA_REQUIRED, INVALID_OTP) or Forbidden (ACCOUNT_BANNED).
     A known and an unknown email cost the same: one password verification, off the loop.
     """
     address = email.strip().lower()
-    await deps.throttle.login(address, ip)
+    attempt = await deps.throttle.login(address, ip)
+    outcome: LoginOutcome = "neutral"
     try:
         result = await _login(deps, address, password, otp)
+        outcome = "succeeded"
+        return result
     except AuthFailed as err:
         if err.code != "MFA_REQUIRED":  # the password was right: no guess was wasted
-            await deps.throttle.login_failed(address)
+            outcome = "failed"
         raise
-    await deps.throttle.login_succeeded(address)
-    return result
+    finally:
+        await deps.throttle.login_settled(attempt, outcome)
 
 
 async def _login(deps: Deps, address: str, password: str, otp: str | None) -> AuthResult:

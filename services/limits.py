@@ -6,15 +6,26 @@ the use case changes nothing. The limits, all settings (`.env.example`):
 
 - a bid or buy-now: per user, per user and auction, and per client address, in one
   all-or-nothing check (one Redis round trip);
-- a login: per account (the email tried, normalized; hashed in the key) and per client
-  address. Backoff: the n-th consecutive failed attempt on an account (wrong password,
-  unknown account, wrong one-time code) charges the account 2^(n-1) more tokens, at most
-  `login_backoff_max`; a successful login resets the streak;
+- a login (OWASP Authentication Cheat Sheet, "Login Throttling"): per pair of account
+  (the email tried, normalized; hashed in the key) and client address, with backoff;
+  per account across all addresses, a much larger budget that bounds a guesser spread
+  over many addresses; and per client address. Failures from one address thus never
+  slow the owner at another one (only the account-wide budget is shared). Backoff: the
+  n-th consecutive failed attempt of a pair (wrong password, unknown account, wrong
+  one-time code) charges the pair 2^(n-1) more tokens, at most `login_backoff_max`. That
+  penalty is taken when the attempt is admitted, as though it will fail, and given
+  back if it does not fail: attempts running at once pay their backoff one after
+  another, so concurrency gains no more guesses than the pair's burst allows when they
+  are sequential (k guesses where (k - 1) + 2^(k-1) <= burst: 3 of a burst of 10). A pair
+  is admitted only while its bucket has room for one token, so its debt, and a pair's
+  retry-after, is at most (1 + login_backoff_max) token intervals (defaults: 33 x 30 s
+  = 990 s). A successful login resets that pair's streak only;
 - a registration: per client address;
 - a listing (createAuction, whose images cost CPU): per user, before any image is read;
 - "per address" counts an IPv6 client by its /64 (adapters/client_address.py);
-- WebSocket connections per address and subscribe messages per socket are counted in
-  process (adapters/ws_limits.py), with rates from here.
+- live connections per address (WebSockets and server-sent event streams, one count)
+  and subscribe messages per socket are counted in process (adapters/ws_limits.py),
+  with rates from here.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from adapters.client_address import limit_key
 from adapters.rate_limits import Charge, ChargePlan, Rate
@@ -54,9 +65,13 @@ class Buckets(Protocol):
 
     async def charge_planned(self, keys: Sequence[str], plan: ChargePlan) -> float: ...
 
-    async def penalize(self, charge: Charge, streak_key: str, *, max_cost: int) -> float: ...
+    async def attempt(
+        self, streak_key: str, backoff: Charge, others: Sequence[Charge], *, max_penalty: int
+    ) -> tuple[float, int]: ...
 
-    async def forget(self, key: str) -> None: ...
+    async def settle(
+        self, streak_key: str, backoff: Charge, penalty: int, *, reset: bool
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +82,25 @@ class Rates:
     bid_user_auction: Rate
     bid_ip: Rate
     login_account: Rate
+    login_account_all: Rate
     login_ip: Rate
     login_backoff_max: int
     register_ip: Rate
     ws_connections_ip: int
     ws_subscribe: Rate
     listing_user: Rate
+
+
+LoginOutcome = Literal["failed", "succeeded", "neutral"]
+
+
+@dataclass(slots=True)
+class LoginAttempt:
+    """An admitted login attempt: its pair's streak and bucket, the penalty it paid."""
+
+    streak_key: str
+    pair: Charge
+    penalty: int = 0
 
 
 def _account(email: str) -> str:
@@ -107,32 +135,38 @@ class Throttle:
             keys.append(f"bid:ip:{limit_key(ip)}")
         return await self._limits[0].charge_planned(keys, self._bid_plans[len(keys) - 2])
 
-    async def login(self, email: str, ip: str | None) -> None:
-        """Raises RateLimited when the account or the address has no attempt left."""
+    async def login(self, email: str, ip: str | None) -> LoginAttempt | None:
+        """Raises RateLimited when the pair (account, address), the account across all
+        addresses or the address has no attempt left; else the admitted attempt, to be
+        settled with `login_settled` (None when nothing is limited)."""
         if self._limits is None:
-            return
-        buckets, rates = self._limits
-        charges = [Charge(f"login:a:{_account(email)}", rates.login_account)]
-        if ip:
-            charges.append(Charge(f"login:ip:{limit_key(ip)}", rates.login_ip))
-        wait = await buckets.charge(charges)
-        if wait > 0:
-            raise RateLimited("login attempts", wait)
-
-    async def login_failed(self, email: str) -> None:
-        if self._limits is None:
-            return
+            return None
         buckets, rates = self._limits
         account = _account(email)
-        await buckets.penalize(
-            Charge(f"login:a:{account}", rates.login_account),
-            f"login:streak:{account}",
-            max_cost=rates.login_backoff_max,
+        where = limit_key(ip) if ip else "-"
+        attempt = LoginAttempt(
+            f"login:streak:{account}:{where}",
+            Charge(f"login:ap:{account}:{where}", rates.login_account),
         )
+        others = [Charge(f"login:a:{account}", rates.login_account_all)]
+        if ip:
+            others.append(Charge(f"login:ip:{where}", rates.login_ip))
+        wait, attempt.penalty = await buckets.attempt(
+            attempt.streak_key, attempt.pair, others, max_penalty=rates.login_backoff_max
+        )
+        if wait > 0:
+            raise RateLimited("login attempts", wait)
+        return attempt
 
-    async def login_succeeded(self, email: str) -> None:
-        if self._limits is not None:
-            await self._limits[0].forget(f"login:streak:{_account(email)}")
+    async def login_settled(self, attempt: LoginAttempt | None, outcome: LoginOutcome) -> None:
+        """A failed attempt keeps its penalty; a success gives it back and resets the
+        pair's streak; a neutral end (the password was right but the login did not
+        finish, or the server failed) gives it back and leaves the streak as it was."""
+        if self._limits is None or attempt is None or outcome == "failed":
+            return
+        await self._limits[0].settle(
+            attempt.streak_key, attempt.pair, attempt.penalty, reset=outcome == "succeeded"
+        )
 
     async def register(self, ip: str | None) -> None:
         if self._limits is None or not ip:

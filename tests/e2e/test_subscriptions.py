@@ -23,6 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from devservers.app_server import app_server
+from schema.app import SUBSCRIPTIONS_PER_CONNECTION
 from services import moderation
 from settings import Settings
 from tests.conftest import GQL
@@ -265,17 +266,21 @@ async def test_subscription_over_server_sent_events_replays_then_goes_live(serve
         assert_matches(event, accepted)
 
 
-async def test_subscriptions_per_connection_are_limited(server, gql):
-    """SPEC: limits on subscriptions per connection (strawberry's 100 per socket)."""
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_subscriptions_per_connection_are_limited(server, gql, protocol):
+    """SPEC: limits on subscriptions per connection: 100 running operations per socket
+    (schema/app.py SUBSCRIPTIONS_PER_CONNECTION), on both protocols."""
     seller = await register(gql, seller=True)
     auction_id = await live_auction(gql, seller)
-    async with socket(server, TRANSPORT_WS) as sock:
-        for op in range(100):
+    async with socket(server, protocol) as sock:
+        for op in range(SUBSCRIPTIONS_PER_CONNECTION):
             await sock.subscribe(str(op), SMALL, {"id": auction_id})
         await sock.subscribe("one too many", SMALL, {"id": auction_id})
         refusal = await sock.recv()
         assert refusal["id"] == "one too many" and refusal["type"] == "error", refusal
-        assert "limit" in refusal["payload"][0]["message"].lower()
+        payload = refusal["payload"]
+        [error] = payload if isinstance(payload, list) else [payload]
+        assert "limit" in error["message"].lower()
 
 
 async def test_without_since_sequence_only_new_events(server, gql):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -46,10 +47,43 @@ async def test_a_refusal_by_one_bucket_charges_none(buckets):
 
 
 async def test_consecutive_failures_cost_more_each_time(buckets):
-    rate, key, streak = Rate(10, 10), name(), name()  # a burst of 10, one token a second
-    waits = [await buckets.penalize(Charge(key, rate), streak, max_cost=8) for _ in range(6)]
-    # costs 1, 2, 4 (7 tokens: within the burst), then 8 each (capped): 15, 23, 31 s taken
-    assert waits[:3] == [0, 0, 0]
-    assert 4 <= waits[3] <= 5
-    assert 7.9 <= waits[4] - waits[3] <= 8.1
-    assert 7.9 <= waits[5] - waits[4] <= 8.1
+    """Burst 10, one token per 0.1 s; penalties 1, 2, 4, 4, ... (capped at 4), paid on
+    admission. Refusals charge nothing; the wait after an admission is at most
+    (1 + max) intervals however long the streak."""
+    rate, key, streak = Rate(10, 1), name(), name()
+    penalties: list[int] = []
+    waits: list[float] = []
+    while len(penalties) < 6:
+        wait, penalty = await buckets.attempt(streak, Charge(key, rate), [], max_penalty=4)
+        if wait:
+            assert penalty == 0
+            waits.append(wait)
+            await asyncio.sleep(wait)
+        else:
+            penalties.append(penalty)
+    assert penalties == [1, 2, 4, 4, 4, 4]
+    assert waits and max(waits) <= (1 + 4) * 0.1 + 0.01, waits
+    assert waits[-1] >= 0.3, waits  # the capped penalty keeps the pace slow
+    assert int(await buckets.redis.get(KEY_PREFIX + streak)) == 6
+
+
+async def test_an_attempt_that_did_not_fail_gives_its_penalty_back(buckets):
+    rate, key, streak = Rate(10, 100), name(), name()  # ten tokens, one per 10 s
+    pair, other = Charge(key, rate), Charge(name(), Rate(1, 100))
+
+    async def streak_now() -> int:
+        return int(await buckets.redis.get(KEY_PREFIX + streak) or 0)
+
+    assert await buckets.attempt(streak, pair, [], max_penalty=8) == (0, 1)  # 2 used
+    assert await buckets.attempt(streak, pair, [], max_penalty=8) == (0, 2)  # 5 used
+    assert await buckets.attempt(streak, pair, [other], max_penalty=8) == (0, 4)  # 10 used
+    # All-or-nothing: the emptied other bucket refuses; the streak does not move.
+    wait, penalty = await buckets.attempt(streak, pair, [other], max_penalty=8)
+    assert wait > 0 and penalty == 0 and await streak_now() == 3
+    await buckets.settle(streak, pair, 4, reset=False)  # the third neither failed nor passed
+    assert await streak_now() == 2  # 6 used
+    assert await buckets.attempt(streak, pair, [], max_penalty=8) == (0, 4)  # 11 used
+    await buckets.settle(streak, pair, 4, reset=True)  # a success: 7 used, streak forgotten
+    assert await streak_now() == 0
+    assert await buckets.charge([Charge(key, rate, cost=3)]) == 0
+    assert await buckets.charge([Charge(key, rate)]) > 0
