@@ -7,6 +7,8 @@ payload `{"authorization": "Bearer <token>"}`; no payload, or none of that key, 
 socket anonymous. A refused token closes the socket with 4401 (invalid, expired, unknown
 account) or 4403 (banned account). Strawberry itself refuses any operation sent before
 the `connection_init` was acknowledged (close 4401 "Unauthorized", on both protocols).
+The socket keeps its token, and every later operation re-checks the account with it
+(`refresh_socket_viewer`, schema/socket_auth.py), with the same close codes.
 """
 
 from __future__ import annotations
