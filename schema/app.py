@@ -7,6 +7,8 @@ payload `{"authorization": "Bearer <token>"}`; no payload, or none of that key, 
 socket anonymous. A refused token closes the socket with 4401 (invalid, expired, unknown
 account) or 4403 (banned account). Strawberry itself refuses any operation sent before
 the `connection_init` was acknowledged (close 4401 "Unauthorized", on both protocols).
+The socket keeps its token, and every later operation re-checks the account with it
+(`refresh_socket_viewer`, schema/socket_auth.py), with the same close codes.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from schema.request_errors import (
     error_code,
 )
 from schema.shared_events import shared_payload_text
+from schema.socket_auth import SocketAuthRefused
 from services import accounts
 from services.deps import Deps
 from services.limits import RateLimited
@@ -84,6 +87,9 @@ class SocketContext(GavelContext):
     payload in `connection_params` (it checks for the attribute) before `on_ws_connect`."""
 
     connection_params: dict[str, Any] | None = None
+    # The access token the socket authenticated with (connection_init, else the upgrade
+    # request's header): every later operation re-checks the account with it.
+    token: str | None = None
 
 
 class SocketRejected(ConnectionRejectionError):
@@ -473,6 +479,8 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
                 if not isinstance(request, WebSocket):
                     raise  # HTTP: answered whole by schema.outage.OutageGuard
                 ctx.extra[_UNAVAILABLE_KEY] = down  # refused at connection_init
+            if isinstance(ctx, SocketContext) and ctx.viewer is not None:
+                ctx.token = token
         return ctx
 
     async def authenticate(self, ctx: GavelContext, token: str) -> None:
@@ -512,6 +520,31 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
             self._refuse_unavailable(context, down)
         context.viewer = user
         context.auth_error = None
+        if isinstance(context, SocketContext):
+            context.token = token
+
+    async def refresh_socket_viewer(self, context: GavelContext) -> None:
+        """Before each operation on a socket (schema/socket_auth.py): read the socket's
+        account again, through the path HTTP requests take, into `context.viewer`.
+
+        Raises `SocketAuthRefused` (close 4403 for a banned account, 4401 for an expired
+        token or an account that no longer exists; once refused, always refused) or
+        `Unavailable`. An anonymous socket is left as it is."""
+        chosen = context.request.scope.get(_CLOSE_KEY)
+        if chosen is not None:
+            raise SocketAuthRefused(*chosen)
+        token = getattr(context, "token", None)
+        if token is None:
+            return
+        try:
+            context.viewer = await accounts.user_for_access_token(self.deps, token)
+        except DomainError as err:
+            banned = err.code == "ACCOUNT_BANNED"
+            close_code = CLOSE_FORBIDDEN if banned else CLOSE_UNAUTHORIZED
+            context.viewer = None
+            context.auth_error = (err.code, err.message)
+            context.request.scope[_CLOSE_KEY] = (close_code, _close_reason(err))
+            raise SocketAuthRefused(close_code, _close_reason(err)) from None
 
     def _refuse(self, context: GavelContext, close_code: int, err: DomainError) -> NoReturn:
         context.viewer = None

@@ -53,7 +53,7 @@ from structlog.contextvars import bound_contextvars
 from adapters.request_id import valid_request_id
 from realtime.feed import AuctionFeeds, FeedMember
 from realtime.stream import EventSource, PublicEvent
-from schema import subscribe_limit
+from schema import socket_auth, subscribe_limit
 from schema.errors import log_unexpected, unexpected_message
 from schema.request_errors import BAD_REQUEST
 from schema.shared_events import (
@@ -160,6 +160,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if await subscribe_limit.refused(self, message["id"], legacy=False):
             return
+        if await socket_auth.refused(self, message["id"], legacy=False):
+            return
         # The operation's task is created inside and copies this context.
         token = _TARGET.set(_target(self.websocket.ws, message["id"], "next"))  # type: ignore[attr-defined]
         try:
@@ -206,6 +208,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
 
     async def handle_start(self, message: StartMessage) -> None:
         if await subscribe_limit.refused(self, message["id"], legacy=True):
+            return
+        if await socket_auth.refused(self, message["id"], legacy=True):
             return
         token = _TARGET.set(_target(self.websocket.ws, message["id"], "data"))  # type: ignore[attr-defined]
         try:

@@ -41,7 +41,7 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from devservers.app_server import app_server
@@ -295,6 +295,41 @@ async def ws_subscription(stack: Stack, token: str, protocol: str) -> list[dict[
     return received
 
 
+@contextlib.asynccontextmanager
+async def authenticated_socket(
+    stack: Stack, account: Account, protocol: str
+) -> AsyncIterator[ClientConnection]:
+    url = stack.base.replace("http://", "ws://") + "/graphql"
+    async with connect(url, subprotocols=[protocol]) as sock:  # type: ignore[list-item]
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {account.token}"}}
+        await sock.send(json.dumps(init))
+        ack = json.loads(await asyncio.wait_for(sock.recv(), 10))
+        assert ack["type"] == "connection_ack", ack
+        yield sock
+
+
+async def unavailable_operation(stack: Stack, sock: ClientConnection, op: str) -> None:
+    """An operation on `sock` is answered by an `error` message: UNAVAILABLE, retryAfter.
+    On graphql-transport-ws it is `me`, which the socket's old viewer would answer."""
+    legacy = sock.subprotocol == "graphql-ws"
+    start = {
+        "id": op,
+        "type": "start" if legacy else "subscribe",
+        "payload": {"query": SUBSCRIBE, "variables": {"id": stack.auction_id}}
+        if legacy
+        else {"query": ME},
+    }
+    await sock.send(json.dumps(start))
+    while True:
+        message = json.loads(await asyncio.wait_for(sock.recv(), 10))
+        if message["type"] not in ("ka", "ping", "pong"):
+            break
+    assert message["type"] == "error" and message["id"] == op, message
+    error = message["payload"] if legacy else message["payload"][0]
+    assert error["extensions"]["code"] == "UNAVAILABLE", message
+    assert error["extensions"]["retryAfter"] > 0, message
+
+
 def check_stream(messages: list[dict[str, Any]]) -> None:
     """Events, or errors that are UNAVAILABLE with a retryAfter: never INTERNAL."""
     assert messages, "no answer at all"
@@ -314,9 +349,17 @@ async def test_bidding_goes_on_while_postgresql_is_down(stack: Stack):
         assert warm["data"]["placeBid"]["__typename"] == "BidAccepted", warm
         # An account whose state Redis lost: authenticating it needs PostgreSQL.
         lost = await register(http)
+        # The same, for an account whose sockets opened before: their next operation too.
+        stranded = await register(http)
+        sockets = contextlib.AsyncExitStack()
+        open_sockets = [
+            await sockets.enter_async_context(authenticated_socket(stack, stranded, protocol))
+            for protocol in ("graphql-transport-ws", "graphql-ws")
+        ]
         redis = aioredis.from_url(stack.redis_server.url)
         try:
             assert await redis.delete(account_key(lost.id)) == 1
+            assert await redis.delete(account_key(stranded.id)) == 1
         finally:
             await redis.aclose()
 
@@ -371,6 +414,12 @@ async def test_bidding_goes_on_while_postgresql_is_down(stack: Stack):
                 checked(sse)
             assert await ws_close_code(stack, lost.token) == 1013
             assert await ws_close_code(stack, lost.token, in_upgrade=True) == 1013
+            # An open socket re-checks its account per operation: that one is answered
+            # UNAVAILABLE, and the socket stays open for the retry.
+            for sock in open_sockets:
+                for attempt in ("1", "2"):
+                    await unavailable_operation(stack, sock, attempt)
+            await sockets.aclose()
             # Subscriptions (replayed from Redis) on both WebSocket protocols and SSE.
             for protocol in ("graphql-transport-ws", "graphql-ws"):
                 messages = await ws_subscription(stack, stack.bidders[2].token, protocol)

@@ -70,6 +70,9 @@ class View:
     async def on_ws_connect(self, context: Any) -> Any:
         return UNSET
 
+    async def refresh_socket_viewer(self, context: Any) -> None:
+        return None  # an anonymous socket: nothing to re-check
+
 
 async def test_graphql_transport_ws_answers_an_error_not_a_bare_complete():
     subscribe = {"id": "1", "type": "subscribe", "payload": {"query": "subscription { ticks }"}}
