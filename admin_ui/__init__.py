@@ -1,1 +1,2 @@
-"""admin_ui: lands with a later issue (see README)."""
+"""admin_ui: the NiceGUI admin and seller app, mounted at /admin (not built yet: /admin
+answers 503 until its issue lands)."""

@@ -35,3 +35,44 @@ def test_no_installed_distribution_claims_our_names():
         name: claimed[name] for name in OURS if name in claimed and set(claimed[name]) != {"gavel"}
     }
     assert foreign == {}, f"installed packages also provide: {foreign}"
+
+
+def _imported_packages(package: str) -> dict[str, set[str]]:
+    """Top-level names each module of `package` imports (module path -> names)."""
+    import ast
+
+    found: dict[str, set[str]] = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+def test_the_domain_imports_only_the_domain_and_the_standard_library():
+    import sys
+
+    allowed = set(sys.stdlib_module_names) | {"domain"}
+    offenders = {
+        module: sorted(names - allowed)
+        for module, names in _imported_packages("domain").items()
+        if names - allowed
+    }
+    assert offenders == {}, f"domain/ must know nothing of frameworks or adapters: {offenders}"
+
+
+def test_no_lower_layer_imports_the_api_layers():
+    # GraphQL (schema/, resolvers/) sits on top: the use cases and the live machinery
+    # never import it, so a second front end (the admin app) can call them as they are.
+    api = {"schema", "resolvers", "admin_ui", "gavel_app"}
+    offenders = {
+        module: sorted(names & api)
+        for package in ("domain", "services", "realtime", "storage", "adapters")
+        for module, names in _imported_packages(package).items()
+        if names & api
+    }
+    assert offenders == {}, f"these import the API layer: {offenders}"
