@@ -13,8 +13,9 @@ from strawberry.types import Info
 from resolvers import auctions as listing_r
 from resolvers import auth as auth_r
 from resolvers import bidding as bidding_r
-from resolvers import later as later_r
-from resolvers import later_mutations as after_r
+from resolvers import discovery as discovery_r
+from resolvers import notifications as notifications_r
+from resolvers import settlement as settlement_r
 from resolvers import subscriptions as subscriptions_r
 from schema.context import GavelContext
 from schema.payloads import AuthPayload, CreateAuctionPayload, SimplePayload
@@ -49,9 +50,11 @@ class AuctionQueries:
 
 @strawberry.type
 class DiscoveryQueries:
-    search_auctions: SearchResult = strawberry.field(resolver=later_r.search_auctions)
-    trending_auctions: list[Auction] = strawberry.field(resolver=later_r.trending_auctions)
-    recommended_auctions: list[Auction] = strawberry.field(resolver=later_r.recommended_auctions)
+    search_auctions: SearchResult = strawberry.field(resolver=discovery_r.search_auctions)
+    trending_auctions: list[Auction] = strawberry.field(resolver=discovery_r.trending_auctions)
+    recommended_auctions: list[Auction] = strawberry.field(
+        resolver=discovery_r.recommended_auctions
+    )
 
 
 @strawberry.type
@@ -104,16 +107,16 @@ class BiddingMutations:
 @strawberry.type
 class AfterSaleMutations:
     mark_notifications_read: SimplePayload = strawberry.mutation(
-        resolver=after_r.mark_notifications_read, permission_classes=signed_in
+        resolver=notifications_r.mark_notifications_read, permission_classes=signed_in
     )
     confirm_receipt: SimplePayload = strawberry.mutation(
-        resolver=after_r.confirm_receipt, permission_classes=signed_in
+        resolver=settlement_r.confirm_receipt, permission_classes=signed_in
     )
     open_dispute: SimplePayload = strawberry.mutation(
-        resolver=after_r.open_dispute, permission_classes=signed_in
+        resolver=settlement_r.open_dispute, permission_classes=signed_in
     )
     leave_feedback: SimplePayload = strawberry.mutation(
-        resolver=after_r.leave_feedback, permission_classes=signed_in
+        resolver=settlement_r.leave_feedback, permission_classes=signed_in
     )
 
 
@@ -131,12 +134,12 @@ class Subscription:
 
     @strawberry.subscription
     async def my_notifications(self, info: Info[GavelContext, Any]) -> AsyncGenerator[Notification]:
-        async for note in later_r.my_notifications(info):
+        async for note in notifications_r.my_notifications(info):
             yield note
 
     @strawberry.subscription
     async def auction_feed(
         self, info: Info[GavelContext, Any], category: str | None = None
     ) -> AsyncGenerator[Auction]:
-        async for auction in later_r.auction_feed(info, category):
+        async for auction in discovery_r.auction_feed(info, category):
             yield auction

@@ -1,19 +1,18 @@
-"""Mutations of later issues (settlement) and the inbox."""
+"""Notifications: the inbox's read marks; the live `myNotifications` stream is not built
+yet (NOT_AVAILABLE_YET until the notifications issue lands)."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncGenerator
 
 import strawberry
 
 from domain.errors import NotAvailableYet, ValidationFailed
-from schema.errors import UserError
 from schema.payloads import SimplePayload
+from schema.types import Notification
 from services import inbox
 
 from .common import Ctx, as_payload, parse_id, viewer
-
-
-def _later(feature: str) -> SimplePayload:
-    return SimplePayload.failed(UserError.of(NotAvailableYet(feature)))
 
 
 async def mark_notifications_read(info: Ctx, ids: list[strawberry.ID]) -> SimplePayload:
@@ -26,17 +25,6 @@ async def mark_notifications_read(info: Ctx, ids: list[strawberry.ID]) -> Simple
     return await as_payload(SimplePayload.failed, act)
 
 
-async def confirm_receipt(info: Ctx, transaction_id: strawberry.ID) -> SimplePayload:
-    return _later("confirmReceipt")
-
-
-async def open_dispute(
-    info: Ctx, transaction_id: strawberry.ID, reason: str, message: str
-) -> SimplePayload:
-    return _later("openDispute")
-
-
-async def leave_feedback(
-    info: Ctx, transaction_id: strawberry.ID, rating: int, comment: str | None = None
-) -> SimplePayload:
-    return _later("leaveFeedback")
+async def my_notifications(info: Ctx) -> AsyncGenerator[Notification]:
+    raise NotAvailableYet("myNotifications")
+    yield  # pragma: no cover

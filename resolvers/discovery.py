@@ -1,4 +1,5 @@
-"""Contract fields whose features land in later issues: a clear NOT_AVAILABLE_YET error."""
+"""Discovery (search, trending, recommendations, the category feed): not built yet; each
+answers a clear NOT_AVAILABLE_YET error until the search issue lands."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import AsyncGenerator
 from domain.errors import NotAvailableYet
 from schema.enums import AuctionSort
 from schema.inputs import AuctionFilter
-from schema.types import Auction, Notification, SearchResult
+from schema.types import Auction, SearchResult
 
 from .common import Ctx
 
@@ -29,11 +30,6 @@ async def trending_auctions(info: Ctx, first: int | None = 10) -> list[Auction]:
 
 async def recommended_auctions(info: Ctx, first: int | None = 10) -> list[Auction]:
     raise NotAvailableYet("recommendedAuctions")
-
-
-async def my_notifications(info: Ctx) -> AsyncGenerator[Notification]:
-    raise NotAvailableYet("myNotifications")
-    yield  # pragma: no cover
 
 
 async def auction_feed(info: Ctx, category: str | None = None) -> AsyncGenerator[Auction]:
