@@ -11,6 +11,7 @@ from domain.enums import AuctionStatus as Status
 from domain.enums import AuctionType as Type
 from domain.enums import ItemCondition as Condition
 from domain.listing import ListingChanges, ListingInput
+from schema.context import Ctx
 from schema.enums import AuctionSort
 from schema.inputs import AuctionFilter, CreateAuctionInput, UpdateAuctionInput
 from schema.payloads import CreateAuctionPayload, SimplePayload
@@ -18,7 +19,7 @@ from schema.types import Auction, AuctionConnection
 from services import catalog, listings
 from services.listings import ImageUpload
 
-from .common import Ctx, as_payload, parse_id, viewer
+from .common import as_payload, parse_id, viewer
 
 
 def _failed(error: object) -> CreateAuctionPayload:

@@ -6,13 +6,14 @@ import strawberry
 
 from domain.accounts import Address
 from domain.errors import NotAuthenticated
+from schema.context import Ctx
 from schema.inputs import AddressInput, RegisterInput
 from schema.payloads import AuthPayload, SimplePayload
 from schema.types import User, Viewer
 from services import accounts
 from services.accounts import AuthResult
 
-from .common import Ctx, as_payload, client_ip, parse_id, viewer
+from .common import as_payload, client_ip, parse_id, viewer
 
 
 def _auth(result: AuthResult) -> AuthPayload:

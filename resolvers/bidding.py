@@ -6,12 +6,13 @@ from decimal import Decimal
 
 import strawberry
 
+from schema.context import Ctx
 from schema.enums import BidRejection
 from schema.money import Money
 from schema.types import Auction, Bid, BidAccepted, BidRejected
 from services import bidding
 
-from .common import Ctx, client_ip, parse_id, viewer
+from .common import client_ip, parse_id, viewer
 
 
 def _result(outcome: bidding.Accepted | bidding.Rejected) -> BidAccepted | BidRejected:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
-from strawberry.types import Info
+from typing import TypeVar
 
 from adapters.client_address import client_ip as _client_ip
 from domain.errors import DomainError, NotAuthenticated, ValidationFailed
-from schema.context import GavelContext
+from schema.context import Ctx
 from schema.errors import UserError
 from storage.tables import User
 
-Ctx = Info[GavelContext, Any]
 P = TypeVar("P")
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 from domain.errors import NotAvailableYet
+from schema.context import Ctx
 from schema.enums import AuctionSort
 from schema.inputs import AuctionFilter
 from schema.types import Auction, SearchResult
-
-from .common import Ctx
 
 
 async def search_auctions(

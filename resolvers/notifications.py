@@ -8,11 +8,12 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from domain.errors import NotAvailableYet, ValidationFailed
+from schema.context import Ctx
 from schema.payloads import SimplePayload
 from schema.types import Notification
 from services import inbox
 
-from .common import Ctx, as_payload, parse_id, viewer
+from .common import as_payload, parse_id, viewer
 
 
 async def mark_notifications_read(info: Ctx, ids: list[strawberry.ID]) -> SimplePayload:

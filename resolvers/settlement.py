@@ -6,10 +6,9 @@ from __future__ import annotations
 import strawberry
 
 from domain.errors import NotAvailableYet
+from schema.context import Ctx
 from schema.errors import UserError
 from schema.payloads import SimplePayload
-
-from .common import Ctx
 
 
 def _not_yet(feature: str) -> SimplePayload:

@@ -12,13 +12,14 @@ from domain.enums import AuctionStatus
 from domain.errors import NotFound, ValidationFailed
 from realtime.feed import auction_events
 from realtime.stream import PublicEvent
+from schema.context import Ctx
 from schema.live_delivery import SocketMember, live_target
 from schema.money import Money
 from schema.shared_events import intern_event
 from schema.types import AuctionEvent
 from services import catalog
 
-from .common import Ctx, parse_id
+from .common import parse_id
 
 
 def to_type(event: PublicEvent, currency: str) -> AuctionEvent:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
+from strawberry.types import Info
 
 from realtime.slots import LiveState
 from services import catalog
@@ -51,3 +52,7 @@ class GavelContext:
     extra: dict[str, Any] = field(default_factory=dict)
     # Live subscription delivery shared by the whole app (schema/live_delivery.py).
     live: LiveDelivery | None = None
+
+
+# The `info` argument of every resolver of this schema: one alias, used everywhere.
+Ctx = Info[GavelContext, Any]

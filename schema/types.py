@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
-from strawberry.types import Info
 
 from domain.enums import AuctionStatus as Status
 from domain.enums import AuctionType as Type
@@ -15,7 +14,7 @@ from domain.enums import Role as RoleValue
 from domain.outcome import FinalState, decide
 from domain.pricing import dutch_price, english_minimum_next_bid
 from realtime.slots import LiveState
-from schema.context import GavelContext
+from schema.context import Ctx
 from schema.enums import (
     AuctionOutcome,
     AuctionStatus,
@@ -30,8 +29,6 @@ from schema.money import Money
 from services import catalog
 from services.paging import Page
 from storage import tables
-
-Ctx = Info[GavelContext, Any]
 
 
 @strawberry.type
