@@ -1,7 +1,5 @@
 """The domain's enums, registered with strawberry under the contract's names."""
 
-from enum import StrEnum
-
 import strawberry
 
 from domain.enums import (
@@ -14,6 +12,7 @@ from domain.enums import (
     Role,
     TransactionStatus,
 )
+from domain.rejections import BidRejection
 
 for _enum in (
     Role,
@@ -24,21 +23,9 @@ for _enum in (
     AuctionSort,
     TransactionStatus,
     DisputeStatus,
+    BidRejection,
 ):
     strawberry.enum(_enum)
-
-
-@strawberry.enum
-class BidRejection(StrEnum):
-    AUCTION_NOT_ACTIVE = "AUCTION_NOT_ACTIVE"
-    AUCTION_ENDED = "AUCTION_ENDED"
-    BID_TOO_LOW = "BID_TOO_LOW"
-    SELF_BIDDING = "SELF_BIDDING"
-    NOT_VERIFIED = "NOT_VERIFIED"
-    RATE_LIMITED = "RATE_LIMITED"
-    FRAUD_HOLD = "FRAUD_HOLD"
-    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
-    INVALID_AMOUNT = "INVALID_AMOUNT"
 
 
 __all__ = [

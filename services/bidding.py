@@ -23,6 +23,7 @@ from adapters import metrics
 from domain.enums import AuctionStatus, AuctionType
 from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.money import to_minor
+from domain.rejections import DETAILS, MESSAGES
 from domain.text import check_text
 from realtime.events import publish
 from realtime.persister import bid_id
@@ -90,25 +91,6 @@ class Accepted:
 
 def _opt_int(value: Any) -> int | None:
     return None if value in (None, "") else int(value)
-
-
-MESSAGES = {
-    "AUCTION_NOT_ACTIVE": "the auction is not taking bids",
-    "AUCTION_ENDED": "the auction has ended",
-    "BID_TOO_LOW": "the bid is below the minimum next bid",
-    "SELF_BIDDING": "sellers cannot bid on their own auctions",
-    "NOT_VERIFIED": "verify your email address before bidding",
-    "FRAUD_HOLD": "your account is on hold; contact support",
-    "INVALID_AMOUNT": "the amount is not valid",
-    "CURRENCY_MISMATCH": "the amount's currency differs from the auction's",
-    "RATE_LIMITED": "too many bids; slow down",
-}
-DETAILS = {
-    "CEILING_NOT_RAISED": "you lead already; a new bid must raise your maximum",
-    "NOT_ABOVE_OWN_BID": "a replacement sealed bid must be higher than your current one",
-    "NO_BUY_NOW": "this auction has no buy-now price",
-    "BUY_NOW_CLOSED": "buy-now closed with the first bid at or above the reserve",
-}
 
 
 async def seed_for(uow: UnitOfWork, auction: Auction) -> SlotSeed:
