@@ -19,7 +19,7 @@ def _script_codes() -> tuple[set[str], set[str]]:
     for script in LUA.glob("*.lua"):
         for reason, rest in REJECT.findall(script.read_text()):
             reasons.add(reason)
-            details.update(QUOTED.findall(rest))
+            details.update(QUOTED.findall(rest.split("reject(")[0]))
     return reasons, details
 
 
