@@ -321,6 +321,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
                 # Not lost: the outbox keeps them; the next process to start writes them.
                 log.exception("final drain failed; events stay in the Redis outbox")
             await bus.disconnect()
+            await payments.aclose()
             await redis.aclose()
             await engine.dispose()
             deps.hasher.close()

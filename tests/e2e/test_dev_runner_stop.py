@@ -2,8 +2,7 @@
 stops the app gracefully and then exits, within seconds.
 
 The runner is given the test session's PostgreSQL (a fresh database it migrates and seeds
-itself), Redis (a database index of its own) and Stripe emulator, so it starts no servers
-of its own.
+itself) and Redis (a database index of its own), so it starts no servers of its own.
 Before, an open SSE stream kept uvicorn waiting until the runner killed it 20 s later.
 """
 
@@ -51,7 +50,6 @@ def runner(stack: StackUrls, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[
         "GAVEL_PORT": str(port),
         "GAVEL_JWT_SECRET": "runner-" + "r" * 40,
         "GAVEL_ADMIN_STORAGE_SECRET": "runner-admin-" + "a" * 40,
-        **({"STRIPE_API_BASE": stack.stripe_api_base} if stack.stripe_api_base else {}),
     }
     log = tmp_path / "runner.log"
     with log.open("ab") as sink:
