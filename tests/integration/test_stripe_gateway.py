@@ -390,7 +390,17 @@ def test_a_stale_or_future_webhook_is_rejected(payment_gateway: StripeGateway) -
 
 
 def test_a_signed_body_that_is_not_an_event_is_rejected(payment_gateway: StripeGateway) -> None:
-    for payload in (b"not json", b"[]", b'{"id": "evt_1"}', b"\xff\xfe"):
+    shapes = (
+        b"not json",
+        b"[]",
+        b'{"id": "evt_1"}',
+        b"\xff\xfe",
+        b'{"id": "e", "type": "t", "created": 1e300, "data": {"object": {}}}',
+        b'{"id": "e", "type": "t", "created": 99999999999999999, "data": {"object": {}}}',
+        b'{"id": "e", "type": "t", "created": 1, "data": {"object": "pi_1"}}',
+        b'{"id": "e", "type": "t", "created": 1, "data": []}',
+    )
+    for payload in shapes:
         header = stripe.WebhookSignature.generate_signature_header(
             payload.decode("latin-1"), STRIPE_WEBHOOK_SECRET
         )
