@@ -13,10 +13,10 @@ from domain.errors import NotFound, ValidationFailed
 from realtime.feed import auction_events
 from realtime.stream import PublicEvent
 from schema.context import Ctx
+from schema.event_types import AuctionEvent
 from schema.live_delivery import SocketMember, live_target
 from schema.money import Money
 from schema.shared_events import intern_event
-from schema.types import AuctionEvent
 from services import catalog
 
 from .common import parse_id
