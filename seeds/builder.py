@@ -15,7 +15,9 @@ from typing import Any
 
 from domain.categories import CATEGORIES
 from domain.enums import AuctionOutcome, AuctionStatus, AuctionType, ItemCondition, Role
-from domain.pricing import dutch_price, increment
+from domain.outcome import FinalState, SealedBid, decide
+from domain.pricing import increment
+from domain.public_state import dutch_price_at, terms_of
 from seeds.catalog_data import (
     CATALOG,
     CITIES,
@@ -485,22 +487,14 @@ class _Builder:
         assert a.starts_at is not None
         sold = rng.random() < 0.65
         entries: list[tuple[User, int]] = []
-        winner: User | None = None
-        final: int | None = None
         if kind is AuctionType.DUTCH:
             if sold:
                 (winner,) = self._bidder_pool(a, 1)
                 (at,) = self._times_between(a.starts_at, a.ends_at, 1)
-                assert a.dutch_step is not None and a.dutch_step_seconds is not None
-                final = dutch_price(
-                    a.starting_price,
-                    a.dutch_step,
-                    a.dutch_step_seconds,
-                    a.dutch_floor or 0,
-                    (at - a.starts_at).total_seconds(),
-                )
-                entries = [(winner, final)]
-                a.current_price = final
+                # The first bid at the clock's price takes it (docs/auction-rules.md).
+                price = dutch_price_at(terms_of(a), at)
+                entries = [(winner, price)]
+                a.current_price, a.leader_id = price, winner.id
                 self._place_at(a, entries, [at])
                 a.ended_at = at
         elif kind is AuctionType.ENGLISH:
@@ -514,9 +508,6 @@ class _Builder:
                 amounts = self._english_amounts(a, rng.randint(1, 4), None)
                 amounts = [x for x in amounts if x < a.reserve_price]
             entries = self._english_entries(a, amounts)
-            if sold and entries:
-                winner, final = entries[-1]
-                assert a.reserve_price is None or final >= a.reserve_price
             self._place(a, entries, a.starts_at, a.ends_at)
         else:
             if sold:
@@ -527,19 +518,9 @@ class _Builder:
                 entries = self._sealed_entries(a, rng.randint(1, 4), None)
                 highest = max(amount for _, amount in entries)
                 a.reserve_price = max(a.reserve_price or 0, _nice(int(highest * 1.3)) + 100)
-            if sold and entries:
-                ranked = sorted(entries, key=lambda e: e[1], reverse=True)
-                winner = ranked[0][0]
-                if kind is AuctionType.SEALED_FIRST_PRICE:
-                    final = ranked[0][1]
-                else:
-                    second = ranked[1][1] if len(ranked) > 1 else 0
-                    final = max(second, a.reserve_price or 0, a.starting_price)
             self._place(a, entries, a.starts_at, a.ends_at)
-        if winner is not None:
-            a.outcome, a.winner_id, a.final_price = AuctionOutcome.SOLD.value, winner.id, final
-        else:
-            a.outcome = AuctionOutcome.UNSOLD.value
+        self._decide(a, kind, entries)
+        assert (a.outcome == AuctionOutcome.SOLD.value) == (sold and bool(entries))
         ended_at = a.ended_at or a.ends_at
         a.last_sequence = len(entries) + 1
         self.rows.auction_events.append(
@@ -569,6 +550,31 @@ class _Builder:
                 at=ended_at,
             )
         )
+
+    def _decide(self, a: Auction, kind: AuctionType, entries: list[tuple[User, int]]) -> None:
+        """The outcome, by the rules the engine's closer applies (domain/outcome.py), and
+        the record as the persister writes an end (a sealed auction's price and leader
+        become public with it)."""
+        outcome = decide(
+            FinalState(
+                type=kind,
+                starting_price=a.starting_price,
+                reserve_price=a.reserve_price,
+                price=a.current_price,
+                leader=str(a.leader_id) if a.leader_id else None,
+                sealed_bids=tuple(
+                    SealedBid(str(bidder.id), amount, sequence)
+                    for sequence, (bidder, amount) in enumerate(entries, start=1)
+                )
+                if kind.sealed
+                else (),
+            )
+        )
+        a.outcome = outcome.result.value
+        a.winner_id = uuid.UUID(outcome.winner) if outcome.winner else None
+        a.final_price = outcome.price
+        if kind.sealed:
+            a.current_price, a.leader_id = outcome.price, a.winner_id
 
     # -- watchlist and notifications -----------------------------------------------------
 
