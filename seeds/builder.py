@@ -15,6 +15,7 @@ from typing import Any
 
 from domain.categories import CATEGORIES
 from domain.enums import AuctionOutcome, AuctionStatus, AuctionType, ItemCondition, Role
+from domain.events import AnyEvent, BidAccepted, Ended, EndReason, EndTerms, stored_event
 from domain.outcome import FinalState, SealedBid, decide
 from domain.pricing import increment
 from domain.public_state import dutch_price_at, terms_of
@@ -51,8 +52,8 @@ def seed_id(kind: str, key: object) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"gavel-seed:{kind}:{key}")
 
 
-def _ms(moment: datetime | None) -> str:
-    return "" if moment is None else str(int(moment.timestamp() * 1000))
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 @dataclass
@@ -417,37 +418,26 @@ class _Builder:
                     placed_at=at,
                 )
             )
-            self.rows.auction_events.append(
-                AuctionEvent(
-                    auction_id=a.id,
-                    sequence=seq,
-                    kind="BID_ACCEPTED",
-                    payload=self._bid_payload(a, seq, bidder, amount, at),
-                    at=at,
-                )
-            )
+            self._record(a, self._bid_event(a, seq, bidder, amount, at), at)
         a.bid_count = a.last_sequence = len(entries)
 
     @staticmethod
-    def _bid_payload(
-        a: Auction, seq: int, bidder: User, amount: int, at: datetime
-    ) -> dict[str, object]:
-        """A BID_ACCEPTED event as the engine writes it (realtime/lua/bid.lua)."""
+    def _bid_event(a: Auction, seq: int, bidder: User, amount: int, at: datetime) -> BidAccepted:
+        """The bid's BID_ACCEPTED event, as the engine emits it (realtime/lua/bid.lua)."""
         sealed = AuctionType(a.type).sealed
-        return {
-            "seq": seq,
-            "kind": "BID_ACCEPTED",
-            "at": _ms(at),
-            "bids": seq,
-            "price": "" if sealed else str(amount),
-            "leader": "" if sealed else str(bidder.id),
-            "ends": _ms(a.ends_at),
-            "status": "ACTIVE",
-            "bidder": str(bidder.id),
-            "amount": str(amount),
-            "max": str(amount),
-            "leading": not sealed,
-        }
+        return BidAccepted(
+            sequence=seq,
+            at_ms=_ms(at),
+            price=None if sealed else amount,
+            bid_count=seq,
+            ends_ms=_ms(a.ends_at),
+            leader=None if sealed else str(bidder.id),
+            status=AuctionStatus.ACTIVE.value,
+            bidder=str(bidder.id),
+            amount=amount,
+            max_amount=amount,
+            leading=not sealed,
+        )
 
     def _english_entries(self, a: Auction, amounts: list[int]) -> list[tuple[User, int]]:
         pool = self._bidder_pool(a, self.rng.randint(2, 5))
@@ -521,33 +511,49 @@ class _Builder:
             self._place(a, entries, a.starts_at, a.ends_at)
         self._decide(a, kind, entries)
         assert (a.outcome == AuctionOutcome.SOLD.value) == (sold and bool(entries))
-        ended_at = a.ended_at or a.ends_at
+        self._end_event(a, kind, entries)
+
+    def _end_event(self, a: Auction, kind: AuctionType, entries: list[tuple[User, int]]) -> None:
+        """The ENDED event, as the engine emits it: a Dutch auction's winning bid ends it
+        (realtime/lua/bid.lua), anything else the closer at its end time, with the terms
+        and, sealed, the live bids that decide it (realtime/lua/close.lua)."""
+        by_bid = kind is AuctionType.DUTCH and bool(entries)
+        sealed = kind.sealed
         a.last_sequence = len(entries) + 1
+        ended_at = a.ended_at or a.ends_at
+        self._record(
+            a,
+            Ended(
+                sequence=a.last_sequence,
+                at_ms=_ms(ended_at),
+                price=None if sealed else a.current_price,
+                bid_count=a.bid_count,
+                ends_ms=_ms(a.ends_at),
+                leader=None if sealed or a.leader_id is None else str(a.leader_id),
+                status=AuctionStatus.ENDED.value,
+                reason=(EndReason.ACCEPTED if by_bid else EndReason.TIME).value,
+                sealed_bids=None
+                if by_bid
+                else tuple(
+                    SealedBid(str(bidder.id), amount, sequence)
+                    for sequence, (bidder, amount) in enumerate(entries, start=1)
+                    if sealed
+                ),
+                terms=None if by_bid else EndTerms(a.starting_price, a.reserve_price),
+            ),
+            ended_at,
+        )
+
+    def _record(self, a: Auction, event: AnyEvent, at: datetime) -> None:
+        """Keeps `event` as the persister stores one (`auction_events.payload`); `at` is
+        the moment the row says, to the microsecond (the event's is in milliseconds)."""
         self.rows.auction_events.append(
             AuctionEvent(
                 auction_id=a.id,
-                sequence=a.last_sequence,
-                kind="ENDED",
-                payload={
-                    # The engine's event shape (realtime/lua/common.lua `emit`), so replays
-                    # of seeded auctions read like live ones.
-                    "seq": a.last_sequence,
-                    "kind": "ENDED",
-                    "at": _ms(ended_at),
-                    "price": "" if kind.sealed else str(a.current_price or ""),
-                    "bids": a.bid_count,
-                    "ends": _ms(a.ends_at),
-                    "status": "ENDED",
-                    "leader": "" if kind.sealed else str(a.leader_id or ""),
-                    "reason": "TIME",
-                    "sealed": [
-                        {"bidder": str(b.id), "amount": str(amt), "seq": i}
-                        for i, (b, amt) in enumerate(entries, start=1)
-                    ]
-                    if kind.sealed
-                    else [],
-                },
-                at=ended_at,
+                sequence=event.sequence,
+                kind=event.kind.value,
+                payload=stored_event(event),
+                at=at,
             )
         )
 

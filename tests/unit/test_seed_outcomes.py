@@ -7,6 +7,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from domain.enums import AuctionOutcome, AuctionStatus, AuctionType
+from domain.events import BidAccepted, Ended, EndTerms, parse_stored
+from domain.outcome import FinalState, decide
 from seeds.builder import build
 from storage.tables import Auction, Bid
 from tests.model.reference import Dutch, English, Outcome, Sealed
@@ -68,3 +70,34 @@ def test_every_ended_demo_auction_has_the_outcome_its_bids_give():
         sold_by_type[a.type] += expected.sold
     # Every type has sold auctions to check, Vickrey prices included.
     assert all(sold_by_type[kind.value] > 0 for kind in AuctionType), sold_by_type
+
+
+def test_demo_events_read_like_the_engines_and_decide_the_recorded_outcome():
+    rows = build(NOW, defaultdict(str))
+    auctions = {a.id: a for a in rows.auctions}
+    ends = 0
+    for row in rows.auction_events:
+        event = parse_stored(row.payload, row.sequence, row.kind)
+        assert (event.sequence, event.kind.value) == (row.sequence, row.kind)
+        a = auctions[row.auction_id]
+        if isinstance(event, BidAccepted):
+            assert event.bidder is not None and event.status == AuctionStatus.ACTIVE.value
+            continue
+        assert isinstance(event, Ended) and event.sequence == a.last_sequence
+        ends += 1
+        # As the persister decides an end: from the event, with the terms it carries.
+        terms = event.terms or EndTerms(a.starting_price, a.reserve_price)
+        outcome = decide(
+            FinalState(
+                type=AuctionType(a.type),
+                starting_price=terms.starting_price,
+                reserve_price=terms.reserve_price,
+                price=event.price,
+                leader=event.leader,
+                sealed_bids=event.sealed_bids or (),
+            )
+        )
+        assert outcome.result.value == a.outcome
+        assert outcome.winner == (str(a.winner_id) if a.winner_id else None)
+        assert outcome.price == a.final_price
+    assert ends == sum(a.status == AuctionStatus.ENDED.value for a in rows.auctions)
