@@ -25,9 +25,19 @@ from sqlmodel import col
 
 from adapters import metrics
 from domain.enums import AuctionStatus, AuctionType
-from domain.outcome import FinalState, SealedBid, decide
+from domain.events import (
+    AnyEvent,
+    BidAccepted,
+    Cancelled,
+    Ended,
+    Event,
+    PriceStep,
+    parse_event,
+    stored_event,
+)
+from domain.outcome import FinalState, decide
 from realtime.background import StopSignal, cancelling
-from realtime.slots import LIVE_SET, AuctionSlots, from_ms, keys
+from realtime.slots import LIVE_SET, AuctionSlots, keys
 from storage.tables import Auction, AuctionEvent, Bid, Notification
 from storage.uow import UnitOfWorkFactory
 
@@ -42,12 +52,8 @@ def bid_id(auction_id: uuid.UUID, sequence: int) -> uuid.UUID:
     return uuid.uuid5(BID_NAMESPACE, f"{auction_id}:{sequence}")
 
 
-def _opt_int(value: Any) -> int | None:
-    return int(value) if value not in (None, "") else None
-
-
-def _opt_id(value: Any) -> uuid.UUID | None:
-    return uuid.UUID(value) if value not in (None, "") else None
+def _opt_id(value: str | None) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(value)
 
 
 Entry = tuple[str, dict[str, Any]]  # a stream entry: id, fields
@@ -57,35 +63,37 @@ BIDS = Bid.__table__  # type: ignore[attr-defined]
 NOTIFICATIONS = Notification.__table__  # type: ignore[attr-defined]
 
 
-def _fold(auction: Any, events: list[dict[str, Any]]) -> dict[str, Any]:
+def _fold(auction: Any, events: list[AnyEvent]) -> dict[str, Any]:
     """The auction columns that in-flight events newer than the row set (an empty dict if
     there are none); `auction` has the row's id, type, current_price and ends_at."""
     state: dict[str, Any] = {}
+    dutch = AuctionType(auction.type) is AuctionType.DUTCH
     for e in events:
-        state["last_sequence"] = e["seq"]
-        state["bid_count"] = int(e.get("bids") or 0)
-        if AuctionType(auction.type) is not AuctionType.DUTCH or e["kind"] != "PRICE_STEP":
-            state["current_price"] = _opt_int(e.get("price"))
-        state["leader_id"] = _opt_id(e.get("leader"))
-        ends = from_ms(e.get("ends"))
+        state["last_sequence"] = e.sequence
+        state["bid_count"] = e.bid_count
+        if not (dutch and isinstance(e, PriceStep)):
+            state["current_price"] = e.price
+        state["leader_id"] = _opt_id(e.leader)
+        ends = e.ends_at
         if ends is not None:
             state["ends_at"] = ends
-        state["updated_at"] = _at(e)
+        state["updated_at"] = e.at
     return state
 
 
-def _bid_row(auction_id: uuid.UUID, currency: str, e: dict[str, Any]) -> dict[str, Any]:
-    """The bids row of a BID_ACCEPTED event."""
+def _bid_row(auction_id: uuid.UUID, currency: str, e: BidAccepted) -> dict[str, Any]:
+    """The bids row of a BID_ACCEPTED event (the stream's form: nothing hidden)."""
+    assert e.bidder is not None and e.amount is not None
     return {
-        "id": bid_id(auction_id, e["seq"]),
+        "id": bid_id(auction_id, e.sequence),
         "auction_id": auction_id,
-        "bidder_id": uuid.UUID(e["bidder"]),
-        "sequence": e["seq"],
-        "amount": int(e["amount"]),
-        "max_amount": _opt_int(e.get("max")),
+        "bidder_id": uuid.UUID(e.bidder),
+        "sequence": e.sequence,
+        "amount": e.amount,
+        "max_amount": e.max_amount,
         "currency": currency,
-        "placed_at": _at(e),
-        "idempotency_key": e.get("idem") or None,
+        "placed_at": e.at,
+        "idempotency_key": e.idempotency_key,
     }
 
 
@@ -97,21 +105,24 @@ def _voided(auction: Any) -> datetime | None:
     return None
 
 
-def _outbid_row(auction_id: uuid.UUID, e: dict[str, Any]) -> dict[str, Any]:
+def _outbid_row(auction_id: uuid.UUID, e: BidAccepted, outbid: str) -> dict[str, Any]:
     """The OUTBID notification of a BID_ACCEPTED event that displaced a leader."""
     return {
-        "user_id": uuid.UUID(e["outbid"]),
+        "user_id": uuid.UUID(outbid),
         "kind": "OUTBID",
         "auction_id": auction_id,
         "message": "You have been outbid.",
-        "created_at": _at(e),
+        "created_at": e.at,
     }
 
 
-def _at(event: dict[str, Any]) -> datetime:
-    at = from_ms(event["at"])
-    assert at is not None
-    return at
+def _events(entries: list[Entry]) -> list[AnyEvent]:
+    """The events of stream entries, in sequence order."""
+    return sorted((parse_event(orjson.loads(f["e"])) for _, f in entries), key=_sequence)
+
+
+def _sequence(event: Event) -> int:
+    return event.sequence
 
 
 class Persister:
@@ -319,12 +330,12 @@ class Persister:
         """Auctions whose new events are all in-flight ones (bids, price steps) are written
         together, in one transaction of a few multi-row statements; an auction whose
         events include its end or cancellation goes through `_persist` on its own."""
-        ongoing: list[tuple[uuid.UUID, list[dict[str, Any]]]] = []
+        ongoing: list[tuple[uuid.UUID, list[AnyEvent]]] = []
         written = 0
         for member, entries in batches:
-            events = sorted((orjson.loads(f["e"]) for _, f in entries), key=lambda e: e["seq"])
-            if any(e["kind"] in ("ENDED", "CANCELLED") for e in events):
-                written += await self._persist(member, entries)
+            events = _events(entries)
+            if any(e.final for e in events):
+                written += await self._persist(member, entries, events)
             else:
                 ongoing.append((uuid.UUID(member), events))
         if ongoing:
@@ -341,7 +352,7 @@ class Persister:
         return written
 
     async def _apply_ongoing(
-        self, conn: Any, ongoing: list[tuple[uuid.UUID, list[dict[str, Any]]]]
+        self, conn: Any, ongoing: list[tuple[uuid.UUID, list[AnyEvent]]]
     ) -> None:
         """What `_apply` does for in-flight events, for many auctions at once (SQL
         statements on the unit of work's connection: no ORM objects to build)."""
@@ -375,10 +386,10 @@ class Persister:
             rows.extend(
                 {
                     "auction_id": auction_id,
-                    "sequence": e["seq"],
-                    "kind": e["kind"],
-                    "payload": {k: v for k, v in e.items() if k != "idem"},
-                    "at": _at(e),
+                    "sequence": e.sequence,
+                    "kind": e.kind.value,
+                    "payload": stored_event(e),
+                    "at": e.at,
                 }
                 for e in events
             )
@@ -398,17 +409,16 @@ class Persister:
             fact = facts.get(auction_id)
             if fact is None:
                 continue
-            fresh = [e for e in events if (auction_id, e["seq"]) in new]
+            fresh = [e for e in events if (auction_id, e.sequence) in new]
             for e in fresh:
-                if e["kind"] == "BID_ACCEPTED":
+                if isinstance(e, BidAccepted):
                     bids.append(
                         {**_bid_row(auction_id, fact.currency, e), "voided_at": _voided(fact)}
                     )
-                    if e.get("outbid"):
-                        notes.append(
-                            {**_outbid_row(auction_id, e), "id": uuid.uuid4(), "read_at": None}
-                        )
-            state = _fold(fact, [e for e in fresh if e["seq"] > fact.last_sequence])
+                    if e.outbid:
+                        note = _outbid_row(auction_id, e, e.outbid)
+                        notes.append({**note, "id": uuid.uuid4(), "read_at": None})
+            state = _fold(fact, [e for e in fresh if e.sequence > fact.last_sequence])
             if state:
                 # Columns the events left alone keep the row's value.
                 row = {"current_price": fact.current_price, "ends_at": fact.ends_at, **state}
@@ -437,9 +447,9 @@ class Persister:
                 updates,
             )
 
-    async def _persist(self, member: str, entries: list[tuple[str, dict[str, Any]]]) -> int:
+    async def _persist(self, member: str, entries: list[Entry], events: list[AnyEvent]) -> int:
+        """Write one auction's `events` (read from `entries`) in a transaction of its own."""
         auction_id = uuid.UUID(member)
-        events = sorted((orjson.loads(f["e"]) for _, f in entries), key=lambda e: e["seq"])
         finished = False
         async with self.uow() as uow:
             auction = await uow.session.get(Auction, auction_id, with_for_update=True)
@@ -455,52 +465,47 @@ class Persister:
             await self.slots.forget([member])
         return len(events)
 
-    async def _apply(self, session: Any, auction: Auction, e: dict[str, Any]) -> bool:
-        at = _at(e)
+    async def _apply(self, session: Any, auction: Auction, e: AnyEvent) -> bool:
         inserted = await session.exec(
             insert(AuctionEvent)
             .values(
                 auction_id=auction.id,
-                sequence=e["seq"],
-                kind=e["kind"],
-                payload={k: v for k, v in e.items() if k != "idem"},
-                at=at,
+                sequence=e.sequence,
+                kind=e.kind.value,
+                payload=stored_event(e),
+                at=e.at,
             )
             .on_conflict_do_nothing()
             .returning(col(AuctionEvent.sequence))
         )
         if inserted.first() is None:
-            return e["kind"] in ("ENDED", "CANCELLED")  # already applied earlier
-        kind = e["kind"]
-        if kind == "BID_ACCEPTED":
+            return e.final  # already applied earlier
+        if isinstance(e, BidAccepted):
             bid = {**_bid_row(auction.id, auction.currency, e), "voided_at": _voided(auction)}
             await session.exec(insert(Bid).values(**bid).on_conflict_do_nothing())
-            if e.get("outbid"):
-                session.add(Notification(**_outbid_row(auction.id, e)))
-        if e["seq"] > auction.last_sequence:
+            if e.outbid:
+                session.add(Notification(**_outbid_row(auction.id, e, e.outbid)))
+        if e.sequence > auction.last_sequence:
             for column, value in _fold(auction, [e]).items():
                 setattr(auction, column, value)
-        if kind == "ENDED":
-            self._end(session, auction, e, at)
+        if isinstance(e, Ended):
+            self._end(session, auction, e)
             return True
-        if kind == "CANCELLED" and auction.status != AuctionStatus.CANCELLED.value:
+        if isinstance(e, Cancelled) and auction.status != AuctionStatus.CANCELLED.value:
             auction.status = AuctionStatus.CANCELLED.value
-            auction.cancelled_at = auction.cancelled_at or at
+            auction.cancelled_at = auction.cancelled_at or e.at
             return True
-        return bool(kind == "CANCELLED")
+        return isinstance(e, Cancelled)
 
-    def _end(self, session: Any, auction: Auction, e: dict[str, Any], at: datetime) -> None:
-        sealed = e.get("sealed") or []
+    def _end(self, session: Any, auction: Auction, e: Ended) -> None:
+        at = e.at
         final = FinalState(
             type=AuctionType(auction.type),
             starting_price=auction.starting_price,
             reserve_price=auction.reserve_price,
-            price=_opt_int(e.get("price")),
-            leader=e.get("leader") or None,
-            sealed_bids=tuple(
-                SealedBid(b["bidder"], int(b["amount"]), int(b["seq"]))
-                for b in (sealed if isinstance(sealed, list) else [])
-            ),
+            price=e.price,
+            leader=e.leader,
+            sealed_bids=e.sealed_bids or (),
         )
         outcome = decide(final)
         auction.status = AuctionStatus.ENDED.value

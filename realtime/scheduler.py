@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
 from domain.enums import AuctionStatus
+from domain.events import AlreadyOver, CloseApplied, ClosePending, SlotMissing
 from realtime.background import StopSignal, cancelling
 from realtime.events import Bus, publish
 from realtime.persister import Persister
@@ -97,19 +98,19 @@ class Scheduler:
         for member in due:
             bind_contextvars(auction_id=member)
             result = await self.slots.close(member)
-            if result.get("pending"):
-                await self.redis.zadd(ENDS_ZSET, {member: int(result["ends"])})
-            elif result.get("ended"):
+            if isinstance(result, ClosePending):
+                await self.redis.zadd(ENDS_ZSET, {member: result.ends_ms})
+            elif isinstance(result, CloseApplied):
                 ended += 1
-                await publish(self.bus, member, [result["event"]])
+                await publish(self.bus, member, [result.event])
                 await self.persister.drain([member])
-            elif result.get("missing"):
+            elif isinstance(result, SlotMissing):
                 stored = await ensure_slot(self.deps, uuid.UUID(member))
                 if stored is None or stored.status != AuctionStatus.ACTIVE.value:
                     await self.slots.forget([member])
-            else:  # already ended or cancelled, by another process or by a bid
+            elif isinstance(result, AlreadyOver):  # by another process, or by a bid
                 await self.redis.zrem(ENDS_ZSET, member)
-                await self._announce_end(member, int(result.get("seq") or 0))
+                await self._announce_end(member, result.sequence or 0)
         return ended
 
     async def _announce_end(self, member: str, sequence: int) -> None:
@@ -121,16 +122,16 @@ class Scheduler:
         drop the copy they already have by its sequence number.
         """
         events = await self.slots.events_since(member, sequence - 1, count=1)
-        if events and events[0]["kind"] in ("ENDED", "CANCELLED"):
+        if events and events[0].final:
             await publish(self.bus, member, events)
 
     async def tick_dutch(self) -> None:
         for member in await self.redis.smembers(DUTCH_SET):
             bind_contextvars(auction_id=member)
-            result = await self.slots.tick(member)
-            if result.get("event"):
+            step = await self.slots.tick(member)
+            if step is not None:
                 self.persister.mark(member)
-                await publish(self.bus, member, [result["event"]])
+                await publish(self.bus, member, [step])
 
     async def reconcile(self) -> None:
         """Put back on the agenda any active auction whose slot or end entry was lost."""

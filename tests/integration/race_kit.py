@@ -186,7 +186,7 @@ async def slot_state(deps: Deps, auction_id: uuid.UUID) -> dict[str, str]:
 
 
 async def event_kinds(deps: Deps, auction_id: uuid.UUID) -> list[str]:
-    return [e["kind"] for e in await deps.slots.events_since(auction_id, 0)]
+    return [e.kind.value for e in await deps.slots.events_since(auction_id, 0)]
 
 
 async def settled(pair: Pair, auction_id: uuid.UUID, status: str) -> Auction:

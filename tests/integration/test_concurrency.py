@@ -11,6 +11,7 @@ from decimal import Decimal
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from domain.events import CloseApplied
 from realtime.slots import keys
 from services import bidding
 from storage.tables import Auction, Item, User
@@ -109,7 +110,7 @@ async def test_two_hundred_concurrent_bidders(app: FastAPI):
     past = str(int(datetime.now(UTC).timestamp() * 1000) - 1)
     await deps.slots.redis.hset(keys(auction.id)[0], "ends_ms", past)
     closed = await deps.slots.close(auction.id)
-    assert closed.get("ended")
+    assert isinstance(closed, CloseApplied), closed
     await app.state.persister.drain([str(auction.id)])
     async with app.state.engine.connect() as conn:
         stored = (

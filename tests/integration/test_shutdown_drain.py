@@ -70,10 +70,10 @@ async def test_closed_feeds_end_subscribers_with_where_to_resume(app: FastAPI):
     replaying = auction_events(feeds.source, auction, 0, feeds=feeds)  # from the start
     try:
         first_live = asyncio.ensure_future(anext(live))
-        assert (await asyncio.wait_for(anext(replaying), 10))["sequence"] == 1
+        assert (await asyncio.wait_for(anext(replaying), 10)).sequence == 1
         await asyncio.sleep(0.1)  # `live` joined the feed
         seq = await _bid(app, bob, auction.id, "5")
-        assert (await asyncio.wait_for(first_live, 10))["sequence"] == seq
+        assert (await asyncio.wait_for(first_live, 10)).sequence == seq
 
         feeds.close()
         with pytest.raises(ServerShuttingDown) as ended:
