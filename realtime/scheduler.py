@@ -16,6 +16,8 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import col, select
@@ -26,19 +28,30 @@ from domain.events import AlreadyOver, CloseApplied, ClosePending, SlotMissing
 from realtime.background import StopSignal, cancelling
 from realtime.events import Bus, publish
 from realtime.persister import Persister
+from realtime.slot_seeding import ensure_slot, seed_for
 from realtime.slots import DUTCH_SET, ENDS_ZSET, AuctionSlots
-from services.bidding import ensure_slot, seed_for
-from services.deps import Deps
 from storage.tables import Auction
+from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger("gavel.scheduler")
 
 
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class Scheduler:
     def __init__(
-        self, deps: Deps, slots: AuctionSlots, persister: Persister, bus: Bus | None
+        self,
+        uow: UnitOfWorkFactory,
+        slots: AuctionSlots,
+        persister: Persister,
+        bus: Bus | None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.deps = deps
+        self.uow = uow
+        self.clock = clock
         self.slots = slots
         self.redis: Any = slots.redis
         self.persister = persister
@@ -67,8 +80,8 @@ class Scheduler:
             await self.stopping.sleep(interval)
 
     async def activate_due(self) -> int:
-        now = self.deps.clock()
-        async with self.deps.uow() as uow:
+        now = self.clock()
+        async with self.uow() as uow:
             # SKIP LOCKED: another process activating the same rows just moves on.
             due = (
                 await uow.session.exec(
@@ -105,7 +118,7 @@ class Scheduler:
                 await publish(self.bus, member, [result.event])
                 await self.persister.drain([member])
             elif isinstance(result, SlotMissing):
-                stored = await ensure_slot(self.deps, uuid.UUID(member))
+                stored = await ensure_slot(self.uow, self.slots, uuid.UUID(member))
                 if stored is None or stored.status != AuctionStatus.ACTIVE.value:
                     await self.slots.forget([member])
             elif isinstance(result, AlreadyOver):  # by another process, or by a bid
@@ -135,7 +148,7 @@ class Scheduler:
 
     async def reconcile(self) -> None:
         """Put back on the agenda any active auction whose slot or end entry was lost."""
-        async with self.deps.uow() as uow:
+        async with self.uow() as uow:
             active = (
                 await uow.session.exec(
                     select(Auction.id).where(col(Auction.status) == AuctionStatus.ACTIVE.value)
@@ -146,4 +159,4 @@ class Scheduler:
         scores = await self.redis.zmscore(ENDS_ZSET, [str(a) for a in active])
         for auction_id, score in zip(active, scores, strict=True):
             if score is None:
-                await ensure_slot(self.deps, auction_id)
+                await ensure_slot(self.uow, self.slots, auction_id)

@@ -1,7 +1,8 @@
 """Bidding use cases: place a bid or buy now through the auction's Redis slot.
 
 PostgreSQL is not on the bid path: the slot decides, the outbox persister records. The
-slot is created when an auction goes live and rebuilt from PostgreSQL if Redis lost it.
+slot is created when an auction goes live and rebuilt from PostgreSQL if Redis lost it
+(realtime/slot_seeding.py).
 """
 
 from __future__ import annotations
@@ -13,35 +14,27 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from time import perf_counter
 
-import orjson
-from sqlmodel import col, func, select
 from structlog.contextvars import bind_contextvars
 
 from adapters import metrics
 from domain.enums import AuctionStatus, AuctionType
 from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.events import (
-    AnyEvent,
-    BidAccepted,
     BidApplied,
     BidRefused,
-    BidTerms,
     SlotMissing,
     from_ms,
-    parse_stored,
-    raw_bid_result,
 )
 from domain.money import to_minor
 from domain.rejections import DETAILS, MESSAGES
 from domain.text import check_text
 from realtime.events import publish
 from realtime.persister import bid_id
-from realtime.slots import SlotSeed, ms
+from realtime.slot_seeding import ensure_slot
 from services.deps import AuctionFacts, Deps
 from services.limits import retry_after_seconds
 from services.unavailable import unavailable
-from storage.tables import Auction, AuctionEvent, Bid, User
-from storage.uow import UnitOfWork
+from storage.tables import Auction, Bid, User
 
 log = logging.getLogger("gavel.bidding")
 
@@ -93,108 +86,6 @@ class Accepted:
             bid_count=r.bid_count,
             last_sequence=r.events[-1].sequence,
         )
-
-
-async def seed_for(uow: UnitOfWork, auction: Auction) -> SlotSeed:
-    """A slot seed from the record: the listing, plus the live state persisted so far."""
-    ceiling = None
-    sealed: dict[uuid.UUID, tuple[int, int]] = {}
-    live_bids = [col(Bid.auction_id) == auction.id, col(Bid.voided_at).is_(None)]
-    if AuctionType(auction.type).sealed:
-        rows = await uow.session.exec(
-            select(Bid.bidder_id, Bid.amount, Bid.sequence)
-            .where(*live_bids)
-            .order_by(col(Bid.sequence))
-        )
-        for bidder, amount, sequence in rows:
-            sealed[bidder] = (amount, sequence)  # the latest bid of each bidder is its live one
-    elif auction.leader_id is not None:
-        ceiling = (
-            await uow.session.exec(
-                select(func.max(func.coalesce(Bid.max_amount, Bid.amount))).where(
-                    *live_bids, col(Bid.bidder_id) == auction.leader_id
-                )
-            )
-        ).one()
-    # Retries of acknowledged bids must still get their first result after a rebuild.
-    remembered = await uow.session.exec(
-        select(Bid.bidder_id, Bid.idempotency_key, AuctionEvent)
-        .join(
-            AuctionEvent,
-            (col(AuctionEvent.auction_id) == Bid.auction_id)
-            & (col(AuctionEvent.sequence) == Bid.sequence),
-        )
-        .where(*live_bids, col(Bid.idempotency_key).is_not(None))
-    )
-    idempotent = {
-        f"{bidder}:{key}": replayed_result(
-            parse_stored(row.payload, row.sequence, row.kind), auction
-        )
-        for bidder, key, row in remembered
-    }
-    activated = auction.activated_at or auction.starts_at or auction.created_at
-    return SlotSeed(
-        auction_id=auction.id,
-        type=auction.type,
-        currency=auction.currency,
-        seller_id=auction.seller_id,
-        starting_price=auction.starting_price,
-        reserve_price=auction.reserve_price,
-        buy_now_price=auction.buy_now_price,
-        starts_at=auction.starts_at or activated,
-        ends_at=auction.ends_at,
-        hard_close_at=auction.hard_close_at,
-        soft_close_window_seconds=auction.soft_close_window_seconds,
-        soft_close_extension_seconds=auction.soft_close_extension_seconds,
-        dutch_step=auction.dutch_step,
-        dutch_step_seconds=auction.dutch_step_seconds,
-        dutch_floor=auction.dutch_floor,
-        activated_at=activated,
-        price=auction.current_price,
-        leader_id=auction.leader_id,
-        ceiling=ceiling,
-        bid_count=auction.bid_count,
-        sequence=auction.last_sequence,
-        sealed=sealed,
-        idempotent=idempotent,
-        item_id=auction.item_id,
-    )
-
-
-def replayed_result(event: AnyEvent, auction: Auction) -> str:
-    """The script's answer to an accepted bid, rebuilt from its stored BID_ACCEPTED event
-    and the auction's terms (final: the auction is past its start)."""
-    assert isinstance(event, BidAccepted), event
-    starts = auction.starts_at or auction.activated_at or auction.created_at
-    applied = BidApplied(
-        sequence=event.sequence,
-        leading=event.leading,
-        price=event.price,
-        leader=event.leader,
-        bid_count=event.bid_count,
-        ends_ms=event.ends_ms if event.ends_ms is not None else int(ms(auction.ends_at)),
-        status=event.status,
-        at_ms=event.at_ms,
-        events=(event,),
-        terms=BidTerms(
-            auction.starting_price,
-            auction.reserve_price,
-            auction.buy_now_price,
-            int(ms(starts)),
-        ),
-    )
-    return orjson.dumps(raw_bid_result(applied)).decode()
-
-
-async def ensure_slot(deps: Deps, auction_id: uuid.UUID) -> Auction | None:
-    """Create (or rebuild) the slot of an active auction; returns the stored auction."""
-    async with deps.uow() as uow:
-        auction = await uow.session.get(Auction, auction_id)
-        if auction is None:
-            return None
-        if auction.status == AuctionStatus.ACTIVE.value:
-            await deps.slots.create(await seed_for(uow, auction))
-        return auction
 
 
 async def _auction_facts(deps: Deps, auction_id: uuid.UUID) -> AuctionFacts:
@@ -344,7 +235,7 @@ async def _place_bid(
     kind = "buynow" if buy_now else "bid"
     result = await deps.slots.bid(auction_id, viewer.id, minor, ceiling, idempotency_key, kind)
     if isinstance(result, SlotMissing):
-        stored = await ensure_slot(deps, auction_id)
+        stored = await ensure_slot(deps.uow, deps.slots, auction_id)
         if stored is None or stored.status != AuctionStatus.ACTIVE.value:
             status = stored.status if stored else AuctionStatus.DRAFT.value
             reason = (
@@ -356,8 +247,8 @@ async def _place_bid(
             raise RuntimeError(f"the slot of auction {auction_id} vanished while bidding")
     if isinstance(result, BidRefused):
         return _reject(result.reason, currency, result.minimum, result.detail)
-    if deps.mark_dirty is not None:
-        deps.mark_dirty(auction_id)
+    if deps.outbox is not None:
+        deps.outbox.mark(auction_id)
     try:
         await publish(deps.bus, auction_id, result.events, sealed=AuctionType(facts.type).sealed)
     except Exception as err:

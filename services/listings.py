@@ -22,7 +22,7 @@ from domain.listing import (
     validate_listing,
 )
 from realtime.events import publish
-from services.bidding import seed_for
+from realtime.slot_seeding import seed_for
 from services.deps import Deps
 from storage.tables import Auction, AuditLog, Bid, Item, ItemImage, Notification, User, Watch
 from storage.uow import UnitOfWork
@@ -247,8 +247,8 @@ async def cancel_auction(
     if stopped is not None:
         if isinstance(stopped, CancelApplied):
             await publish(deps.bus, auction_id, [stopped.event])
-        if deps.drain is not None:
-            await deps.drain([str(auction_id)])
+        if deps.outbox is not None:
+            await deps.outbox.drain([str(auction_id)])
     return auction
 
 

@@ -194,8 +194,8 @@ async def settled(pair: Pair, auction_id: uuid.UUID, status: str) -> Auction:
     deadline = time.monotonic() + 10
     while True:
         for deps in (pair.deps, pair.other):
-            assert deps.drain is not None
-            await deps.drain([str(auction_id)])
+            assert deps.outbox is not None
+            await deps.outbox.drain([str(auction_id)])
         row = await stored_row(pair.deps, auction_id)
         if row.status == status:
             return row

@@ -34,8 +34,8 @@ from devservers.stack import StackUrls
 from domain.events import CloseApplied, ClosePending
 from gavel_app import create_app
 from realtime.events import channel
+from realtime.slot_seeding import seed_for
 from realtime.slots import DUTCH_SET, ENDS_ZSET, LIVE_SET
-from services.bidding import seed_for
 from settings import Settings
 from storage.tables import Auction
 from tests.conftest import GQL, create_database, migrate

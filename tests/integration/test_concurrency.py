@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from domain.events import CloseApplied
+from realtime.slot_seeding import seed_for
 from realtime.slots import keys
 from services import bidding
 from storage.tables import Auction, Item, User
@@ -62,7 +63,7 @@ async def _live_english_auction(app: FastAPI, seller: User) -> Auction:
         uow.session.add(item)
         await uow.session.flush()
         uow.session.add(auction)
-        seed = await bidding.seed_for(uow, auction)
+        seed = await seed_for(uow, auction)
         await uow.commit()
     await deps.slots.create(seed)
     return auction

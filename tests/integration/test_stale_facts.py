@@ -176,8 +176,8 @@ async def test_a_retried_bid_shows_the_terms_after_a_rebuild_and_from_an_older_a
     seen = await retry()
     assert (seen.starting_price, seen.reserve_price, seen.buy_now_price) == expected
     # Redis lost the slot; the retry rebuilds it from the record.
-    assert deps.drain is not None
-    await deps.drain([str(auction_id)])
+    assert deps.outbox is not None
+    await deps.outbox.drain([str(auction_id)])
     await deps.slots.redis.delete(state, events, idem, sealed)
     seen = await retry()
     assert (seen.starting_price, seen.reserve_price, seen.buy_now_price) == expected
