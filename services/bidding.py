@@ -28,8 +28,8 @@ from domain.events import (
 from domain.money import to_minor
 from domain.rejections import DETAILS, MESSAGES
 from domain.text import check_text
+from realtime.event_records import bid_id
 from realtime.events import publish
-from realtime.persister import bid_id
 from realtime.slot_seeding import ensure_slot
 from services.deps import AuctionFacts, Deps
 from services.limits import retry_after_seconds

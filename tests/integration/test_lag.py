@@ -17,7 +17,7 @@ from devservers.stack import StackUrls
 from domain.events import BidApplied
 from gavel_app import lag_readings
 from realtime.lag import CloserLag, OutboxLag, closer_lag, outbox_lag
-from realtime.persister import GROUP
+from realtime.outbox_stream import GROUP
 from realtime.slots import ENDS_ZSET, AuctionSlots, SlotSeed, keys
 
 

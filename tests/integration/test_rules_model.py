@@ -259,7 +259,7 @@ async def finish(case: Case) -> None:
     (ended,) = [e for e in events if isinstance(e, Ended)]
     assert ended.sequence == events[-1].sequence, case.log
 
-    # The outcome exactly as realtime/persister.py `_end` computes it.
+    # The outcome exactly as realtime/event_records.py `_end` computes it.
     final = FinalState(
         type=AuctionType(case.seed.type),
         starting_price=case.seed.starting_price,

@@ -49,7 +49,7 @@ async def test_the_final_drain_writes_entries_read_but_never_acknowledged(app: F
     async with running._lock:  # the app's own persister waits: only `stopping` reads
         sequences = [await _bid(app, alice, auction.id, "2"), await _bid(app, bob, auction.id, "3")]
         # A pass cut short: the entries are delivered to `stopping`, never acknowledged.
-        read = await stopping._read([str(auction.id)], reclaim=False)
+        read = await stopping.streams.read([str(auction.id)], reclaim=False)
         assert [len(entries) for _, entries in read] == [2]
         assert await stopping.drain([str(auction.id)]) == 0  # ">" no longer sees them
         assert await _stored(app, auction.id) == []
