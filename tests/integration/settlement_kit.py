@@ -214,3 +214,12 @@ async def audit_actions(deps: Deps, entity_id: uuid.UUID) -> list[str]:
             )
         ).all()
     return list(rows)
+
+
+async def start(deps: Deps, auction: Auction) -> Transaction:
+    """start_settlement for an auction the test made SOLD (never None then)."""
+    from services.settlement import start_settlement
+
+    txn = await start_settlement(deps, auction.id)
+    assert txn is not None
+    return txn

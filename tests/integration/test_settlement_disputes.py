@@ -26,6 +26,7 @@ from tests.integration.settlement_kit import (
     reload,
     settle_app,
     sold_auction,
+    start,
     with_card,
 )
 
@@ -47,8 +48,8 @@ async def _paid(deps, price=10_000, *, captured=False):
     buyer = await with_card(deps, await make_user(deps))
     admin = await make_user(deps, "BIDDER", "ADMIN")
     auction = await sold_auction(deps, seller, buyer, price)
-    txn = await settlement.start_settlement(deps, auction.id)
-    assert txn is not None and txn.status == "AUTHORIZED"
+    txn = await start(deps, auction)
+    assert txn.status == "AUTHORIZED" and txn.capture_before is not None
     await settlement.mark_shipped(deps, seller, txn.id, "DHL", "123")
     if captured:
         deps.clock.now = txn.capture_before - timedelta(hours=1)
@@ -216,7 +217,7 @@ async def test_the_dispute_window_and_who_may_do_what(deps, clock):
 async def test_no_dispute_on_an_unpaid_or_settled_sale(deps):
     seller = await make_user(deps, "BIDDER", "SELLER")
     buyer = await make_user(deps)
-    txn = await settlement.start_settlement(deps, (await sold_auction(deps, seller, buyer, 100)).id)
+    txn = await start(deps, await sold_auction(deps, seller, buyer, 100))
     with pytest.raises(InvalidState, match="PENDING"):
         await settlement.open_dispute(deps, buyer, txn.id, "x", "y")
     seller, buyer, _admin, txn = await _paid(deps)

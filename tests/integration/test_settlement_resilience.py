@@ -28,6 +28,7 @@ from tests.integration.settlement_kit import (
     reload,
     settle_app,
     sold_auction,
+    start,
     with_card,
 )
 
@@ -75,7 +76,7 @@ async def _intents_of(gateway, txn_id) -> list[Any]:
     ]
 
 
-async def _refunds_of(gateway, intent_id: str) -> list[Any]:
+async def _refunds_of(gateway, intent_id) -> list[Any]:
     page = await gateway.client.v1.refunds.list_async(params={"payment_intent": intent_id})
     return list(page.data)
 
@@ -85,9 +86,7 @@ async def test_a_crash_after_capture_resumes_without_capturing_or_paying_twice(
 ):
     seller = await make_user(deps, "BIDDER", "SELLER")
     buyer = await with_card(deps, await make_user(deps))
-    txn = await settlement.start_settlement(
-        deps, (await sold_auction(deps, seller, buyer, 6_000)).id
-    )
+    txn = await start(deps, await sold_auction(deps, seller, buyer, 6_000))
     crashing = deps_with(settle_app, clock, payments=CrashAfter(payment_gateway, "capture"))
     with pytest.raises(Crash):
         await settlement.confirm_receipt(crashing, buyer, txn.id)
@@ -120,9 +119,7 @@ async def test_a_crash_after_a_partial_refund_refunds_once(
     seller = await make_user(deps, "BIDDER", "SELLER")
     buyer = await with_card(deps, await make_user(deps))
     admin = await make_user(deps, "BIDDER", "ADMIN")
-    txn = await settlement.start_settlement(
-        deps, (await sold_auction(deps, seller, buyer, 9_000)).id
-    )
+    txn = await start(deps, await sold_auction(deps, seller, buyer, 9_000))
     dispute = await settlement.open_dispute(deps, buyer, txn.id, "Scratched", "A scratch.")
     crashing = deps_with(settle_app, clock, payments=CrashAfter(payment_gateway, "refund"))
     with pytest.raises(Crash):
@@ -153,7 +150,7 @@ async def test_a_crash_after_authorizing_adopts_the_intent_instead_of_charging_a
     crashing = deps_with(settle_app, clock, payments=CrashAfter(payment_gateway, "authorize"))
     with pytest.raises(Crash):
         await settlement.start_settlement(crashing, auction.id)
-    txn = await settlement.start_settlement(deps, auction.id)
+    txn = await start(deps, auction)
     assert (txn.status, txn.pending_step, txn.stripe_payment_intent_id) == (
         "PENDING",
         "authorize",
@@ -177,9 +174,7 @@ def _event(kind: str, obj: dict[str, Any]) -> GatewayEvent:
 
 async def test_a_webhook_is_applied_once_however_often_it_arrives(deps, payment_gateway):
     seller, buyer = await make_user(deps, "BIDDER", "SELLER"), await make_user(deps)
-    txn = await settlement.start_settlement(
-        deps, (await sold_auction(deps, seller, buyer, 3_300)).id
-    )
+    txn = await start(deps, await sold_auction(deps, seller, buyer, 3_300))
     txn = await settlement.pay(deps, buyer, txn.id)  # no saved card: the client confirms
     customer = (await reload_user(deps, buyer)).stripe_customer_id
     card = await test_card(payment_gateway, customer)
@@ -206,9 +201,7 @@ async def test_a_webhook_is_applied_once_however_often_it_arrives(deps, payment_
 
 async def test_a_failed_payment_event_fails_a_pending_sale(deps, payment_gateway):
     seller, buyer = await make_user(deps, "BIDDER", "SELLER"), await make_user(deps)
-    txn = await settlement.start_settlement(
-        deps, (await sold_auction(deps, seller, buyer, 1_100)).id
-    )
+    txn = await start(deps, await sold_auction(deps, seller, buyer, 1_100))
     txn = await settlement.pay(deps, buyer, txn.id)
     obj = {"id": txn.stripe_payment_intent_id, "status": "requires_payment_method", "amount": 1_100}
     assert await settlement.apply_gateway_event(deps, _event("payment_intent.payment_failed", obj))
@@ -223,12 +216,8 @@ async def test_reconciliation_agrees_with_the_gateway_and_reports_differences(
 ):
     seller = await make_user(deps, "BIDDER", "SELLER")
     buyer = await with_card(deps, await make_user(deps))
-    held = await settlement.start_settlement(
-        deps, (await sold_auction(deps, seller, buyer, 4_000)).id
-    )
-    done = await settlement.start_settlement(
-        deps, (await sold_auction(deps, seller, buyer, 5_000)).id
-    )
+    held = await start(deps, await sold_auction(deps, seller, buyer, 4_000))
+    done = await start(deps, await sold_auction(deps, seller, buyer, 5_000))
     await settlement.confirm_receipt(deps, buyer, done.id)
     mine = {str(held.id), str(done.id)}
 
