@@ -204,6 +204,10 @@ async def pay(deps: Deps, viewer: User, transaction_id: uuid.UUID | str) -> Tran
     """
     now = deps.clock()
     gateway(deps)  # no gateway: nothing to pay with
+    async with deps.uow() as uow:  # refusals first: a stranger gets no Stripe customer
+        txn = await visible_transaction(uow, viewer, transaction_id, lock=False)
+        require_party(viewer, txn.buyer_id, "buyer")
+        check_action("pay", status_of(txn))
     await _ensure_customer(deps, viewer)
     async with deps.uow() as uow:
         txn = await visible_transaction(uow, viewer, transaction_id, lock=True)
