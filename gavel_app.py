@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -44,7 +45,6 @@ from adapters.tokens import TokenService
 from adapters.verify_email_page import VerifyEmailPage
 from adapters.ws_limits import LiveConnections, WebSocketConnectionLimit
 from domain.listing import ListingPolicy
-from domain.payments import GatewayEvent
 from realtime.account_states import AccountStates
 from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
 from realtime.events import Bus
@@ -61,6 +61,8 @@ from schema.live_delivery import LiveDelivery
 from schema.outage import OutageGuard
 from services.deps import Deps, Outbox
 from services.limits import Rates, Throttle
+from services.settlement import apply_gateway_event, use_policy
+from services.settlement.worker import SettlementWorker
 from settings import ProductionConfigError, Settings, get_settings, production_problems
 from storage.db import make_engine, make_session_factory
 from storage.uow import UnitOfWorkFactory
@@ -216,13 +218,6 @@ async def lag_readings(redis: Any, settings: Settings) -> list[Reading]:
     ]
 
 
-async def _apply_gateway_event_placeholder(event: GatewayEvent) -> bool:
-    """PLACEHOLDER until settlement's exactly-once handler is merged: replace with
-    `lambda event: apply_gateway_event(deps, event)` (services/settlement) and set
-    `deps.payments = payments`. Records nothing; says "not applied"."""
-    return False
-
-
 def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -250,9 +245,12 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     scheduler = Scheduler(sessions, slots, persister, bus, clock=deps.clock)
     # Subscriptions: one live feed per auction, shared by its subscribers (realtime/feed.py).
     live = LiveDelivery(EventSource(slots=slots, uow=sessions, bus=bus))
+    use_policy(deps, settings.settlement_policy)
+    settlement_worker = SettlementWorker(deps, interval=settings.settlement_interval_seconds)
     deps.media_dir.mkdir(parents=True, exist_ok=True)
     # Stripe, or the emulator when no key is set (adapters/stripe_gateway.py).
     payments = build_gateway(settings)
+    deps.payments = payments
     schema = build_schema(
         max_depth=settings.graphql_max_depth,
         max_tokens=settings.graphql_max_tokens,
@@ -313,6 +311,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         tasks = [asyncio.create_task(persister.run(), name="persister")]
         if settings.run_scheduler:
             tasks.append(asyncio.create_task(scheduler.run(), name="scheduler"))
+        if settings.run_settlement:
+            tasks.append(asyncio.create_task(settlement_worker.run(), name="settlement"))
         try:
             with shutdown.signals():  # SIGTERM/SIGINT: unready, then streams end
                 yield
@@ -324,6 +324,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             # entries read and unacknowledged); cancelled only when stuck.
             persister.stop()
             scheduler.stopping.set()
+            settlement_worker.stopping.set()
             _done, stuck = await asyncio.wait(tasks, timeout=5)
             for task in stuck:
                 log.warning("background task %s did not stop in time", task.get_name())
@@ -400,7 +401,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             *VerifyEmailPage(deps).routes(),
             Route(
                 "/webhooks/stripe",
-                stripe_webhook_endpoint(payments, _apply_gateway_event_placeholder),
+                stripe_webhook_endpoint(payments, partial(apply_gateway_event, deps)),
                 methods=["POST"],
             ),
         ],
@@ -426,6 +427,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     app.state.slots = slots
     app.state.persister = persister
     app.state.scheduler = scheduler
+    app.state.settlement_worker = settlement_worker
     app.state.bus = bus
     app.state.payments = payments
     app.state.graphql = graphql
