@@ -73,7 +73,7 @@ INTERNALS: list[tuple[str, str, str | None, tuple[str, ...], str, str]] = [
         "ASGIWebSocketAdapter",
         "__init__",
         ("response",),
-        "schema/app.py and schema/live_delivery.py (`.ws`, the starlette WebSocket)",
+        "schema/socket_session.py and schema/live_delivery.py (`.ws`, the starlette WebSocket)",
         "that the adapter still stores the socket as `self.ws`",
     ),
     (
