@@ -13,9 +13,10 @@ from domain.errors import NotFound, ValidationFailed
 from domain.events import PublicEvent
 from realtime.feed import auction_events
 from schema.context import Ctx
-from schema.live_delivery import SocketMember, live_target
+from schema.live_delivery import SocketMember
 from schema.money import Money
 from schema.shared_events import intern_event
+from schema.socket_protocols import live_target
 from schema.types import AuctionEvent
 from services import catalog
 

@@ -41,12 +41,13 @@ from schema.compiled_bid import Compiler
 from schema.context import GavelContext, Loaders
 from schema.errors import log_unexpected, unexpected_message
 from schema.http_answers import http_refusal, read_body, replay, too_many_streams
-from schema.live_delivery import LegacyWSHandler, LiveDelivery, TransportWSHandler
+from schema.live_delivery import LiveDelivery
 from schema.request_errors import (
     OPERATION_NOT_SUPPORTED,
     REQUEST_REFUSALS,
     error_code,
 )
+from schema.socket_protocols import LegacyWSHandler, TransportWSHandler
 from schema.socket_session import (
     UNAVAILABLE_KEY,
     GavelSocket,
