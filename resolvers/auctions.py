@@ -11,11 +11,11 @@ from domain.enums import AuctionStatus as Status
 from domain.enums import AuctionType as Type
 from domain.enums import ItemCondition as Condition
 from domain.listing import ListingChanges, ListingInput
+from schema.auction_types import Auction, AuctionConnection, auction_connection
 from schema.context import Ctx
 from schema.enums import AuctionSort
 from schema.inputs import AuctionFilter, CreateAuctionInput, UpdateAuctionInput
 from schema.payloads import CreateAuctionPayload, SimplePayload
-from schema.types import Auction, AuctionConnection
 from services import catalog, listings
 from services.listings import ImageUpload
 
@@ -160,7 +160,7 @@ async def auctions(
         after,
         info.context.max_page,
     )
-    return AuctionConnection.of(page)
+    return auction_connection(page)
 
 
 def categories() -> list[str]:

@@ -9,7 +9,8 @@ from domain.errors import NotAuthenticated
 from schema.context import Ctx
 from schema.inputs import AddressInput, RegisterInput
 from schema.payloads import AuthPayload, SimplePayload
-from schema.types import User, Viewer
+from schema.user_types import User
+from schema.viewer_types import Viewer
 from services import accounts
 from services.accounts import AuthResult
 

@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import strawberry
 
+from schema.auction_types import Auction, Bid
+from schema.bid_result_types import BidAccepted, BidRejected
 from schema.context import Ctx
 from schema.enums import BidRejection
 from schema.money import Money
-from schema.types import Auction, Bid, BidAccepted, BidRejected
 from services import bidding
 
 from .common import client_ip, parse_id, viewer

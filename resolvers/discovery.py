@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 from domain.errors import NotAvailableYet
+from schema.auction_types import Auction
 from schema.context import Ctx
+from schema.discovery_types import SearchResult
 from schema.enums import AuctionSort
 from schema.inputs import AuctionFilter
-from schema.types import Auction, SearchResult
 
 
 async def search_auctions(

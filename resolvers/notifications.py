@@ -9,8 +9,8 @@ import strawberry
 
 from domain.errors import NotAvailableYet, ValidationFailed
 from schema.context import Ctx
+from schema.notification_types import Notification
 from schema.payloads import SimplePayload
-from schema.types import Notification
 from services import inbox
 
 from .common import as_payload, parse_id, viewer

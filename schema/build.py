@@ -20,10 +20,10 @@ from schema.null_variables import NullVariables
 from schema.request_errors import GavelSchema
 from schema.root import Mutation, Query, Subscription
 from schema.scalars import SCALAR_OVERRIDES
+from schema.settlement_types import Dispute
 from schema.socket_protocols import CapturingExecutionContext
 from schema.text_guard import TextGuard
 from schema.timing import OperationTimer
-from schema.types import Dispute
 
 
 def _limit_rules(

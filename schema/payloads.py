@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.auction_types import Auction
 from schema.errors import UserError
-from schema.types import Auction, User
+from schema.user_types import User
 
 
 @strawberry.type

@@ -17,18 +17,15 @@ from resolvers import discovery as discovery_r
 from resolvers import notifications as notifications_r
 from resolvers import settlement as settlement_r
 from resolvers import subscriptions as subscriptions_r
+from schema.auction_types import Auction, AuctionConnection
+from schema.bid_result_types import PlaceBidResult
 from schema.context import GavelContext
+from schema.discovery_types import SearchResult
+from schema.notification_types import Notification
 from schema.payloads import AuthPayload, CreateAuctionPayload, SimplePayload
 from schema.permissions import IsAuthenticated
-from schema.types import (
-    Auction,
-    AuctionConnection,
-    Notification,
-    PlaceBidResult,
-    SearchResult,
-    User,
-    Viewer,
-)
+from schema.user_types import User
+from schema.viewer_types import Viewer
 
 signed_in: list[type[BasePermission]] = [IsAuthenticated]
 

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from schema.types import AuctionEvent
+from schema.event_types import AuctionEvent
 
 _EVENTS: OrderedDict[tuple[str, int, str], AuctionEvent] = OrderedDict()
 _RESULTS: OrderedDict[tuple[int, bytes, int], tuple[Any, Any, Any]] = OrderedDict()

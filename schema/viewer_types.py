@@ -1,0 +1,101 @@
+"""The signed-in user's own view: private details and their lists."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.auction_types import (
+    AuctionConnection,
+    BidConnection,
+    auction_connection,
+    bid_connection,
+)
+from schema.context import Ctx
+from schema.notification_types import NotificationConnection, notification_connection
+from schema.settlement_types import TransactionConnection, transaction_connection
+from schema.user_types import User
+from services import catalog
+from storage import tables
+
+
+@strawberry.type
+class Address:
+    line1: str
+    line2: str | None
+    city: str
+    postal_code: str
+    country: str
+
+
+@strawberry.type
+class Viewer:
+    row: strawberry.Private[tables.User]
+
+    @strawberry.field
+    def user(self) -> User:
+        return User(row=self.row)
+
+    @strawberry.field
+    def email(self) -> str:
+        return self.row.email
+
+    @strawberry.field
+    def address(self) -> Address | None:
+        a = self.row.address
+        if not a:
+            return None
+        return Address(
+            line1=a["line1"],
+            line2=a.get("line2"),
+            city=a["city"],
+            postal_code=a["postal_code"],
+            country=a["country"],
+        )
+
+    @strawberry.field
+    def email_verified(self) -> bool:
+        return self.row.email_verified_at is not None
+
+    @strawberry.field
+    def mfa_enabled(self) -> bool:
+        return self.row.mfa_enabled
+
+    @strawberry.field
+    async def watchlist(
+        self, info: Ctx, first: int | None = 20, after: str | None = None
+    ) -> AuctionConnection:
+        page = await catalog.watchlist(
+            info.context.deps, self.row, first, after, info.context.max_page
+        )
+        return auction_connection(page)
+
+    @strawberry.field
+    async def notifications(
+        self,
+        info: Ctx,
+        first: int | None = 20,
+        after: str | None = None,
+        unread_only: bool | None = False,
+    ) -> NotificationConnection:
+        page = await catalog.notifications(
+            info.context.deps, self.row, first, after, unread_only, info.context.max_page
+        )
+        return notification_connection(page)
+
+    @strawberry.field
+    async def bids(
+        self, info: Ctx, first: int | None = 20, after: str | None = None
+    ) -> BidConnection:
+        page = await catalog.bids_of_user(
+            info.context.deps, self.row, first, after, info.context.max_page
+        )
+        return bid_connection(page)
+
+    @strawberry.field
+    async def purchases(
+        self, info: Ctx, first: int | None = 20, after: str | None = None
+    ) -> TransactionConnection:
+        page = await catalog.purchases(
+            info.context.deps, self.row, first, after, info.context.max_page
+        )
+        return transaction_connection(page)
