@@ -38,13 +38,13 @@ from graphql import ExecutionResult
 from domain.events import PublicEvent
 from realtime.feed import AuctionFeeds, FeedMember
 from realtime.stream import EventSource
+from schema.event_types import AuctionEvent
 from schema.shared_events import (
     SharedEventExecutionContext,
     shared_payload_text,
     variables_key,
 )
 from schema.socket_protocols import CapturingExecutionContext, SocketTarget
-from schema.types import AuctionEvent
 
 __all__ = [
     "SEND_BACKLOG",
