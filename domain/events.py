@@ -158,7 +158,7 @@ def parse_event(raw: Mapping[str, Any]) -> AnyEvent:
     """An event from its raw form: a stream entry's JSON, a bus message or a stored
     payload (keys beyond the event's, such as the bus form's `auction`, are ignored).
     Raises MalformedEvent for an unknown kind or a missing field."""
-    # Positional arguments and one `get`: this runs on the bid path (see docs/performance.md).
+    # Positional arguments and one `get`: this runs once per event on the bid path.
     get = raw.get
     kind = get("kind")
     try:

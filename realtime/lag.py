@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from domain.events import parse_event
 from realtime.outbox_stream import GROUP
 from realtime.slots import ENDS_ZSET, LIVE_SET, keys
 
@@ -85,7 +86,7 @@ async def outbox_lag(redis: Any, *, now_ms: int, limit: int) -> OutboxLag:
             pipe.xrange(stream, entry, "+", count=1)
         entries = await pipe.execute(raise_on_error=False)
     times = [
-        int(orjson.loads(found[0][1]["e"])["at"])
+        parse_event(orjson.loads(found[0][1]["e"])).at_ms
         for found in entries
         if isinstance(found, list) and found and "e" in found[0][1]
     ]

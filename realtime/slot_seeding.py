@@ -11,12 +11,14 @@ close), the bid use case (a missing slot) and the cancel use case.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import orjson
 from sqlmodel import col, func, select
 
 from domain.enums import AuctionStatus, AuctionType
 from domain.events import AnyEvent, BidAccepted, BidApplied, BidTerms, parse_stored, raw_bid_result
+from domain.public_state import dutch_clock_start
 from realtime.slots import AuctionSlots, SlotSeed, ms
 from storage.tables import Auction, AuctionEvent, Bid
 from storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -53,13 +55,18 @@ async def seed_for(uow: UnitOfWork, auction: Auction) -> SlotSeed:
         )
         .where(*live_bids, col(Bid.idempotency_key).is_not(None))
     )
+    # The Dutch clock counts from the moment public state counts from (domain/public_state.py),
+    # so the price the API shows is the price a bid pays.
+    clock = dutch_clock_start(
+        auction.activated_at, auction.starts_at, auction.published_at, auction.created_at
+    )
+    starts = auction.starts_at or clock
     idempotent = {
         f"{bidder}:{key}": replayed_result(
-            parse_stored(row.payload, row.sequence, row.kind), auction
+            parse_stored(row.payload, row.sequence, row.kind), auction, starts
         )
         for bidder, key, row in remembered
     }
-    activated = auction.activated_at or auction.starts_at or auction.created_at
     return SlotSeed(
         auction_id=auction.id,
         type=auction.type,
@@ -68,7 +75,7 @@ async def seed_for(uow: UnitOfWork, auction: Auction) -> SlotSeed:
         starting_price=auction.starting_price,
         reserve_price=auction.reserve_price,
         buy_now_price=auction.buy_now_price,
-        starts_at=auction.starts_at or activated,
+        starts_at=starts,
         ends_at=auction.ends_at,
         hard_close_at=auction.hard_close_at,
         soft_close_window_seconds=auction.soft_close_window_seconds,
@@ -76,7 +83,7 @@ async def seed_for(uow: UnitOfWork, auction: Auction) -> SlotSeed:
         dutch_step=auction.dutch_step,
         dutch_step_seconds=auction.dutch_step_seconds,
         dutch_floor=auction.dutch_floor,
-        activated_at=activated,
+        activated_at=clock,
         price=auction.current_price,
         leader_id=auction.leader_id,
         ceiling=ceiling,
@@ -88,11 +95,11 @@ async def seed_for(uow: UnitOfWork, auction: Auction) -> SlotSeed:
     )
 
 
-def replayed_result(event: AnyEvent, auction: Auction) -> str:
+def replayed_result(event: AnyEvent, auction: Auction, starts: datetime) -> str:
     """The script's answer to an accepted bid, rebuilt from its stored BID_ACCEPTED event
-    and the auction's terms (final: the auction is past its start)."""
+    and the auction's terms (final: the auction is past its start, at `starts`, the
+    slot's start time)."""
     assert isinstance(event, BidAccepted), event
-    starts = auction.starts_at or auction.activated_at or auction.created_at
     applied = BidApplied(
         sequence=event.sequence,
         leading=event.leading,

@@ -14,9 +14,10 @@ from domain.events import PublicEvent
 from realtime.feed import auction_events
 from schema.context import Ctx
 from schema.event_types import AuctionEvent
-from schema.live_delivery import SocketMember, live_target
+from schema.live_delivery import SocketMember
 from schema.money import Money
 from schema.shared_events import intern_event
+from schema.socket_protocols import live_target
 from services import catalog
 
 from .common import parse_id

@@ -1,34 +1,29 @@
 """The strawberry ASGI app: authenticates each request and builds its context.
 
 HTTP requests authenticate with their `Authorization: Bearer <token>` header (also
-subscriptions over server-sent events: `Accept: text/event-stream`). WebSockets
-(graphql-transport-ws and the legacy graphql-ws) authenticate with the `connection_init`
-payload `{"authorization": "Bearer <token>"}`; no payload, or none of that key, leaves the
-socket anonymous. A refused token closes the socket with 4401 (invalid, expired, unknown
-account) or 4403 (banned account). Strawberry itself refuses any operation sent before
-the `connection_init` was acknowledged (close 4401 "Unauthorized", on both protocols).
-The socket keeps its token, and every later operation re-checks the account with it
-(`refresh_socket_viewer`, schema/socket_auth.py), with the same close codes.
+subscriptions over server-sent events: `Accept: text/event-stream`); WebSockets with
+their `connection_init` payload (schema/socket_session.py, which also holds the socket
+adapter and the close codes). Strawberry itself refuses any operation sent before the
+`connection_init` was acknowledged (close 4401 "Unauthorized", on both protocols).
+Refusals before any GraphQL ran are JSON GraphQL errors (schema/http_answers.py); a
+placeBid/buyNow document the compiler knows skips execution (schema/compiled_bid.py).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, NoReturn
+from typing import Any
 
 import orjson
 from cross_web import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
-from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
-from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -45,148 +40,32 @@ from schema import compiled_bid, graphiql
 from schema.compiled_bid import Compiler
 from schema.context import GavelContext, Loaders
 from schema.errors import log_unexpected, unexpected_message
-from schema.live_delivery import LegacyWSHandler, LiveDelivery, TransportWSHandler
-from schema.outage import SocketUnavailable
+from schema.http_answers import http_refusal, read_body, replay, too_many_streams
+from schema.live_delivery import LiveDelivery
 from schema.request_errors import (
-    BAD_REQUEST,
     OPERATION_NOT_SUPPORTED,
     REQUEST_REFUSALS,
     error_code,
 )
-from schema.shared_events import shared_payload_text
-from schema.socket_auth import SocketAuthRefused
+from schema.socket_protocols import LegacyWSHandler, TransportWSHandler
+from schema.socket_session import (
+    UNAVAILABLE_KEY,
+    GavelSocket,
+    SocketAuthentication,
+    SocketContext,
+    bearer,
+)
 from services import accounts
 from services.deps import Deps
-from services.limits import RateLimited
 from services.unavailable import Unavailable
 
-# Where `on_ws_connect` leaves the close code for a refused socket (in the ASGI scope).
-_CLOSE_KEY = "gavel.ws_close"
-# Where `get_context` leaves an upgrade request's failed authentication for `on_ws_connect`.
-_UNAVAILABLE_KEY = "gavel.unavailable"
 # Operations one WebSocket may run at once, on either protocol (strawberry refuses one
 # more with an `error` message "Subscription limit reached"; the socket stays open). An
 # SSE stream carries one subscription, counted among its address's live connections.
 SUBSCRIPTIONS_PER_CONNECTION = 100
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403
 
 
-def bearer(header: str | None) -> str | None:
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
-
-
-@dataclass
-class SocketContext(GavelContext):
-    """A WebSocket's context: one per socket. Strawberry stores the `connection_init`
-    payload in `connection_params` (it checks for the attribute) before `on_ws_connect`."""
-
-    connection_params: dict[str, Any] | None = None
-    # The access token the socket authenticated with (connection_init, else the upgrade
-    # request's header): every later operation re-checks the account with it.
-    token: str | None = None
-
-
-class SocketRejected(ConnectionRejectionError):
-    def __init__(self, close_code: int, err: DomainError) -> None:
-        super().__init__({"code": err.code, "message": err.message})
-        self.close_code = close_code
-
-
-class GavelSocket(ASGIWebSocketAdapter):
-    """Strawberry closes a rejected socket with fixed codes (4403 on graphql-transport-ws,
-    1011 on graphql-ws); this adapter substitutes the code `on_ws_connect` chose.
-
-    A `next` (graphql-transport-ws) or `data` (graphql-ws) message whose payload is a
-    shared event result is sent as the payload's text encoded once for all subscribers,
-    wrapped in this subscriber's operation id (schema/shared_events.py)."""
-
-    async def send_json(self, message: Mapping[str, object]) -> None:
-        kind = message.get("type")
-        if kind == "next" or kind == "data":
-            text = shared_payload_text(message.get("payload"))
-            if text is not None:
-                operation = orjson.dumps(message["id"]).decode()
-                try:
-                    await self.ws.send_text(
-                        f'{{"id":{operation},"type":"{kind}","payload":{text}}}'
-                    )
-                except WebSocketDisconnect as exc:
-                    raise WebSocketDisconnected from exc
-                return
-        await super().send_json(message)
-
-    async def close(self, code: int, reason: str) -> None:
-        chosen = self.ws.scope.get(_CLOSE_KEY)
-        if chosen is not None:
-            code, reason = chosen
-        await super().close(code, reason)
-
-
-def http_refusal(
-    status: int, message: str, *, code: str | None = None, error_id: str | None = None
-) -> Response:
-    """A request refused before any GraphQL ran, as a JSON GraphQL error response."""
-    codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
-    extensions: dict[str, str] = {"code": code or codes.get(status, BAD_REQUEST)}
-    if error_id is not None:
-        extensions["errorId"] = error_id
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": extensions}]}, status_code=status
-    )
-
-
-# The seconds a client refused for too many live connections is told to wait: a place
-# frees when one of its own streams or sockets ends, which no clock predicts.
-STREAM_RETRY_AFTER = 5
-
-
-def _too_many_streams(per_ip: int) -> Response:
-    err = RateLimited(f"live connections from this address (at most {per_ip})", STREAM_RETRY_AFTER)
-    error = {
-        "message": err.message,
-        "extensions": {"code": err.code, "retryAfter": err.retry_after},
-    }
-    return JSONResponse(
-        {"errors": [error]}, status_code=429, headers={"Retry-After": str(err.retry_after)}
-    )
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break  # disconnected: the normal path sees the same
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive that hands the already-read body over once, then listens on."""
-    pending = True
-
-    async def replayed() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
-
-
-def _close_reason(err: DomainError) -> str:
-    # A close frame's reason is at most 123 bytes.
-    return f"{err.code}: {err.message}".encode()[:123].decode(errors="ignore")
-
-
-class GavelGraphQL(GraphQL[GavelContext, None]):
+class GavelGraphQL(SocketAuthentication, GraphQL[GavelContext, None]):
     websocket_adapter_class = GavelSocket
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
@@ -280,7 +159,7 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
             if admitted:
                 await self._answer_unlimited(scope, receive, send)
                 return
-        await _too_many_streams(self.live_connections.per_ip)(scope, receive, send)
+        await too_many_streams(self.live_connections.per_ip)(scope, receive, send)
 
     def _streamed(self, scope: Scope) -> bool:
         accept = ", ".join(
@@ -292,10 +171,10 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         if self.compiler is not None and scope["method"] == "POST":
             headers = dict(scope["headers"])
             if headers.get(b"content-type", b"").startswith(b"application/json"):
-                body = await _read_body(receive)
+                body = await read_body(receive)
                 if await self._compiled(headers, body, send, scope):
                     return
-                receive = _replay(body, receive)
+                receive = replay(body, receive)
         try:
             response = await self.run(Request(scope, receive=receive))
         except HTTPException as exc:
@@ -474,83 +353,7 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
             except Unavailable as down:
                 if not isinstance(request, WebSocket):
                     raise  # HTTP: answered whole by schema.outage.OutageGuard
-                ctx.extra[_UNAVAILABLE_KEY] = down  # refused at connection_init
+                ctx.extra[UNAVAILABLE_KEY] = down  # refused at connection_init
             if isinstance(ctx, SocketContext) and ctx.viewer is not None:
                 ctx.token = token
         return ctx
-
-    async def authenticate(self, ctx: GavelContext, token: str) -> None:
-        if not token:
-            ctx.auth_error = ("INVALID_TOKEN", "the Authorization header must be 'Bearer <token>'")
-            return
-        try:
-            ctx.viewer = await accounts.user_for_access_token(self.deps, token)
-        except DomainError as err:
-            ctx.auth_error = (err.code, err.message)
-
-    async def on_ws_connect(self, context: GavelContext) -> None:
-        """`connection_init` on either protocol: authenticate the socket or refuse it."""
-        params = getattr(context, "connection_params", None) or {}
-        header = params.get("authorization", params.get("Authorization"))
-        if header is None:
-            down = context.extra.pop(_UNAVAILABLE_KEY, None)
-            if down is not None:
-                self._refuse_unavailable(context, down)
-            return  # anonymous (or authenticated by a header on the upgrade request)
-        token = bearer(header) if isinstance(header, str) else ""
-        if not token:
-            self._refuse(
-                context,
-                CLOSE_UNAUTHORIZED,
-                DomainError(
-                    "connection_init authorization must be 'Bearer <token>'",
-                    code="INVALID_TOKEN",
-                ),
-            )
-        try:
-            user = await accounts.user_for_access_token(self.deps, token)
-        except DomainError as err:
-            banned = err.code == "ACCOUNT_BANNED"
-            self._refuse(context, CLOSE_FORBIDDEN if banned else CLOSE_UNAUTHORIZED, err)
-        except Unavailable as down:
-            self._refuse_unavailable(context, down)
-        context.viewer = user
-        context.auth_error = None
-        if isinstance(context, SocketContext):
-            context.token = token
-
-    async def refresh_socket_viewer(self, context: GavelContext) -> None:
-        """Before each operation on a socket (schema/socket_auth.py): read the socket's
-        account again, through the path HTTP requests take, into `context.viewer`.
-
-        Raises `SocketAuthRefused` (close 4403 for a banned account, 4401 for an expired
-        token or an account that no longer exists; once refused, always refused) or
-        `Unavailable`. An anonymous socket is left as it is."""
-        chosen = context.request.scope.get(_CLOSE_KEY)
-        if chosen is not None:
-            raise SocketAuthRefused(*chosen)
-        token = getattr(context, "token", None)
-        if token is None:
-            return
-        try:
-            context.viewer = await accounts.user_for_access_token(self.deps, token)
-        except DomainError as err:
-            banned = err.code == "ACCOUNT_BANNED"
-            close_code = CLOSE_FORBIDDEN if banned else CLOSE_UNAUTHORIZED
-            context.viewer = None
-            context.auth_error = (err.code, err.message)
-            context.request.scope[_CLOSE_KEY] = (close_code, _close_reason(err))
-            raise SocketAuthRefused(close_code, _close_reason(err)) from None
-
-    def _refuse(self, context: GavelContext, close_code: int, err: DomainError) -> NoReturn:
-        context.viewer = None
-        context.auth_error = (err.code, err.message)
-        context.request.scope[_CLOSE_KEY] = (close_code, _close_reason(err))
-        raise SocketRejected(close_code, err)
-
-    def _refuse_unavailable(self, context: GavelContext, down: Unavailable) -> NoReturn:
-        context.viewer = None
-        context.auth_error = (down.code, down.message)
-        refusal = SocketUnavailable(down)
-        context.request.scope[_CLOSE_KEY] = (refusal.close_code, refusal.reason)
-        raise refusal

@@ -16,12 +16,12 @@ from schema.compiled_bid import Compiler
 from schema.errors import GavelMaskErrors
 from schema.exposure import HideSuggestions, IntrospectionDisabled
 from schema.limits import limit_rule
-from schema.live_delivery import CapturingExecutionContext
 from schema.null_variables import NullVariables
 from schema.request_errors import GavelSchema
 from schema.root import Mutation, Query, Subscription
 from schema.scalars import SCALAR_OVERRIDES
 from schema.settlement_types import Dispute
+from schema.socket_protocols import CapturingExecutionContext
 from schema.text_guard import TextGuard
 from schema.timing import OperationTimer
 

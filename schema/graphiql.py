@@ -6,7 +6,7 @@ from `/graphiql/static/` (fetched by the setup step, schema/graphiql_assets.py),
 queries to `/graphql` on the host that served it and subscriptions over
 graphql-transport-ws to the same host. The *Headers* editor's JSON is sent as HTTP headers
 and, for subscriptions, as the `connection_init` payload, so
-`{"Authorization": "Bearer <token>"}` authenticates both (schema/app.py).
+`{"Authorization": "Bearer <token>"}` authenticates both (schema/app.py, schema/socket_session.py).
 
 The page's own Content-Security-Policy allows scripts and styles from the app only, its one
 inline script by a per-answer nonce, and connections to the same host; framing is refused

@@ -9,7 +9,7 @@ the first subscriber of a document executes it, the others reuse the result. Onl
 interned auction events are shared: their output depends on nothing per subscriber.
 
 Serialization is shared the same way: a shared result's `{"data": …}` payload is encoded
-once (`shared_payload_text`), and the socket adapter (schema/app.py) splices it into each
+once (`shared_payload_text`), and the socket adapter (schema/socket_session.py) splices it into each
 subscriber's protocol message instead of encoding the whole message per subscriber.
 """
 

@@ -8,7 +8,7 @@ reads the account again through the path HTTP requests use
 account's state in Redis), with the token the socket authenticated with:
 
 - a banned account closes the socket with 4403, an expired token or an account that no
-  longer exists with 4401 (the codes `connection_init` uses, schema/app.py); the
+  longer exists with 4401 (the codes `connection_init` uses, schema/socket_session.py); the
   operation does not run;
 - otherwise the operation runs with the fresh account as `context.viewer`, so a fraud
   hold or a lost email verification shows in the use case's own checks (placeBid answers

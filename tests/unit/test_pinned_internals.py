@@ -41,7 +41,7 @@ INTERNALS: list[tuple[str, str, str | None, tuple[str, ...], str, str]] = [
         "BaseGraphQLTransportWSHandler",
         "_get_pre_execution_close_reason",
         ("error",),
-        "schema/live_delivery.py (TransportWSHandler)",
+        "schema/socket_protocols.py (TransportWSHandler)",
         "that an invalid document still answers with `error` and keeps the socket open",
     ),
     (
@@ -49,7 +49,7 @@ INTERNALS: list[tuple[str, str, str | None, tuple[str, ...], str, str]] = [
         "BaseGraphQLTransportWSHandler",
         "handle_task_exception",
         ("error",),
-        "schema/live_delivery.py (TransportWSHandler)",
+        "schema/socket_protocols.py (TransportWSHandler)",
         "that an operation's failure still sends an `error` before `complete`",
     ),
     (
@@ -57,7 +57,7 @@ INTERNALS: list[tuple[str, str, str | None, tuple[str, ...], str, str]] = [
         "BaseGraphQLTransportWSHandler",
         "run_operation",
         ("operation",),
-        "schema/live_delivery.py (TransportWSHandler)",
+        "schema/socket_protocols.py (TransportWSHandler)",
         "that the running operation is still remembered for handle_task_exception",
     ),
     (
@@ -65,7 +65,7 @@ INTERNALS: list[tuple[str, str, str | None, tuple[str, ...], str, str]] = [
         "Operation",
         "send_initial_errors",
         ("errors",),
-        "schema/live_delivery.py (TransportWSHandler.handle_task_exception)",
+        "schema/socket_protocols.py (TransportWSHandler.handle_task_exception)",
         "the error message sent for a failed operation",
     ),
     (
@@ -73,7 +73,7 @@ INTERNALS: list[tuple[str, str, str | None, tuple[str, ...], str, str]] = [
         "ASGIWebSocketAdapter",
         "__init__",
         ("response",),
-        "schema/app.py and schema/live_delivery.py (`.ws`, the starlette WebSocket)",
+        "schema/socket_session.py, schema/socket_protocols.py, schema/live_delivery.py (`.ws`)",
         "that the adapter still stores the socket as `self.ws`",
     ),
     (
@@ -252,13 +252,13 @@ OVERRIDDEN: list[tuple[str, str, str, str]] = [
         "strawberry.subscriptions.protocols.graphql_transport_ws.handlers",
         "BaseGraphQLTransportWSHandler",
         "self._get_pre_execution_close_reason(",
-        "schema/live_delivery.py (TransportWSHandler)",
+        "schema/socket_protocols.py (TransportWSHandler)",
     ),
     (
         "strawberry.subscriptions.protocols.graphql_transport_ws.handlers",
         "BaseGraphQLTransportWSHandler",
         "self.handle_task_exception(",
-        "schema/live_delivery.py (TransportWSHandler)",
+        "schema/socket_protocols.py (TransportWSHandler)",
     ),
     (
         "strawberry.extensions.mask_errors",

@@ -14,8 +14,8 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.types.unset import UNSET
 
-from schema.live_delivery import LegacyWSHandler, TransportWSHandler
 from schema.request_errors import GavelSchema
+from schema.socket_protocols import LegacyWSHandler, TransportWSHandler
 
 
 @strawberry.type
