@@ -55,6 +55,8 @@ from schema.graphiql import asset as graphiql_asset
 from schema.outage import OutageGuard
 from services.deps import Deps
 from services.limits import Rates, Throttle
+from services.settlement import use_policy
+from services.settlement.worker import SettlementWorker
 from settings import ProductionConfigError, Settings, get_settings, production_problems
 from storage.db import make_engine, make_session_factory
 from storage.uow import UnitOfWorkFactory
@@ -221,6 +223,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     deps.bus = bus
     deps.drain = persister.drain
     deps.mark_dirty = persister.mark
+    use_policy(deps, settings.settlement_policy)
+    settlement_worker = SettlementWorker(deps, interval=settings.settlement_interval_seconds)
     deps.media_dir.mkdir(parents=True, exist_ok=True)
     schema = build_schema(
         max_depth=settings.graphql_max_depth,
@@ -282,6 +286,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         tasks = [asyncio.create_task(persister.run(), name="persister")]
         if settings.run_scheduler:
             tasks.append(asyncio.create_task(scheduler.run(), name="scheduler"))
+        if settings.run_settlement:
+            tasks.append(asyncio.create_task(settlement_worker.run(), name="settlement"))
         try:
             with shutdown.signals():  # SIGTERM/SIGINT: unready, then streams end
                 yield
@@ -293,6 +299,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             # entries read and unacknowledged); cancelled only when stuck.
             persister.stop()
             scheduler.stopping.set()
+            settlement_worker.stopping.set()
             _done, stuck = await asyncio.wait(tasks, timeout=5)
             for task in stuck:
                 log.warning("background task %s did not stop in time", task.get_name())
@@ -389,6 +396,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     app.state.slots = slots
     app.state.persister = persister
     app.state.scheduler = scheduler
+    app.state.settlement_worker = settlement_worker
     app.state.bus = bus
     app.state.graphql = graphql
     app.state.shutdown = shutdown

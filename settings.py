@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -10,6 +12,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.rate_limits import Rate
+from domain.settlement import SettlementPolicy, bps_from_percent
 
 
 def _rate(text: str) -> str:
@@ -18,6 +21,14 @@ def _rate(text: str) -> str:
 
 
 RateText = Annotated[str, AfterValidator(_rate)]
+
+
+def _percent(value: Decimal) -> Decimal:
+    bps_from_percent(value, name="a settlement percentage")  # 0..100, two decimals at most
+    return value
+
+
+Percent = Annotated[Decimal, AfterValidator(_percent)]
 
 
 def _lower(value: object) -> object:
@@ -166,6 +177,54 @@ class Settings(BaseSettings):
     log_level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
     ] = Field(default="INFO", alias="GAVEL_LOG_LEVEL")
+
+    # --- Settlement (services/settlement, docs/settlement.md) --------------------------
+    # Every app process runs the settlement worker (start sales, lapse unpaid ones,
+    # capture before authorizations expire, auto-release, resume interrupted steps)
+    # every GAVEL_SETTLEMENT_INTERVAL seconds, unless switched off here.
+    run_settlement: bool = Field(default=True, alias="GAVEL_RUN_SETTLEMENT")
+    settlement_interval_seconds: float = Field(default=5.0, gt=0, alias="GAVEL_SETTLEMENT_INTERVAL")
+    # A SOLD sale not paid within this lapses (an unpaid strike on the buyer).
+    payment_window_seconds: int = Field(
+        default=3 * 86400, ge=60, alias="GAVEL_PAYMENT_WINDOW_SECONDS"
+    )
+    # Escrow is released this long after shipment unless the buyer confirms or disputes.
+    hold_window_seconds: int = Field(default=14 * 86400, ge=0, alias="GAVEL_HOLD_WINDOW_SECONDS")
+    # The buyer may open a dispute this long after shipment (after payment before it).
+    dispute_window_seconds: int = Field(
+        default=14 * 86400, ge=0, alias="GAVEL_DISPUTE_WINDOW_SECONDS"
+    )
+    # How long a card authorization lasts when the gateway gives no capture_before, and
+    # how long before that deadline the worker captures into the platform's balance.
+    authorization_lifetime_seconds: int = Field(
+        default=7 * 86400, ge=3600, alias="GAVEL_AUTHORIZATION_LIFETIME_SECONDS"
+    )
+    capture_margin_seconds: int = Field(
+        default=12 * 3600, ge=0, alias="GAVEL_CAPTURE_MARGIN_SECONDS"
+    )
+    # Percentages (0-100, at most two decimals): the buyer's premium on top of the price,
+    # the platform's fee out of the price. Both are platform revenue.
+    buyer_premium_percent: Percent = Field(default=Decimal(0), alias="GAVEL_BUYER_PREMIUM_PERCENT")
+    platform_fee_percent: Percent = Field(default=Decimal(5), alias="GAVEL_PLATFORM_FEE_PERCENT")
+    # Reputation's prior: a new user counts as this many ratings of this mean.
+    reputation_prior_mean: Decimal = Field(
+        default=Decimal(4), ge=1, le=5, alias="GAVEL_REPUTATION_PRIOR_MEAN"
+    )
+    reputation_prior_weight: int = Field(default=5, ge=1, alias="GAVEL_REPUTATION_PRIOR_WEIGHT")
+
+    @property
+    def settlement_policy(self) -> SettlementPolicy:
+        return SettlementPolicy(
+            payment_window=timedelta(seconds=self.payment_window_seconds),
+            hold_window=timedelta(seconds=self.hold_window_seconds),
+            dispute_window=timedelta(seconds=self.dispute_window_seconds),
+            authorization_lifetime=timedelta(seconds=self.authorization_lifetime_seconds),
+            capture_margin=timedelta(seconds=self.capture_margin_seconds),
+            buyer_premium_bps=bps_from_percent(self.buyer_premium_percent, name="premium"),
+            platform_fee_bps=bps_from_percent(self.platform_fee_percent, name="fee"),
+            reputation_prior_mean=self.reputation_prior_mean,
+            reputation_prior_weight=self.reputation_prior_weight,
+        )
 
     @property
     def production(self) -> bool:

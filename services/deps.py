@@ -15,6 +15,7 @@ from adapters.mailer import LogMailer
 from adapters.passwords import PasswordHasher
 from adapters.tokens import TokenService
 from domain.listing import ListingPolicy
+from domain.payments import PaymentGateway
 from realtime.account_states import AccountStates
 from realtime.events import Bus
 from realtime.slots import AuctionSlots
@@ -71,3 +72,5 @@ class Deps:
     throttle: Throttle = field(default_factory=Throttle)
     # Peers whose X-Forwarded-For names the client (adapters/client_address.py).
     trusted_proxies: tuple[Network, ...] = ()
+    # The payment gateway (domain/payments.py; adapters/stripe_gateway.py), if any.
+    payments: PaymentGateway | None = None

@@ -1,0 +1,94 @@
+"""Reading sales: one transaction, a user's purchases and sales, a sale's ledger,
+a user's reputation. Only the parties (and admins) see a sale; anyone else is told it
+does not exist (NOT_FOUND)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from domain.reputation import Reputation
+from domain.reputation import reputation as score_of
+from services.deps import Deps
+from services.paging import Page, check_first, decode_cursor, make_page
+from services.settlement.common import visible_transaction
+from services.settlement.policy import policy_of
+from storage.tables import Feedback, LedgerEntry, Transaction, User
+
+MAX_PAGE = 100
+
+
+async def get_transaction(deps: Deps, viewer: User, transaction_id: uuid.UUID | str) -> Transaction:
+    """The sale if `viewer` is its buyer, its seller or an admin; else NotFound."""
+    async with deps.uow() as uow:
+        return await visible_transaction(uow, viewer, transaction_id, lock=False)
+
+
+async def _newest_first(
+    deps: Deps, where: Any, first: int | None, after: str | None
+) -> Page[Transaction]:
+    size = check_first(first, MAX_PAGE)
+    query = select(Transaction).where(where)
+    if after:
+        key, row_id = decode_cursor(after, key_type=datetime)
+        query = query.where(
+            (col(Transaction.created_at) < key)
+            | ((col(Transaction.created_at) == key) & (col(Transaction.id) < row_id))
+        )
+    query = query.order_by(col(Transaction.created_at).desc(), col(Transaction.id).desc())
+    async with deps.uow() as uow:
+        rows = (await uow.session.exec(query.limit(size + 1))).all()
+        total = (
+            await uow.session.exec(select(func.count()).select_from(Transaction).where(where))
+        ).one()
+    return make_page(rows, size, total, lambda r: r.created_at)
+
+
+async def list_purchases(
+    deps: Deps, viewer: User, first: int | None = None, after: str | None = None
+) -> Page[Transaction]:
+    """The viewer's purchases, newest first (keyset cursor on created_at, id)."""
+    return await _newest_first(deps, col(Transaction.buyer_id) == viewer.id, first, after)
+
+
+async def list_sales(
+    deps: Deps, viewer: User, first: int | None = None, after: str | None = None
+) -> Page[Transaction]:
+    """The viewer's sales as seller, newest first."""
+    return await _newest_first(deps, col(Transaction.seller_id) == viewer.id, first, after)
+
+
+async def ledger_for(
+    deps: Deps, viewer: User, transaction_id: uuid.UUID | str
+) -> list[LedgerEntry]:
+    """The sale's ledger entries in posting order (parties or admins; else NotFound)."""
+    async with deps.uow() as uow:
+        txn = await visible_transaction(uow, viewer, transaction_id, lock=False)
+        rows = (
+            await uow.session.exec(
+                select(LedgerEntry)
+                .where(col(LedgerEntry.transaction_id) == txn.id)
+                .order_by(col(LedgerEntry.id))
+            )
+        ).all()
+    return list(rows)
+
+
+async def reputation(deps: Deps, user_id: uuid.UUID) -> Reputation:
+    """The user's Bayesian reputation from the ratings received (domain/reputation.py)."""
+    policy = policy_of(deps)
+    async with deps.uow() as uow:
+        count, total = (
+            await uow.session.exec(
+                select(func.count(), func.coalesce(func.sum(Feedback.rating), 0)).where(
+                    col(Feedback.subject_id) == user_id
+                )
+            )
+        ).one()
+    return score_of(
+        int(total), int(count), policy.reputation_prior_mean, policy.reputation_prior_weight
+    )
