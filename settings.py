@@ -226,6 +226,21 @@ class Settings(BaseSettings):
             reputation_prior_weight=self.reputation_prior_weight,
         )
 
+    # --- Payments: Stripe (adapters/stripe_gateway.py, adapters/stripe_webhook.py) -----
+    # STRIPE_API_KEY / STRIPE_API_BASE (above) unset: the localstripe emulator that
+    # `make run` and the tests start (devservers/localstripe.py) on 127.0.0.1, at
+    # GAVEL_STRIPE_EMULATOR_PORT unless STRIPE_API_BASE names one. A key (sk_test_...,
+    # sk_live_...) talks to Stripe itself. The webhook secret (whsec_...) verifies
+    # POST /webhooks/stripe; unset, every webhook is refused. `make run` generates one for
+    # the emulator; production refuses to start without a key and a secret of its own.
+    stripe_webhook_secret: SecretStr | None = Field(default=None, alias="STRIPE_WEBHOOK_SECRET")
+    # Oldest webhook signature accepted, seconds (Stripe's default: 300); older: 400.
+    stripe_webhook_tolerance_seconds: int = Field(
+        default=300, ge=1, alias="GAVEL_STRIPE_WEBHOOK_TOLERANCE_SECONDS"
+    )
+    stripe_timeout_seconds: float = Field(default=20.0, gt=0, alias="GAVEL_STRIPE_TIMEOUT_SECONDS")
+    stripe_emulator_port: int = Field(default=8420, alias="GAVEL_STRIPE_EMULATOR_PORT")
+
     @property
     def production(self) -> bool:
         return self.env == "production"
@@ -271,6 +286,7 @@ MIN_SECRET_DISTINCT_CHARS = 10
 DEV_SECRET_FILES = {
     "GAVEL_JWT_SECRET": "jwt-secret",
     "GAVEL_ADMIN_STORAGE_SECRET": "admin-storage-secret",
+    "STRIPE_WEBHOOK_SECRET": "stripe-webhook-secret",
 }
 
 
@@ -307,6 +323,7 @@ def production_problems(settings: Settings) -> list[str]:
         for name, value in (
             ("GAVEL_JWT_SECRET", settings.jwt_secret),
             ("GAVEL_ADMIN_STORAGE_SECRET", settings.admin_storage_secret),
+            ("STRIPE_WEBHOOK_SECRET", settings.stripe_webhook_secret),
         )
         if (problem := _secret_problem(name, value, settings.data_dir)) is not None
     ]
@@ -314,4 +331,6 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append("DATABASE_URL is not set")
     if not settings.redis_url:
         problems.append("REDIS_URL is not set")
+    if settings.stripe_api_key is None or not settings.stripe_api_key.get_secret_value():
+        problems.append("STRIPE_API_KEY is not set (the Stripe emulator is for development)")
     return problems

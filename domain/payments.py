@@ -51,6 +51,19 @@ class GatewayUnavailable(DomainError):
     code = "PAYMENT_GATEWAY_UNAVAILABLE"
 
 
+class GatewayRequestRejected(DomainError):
+    """The gateway refused a well-formed call for what it asked (HTTP 4xx other than a
+    decline): capturing a cancelled intent, refunding more than was captured, an
+    idempotency key reused with other parameters. Retrying it unchanged fails again;
+    `gateway_code` is the gateway's own code when it gave one."""
+
+    code = "PAYMENT_GATEWAY_REJECTED"
+
+    def __init__(self, message: str, *, gateway_code: str | None = None):
+        super().__init__(message)
+        self.gateway_code = gateway_code
+
+
 class WebhookRejected(DomainError):
     """A webhook whose signature is missing, forged or older than the tolerance (HTTP 400)."""
 
@@ -139,6 +152,13 @@ class PaymentGateway(Protocol):
         self, *, customer_id: str, payment_method_id: str, idempotency_key: str
     ) -> None:
         """Attach a payment method the client created (by id) to the customer."""
+
+    async def save_payment_method(
+        self, *, customer_id: str, payment_method_id: str, idempotency_key: str
+    ) -> str:
+        """Attach a payment method to the customer and return the id to charge: the same
+        id, except for Stripe's test tokens (`pm_card_visa`, ...), which become a new
+        payment method on attaching. Raises PaymentDeclined when the card is refused."""
 
     async def authorize(
         self,

@@ -1,7 +1,9 @@
-"""Test fixtures: real PostgreSQL and Redis (embedded, throwaway) and the real ASGI app.
+"""Test fixtures: real PostgreSQL, Redis and the Stripe emulator (embedded, throwaway)
+and the real ASGI app.
 
 Set DATABASE_URL / REDIS_URL to run against servers of your own instead; the suite then
-creates its own databases on that PostgreSQL server.
+creates its own databases on that PostgreSQL server. STRIPE_API_KEY=sk_test_... runs the
+payment tests against Stripe's test mode instead of the emulator.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
 
+from adapters.stripe_gateway import StripeGateway, build_gateway
 from devservers.stack import StackUrls, embedded_stack
 from gavel_app import create_app
 from settings import Settings
@@ -45,6 +48,9 @@ GENEROUS_LIMITS: dict[str, Any] = {
 }
 for _name, _value in GENEROUS_LIMITS.items():
     os.environ.setdefault(_name, str(_value))
+
+# Signs the webhooks tests send (and the emulator's, where a test registers one).
+STRIPE_WEBHOOK_SECRET = "whsec_" + secrets.token_hex(24)
 
 
 @pytest.fixture(scope="session")
@@ -101,8 +107,20 @@ def settings(
         GAVEL_DATA_DIR=tmp_path_factory.mktemp("data"),
         # Short auctions let closing tests finish in seconds.
         GAVEL_MIN_AUCTION_SECONDS=2,
+        # The session's Stripe emulator (None: STRIPE_API_KEY/STRIPE_API_BASE from the env).
+        STRIPE_API_BASE=stack.stripe_api_base,
+        STRIPE_WEBHOOK_SECRET=STRIPE_WEBHOOK_SECRET,
         **GENEROUS_LIMITS,
     )
+
+
+@pytest.fixture(scope="session")
+def payment_gateway(settings: Settings) -> StripeGateway:
+    """The Stripe adapter on the session's emulator (or Stripe test mode, see above);
+    webhooks verify against STRIPE_WEBHOOK_SECRET."""
+    gateway = build_gateway(settings)
+    assert isinstance(gateway, StripeGateway)
+    return gateway
 
 
 @pytest.fixture(scope="session")

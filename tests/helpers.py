@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from adapters.stripe_gateway import StripeGateway
+
 REGISTER = """
 mutation($input: RegisterInput!) {
   register(input: $input) {
@@ -122,3 +124,24 @@ def own_redis_db(url: str, db: int) -> str:
     in-process app's persister (which sweeps its own database's) must not touch."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+# Stripe's test payment methods, which the emulator knows too: the first attaches and
+# authorizes; the second attaches but every charge is declined (card_declined).
+TEST_CARD = "pm_card_visa"
+DECLINED_CARD = "pm_card_chargeCustomerFail"
+
+
+async def test_card(gateway: StripeGateway, customer_id: str, *, declined: bool = False) -> str:
+    """Attach a test card to the customer and return the new payment method's id (what
+    settlement stores and charges): Visa 4242..., or with `declined` 4000 0000 0000 0341,
+    which attaches and is declined when charged. Card numbers never pass through Gavel:
+    both the emulator and Stripe's test mode turn these tokens into payment methods."""
+    return await gateway.save_payment_method(
+        customer_id=customer_id,
+        payment_method_id=DECLINED_CARD if declined else TEST_CARD,
+        idempotency_key=f"test-card:{uuid.uuid4()}",
+    )
+
+
+test_card.__test__ = False  # type: ignore[attr-defined]  # a helper, not a pytest test

@@ -28,6 +28,8 @@ def _production(settings: Settings, **overrides: Any) -> Settings:
         "GAVEL_ENV": "production",
         "GAVEL_JWT_SECRET": secrets.token_urlsafe(48),
         "GAVEL_ADMIN_STORAGE_SECRET": secrets.token_urlsafe(48),
+        "STRIPE_API_KEY": "sk_live_" + secrets.token_hex(16),
+        "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(24),
         "GAVEL_RUN_SCHEDULER": False,
         "GAVEL_MIN_AUCTION_SECONDS": 2,
     }
@@ -47,6 +49,9 @@ def _production(settings: Settings, **overrides: Any) -> Settings:
         ({"GAVEL_ADMIN_STORAGE_SECRET": "admin"}, "GAVEL_ADMIN_STORAGE_SECRET"),
         ({"DATABASE_URL": None}, "DATABASE_URL"),
         ({"REDIS_URL": None}, "REDIS_URL"),
+        ({"STRIPE_API_KEY": None}, "STRIPE_API_KEY"),
+        ({"STRIPE_WEBHOOK_SECRET": None}, "STRIPE_WEBHOOK_SECRET"),
+        ({"STRIPE_WEBHOOK_SECRET": "whsec_short"}, "STRIPE_WEBHOOK_SECRET"),
     ],
 )
 def test_production_refuses_to_start_with_unsafe_settings(settings, overrides, named):
@@ -62,11 +67,17 @@ def test_production_refuses_the_secret_make_run_generated(settings, tmp_path: Pa
         create_app(_production(settings, GAVEL_DATA_DIR=tmp_path, GAVEL_JWT_SECRET=generated))
 
 
+def test_production_refuses_the_webhook_secret_make_run_generated(settings, tmp_path: Path):
+    generated = "whsec_" + secrets.token_hex(24)
+    (tmp_path / "stripe-webhook-secret").write_text(generated + "\n")
+    with pytest.raises(ProductionConfigError, match="STRIPE_WEBHOOK_SECRET.*make run"):
+        create_app(_production(settings, GAVEL_DATA_DIR=tmp_path, STRIPE_WEBHOOK_SECRET=generated))
+
+
 def test_other_environments_need_no_secrets(settings):
     for env in ("development", "test"):
-        assert (
-            production_problems(_production(settings, GAVEL_ENV=env, GAVEL_JWT_SECRET=None)) == []
-        )
+        unset = {"GAVEL_JWT_SECRET": None, "STRIPE_API_KEY": None, "STRIPE_WEBHOOK_SECRET": None}
+        assert production_problems(_production(settings, GAVEL_ENV=env, **unset)) == []
 
 
 @pytest.fixture(scope="module")
