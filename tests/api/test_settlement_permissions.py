@@ -1,0 +1,214 @@
+"""Object-level permissions of settlement (issue 14 item 8): only the buyer pays and
+confirms, only the seller ships and offers second chances, only a party leaves feedback,
+only admins resolve disputes, and nobody else sees a sale, its dispute, feedback or
+ledger (NOT_FOUND, exactly as for an id that names nothing). Every refusal changes
+nothing: the sale reads the same afterwards."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from tests.api.settlement_steps import (
+    CONFIRM,
+    DISPUTE,
+    FEEDBACK,
+    GOOD_CARD,
+    PAY,
+    PURCHASES,
+    RESOLVE,
+    RESPOND,
+    SALES,
+    SAVE_CARD,
+    SECOND_CHANCE,
+    SHIP,
+    TRANSACTION,
+    codes,
+    make_admin,
+    paid,
+    payload,
+    read,
+    shipped,
+    sold,
+)
+from tests.helpers import register
+
+
+@pytest.fixture
+async def stranger(gql):
+    return await register(gql, seller=True)
+
+
+async def test_nobody_else_sees_a_sale(gql, app, stranger):
+    sale = await sold(gql, app)
+    unknown = str(uuid.uuid4())
+    for variables in ({"id": sale.transaction_id}, {"id": unknown}):
+        body = await gql(TRANSACTION, variables, token=stranger.token)
+        assert body["data"] == {"transaction": None}
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"]
+    # The stranger's answer is the unknown id's, word for word: nothing leaks.
+    mine = await gql(TRANSACTION, {"id": sale.transaction_id}, token=stranger.token)
+    nobody = await gql(TRANSACTION, {"id": unknown}, token=stranger.token)
+    assert mine["errors"][0]["message"] == nobody["errors"][0]["message"]
+    anonymous = await gql(TRANSACTION, {"id": sale.transaction_id})
+    assert anonymous["errors"][0]["extensions"]["code"] == "NOT_AUTHENTICATED"
+    malformed = await gql(TRANSACTION, {"id": "not-a-uuid"}, token=sale.buyer.token)
+    assert malformed["errors"][0]["extensions"]["code"] == "INVALID_ID"
+    for lists in (PURCHASES, SALES):
+        theirs = (await gql(lists, token=stranger.token))["data"]["me"]
+        assert next(iter(theirs.values()))["totalCount"] == 0
+    buyer_view = await read(gql, sale, sale.buyer)
+    seller_view = await read(gql, sale, sale.seller)
+    admin_view = await read(gql, sale, await make_admin(gql, app))
+    assert buyer_view["id"] == seller_view["id"] == admin_view["id"] == sale.transaction_id
+    purchases = (await gql(PURCHASES, token=sale.buyer.token))["data"]["me"]["purchases"]
+    sales = (await gql(SALES, token=sale.seller.token))["data"]["me"]["sales"]
+    assert [e["node"]["id"] for e in purchases["edges"]] == [sale.transaction_id]
+    assert [e["node"]["id"] for e in sales["edges"]] == [sale.transaction_id]
+    assert (await gql(SALES, token=sale.buyer.token))["data"]["me"]["sales"]["totalCount"] == 0
+
+
+async def test_only_the_buyer_gets_the_payment_client_secret(gql, app):
+    sale = await sold(gql, app)
+    assert (await read(gql, sale, sale.buyer))["paymentClientSecret"]
+    assert (await read(gql, sale, sale.seller))["paymentClientSecret"] is None
+    assert (await read(gql, sale, await make_admin(gql, app)))["paymentClientSecret"] is None
+
+
+async def _refused(
+    gql: Any, sale_reader: Any, doc: str, variables: dict[str, Any], who: Any, code: str
+) -> None:
+    before = await sale_reader()
+    result = await payload(gql, doc, variables, who)
+    assert codes(result) == [code], result
+    assert await sale_reader() == before
+
+
+async def test_only_the_buyer_pays(gql, app, stranger):
+    sale = await sold(gql, app)
+    for who in (sale.seller, stranger):
+        ok = await payload(gql, SAVE_CARD, {"pm": GOOD_CARD}, who)
+        assert ok["errors"] == [], ok
+
+    async def state() -> dict[str, Any]:
+        return await read(gql, sale, sale.buyer)
+
+    pay = {"id": sale.transaction_id}
+    await _refused(gql, state, PAY, pay, sale.seller, "FORBIDDEN")
+    await _refused(gql, state, PAY, pay, stranger, "NOT_FOUND")
+    assert (await state())["status"] == "PENDING"
+
+
+async def test_only_the_seller_ships_and_only_the_buyer_confirms(gql, app, stranger):
+    sale = await paid(gql, app)
+
+    async def state() -> dict[str, Any]:
+        return await read(gql, sale, sale.seller)
+
+    ship = {"id": sale.transaction_id, "carrier": "UPS", "tracking": "1Z999"}
+    await _refused(gql, state, SHIP, ship, sale.buyer, "FORBIDDEN")
+    await _refused(gql, state, SHIP, ship, stranger, "NOT_FOUND")
+    assert (await state())["shipment"] is None
+    shipped_now = await payload(gql, SHIP, ship, sale.seller)
+    assert shipped_now["errors"] == [], shipped_now
+    confirm = {"id": sale.transaction_id}
+    await _refused(gql, state, CONFIRM, confirm, sale.seller, "FORBIDDEN")
+    await _refused(gql, state, CONFIRM, confirm, stranger, "NOT_FOUND")
+    assert (await state())["receivedAt"] is None
+
+
+async def test_only_the_buyer_disputes_only_the_seller_responds_only_admins_resolve(
+    gql, app, stranger
+):
+    sale = await shipped(gql, app)
+
+    async def state() -> dict[str, Any]:
+        return await read(gql, sale, sale.buyer)
+
+    dispute = {"id": sale.transaction_id, "reason": "NOT_AS_DESCRIBED", "message": "Broken."}
+    await _refused(gql, state, DISPUTE, dispute, sale.seller, "FORBIDDEN")
+    await _refused(gql, state, DISPUTE, dispute, stranger, "NOT_FOUND")
+    assert (await state())["dispute"] is None
+    opened = await payload(gql, DISPUTE, dispute, sale.buyer)
+    assert opened["errors"] == [], opened
+    dispute_id = (await state())["dispute"]["id"]
+
+    respond = {"id": dispute_id, "message": "It was fine when it left."}
+    await _refused(gql, state, RESPOND, respond, sale.buyer, "FORBIDDEN")
+    await _refused(gql, state, RESPOND, respond, stranger, "NOT_FOUND")
+    assert (await state())["dispute"]["sellerResponse"] is None
+
+    resolve = {"id": dispute_id, "resolution": "REFUND_FULL"}
+    for who in (sale.buyer, sale.seller, stranger):
+        before = await state()
+        body = await gql(RESOLVE, resolve, token=who.token)
+        assert body["data"] is None
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+        assert await state() == before
+    assert (await state())["status"] != "REFUNDED"
+
+
+async def test_only_the_seller_offers_a_second_chance(gql, app, stranger):
+    sale = await sold(gql, app)
+
+    async def state() -> dict[str, Any]:
+        return await read(gql, sale, sale.seller)
+
+    offer = {"id": sale.transaction_id}
+    await _refused(gql, state, SECOND_CHANCE, offer, sale.buyer, "FORBIDDEN")
+    await _refused(gql, state, SECOND_CHANCE, offer, stranger, "NOT_FOUND")
+
+
+async def test_only_a_party_leaves_feedback(gql, app, stranger):
+    sale = await shipped(gql, app)
+    confirmed = await payload(gql, CONFIRM, {"id": sale.transaction_id}, sale.buyer)
+    assert confirmed["errors"] == [], confirmed
+
+    async def state() -> dict[str, Any]:
+        return await read(gql, sale, sale.seller)
+
+    rate = {"id": sale.transaction_id, "rating": 1, "comment": "never met them"}
+    await _refused(gql, state, FEEDBACK, rate, stranger, "NOT_FOUND")
+    admin = await make_admin(gql, app)
+    await _refused(gql, state, FEEDBACK, rate, admin, "FORBIDDEN")
+    assert (await state())["feedback"] == []
+
+
+async def test_a_saved_card_is_the_owners_alone(gql, app, stranger):
+    owner = await register(gql)
+    saved = await payload(gql, SAVE_CARD, {"pm": GOOD_CARD}, owner)
+    assert saved["errors"] == [], saved
+    async with app.state.engine.connect() as conn:
+        pm = (
+            await conn.execute(
+                text("SELECT stripe_payment_method_id FROM users WHERE id = :u"), {"u": owner.id}
+            )
+        ).scalar_one()
+    assert pm
+    # Another user naming the owner's saved card cannot take it over.
+    taken = await payload(gql, SAVE_CARD, {"pm": pm}, stranger)
+    assert taken["errors"], taken
+    mine = "{ me { paymentMethodSaved } }"
+    assert (await gql(mine, token=owner.token))["data"]["me"]["paymentMethodSaved"] is True
+    assert (await gql(mine, token=stranger.token))["data"]["me"]["paymentMethodSaved"] is False
+
+
+async def test_strikes_and_disputes_lost_are_for_admins(gql, app, stranger):
+    someone = await register(gql)
+    doc = "query($id: ID!) { user(id: $id) { username unpaidStrikes disputesLost } }"
+    for who in (someone, stranger):
+        body = await gql(doc, {"id": someone.id}, token=who.token)
+        assert body["data"]["user"] == {
+            "username": someone.username,
+            "unpaidStrikes": None,
+            "disputesLost": None,
+        }
+        assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
+    admin = await make_admin(gql, app)
+    body = await gql(doc, {"id": someone.id}, token=admin.token)
+    assert "errors" not in body, body
+    assert body["data"]["user"]["unpaidStrikes"] == 0
+    assert body["data"]["user"]["disputesLost"] == 0
