@@ -321,6 +321,8 @@ class Transaction(SQLModel, table=True):
     replaces_id: uuid.UUID | None = _fk("transactions.id", nullable=True, index=False)
     stripe_payment_intent_id: str | None = Field(default=None, max_length=64, unique=True)
     payment_method_id: str | None = Field(default=None, max_length=64)
+    # Authorization attempts made (a new intent per attempt: txn:{id}:authorize:{n}).
+    payment_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     payout_id: str | None = Field(default=None, max_length=64)
     payout_status: str | None = Field(default=None, max_length=16)
     idempotency_key: str = Field(max_length=100, unique=True)

@@ -73,6 +73,10 @@ def upgrade() -> None:
         "transactions",
         sa.Column("second_chance", sa.Boolean(), server_default="false", nullable=False),
     )
+    op.add_column(
+        "transactions",
+        sa.Column("payment_attempts", sa.Integer(), server_default="0", nullable=False),
+    )
     op.add_column("transactions", sa.Column("replaces_id", sa.Uuid(), nullable=True))
     op.create_foreign_key(
         "transactions_replaces_id_fkey",
@@ -151,7 +155,7 @@ def downgrade() -> None:
     for name, _ in _STRINGS:
         op.drop_column("transactions", name)
     op.drop_constraint("transactions_replaces_id_fkey", "transactions", type_="foreignkey")
-    for name in ("replaces_id", "second_chance", "refunded_amount", "buyer_premium", "price"):
+    for name in ("payment_attempts", "replaces_id", "second_chance", "refunded_amount", "buyer_premium", "price"):
         op.drop_column("transactions", name)
     op.drop_index("ix_transactions_status", table_name="transactions")
     op.drop_index("uq_transactions_live_auction", table_name="transactions")

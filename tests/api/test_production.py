@@ -70,7 +70,7 @@ def test_production_refuses_the_secret_make_run_generated(settings, tmp_path: Pa
 def test_production_refuses_the_webhook_secret_make_run_generated(settings, tmp_path: Path):
     generated = "whsec_" + secrets.token_hex(24)
     (tmp_path / "stripe-webhook-secret").write_text(generated + "\n")
-    with pytest.raises(ProductionConfigError, match="STRIPE_WEBHOOK_SECRET.*make run"):
+    with pytest.raises(ProductionConfigError, match=r"STRIPE_WEBHOOK_SECRET.*make run"):
         create_app(_production(settings, GAVEL_DATA_DIR=tmp_path, STRIPE_WEBHOOK_SECRET=generated))
 
 
