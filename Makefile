@@ -12,7 +12,7 @@ GRAPHIQL := vendor/graphiql/PINS
 .PHONY: help venv browser run up test fmt schema bench bench-http bench-fanout
 
 help:
-	@echo "make run     install (if needed), start embedded PostgreSQL + Redis, migrate, seed, serve"
+	@echo "make run     install (if needed), start embedded PostgreSQL + Redis + Stripe emulator, migrate, seed, serve"
 	@echo "make test    install (if needed), lint, type-check, run the whole test suite"
 	@echo "make up      only start the embedded servers (prints export lines)"
 	@echo "make fmt     format and auto-fix lint"

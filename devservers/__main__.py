@@ -1,8 +1,9 @@
 """`python -m devservers run|up`: the one-command dev runner (used by `make run`).
 
 `run` starts embedded PostgreSQL and Redis (unless DATABASE_URL / REDIS_URL point
-elsewhere), migrates, loads the seed data and serves the app in the foreground; Ctrl-C or
-SIGTERM stops the app first, then the servers. `up` only starts the servers.
+elsewhere) and the Stripe emulator (unless STRIPE_API_KEY / STRIPE_API_BASE are set),
+migrates, loads the seed data and serves the app in the foreground; Ctrl-C or SIGTERM
+stops the app first, then the servers. `up` only starts the servers.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dotenv import load_dotenv
 from adapters.logging_setup import LOG_FORMATS, LOG_LEVELS, configure_logging
 from devservers.app_server import stop_wait, uvicorn_command
 from devservers.ports import is_listening
-from devservers.stack import StackUrls, embedded_stack
+from devservers.stack import StackUrls, embedded_stack, stripe_emulated
 from settings import Settings, production_problems
 
 log = logging.getLogger("devservers")
@@ -33,6 +34,7 @@ log = logging.getLogger("devservers")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_PORT = 5433
 DEFAULT_REDIS_PORT = 6380
+DEFAULT_STRIPE_PORT = 8420
 _PR_SET_PDEATHSIG = 1
 
 
@@ -101,6 +103,29 @@ def _print_urls(urls: StackUrls) -> None:
     ):
         origin = f"embedded, data in {server.data_dir}" if server else "from the environment"
         print(f"  {name} {url}  ({origin})", flush=True)
+    if urls.stripe is not None:
+        print(f"  Stripe     {urls.stripe.url}  (emulator, data in {urls.stripe.data_dir})")
+    else:
+        print(f"  Stripe     {urls.stripe_api_base or 'api.stripe.com'}  (STRIPE_API_KEY)")
+
+
+def _stripe_port() -> int:
+    return _env_int("GAVEL_STRIPE_EMULATOR_PORT", DEFAULT_STRIPE_PORT)
+
+
+def _stripe_webhook_secret(data_dir: Path) -> str | None:
+    """For the emulator, the env's or one generated once (like the other dev secrets);
+    for real Stripe only the env's (`stripe listen` prints it)."""
+    if stripe_emulated():
+        return _persistent_secret("STRIPE_WEBHOOK_SECRET", data_dir / "stripe-webhook-secret")
+    return os.environ.get("STRIPE_WEBHOOK_SECRET") or None
+
+
+def _stripe_env(urls: StackUrls, webhook_secret: str | None) -> dict[str, str]:
+    env = {"STRIPE_API_BASE": urls.stripe_api_base} if urls.stripe_api_base else {}
+    if webhook_secret:
+        env["STRIPE_WEBHOOK_SECRET"] = webhook_secret
+    return env
 
 
 def _run_step(cmd: list[str], env: Mapping[str, str]) -> None:
@@ -193,9 +218,19 @@ def cmd_run() -> int:
     storage_secret = _persistent_secret(
         "GAVEL_ADMIN_STORAGE_SECRET", data_dir / "admin-storage-secret"
     )
+    webhook_secret = _stripe_webhook_secret(data_dir)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     started = time.monotonic()
     try:
-        with embedded_stack(data_dir, pg_port=pg_port, redis_port=redis_port) as urls:
+        with embedded_stack(
+            data_dir,
+            pg_port=pg_port,
+            redis_port=redis_port,
+            stripe_port=_stripe_port(),
+            # The emulator signs its events and POSTs them to the app, as Stripe would.
+            stripe_webhook_url=f"http://{shown}:{port}/webhooks/stripe",
+            stripe_webhook_secret=webhook_secret,
+        ) as urls:
             log.info("servers ready in %.1fs", time.monotonic() - started)
             _print_urls(urls)
             env = {
@@ -205,6 +240,7 @@ def cmd_run() -> int:
                 "GAVEL_DATA_DIR": str(data_dir),
                 "GAVEL_JWT_SECRET": jwt_secret,
                 "GAVEL_ADMIN_STORAGE_SECRET": storage_secret,
+                **_stripe_env(urls, webhook_secret),
             }
             _run_step([sys.executable, "-m", "alembic", "upgrade", "head"], env)
             if not _production():  # demo accounts have published passwords
@@ -222,12 +258,27 @@ def cmd_run() -> int:
 def cmd_up() -> int:
     data_dir = _data_dir()
     pg_port, redis_port = _ports()
+    webhook_secret = _stripe_webhook_secret(data_dir)
+    port = _env_int("GAVEL_PORT", 8000)
     try:
-        with embedded_stack(data_dir, pg_port=pg_port, redis_port=redis_port) as urls:
+        with embedded_stack(
+            data_dir,
+            pg_port=pg_port,
+            redis_port=redis_port,
+            stripe_port=_stripe_port(),
+            stripe_webhook_url=f"http://127.0.0.1:{port}/webhooks/stripe",
+            stripe_webhook_secret=webhook_secret,
+        ) as urls:
             _print_urls(urls)
+            exports = "".join(
+                f"export {name}={value}\n" for name, value in _stripe_env(urls, None).items()
+            )
+            if urls.stripe is not None:  # the secret stays in its file, out of the terminal
+                secret_file = data_dir / "stripe-webhook-secret"
+                exports += f"export STRIPE_WEBHOOK_SECRET=$(cat {secret_file})\n"
             print(
                 f"\nexport DATABASE_URL={urls.database_url}\n"
-                f"export REDIS_URL={urls.redis_url}\n\n"
+                f"export REDIS_URL={urls.redis_url}\n{exports}\n"
                 "Servers are up; Ctrl-C stops them.",
                 flush=True,
             )

