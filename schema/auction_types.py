@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +9,7 @@ import strawberry
 
 from domain.enums import AuctionStatus as Status
 from domain.enums import AuctionType as Type
-from domain.outcome import FinalState, decide
-from domain.pricing import dutch_price, english_minimum_next_bid
+from domain.public_state import PublicState, Standing, bid_amount_visible, public_state_of
 from realtime.slots import LiveState
 from schema.connection import Connection, connection
 from schema.context import Ctx
@@ -24,51 +22,36 @@ from services.paging import Page
 from storage import tables
 
 
-def overlay(row: tables.Auction, live: LiveState) -> tables.Auction:
-    """The stored auction with the slot's live state on top (the record lags by ms)."""
-    update: dict[str, Any] = {
-        "status": live.status,
-        "leader_id": live.leader_id,
-        "bid_count": live.bid_count,
-        "last_sequence": live.sequence,
-        "ends_at": live.ends_at,
-        "current_price": None if Type(row.type).sealed else live.price,
-    }
-    if live.status == Status.ENDED.value and not Type(row.type).sealed:
-        outcome = decide(
-            FinalState(
-                type=Type(row.type),
-                starting_price=row.starting_price,
-                reserve_price=row.reserve_price,
-                price=live.price,
-                leader=str(live.leader_id) if live.leader_id else None,
-            )
-        )
-        update |= {
-            "outcome": outcome.result.value,
-            "final_price": outcome.price,
-            "winner_id": uuid.UUID(outcome.winner) if outcome.winner else None,
-        }
-    return row.model_copy(update=update)
-
-
-def _sealed_and_open(row: tables.Auction) -> bool:
-    return Type(row.type).sealed and row.status != Status.ENDED.value
+def live_standing(live: LiveState) -> Standing:
+    """The slot's live state as a standing (its outcome is decided by `public_state`)."""
+    return Standing(
+        status=Status(live.status),
+        price=live.price,
+        leader=live.leader_id,
+        bid_count=live.bid_count,
+        sequence=live.sequence,
+        ends_at=live.ends_at,
+    )
 
 
 @strawberry.type
 class Auction:
     row: strawberry.Private[tables.Auction]
-    _live_row: strawberry.Private[tables.Auction | None] = None
+    _state: strawberry.Private[PublicState | None] = None
 
-    async def _current(self, info: Ctx) -> tables.Auction:
-        """Live state for active auctions, loaded once per request in one batch."""
-        if self.row.status != Status.ACTIVE.value:
-            return self.row
-        if self._live_row is None:
-            live = await info.context.loaders.live.load(self.row.id)
-            self._live_row = overlay(self.row, live) if live is not None else self.row
-        return self._live_row
+    async def _public(self, info: Ctx) -> PublicState:
+        """The public state (domain/public_state.py), computed once per object; an active
+        auction's live slot state is loaded once per request, in one batch."""
+        if self._state is None:
+            live = None
+            if self.row.status == Status.ACTIVE.value:
+                slot = await info.context.loaders.live.load(self.row.id)
+                live = live_standing(slot) if slot is not None else None
+            self._state = public_state_of(self.row, live, info.context.deps.clock())
+        return self._state
+
+    def _money(self, minor: int | None) -> Money | None:
+        return Money.of(minor, self.row.currency)
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -86,12 +69,11 @@ class Auction:
 
     @strawberry.field
     async def status(self, info: Ctx) -> AuctionStatus:
-        return Status((await self._current(info)).status)
+        return (await self._public(info)).status
 
     @strawberry.field
     async def outcome(self, info: Ctx) -> AuctionOutcome | None:
-        row = await self._current(info)
-        return AuctionOutcome(row.outcome) if row.outcome else None
+        return (await self._public(info)).outcome
 
     @strawberry.field(
         description="When it starts or started; a draft without one shows its creation time."
@@ -101,69 +83,30 @@ class Auction:
 
     @strawberry.field(description="The end, including soft-close extensions.")
     async def ends_at(self, info: Ctx) -> datetime:
-        return (await self._current(info)).ends_at
+        return (await self._public(info)).ends_at
 
     @strawberry.field
     def starting_price(self) -> Money:
-        money = Money.of(self.row.starting_price, self.row.currency)
+        money = self._money(self.row.starting_price)
         assert money is not None
         return money
-
-    def _dutch_now(self, info: Ctx) -> int:
-        row = self.row
-        assert row.dutch_step is not None and row.dutch_step_seconds is not None
-        started = row.activated_at or row.starts_at
-        elapsed = (info.context.deps.clock() - started).total_seconds() if started else 0.0
-        return dutch_price(
-            row.starting_price,
-            row.dutch_step,
-            row.dutch_step_seconds,
-            row.dutch_floor or 0,
-            elapsed,
-        )
 
     @strawberry.field(
         description="Null for sealed auctions until they end, and before the first English bid."
     )
     async def current_price(self, info: Ctx) -> Money | None:
-        row = await self._current(info)
-        if row.status == Status.ENDED.value:
-            return Money.of(
-                row.final_price if row.final_price is not None else row.current_price, row.currency
-            )
-        if _sealed_and_open(row):
-            return None
-        if row.type == Type.DUTCH.value and row.status == Status.ACTIVE.value:
-            return Money.of(self._dutch_now(info), row.currency)
-        if row.type == Type.DUTCH.value:
-            return Money.of(row.starting_price, row.currency)
-        return Money.of(row.current_price, row.currency)
+        return self._money((await self._public(info)).current_price)
 
     @strawberry.field(description="The least a bid must be now; null once bidding is over.")
     async def minimum_next_bid(self, info: Ctx) -> Money | None:
-        row = await self._current(info)
-        if row.status not in (Status.SCHEDULED.value, Status.ACTIVE.value):
-            return None
-        if row.type == Type.ENGLISH.value:
-            return Money.of(
-                english_minimum_next_bid(row.starting_price, row.current_price, row.currency),
-                row.currency,
-            )
-        if row.type == Type.DUTCH.value and row.status == Status.ACTIVE.value:
-            return Money.of(self._dutch_now(info), row.currency)
-        return Money.of(row.starting_price, row.currency)
+        return self._money((await self._public(info)).minimum_next_bid)
 
     @strawberry.field(
         description="True when there is no reserve or the price has reached it. "
         "Sealed auctions reveal it only at the end."
     )
     async def reserve_met(self, info: Ctx) -> bool:
-        row = await self._current(info)
-        if row.reserve_price is None:
-            return True
-        if Type(row.type).sealed:
-            return row.outcome == "SOLD"
-        return row.current_price is not None and row.current_price >= row.reserve_price
+        return (await self._public(info)).reserve_met
 
     @strawberry.field
     def buy_now_price(self) -> Money | None:
@@ -171,7 +114,7 @@ class Auction:
 
     @strawberry.field
     async def bid_count(self, info: Ctx) -> int:
-        return (await self._current(info)).bid_count
+        return (await self._public(info)).bid_count
 
     @strawberry.field
     async def watcher_count(self, info: Ctx) -> int:
@@ -179,19 +122,15 @@ class Auction:
 
     @strawberry.field(description="The current high bidder; hidden for sealed auctions.")
     async def leader(self, info: Ctx) -> User | None:
-        row = await self._current(info)
-        if Type(row.type).sealed or row.status == Status.CANCELLED.value:
-            return None
-        return await load_user(info, row.leader_id)
+        return await load_user(info, (await self._public(info)).leader)
 
     @strawberry.field
     async def winner(self, info: Ctx) -> User | None:
-        return await load_user(info, (await self._current(info)).winner_id)
+        return await load_user(info, (await self._public(info)).winner)
 
     @strawberry.field
     async def final_price(self, info: Ctx) -> Money | None:
-        row = await self._current(info)
-        return Money.of(row.final_price, row.currency)
+        return self._money((await self._public(info)).final_price)
 
     @strawberry.field
     async def bids(
@@ -229,7 +168,8 @@ class Bid:
     async def amount(self, info: Ctx) -> Money | None:
         auction = await self._auction_row(info)
         viewer = info.context.viewer
-        if _sealed_and_open(auction) and (viewer is None or viewer.id != self.row.bidder_id):
+        own = viewer is not None and viewer.id == self.row.bidder_id
+        if not bid_amount_visible(Type(auction.type), Status(auction.status), own=own):
             return None
         return Money.of(self.row.amount, self.row.currency)
 

@@ -107,7 +107,10 @@ def _getters(schema: GraphQLSchema) -> dict[str, dict[str, Getter]]:
             "leading": lambda a: a.leading,
             "bid": lambda a: a.bid,
         },
-        # The viewer placed this bid, so its amount is never hidden from them.
+        # The viewer placed this bid: its amount is their own, never hidden from them
+        # (domain/public_state.py `bid_amount_visible(..., own=True)`), so nothing is
+        # decided per request. An accepted bid's `auction { … }`, whose public state
+        # (domain/public_state.py) needs the live slot, takes the normal path.
         "Bid": {
             "__typename": lambda _: "Bid",
             "id": lambda b: str(b.id),

@@ -1,21 +1,21 @@
 """Builds the demo rows in memory: deterministic (`random.Random(42)`), times relative to `now`.
 
 Every row gets a fixed id (uuid5 of a namespace and a stable name), so the loader can insert
-with ON CONFLICT DO NOTHING and a second run changes nothing.
+with ON CONFLICT DO NOTHING and a second run changes nothing. Users, items and the social
+rows are built here; the auctions' histories in seeds/auction_histories.py.
 """
 
 from __future__ import annotations
 
-import random
 import unicodedata
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from domain.categories import CATEGORIES
-from domain.enums import AuctionOutcome, AuctionStatus, AuctionType, ItemCondition, Role
-from domain.pricing import dutch_price, increment
+from domain.enums import AuctionStatus, AuctionType, ItemCondition, Role
+from seeds.auction_histories import AuctionHistories
+from seeds.base import SeedRows, seed_id
 from seeds.catalog_data import (
     CATALOG,
     CITIES,
@@ -27,9 +27,7 @@ from seeds.catalog_data import (
     STREETS,
     CategorySpec,
 )
-from storage.tables import Auction, AuctionEvent, Bid, Item, Notification, User, Watch
-
-NAMESPACE = uuid.UUID("6f1c0b8e-5d2a-4c1e-9a7b-3e8d2f4a6c10")
+from storage.tables import Auction, Bid, Item, Notification, User, Watch
 
 ADMIN_EMAIL = "admin@gavel.test"
 ADMIN_USERNAME = "admin"
@@ -39,42 +37,6 @@ DEMO_PASSWORD = "gavel-demo-password"
 SELLER_COUNT = 12
 BIDDER_COUNT = 45
 ITEMS_PER_CATEGORY = 20
-MIN_PER_PAIR = 3
-
-TYPES = tuple(AuctionType)
-STATUSES = tuple(AuctionStatus)
-
-
-def seed_id(kind: str, key: object) -> uuid.UUID:
-    return uuid.uuid5(NAMESPACE, f"gavel-seed:{kind}:{key}")
-
-
-def _ms(moment: datetime | None) -> str:
-    return "" if moment is None else str(int(moment.timestamp() * 1000))
-
-
-@dataclass
-class SeedRows:
-    """Rows per table, in foreign-key order."""
-
-    users: list[User] = field(default_factory=list)
-    items: list[Item] = field(default_factory=list)
-    auctions: list[Auction] = field(default_factory=list)
-    bids: list[Bid] = field(default_factory=list)
-    auction_events: list[AuctionEvent] = field(default_factory=list)
-    watchlist: list[Watch] = field(default_factory=list)
-    notifications: list[Notification] = field(default_factory=list)
-
-    def tables(self) -> list[tuple[str, list[Any]]]:
-        return [
-            ("users", self.users),
-            ("items", self.items),
-            ("auctions", self.auctions),
-            ("bids", self.bids),
-            ("auction_events", self.auction_events),
-            ("watchlist", self.watchlist),
-            ("notifications", self.notifications),
-        ]
 
 
 def _ascii(text: str) -> str:
@@ -82,43 +44,7 @@ def _ascii(text: str) -> str:
     return "".join(ch for ch in plain if ch.isalnum()).lower()
 
 
-def _nice(minor: int) -> int:
-    """Round a price in minor units to something a person would type."""
-    major = max(1, minor // 100)
-    if major >= 1000:
-        major = round(major / 50) * 50
-    elif major >= 100:
-        major = round(major / 5) * 5
-    return max(1, major) * 100
-
-
-class _Builder:
-    def __init__(self, now: datetime, password_hashes: dict[str, str]) -> None:
-        self.now = now
-        self.hashes = password_hashes
-        self.rng = random.Random(42)
-        self.rows = SeedRows()
-        self.sellers: list[User] = []
-        self.bidders: list[User] = []
-        self.usernames: set[str] = set()
-
-    # -- helpers -------------------------------------------------------------------------
-
-    def ago(self, low: timedelta, high: timedelta) -> datetime:
-        return self.now - self._span(low, high)
-
-    def ahead(self, low: timedelta, high: timedelta) -> datetime:
-        return self.now + self._span(low, high)
-
-    def _span(self, low: timedelta, high: timedelta) -> timedelta:
-        seconds = self.rng.uniform(low.total_seconds(), high.total_seconds())
-        return timedelta(seconds=int(seconds))
-
-    def _times_between(self, start: datetime, end: datetime, count: int) -> list[datetime]:
-        total = int((end - start).total_seconds())
-        offsets = sorted(self.rng.sample(range(1, max(total, count + 1)), count))
-        return [start + timedelta(seconds=s) for s in offsets]
-
+class _Builder(AuctionHistories):
     # -- users ---------------------------------------------------------------------------
 
     def _unique_username(self, candidates: list[str]) -> str:
@@ -286,289 +212,6 @@ class _Builder:
             parts.append(f"Details - {details}.")
         parts.extend(rng.sample(DESCRIPTION_CLOSERS, 2))
         return " ".join(parts)
-
-    # -- auctions ------------------------------------------------------------------------
-
-    def _plan(self) -> list[tuple[AuctionType, AuctionStatus]]:
-        rng = self.rng
-        plan = [(t, s) for t in TYPES for s in STATUSES for _ in range(MIN_PER_PAIR)]
-        status_weights = [8, 12, 45, 25, 10]
-        type_weights = [55, 15, 15, 15]
-        while len(plan) < len(self.rows.items):
-            plan.append(
-                (rng.choices(TYPES, type_weights)[0], rng.choices(STATUSES, status_weights)[0])
-            )
-        rng.shuffle(plan)
-        return plan
-
-    def auctions(self) -> None:
-        for item, (kind, status) in zip(self.rows.items, self._plan(), strict=True):
-            self._auction(item, kind, status)
-
-    def _auction(self, item: Item, kind: AuctionType, status: AuctionStatus) -> None:
-        rng = self.rng
-        spec = CATALOG[item.category.split("/")[0]]
-        lo, hi = spec.price_range
-        start = _nice(int(lo * (hi / lo) ** rng.random() * 100))
-        currency = rng.choices(("USD", "EUR", "GBP"), (75, 15, 10))[0]
-        a = Auction(
-            id=seed_id("auction", item.id),
-            item_id=item.id,
-            seller_id=item.seller_id,
-            type=kind.value,
-            status=status.value,
-            currency=currency,
-            starting_price=start,
-            created_at=item.created_at,
-            featured=status is AuctionStatus.ACTIVE and rng.random() < 0.12,
-        )
-        if kind is AuctionType.DUTCH:
-            a.dutch_floor = max(100, _nice(int(start * rng.uniform(0.3, 0.6))))
-            if a.dutch_floor >= start:
-                a.starting_price = start = a.dutch_floor + 500
-            a.dutch_step = max(100, _nice((start - a.dutch_floor) // rng.choice((8, 12, 20))))
-            a.dutch_step_seconds = rng.choice((60, 300, 900, 3600))
-        else:
-            if rng.random() < 0.35:
-                a.reserve_price = _nice(int(start * rng.uniform(1.3, 2.5)))
-            if kind is AuctionType.ENGLISH:
-                if rng.random() < 0.25:
-                    a.buy_now_price = _nice(int(max(start * 3, (a.reserve_price or 0) * 1.5)))
-                if rng.random() < 0.6:
-                    a.soft_close_window_seconds = 300
-                    a.soft_close_extension_seconds = 120
-        self._schedule(a, status)
-        self.rows.auctions.append(a)
-        if status is AuctionStatus.ACTIVE:
-            self._active_bids(a, kind)
-        elif status is AuctionStatus.ENDED:
-            self._ended(a, kind)
-        a.updated_at = max(
-            t for t in (a.created_at, a.published_at, a.cancelled_at, a.ended_at) if t is not None
-        )
-
-    def _schedule(self, a: Auction, status: AuctionStatus) -> None:
-        day, hour = timedelta(days=1), timedelta(hours=1)
-        if status is AuctionStatus.DRAFT:
-            a.starts_at = self.ahead(day, 3 * day) if self.rng.random() < 0.5 else None
-            a.ends_at = self.ahead(7 * day, 14 * day)
-        elif status is AuctionStatus.SCHEDULED:
-            a.published_at = self.ago(hour, 2 * day)
-            a.starts_at = self.ahead(hour, 5 * day)
-            a.ends_at = a.starts_at + self._span(day, 10 * day)
-        elif status is AuctionStatus.ACTIVE:
-            a.ends_at = self.ahead(timedelta(minutes=10), 7 * day)
-            a.starts_at = self.ago(hour, 6 * day)
-            a.activated_at = a.starts_at
-            a.published_at = a.starts_at - self._span(timedelta(0), day)
-        elif status is AuctionStatus.ENDED:
-            a.ends_at = self.ago(hour, 20 * day)
-            a.starts_at = a.ends_at - self._span(day, 4 * day)
-            a.activated_at = a.starts_at
-            a.published_at = a.starts_at - self._span(timedelta(0), day)
-            a.ended_at = a.ends_at
-        else:
-            a.starts_at = self.ago(2 * day, 8 * day)
-            a.ends_at = a.starts_at + 10 * day
-            a.activated_at = a.published_at = a.starts_at
-            a.cancelled_at = a.starts_at + self._span(hour, day)
-            a.cancel_reason = self.rng.choice(
-                ("Item no longer available.", "Listed in the wrong category.", None)
-            )
-        first_touch = a.published_at or self.now
-        a.created_at = min(a.created_at, first_touch - timedelta(minutes=5))
-
-    # -- bids ----------------------------------------------------------------------------
-
-    def _bidder_pool(self, a: Auction, size: int) -> list[User]:
-        pool = [u for u in self.bidders + self.sellers if u.id != a.seller_id]
-        return self.rng.sample(pool, size)
-
-    def _english_amounts(self, a: Auction, count: int, until: int | None) -> list[int]:
-        """`count` increasing amounts (then more until `until` is reached), below buy-now."""
-        amounts: list[int] = []
-        price = a.starting_price
-        while len(amounts) < count or (until is not None and amounts[-1] < until):
-            if a.buy_now_price is not None and price >= a.buy_now_price:
-                break
-            amounts.append(price)
-            step = increment(price, a.currency)
-            price = max(price + step, _nice(int(price * self.rng.uniform(1.02, 1.15))))
-        return amounts
-
-    def _place(
-        self, a: Auction, entries: list[tuple[User, int]], start: datetime, end: datetime
-    ) -> None:
-        self._place_at(a, entries, self._times_between(start, end, len(entries)))
-
-    def _place_at(self, a: Auction, entries: list[tuple[User, int]], times: list[datetime]) -> None:
-        for seq, ((bidder, amount), at) in enumerate(zip(entries, times, strict=True), start=1):
-            bid_id = seed_id("bid", f"{a.id}:{seq}")
-            self.rows.bids.append(
-                Bid(
-                    id=bid_id,
-                    auction_id=a.id,
-                    bidder_id=bidder.id,
-                    sequence=seq,
-                    amount=amount,
-                    currency=a.currency,
-                    placed_at=at,
-                )
-            )
-            self.rows.auction_events.append(
-                AuctionEvent(
-                    auction_id=a.id,
-                    sequence=seq,
-                    kind="BID_ACCEPTED",
-                    payload=self._bid_payload(a, seq, bidder, amount, at),
-                    at=at,
-                )
-            )
-        a.bid_count = a.last_sequence = len(entries)
-
-    @staticmethod
-    def _bid_payload(
-        a: Auction, seq: int, bidder: User, amount: int, at: datetime
-    ) -> dict[str, object]:
-        """A BID_ACCEPTED event as the engine writes it (realtime/lua/bid.lua)."""
-        sealed = AuctionType(a.type).sealed
-        return {
-            "seq": seq,
-            "kind": "BID_ACCEPTED",
-            "at": _ms(at),
-            "bids": seq,
-            "price": "" if sealed else str(amount),
-            "leader": "" if sealed else str(bidder.id),
-            "ends": _ms(a.ends_at),
-            "status": "ACTIVE",
-            "bidder": str(bidder.id),
-            "amount": str(amount),
-            "max": str(amount),
-            "leading": not sealed,
-        }
-
-    def _english_entries(self, a: Auction, amounts: list[int]) -> list[tuple[User, int]]:
-        pool = self._bidder_pool(a, self.rng.randint(2, 5))
-        entries: list[tuple[User, int]] = []
-        for amount in amounts:
-            choices = [u for u in pool if not entries or u is not entries[-1][0]]
-            entries.append((self.rng.choice(choices), amount))
-        if entries:
-            a.current_price, a.leader_id = entries[-1][1], entries[-1][0].id
-        return entries
-
-    def _sealed_entries(self, a: Auction, count: int, top: int | None) -> list[tuple[User, int]]:
-        """`count` distinct amounts from distinct bidders; at least `top` for the highest."""
-        amounts: set[int] = set()
-        while len(amounts) < count:
-            amounts.add(_nice(int(a.starting_price * self.rng.uniform(1.0, 2.2))))
-        ordered = sorted(amounts)
-        if top is not None and ordered and ordered[-1] < top:
-            ordered[-1] = top
-        self.rng.shuffle(ordered)
-        return list(zip(self._bidder_pool(a, count), ordered, strict=True))
-
-    def _active_bids(self, a: Auction, kind: AuctionType) -> None:
-        assert a.starts_at is not None
-        end = self.now - timedelta(minutes=1)
-        if kind is AuctionType.ENGLISH:
-            count = self.rng.choice((0, 1, 2, 3, 4, 5, 6, 8, 10, 12))
-            entries = self._english_entries(a, self._english_amounts(a, count, None))
-        elif kind.sealed:
-            entries = self._sealed_entries(a, self.rng.randint(0, 4), None)
-        else:
-            entries = []  # a Dutch bid ends the auction
-        self._place(a, entries, a.starts_at, end)
-
-    def _ended(self, a: Auction, kind: AuctionType) -> None:
-        rng = self.rng
-        assert a.starts_at is not None
-        sold = rng.random() < 0.65
-        entries: list[tuple[User, int]] = []
-        winner: User | None = None
-        final: int | None = None
-        if kind is AuctionType.DUTCH:
-            if sold:
-                (winner,) = self._bidder_pool(a, 1)
-                (at,) = self._times_between(a.starts_at, a.ends_at, 1)
-                assert a.dutch_step is not None and a.dutch_step_seconds is not None
-                final = dutch_price(
-                    a.starting_price,
-                    a.dutch_step,
-                    a.dutch_step_seconds,
-                    a.dutch_floor or 0,
-                    (at - a.starts_at).total_seconds(),
-                )
-                entries = [(winner, final)]
-                a.current_price = final
-                self._place_at(a, entries, [at])
-                a.ended_at = at
-        elif kind is AuctionType.ENGLISH:
-            if sold:
-                amounts = self._english_amounts(a, rng.randint(1, 10), a.reserve_price)
-            elif rng.random() < 0.5:
-                amounts = []
-            else:  # bidding stopped below the reserve
-                a.reserve_price = max(a.reserve_price or 0, _nice(a.starting_price * 3))
-                a.buy_now_price = None
-                amounts = self._english_amounts(a, rng.randint(1, 4), None)
-                amounts = [x for x in amounts if x < a.reserve_price]
-            entries = self._english_entries(a, amounts)
-            if sold and entries:
-                winner, final = entries[-1]
-                assert a.reserve_price is None or final >= a.reserve_price
-            self._place(a, entries, a.starts_at, a.ends_at)
-        else:
-            if sold:
-                entries = self._sealed_entries(a, rng.randint(1, 6), a.reserve_price)
-            elif rng.random() < 0.5:
-                entries = []
-            else:  # every sealed bid fell short of the reserve
-                entries = self._sealed_entries(a, rng.randint(1, 4), None)
-                highest = max(amount for _, amount in entries)
-                a.reserve_price = max(a.reserve_price or 0, _nice(int(highest * 1.3)) + 100)
-            if sold and entries:
-                ranked = sorted(entries, key=lambda e: e[1], reverse=True)
-                winner = ranked[0][0]
-                if kind is AuctionType.SEALED_FIRST_PRICE:
-                    final = ranked[0][1]
-                else:
-                    second = ranked[1][1] if len(ranked) > 1 else 0
-                    final = max(second, a.reserve_price or 0, a.starting_price)
-            self._place(a, entries, a.starts_at, a.ends_at)
-        if winner is not None:
-            a.outcome, a.winner_id, a.final_price = AuctionOutcome.SOLD.value, winner.id, final
-        else:
-            a.outcome = AuctionOutcome.UNSOLD.value
-        ended_at = a.ended_at or a.ends_at
-        a.last_sequence = len(entries) + 1
-        self.rows.auction_events.append(
-            AuctionEvent(
-                auction_id=a.id,
-                sequence=a.last_sequence,
-                kind="ENDED",
-                payload={
-                    # The engine's event shape (realtime/lua/common.lua `emit`), so replays
-                    # of seeded auctions read like live ones.
-                    "seq": a.last_sequence,
-                    "kind": "ENDED",
-                    "at": _ms(ended_at),
-                    "price": "" if kind.sealed else str(a.current_price or ""),
-                    "bids": a.bid_count,
-                    "ends": _ms(a.ends_at),
-                    "status": "ENDED",
-                    "leader": "" if kind.sealed else str(a.leader_id or ""),
-                    "reason": "TIME",
-                    "sealed": [
-                        {"bidder": str(b.id), "amount": str(amt), "seq": i}
-                        for i, (b, amt) in enumerate(entries, start=1)
-                    ]
-                    if kind.sealed
-                    else [],
-                },
-                at=ended_at,
-            )
-        )
 
     # -- watchlist and notifications -----------------------------------------------------
 

@@ -1,0 +1,494 @@
+"""Auction events and the auction slot scripts' answers, typed.
+
+An auction's slot (realtime/lua/*.lua) decides every change of a live auction and appends
+one numbered event per change to the auction's stream; the same event, stripped of what
+is private, goes to the bus, and a copy is kept in PostgreSQL (`auction_events.payload`).
+Those three places hold the *raw form*: a JSON object written by `emit` in
+realtime/lua/common.lua. Money and moments are strings of integers there (Lua numbers
+would print as 1e+13), `seq` and `bids` are numbers, and an absent value is "" or a
+missing key. This module is the only reader of that form:
+
+- `parse_event` turns a raw event (stream entry, bus message or stored payload) into an
+  `Event`; `raw_event` and `public_event` write it back, whole or as the bus form.
+- `parse_bid_result`, `parse_close_result`, `parse_cancel_result` and
+  `parse_tick_result` turn the scripts' answers into their result types;
+  `raw_bid_result` writes an accepted bid's answer back (rebuilding a lost slot).
+
+Money is integer minor units of the auction's currency; moments are milliseconds since the
+Unix epoch (`*_ms`), as the slot keeps them, with `datetime` properties for readers.
+Identifiers of users stay strings: they are opaque here, and the bid path converts none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from domain.outcome import SealedBid
+
+
+class EventKind(StrEnum):
+    BID_ACCEPTED = "BID_ACCEPTED"
+    PRICE_STEP = "PRICE_STEP"  # a Dutch auction's price fell one step
+    EXTENDED = "EXTENDED"  # soft close moved the end
+    ENDED = "ENDED"
+    CANCELLED = "CANCELLED"
+
+
+class EndReason(StrEnum):
+    TIME = "TIME"  # the closer ended it at its end time (realtime/lua/close.lua)
+    BUY_NOW = "BUY_NOW"  # an English auction's buy-now price was taken
+    ACCEPTED = "ACCEPTED"  # a Dutch auction's price was accepted
+
+
+class MalformedEvent(ValueError):
+    """A raw event or script answer that is not of any known shape (a bug, not input)."""
+
+
+def from_ms(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
+
+
+# -- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """What every event carries: the slot's public state right after the change."""
+
+    kind: ClassVar[EventKind]
+    final: ClassVar[bool] = False  # nothing follows it (ENDED, CANCELLED)
+
+    sequence: int  # 1, 2, ... per auction, without gaps
+    at_ms: int  # when the slot applied it (Redis TIME)
+    price: int | None  # the current price; None before the first bid and, sealed, always
+    bid_count: int
+    ends_ms: int | None  # the end time after this event (soft close may move it)
+    leader: str | None  # user id; None when nobody leads and, sealed, always
+    status: str  # the auction's status after it (AuctionStatus value)
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(self.at_ms / 1000, UTC)
+
+    @property
+    def ends_at(self) -> datetime | None:
+        return from_ms(self.ends_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class BidAccepted(Event):
+    """A bid (or a buy-now) the slot accepted. On a sealed auction's bus form `bidder`,
+    `amount` and `outbid` are None (secret until the end); `max_amount`, `replaces` and
+    `idempotency_key` never leave the server (None on the bus)."""
+
+    kind: ClassVar[EventKind] = EventKind.BID_ACCEPTED
+
+    bidder: str | None
+    amount: int | None  # what the bid offered (Dutch: the price taken)
+    max_amount: int | None  # the proxy ceiling (English); the amount elsewhere
+    leading: bool  # whether the bidder leads after it (sealed: always False)
+    outbid: str | None = None  # who lost the lead by it (English; may be the bidder)
+    replaces: int | None = None  # sealed: the bidder's earlier amount it replaced
+    buy_now: bool = False
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PriceStep(Event):
+    """A Dutch auction's clock moved the price down a step (realtime/lua/tick.lua)."""
+
+    kind: ClassVar[EventKind] = EventKind.PRICE_STEP
+
+    dutch_price: int  # the price on offer from now on
+
+
+@dataclass(frozen=True, slots=True)
+class Extended(Event):
+    """A bid inside the soft-close window moved the end to `ends_ms`."""
+
+    kind: ClassVar[EventKind] = EventKind.EXTENDED
+
+
+@dataclass(frozen=True, slots=True)
+class EndTerms:
+    """The terms the slot held at the end: a sealed outcome is decided with these, not
+    with a row read before the start (a SCHEDULED auction's terms may change)."""
+
+    starting_price: int
+    reserve_price: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ended(Event):
+    """The auction is over. `sealed_bids` (private) holds each sealed bidder's live bid;
+    None when the event does not carry them (the bus form, or an end by a bid)."""
+
+    kind: ClassVar[EventKind] = EventKind.ENDED
+    final: ClassVar[bool] = True
+
+    reason: str  # EndReason value
+    sealed_bids: tuple[SealedBid, ...] | None = None
+    terms: EndTerms | None = None  # carried by the closer's end (private reserve)
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled(Event):
+    kind: ClassVar[EventKind] = EventKind.CANCELLED
+    final: ClassVar[bool] = True
+
+    reason: str  # the cancel note ("" for none)
+
+
+AnyEvent = BidAccepted | PriceStep | Extended | Ended | Cancelled
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None or value == "" else int(value)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def parse_event(raw: Mapping[str, Any]) -> AnyEvent:
+    """An event from its raw form: a stream entry's JSON, a bus message or a stored
+    payload (keys beyond the event's, such as the bus form's `auction`, are ignored).
+    Raises MalformedEvent for an unknown kind or a missing field."""
+    try:
+        kind = raw["kind"]
+        common = (
+            int(raw["seq"]),
+            int(raw["at"]),
+            _int(raw.get("price")),
+            int(raw.get("bids") or 0),
+            _int(raw.get("ends")),
+            _str(raw.get("leader")),
+            str(raw.get("status") or ""),
+        )
+        if kind == "BID_ACCEPTED":
+            return BidAccepted(
+                *common,
+                bidder=_str(raw.get("bidder")),
+                amount=_int(raw.get("amount")),
+                max_amount=_int(raw.get("max")),
+                leading=bool(raw.get("leading")),
+                outbid=_str(raw.get("outbid")),
+                replaces=_int(raw.get("replaces")),
+                buy_now=bool(raw.get("buy_now")),
+                idempotency_key=_str(raw.get("idem")),
+            )
+        if kind == "PRICE_STEP":
+            return PriceStep(*common, dutch_price=int(raw["dutch_price"]))
+        if kind == "EXTENDED":
+            return Extended(*common)
+        if kind == "ENDED":
+            return Ended(
+                *common,
+                reason=str(raw.get("reason") or ""),
+                sealed_bids=_parse_sealed(raw.get("sealed")),
+                terms=(
+                    EndTerms(int(raw["start"]), _int(raw["reserve"]))
+                    if "start" in raw and "reserve" in raw
+                    else None
+                ),
+            )
+        if kind == "CANCELLED":
+            return Cancelled(*common, reason=str(raw.get("reason") or ""))
+    except (KeyError, TypeError, ValueError) as err:
+        raise MalformedEvent(f"malformed auction event {dict(raw)!r}: {err!r}") from err
+    raise MalformedEvent(f"unknown auction event kind {kind!r}")
+
+
+def parse_stored(payload: Mapping[str, Any], sequence: int, kind: str) -> AnyEvent:
+    """An event from its PostgreSQL row: the payload with the row's sequence and kind."""
+    return parse_event({**payload, "seq": sequence, "kind": kind})
+
+
+def _parse_sealed(value: Any) -> tuple[SealedBid, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):  # Lua's cjson writes an empty table as {}
+        if value:
+            raise MalformedEvent(f"sealed bids must be a list: {value!r}")
+        return ()
+    return tuple(SealedBid(str(b["bidder"]), int(b["amount"]), int(b["seq"])) for b in value)
+
+
+def _ms(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def raw_event(event: Event, *, private: bool = True) -> dict[str, Any]:
+    """The raw form of `event` (what the scripts write). `private=False` leaves out what
+    never leaves the server (see `public_event`); it keeps a sealed auction's bidders."""
+    out: dict[str, Any] = {
+        "seq": event.sequence,
+        "kind": event.kind.value,
+        "at": str(event.at_ms),
+        "price": _ms(event.price),
+        "bids": event.bid_count,
+        "ends": _ms(event.ends_ms),
+        "leader": event.leader or "",
+        "status": event.status,
+    }
+    if isinstance(event, BidAccepted):
+        if event.bidder is not None:
+            out["bidder"] = event.bidder
+        if event.amount is not None:
+            out["amount"] = str(event.amount)
+        out["leading"] = event.leading
+        if event.outbid is not None:
+            out["outbid"] = event.outbid
+        if event.buy_now:
+            out["buy_now"] = True
+        if private:
+            if event.max_amount is not None:
+                out["max"] = str(event.max_amount)
+            if event.replaces is not None:
+                out["replaces"] = str(event.replaces)
+            out["idem"] = event.idempotency_key or ""
+    elif isinstance(event, PriceStep):
+        out["dutch_price"] = str(event.dutch_price)
+    elif isinstance(event, Ended):
+        out["reason"] = event.reason
+        if event.terms is not None:
+            out["start"] = str(event.terms.starting_price)
+            if private:
+                out["reserve"] = _ms(event.terms.reserve_price)
+        if private and event.sealed_bids is not None:
+            out["sealed"] = [
+                {"bidder": b.bidder, "amount": str(b.amount), "seq": b.sequence}
+                for b in event.sealed_bids
+            ]
+    elif isinstance(event, Cancelled):
+        out["reason"] = event.reason
+    return out
+
+
+def stored_event(event: Event) -> dict[str, Any]:
+    """The payload PostgreSQL keeps: the raw form without the bidder's idempotency key."""
+    out = raw_event(event)
+    out.pop("idem", None)
+    return out
+
+
+def public_event(event: Event, auction_id: str, *, sealed: bool) -> dict[str, Any]:
+    """The bus form: the raw form without the proxy ceiling, the idempotency key, the
+    sealed bids, a replaced sealed amount and the reserve (the seller's), plus the
+    auction's id; on a `sealed` auction also without who bid what (SPEC section 3: secret
+    until the end)."""
+    out = raw_event(event, private=False)
+    if sealed:
+        for hidden in ("amount", "bidder", "outbid"):
+            out.pop(hidden, None)
+    out["auction"] = auction_id
+    return out
+
+
+# -- slot script answers ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SlotMissing:
+    """The auction has no slot in Redis (not live yet, or lost): rebuild it and retry."""
+
+
+MISSING = SlotMissing()
+
+
+@dataclass(frozen=True, slots=True)
+class BidTerms:
+    """The auction's terms as the slot held them when it accepted a bid."""
+
+    starting_price: int
+    reserve_price: int | None
+    buy_now_price: int | None
+    starts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class BidApplied:
+    """realtime/lua/bid.lua accepted the bid: the slot's state after it and its events
+    (the bid's BID_ACCEPTED first, then EXTENDED or ENDED). `terms` is None in an answer
+    remembered (idempotency) before answers carried them."""
+
+    sequence: int  # of the bid's BID_ACCEPTED event
+    leading: bool
+    price: int | None
+    leader: str | None
+    bid_count: int
+    ends_ms: int
+    status: str
+    at_ms: int
+    events: tuple[AnyEvent, ...]
+    terms: BidTerms | None
+
+    @property
+    def bid(self) -> BidAccepted:
+        first = self.events[0]
+        assert isinstance(first, BidAccepted)
+        return first
+
+
+@dataclass(frozen=True, slots=True)
+class BidRefused:
+    """realtime/lua/bid.lua rejected the bid; nothing changed. `reason` is a rejection
+    code (domain/rejections.py), `detail` a finer one for the message."""
+
+    reason: str
+    minimum: int | None  # the least that would be accepted now, when there is one
+    detail: str | None
+    sequence: int | None  # the slot's latest sequence when it decided
+
+
+BidResult = BidApplied | BidRefused | SlotMissing
+
+
+def parse_bid_result(raw: Mapping[str, Any]) -> BidResult:
+    """realtime/lua/bid.lua's answer (decoded JSON) as a result."""
+    try:
+        if raw.get("missing"):
+            return MISSING
+        if not raw["ok"]:
+            return BidRefused(
+                reason=str(raw["reason"]),
+                minimum=_int(raw.get("min")),
+                detail=_str(raw.get("detail")),
+                sequence=_int(raw.get("seq")),
+            )
+        terms = (
+            BidTerms(
+                int(raw["start"]), _int(raw["reserve"]), _int(raw["buynow"]), int(raw["starts"])
+            )
+            if "start" in raw
+            else None
+        )
+        return BidApplied(
+            sequence=int(raw["seq"]),
+            leading=bool(raw["leading"]),
+            price=_int(raw.get("price")),
+            leader=_str(raw.get("leader")),
+            bid_count=int(raw.get("bids") or 0),
+            ends_ms=int(raw["ends"]),
+            status=str(raw["status"]),
+            at_ms=int(raw["at"]),
+            events=tuple(parse_event(e) for e in raw["events"]),
+            terms=terms,
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise MalformedEvent(f"malformed bid result {dict(raw)!r}: {err!r}") from err
+
+
+def raw_bid_result(result: BidApplied) -> dict[str, Any]:
+    """The raw form of an accepted bid's answer, as realtime/lua/bid.lua writes it (and
+    remembers it for retries with the same idempotency key)."""
+    out: dict[str, Any] = {
+        "ok": True,
+        "seq": result.sequence,
+        "leading": result.leading,
+        "price": _ms(result.price),
+        "leader": result.leader or "",
+        "bids": result.bid_count,
+        "ends": str(result.ends_ms),
+        "status": result.status,
+        "at": str(result.at_ms),
+        "events": [raw_event(e) for e in result.events],
+    }
+    if result.terms is not None:
+        out["start"] = str(result.terms.starting_price)
+        out["reserve"] = _ms(result.terms.reserve_price)
+        out["buynow"] = _ms(result.terms.buy_now_price)
+        out["starts"] = str(result.terms.starts_ms)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyOver:
+    """The auction had ended or was cancelled before the script ran; nothing changed."""
+
+    status: str  # ENDED or CANCELLED
+    sequence: int | None = None  # the slot's last sequence (close.lua says it)
+    bid_count: int | None = None  # (cancel.lua says it)
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePending:
+    """Not due yet: soft close moved the end to `ends_ms`."""
+
+    ends_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class CloseApplied:
+    """This call ended the auction (only one call does)."""
+
+    event: Ended
+
+
+CloseResult = CloseApplied | ClosePending | AlreadyOver | SlotMissing
+
+
+def parse_close_result(raw: Mapping[str, Any]) -> CloseResult:
+    """realtime/lua/close.lua's answer (decoded JSON) as a result."""
+    try:
+        if raw.get("missing"):
+            return MISSING
+        if raw.get("already"):
+            return AlreadyOver(str(raw["status"]), sequence=_int(raw.get("seq")))
+        if raw.get("pending"):
+            return ClosePending(int(raw["ends"]))
+        event = parse_event(raw["event"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise MalformedEvent(f"malformed close result {dict(raw)!r}: {err!r}") from err
+    if not isinstance(event, Ended):
+        raise MalformedEvent(f"close result with a {event.kind} event")
+    return CloseApplied(event)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelApplied:
+    event: Cancelled
+    bid_count: int  # bids accepted before the cancel (their rows are voided)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRefused:
+    """A seller's cancel after a bid was accepted (SPEC section 3); nothing changed."""
+
+    status: str
+    bid_count: int
+
+
+CancelResult = CancelApplied | CancelRefused | AlreadyOver | SlotMissing
+
+
+def parse_cancel_result(raw: Mapping[str, Any]) -> CancelResult:
+    """realtime/lua/cancel.lua's answer (decoded JSON) as a result."""
+    try:
+        if raw.get("missing"):
+            return MISSING
+        if raw.get("already"):
+            return AlreadyOver(str(raw["status"]), bid_count=int(raw.get("bids") or 0))
+        if raw.get("refused"):
+            return CancelRefused(str(raw["status"]), int(raw.get("bids") or 0))
+        event = parse_event(raw["event"])
+        bids = int(raw.get("bids") or 0)
+    except (KeyError, TypeError, ValueError) as err:
+        raise MalformedEvent(f"malformed cancel result {dict(raw)!r}: {err!r}") from err
+    if not isinstance(event, Cancelled):
+        raise MalformedEvent(f"cancel result with a {event.kind} event")
+    return CancelApplied(event, bids)
+
+
+def parse_tick_result(raw: Mapping[str, Any]) -> PriceStep | None:
+    """realtime/lua/tick.lua's answer (decoded JSON): the step it published, if any."""
+    if "event" not in raw:
+        return None
+    event = parse_event(raw["event"])
+    if not isinstance(event, PriceStep):
+        raise MalformedEvent(f"tick result with a {event.kind} event")
+    return event
