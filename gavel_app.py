@@ -238,6 +238,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     deps.media_dir.mkdir(parents=True, exist_ok=True)
     # Stripe, or the emulator when no key is set (adapters/stripe_gateway.py).
     payments = build_gateway(settings)
+    deps.payments = payments
     schema = build_schema(
         max_depth=settings.graphql_max_depth,
         max_tokens=settings.graphql_max_tokens,

@@ -15,9 +15,12 @@ from decimal import Decimal
 import strawberry
 from strawberry.file_uploads import Upload
 
+from domain.enums import TransactionStatus
 from domain.errors import NotFound, ValidationFailed
 from domain.money import to_minor
+from domain.payments import PaymentDeclined
 from schema.context import Ctx
+from schema.errors import UserError
 from schema.payloads import SimplePayload
 from schema.settlement_types import (
     Dispute,
@@ -64,6 +67,13 @@ async def pay_transaction(info: Ctx, transaction_id: strawberry.ID) -> Transacti
         row = await settlement.pay(
             info.context.deps, viewer(info), parse_id(transaction_id, "transactionId")
         )
+        if row.status == TransactionStatus.FAILED.value:
+            # The refusal is recorded (the sale FAILED, both parties told), not rolled
+            # back: the payload carries the failed sale and says why.
+            declined = PaymentDeclined(row.failure_reason or "the card was declined")
+            return TransactionPayload(
+                transaction=Transaction(row=row), errors=[UserError.of(declined)]
+            )
         return TransactionPayload(transaction=Transaction(row=row))
 
     return await as_payload(TransactionPayload.failed, act)

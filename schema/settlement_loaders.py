@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from strawberry.dataloader import DataLoader
@@ -12,15 +10,7 @@ from strawberry.dataloader import DataLoader
 from domain.reputation import Reputation
 from services import settlement_reads as reads
 from services.deps import Deps
-from services.settlement.common import gateway
 from storage.tables import Dispute, Feedback, LedgerEntry, Transaction
-
-
-async def _client_secrets(deps: Deps, intent_ids: Sequence[str]) -> list[str | None]:
-    # The secret is not stored (SPEC: only ids are): the gateway hands it out per intent.
-    payments = gateway(deps)
-    views = await asyncio.gather(*(payments.retrieve_intent(i) for i in intent_ids))
-    return [v.client_secret for v in views]
 
 
 @dataclass
@@ -32,7 +22,6 @@ class SettlementLoaders:
     ledger_of: DataLoader[uuid.UUID, list[LedgerEntry]]
     second_chance_of: DataLoader[uuid.UUID, Transaction | None]
     reputations: DataLoader[uuid.UUID, Reputation]
-    client_secrets: DataLoader[str, str | None]
 
     @classmethod
     def create(cls, deps: Deps) -> SettlementLoaders:
@@ -44,5 +33,4 @@ class SettlementLoaders:
             ledger_of=DataLoader(lambda ids: reads.ledger_by_transaction(deps, ids)),
             second_chance_of=DataLoader(lambda ids: reads.second_chances_by_transaction(deps, ids)),
             reputations=DataLoader(lambda ids: reads.reputations_by_user(deps, ids)),
-            client_secrets=DataLoader(lambda ids: _client_secrets(deps, ids)),
         )

@@ -25,6 +25,7 @@ from schema.errors import UserError
 from schema.money import Money
 from schema.user_types import User, require_user
 from services.paging import Page
+from services.settlement.checkout import payment_client_secret
 from services.settlement.common import can_see
 from storage import tables
 
@@ -143,22 +144,15 @@ class Transaction:
         return TransactionStatus(self.row.status)
 
     @strawberry.field(
-        description="The buyer's alone, while the sale awaits payment: the PaymentIntent's "
-        "client secret for Stripe.js `confirmCardPayment`. Null for anyone else."
+        description="The buyer's alone, while the sale awaits payment and once "
+        "`payTransaction` without a saved card made an intent: its client secret for "
+        "Stripe.js `confirmCardPayment`. Null for anyone else."
     )
     async def payment_client_secret(self, info: Ctx) -> str | None:
         viewer = info.context.viewer
-        row = self.row
-        if (
-            viewer is None
-            or viewer.id != row.buyer_id
-            or row.status != Status.PENDING.value
-            or row.stripe_payment_intent_id is None
-        ):
+        if viewer is None or viewer.id != self.row.buyer_id:
             return None
-        return await info.context.loaders.settlement.client_secrets.load(
-            row.stripe_payment_intent_id
-        )
+        return await payment_client_secret(info.context.deps, viewer, self.row.id)
 
     @strawberry.field(description="Pay before this, or the sale lapses (PENDING only).")
     def pay_by(self) -> datetime | None:

@@ -49,7 +49,7 @@ async def test_a_sale_paid_shipped_received_and_rated(gql, app):
     assert pending["amount"]["currency"] == "USD"
     assert pending["buyer"]["id"] == sale.buyer.id and pending["seller"]["id"] == sale.seller.id
     assert pending["auction"] == {"id": sale.auction_id, "status": "ENDED", "outcome": "SOLD"}
-    assert pending["paymentClientSecret"] and pending["payBy"]
+    assert pending["payBy"]
     purchases = (await gql(PURCHASES, token=sale.buyer.token))["data"]["me"]["purchases"]
     assert purchases["edges"][0]["node"] == {"id": sale.transaction_id, "status": "PENDING"}
     sales = (await gql(SALES, token=sale.seller.token))["data"]["me"]["sales"]
@@ -61,9 +61,12 @@ async def test_a_sale_paid_shipped_received_and_rated(gql, app):
     }
     assert all(r["reputationCount"] == 0 for r in before.values())
 
-    # Paying without a card on file says so and changes nothing.
+    # Paying without a card on file makes an intent the buyer's client confirms itself.
+    assert pending["paymentClientSecret"] is None
     no_card = await payload(gql, PAY, {"id": sale.transaction_id}, sale.buyer)
-    assert codes(no_card) == ["PAYMENT_METHOD_REQUIRED"]
+    assert no_card["errors"] == [] and no_card["transaction"]["status"] == "PENDING"
+    assert (await read(gql, sale, sale.buyer))["paymentClientSecret"]
+    assert (await read(gql, sale, sale.seller))["paymentClientSecret"] is None
     setup = await payload(gql, SETUP_INTENT, {}, sale.buyer)
     assert setup["errors"] == [] and setup["clientSecret"], setup
     saved = await payload(gql, SAVE_CARD, {"pm": GOOD_CARD}, sale.buyer)
@@ -156,6 +159,7 @@ async def test_a_declined_card_fails_the_sale(gql, app):
     assert saved["errors"] == [], saved
     declined = await payload(gql, PAY, {"id": sale.transaction_id}, sale.buyer)
     assert codes(declined) == ["PAYMENT_DECLINED"]
+    assert declined["transaction"]["status"] == "FAILED"
     failed = await read(gql, sale, sale.seller)
     assert failed["status"] == "FAILED" and failed["failureReason"]
     assert ledger_sum(failed) == 0
@@ -193,7 +197,7 @@ async def test_unknown_and_malformed_ids(gql, sale_to_poke, doc, variables, code
 async def test_bad_shipping_and_feedback_input_changes_nothing(gql, app, sale_to_poke):
     sale = sale_to_poke
     before = await read(gql, sale, sale.buyer)
-    ship_cases = [
+    ship_cases: list[tuple[dict[str, Any], str]] = [
         ({"carrier": "", "tracking": "1Z999"}, "carrier"),
         ({"carrier": "   ", "tracking": "1Z999"}, "carrier"),
         ({"carrier": "UPS", "tracking": ""}, "trackingNumber"),
@@ -204,7 +208,7 @@ async def test_bad_shipping_and_feedback_input_changes_nothing(gql, app, sale_to
         assert result["errors"], result
         assert result["errors"][0]["field"] == field, result
         assert result["errors"][0]["code"] in {"INVALID_INPUT", "INVALID_STATE", "TOO_LONG"}
-    feedback_cases = [
+    feedback_cases: list[tuple[dict[str, Any], str]] = [
         ({"rating": 0}, "rating"),
         ({"rating": 6}, "rating"),
         ({"rating": -1}, "rating"),
@@ -228,7 +232,7 @@ async def test_bad_shipping_and_feedback_input_changes_nothing(gql, app, sale_to
 
 
 async def test_bad_refunds_change_nothing(gql, app):
-    sale = await shipped(gql, app, price="100.00")
+    sale = await shipped(gql, app, price="150.00")
     opened = await payload(
         gql,
         DISPUTE,
@@ -243,7 +247,8 @@ async def test_bad_refunds_change_nothing(gql, app):
         ("REFUND_PARTIAL", "-1.00", "INVALID_AMOUNT"),
         ("REFUND_PARTIAL", "100.001", "INVALID_AMOUNT"),
         ("REFUND_PARTIAL", "1" + "0" * 20, "INVALID_AMOUNT"),
-        ("REFUND_PARTIAL", "100.01", None),  # more than was paid
+        ("REFUND_PARTIAL", "150.01", None),  # more than was paid
+        ("REFUND_PARTIAL", "150.00", None),  # all of it is REFUND_FULL
         ("REFUND_PARTIAL", "0", None),
         ("REFUND_PARTIAL", None, None),
         ("RELEASE", "10.00", None),
