@@ -257,10 +257,10 @@ class Dispute:
     def message(self) -> str:
         return self.row.message
 
-    @strawberry.field
+    @strawberry.field(description="The listing's images and the pictures the buyer uploaded.")
     def evidence_image_urls(self, info: Ctx) -> list[str]:
         images = info.context.deps.images
-        return [images.url(str(key)) for key in self.row.evidence]
+        return [images.url(item["key"]) for item in self.row.evidence]
 
     @strawberry.field
     def seller_response(self) -> str | None:

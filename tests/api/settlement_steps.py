@@ -8,11 +8,15 @@ idempotent) opens the sale at once instead of at the worker's next pass.
 
 from __future__ import annotations
 
+import io
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
+from PIL import Image
 from sqlalchemy import text
 
 from services import settlement
@@ -146,3 +150,40 @@ async def shipped(gql: Any, app: FastAPI, **kwargs: Any) -> Sale:
     )
     assert result["errors"] == [], result
     return sale
+
+
+DISPUTE_WITH_EVIDENCE = f"""mutation($id: ID!, $reason: String!, $message: String!,
+    $ids: [ID!], $images: [Upload!]) {{
+  openDispute(transactionId: $id, reason: $reason, message: $message,
+              evidenceImageIds: $ids, evidenceImages: $images) {{ ok {ERRORS} }} }}"""
+
+# Uploads are multipart POSTs, which a browser could send cross-site without this header.
+PREFLIGHT = {"Apollo-Require-Preflight": "true"}
+
+
+def png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 6), color=(200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def dispute_with_evidence(
+    client: httpx.AsyncClient, who: Account, variables: dict[str, Any], blobs: list[bytes]
+) -> dict[str, Any]:
+    """openDispute with `blobs` uploaded as evidence (GraphQL multipart request spec)."""
+    operation = {
+        "query": DISPUTE_WITH_EVIDENCE,
+        "variables": {**variables, "images": [None] * len(blobs)},
+    }
+    mapping = {str(i): [f"variables.images.{i}"] for i in range(len(blobs))}
+    response = await client.post(
+        "/graphql",
+        data={"operations": json.dumps(operation), "map": json.dumps(mapping)},
+        files={str(i): (f"{i}.png", blob, "image/png") for i, blob in enumerate(blobs)},
+        headers={"Authorization": f"Bearer {who.token}", **PREFLIGHT},
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]["openDispute"]
+    return result

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -27,9 +28,11 @@ from tests.api.settlement_steps import (
     SETUP_INTENT,
     SHIP,
     codes,
+    dispute_with_evidence,
     make_admin,
     paid,
     payload,
+    png,
     read,
     shipped,
     sold,
@@ -284,3 +287,34 @@ async def test_second_chance_needs_a_failed_sale(gql, app):
 
     result = await payload(gql, SECOND_CHANCE, {"id": sale.transaction_id}, sale.seller)
     assert codes(result) == ["INVALID_STATE"]
+
+
+async def test_a_dispute_with_evidence_pictures_refunded_in_full(gql, app, client):
+    sale = await shipped(gql, app, price="180.00")
+    variables = {"id": sale.transaction_id, "reason": "DAMAGED", "message": "Cracked body."}
+    foreign = await dispute_with_evidence(
+        client, sale.buyer, {**variables, "ids": [str(uuid.uuid4())]}, [png()]
+    )
+    assert [(e["code"], e["field"]) for e in foreign["errors"]] == [
+        ("INVALID_INPUT", "evidenceImageIds")
+    ]
+    assert (await read(gql, sale, sale.buyer))["dispute"] is None
+    too_many = await dispute_with_evidence(client, sale.buyer, variables, [png()] * 11)
+    assert codes(too_many) == ["INVALID_INPUT"]
+    opened = await dispute_with_evidence(client, sale.buyer, variables, [png(), png()])
+    assert opened == {"ok": True, "errors": []}
+    dispute = (await read(gql, sale, sale.seller))["dispute"]
+    assert len(dispute["evidenceImageUrls"]) == 2
+    picture = await client.get(urlsplit(dispute["evidenceImageUrls"][0]).path)
+    assert picture.status_code == 200 and picture.headers["content-type"].startswith("image/")
+
+    admin = await make_admin(gql, app)
+    resolved = await payload(
+        gql, RESOLVE, {"id": dispute["id"], "resolution": "REFUND_FULL"}, admin
+    )
+    assert resolved["errors"] == [], resolved
+    assert resolved["dispute"]["status"] == "RESOLVED_REFUND"
+    after = await read(gql, sale, sale.buyer)
+    assert after["status"] == "REFUNDED"
+    assert after["refundedAmount"]["amount"] == after["amount"]["amount"]
+    assert ledger_sum(after) == 0
