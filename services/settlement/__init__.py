@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from domain.reputation import Reputation
 from services.settlement.checkout import (
+    PaymentMethodRequired,
     create_setup_intent,
     offer_second_chance,
     pay,
+    payment_client_secret,
     save_payment_method,
     start_settlement,
+    sync_intent,
 )
 from services.settlement.disputes import open_dispute, resolve_dispute, respond_to_dispute
 from services.settlement.feedback import leave_feedback
@@ -27,6 +30,7 @@ from services.settlement.queries import (
     list_purchases,
     list_sales,
     reputation,
+    reputation_of_user,
 )
 from services.settlement.reconciliation import Difference, ReconciliationReport, reconcile
 from services.settlement.webhooks import apply_gateway_event
@@ -34,6 +38,7 @@ from services.settlement.webhooks import apply_gateway_event
 __all__ = [
     "Difference",
     "JobReport",
+    "PaymentMethodRequired",
     "ReconciliationReport",
     "Reputation",
     "apply_gateway_event",
@@ -48,13 +53,16 @@ __all__ = [
     "offer_second_chance",
     "open_dispute",
     "pay",
+    "payment_client_secret",
     "policy_of",
     "reconcile",
     "reputation",
+    "reputation_of_user",
     "resolve_dispute",
     "respond_to_dispute",
     "run_due",
     "save_payment_method",
     "start_settlement",
+    "sync_intent",
     "use_policy",
 ]

@@ -204,6 +204,10 @@ async def pay(deps: Deps, viewer: User, transaction_id: uuid.UUID | str) -> Tran
     """
     now = deps.clock()
     gateway(deps)  # no gateway: nothing to pay with
+    async with deps.uow() as uow:  # refusals first: a stranger gets no Stripe customer
+        txn = await visible_transaction(uow, viewer, transaction_id, lock=False)
+        require_party(viewer, txn.buyer_id, "buyer")
+        check_action("pay", status_of(txn))
     await _ensure_customer(deps, viewer)
     async with deps.uow() as uow:
         txn = await visible_transaction(uow, viewer, transaction_id, lock=True)
@@ -320,10 +324,16 @@ async def offer_second_chance(
             raise InvalidState("a second-chance sale is not offered again", field="transactionId")
         earlier = (
             await uow.session.exec(
-                select(Transaction.buyer_id).where(col(Transaction.auction_id) == auction.id)
+                select(Transaction.buyer_id, Transaction.second_chance).where(
+                    col(Transaction.auction_id) == auction.id
+                )
             )
         ).all()
-    bidder_id, price = await _runner_up(deps, auction, set(earlier))
+        if any(offered for _, offered in earlier):
+            raise InvalidState(
+                "a second chance was already offered for this auction", field="transactionId"
+            )
+    bidder_id, price = await _runner_up(deps, auction, {buyer for buyer, _ in earlier})
     amounts = sale_amounts(price, policy.buyer_premium_bps)
     offer = Transaction(
         auction_id=auction.id,

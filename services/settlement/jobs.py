@@ -93,7 +93,8 @@ async def run_due(deps: Deps, now: datetime | None = None) -> JobReport:
     )
     report.released += await _run_all(deps, releasing, now, report)
 
-    report.resumed += await _run_all(deps, await _claim_stale(deps, now), now, report)
+    stale = await _claim_stale(deps, now)
+    report.resumed += await _run_all(deps, stale, now, report, resumed=True)
     return report
 
 
@@ -166,11 +167,18 @@ async def _claim_stale(deps: Deps, now: datetime) -> list[uuid.UUID]:
     return [txn.id for txn in rows]
 
 
-async def _run_all(deps: Deps, txn_ids: list[uuid.UUID], now: datetime, report: JobReport) -> int:
+async def _run_all(
+    deps: Deps,
+    txn_ids: list[uuid.UUID],
+    now: datetime,
+    report: JobReport,
+    *,
+    resumed: bool = False,
+) -> int:
     done = 0
     for txn_id in txn_ids:
         try:
-            await steps.execute(deps, txn_id, now)
+            await steps.execute(deps, txn_id, now, resumed=resumed)
             done += 1
         except DomainError as err:
             report.errors.append(f"transaction {txn_id}: {err.message}")

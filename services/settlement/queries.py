@@ -92,3 +92,12 @@ async def reputation(deps: Deps, user_id: uuid.UUID) -> Reputation:
     return score_of(
         int(total), int(count), policy.reputation_prior_mean, policy.reputation_prior_weight
     )
+
+
+def reputation_of_user(deps: Deps, user: User) -> Reputation:
+    """The reputation kept on the user's row (updated with each rating received): no
+    query, for lists of users. A user without ratings shows the prior mean."""
+    policy = policy_of(deps)
+    if user.reputation_count == 0:
+        return Reputation(float(policy.reputation_prior_mean), 0)
+    return Reputation(user.reputation_score, user.reputation_count)

@@ -111,15 +111,18 @@ async def _load(deps: Deps, txn_id: uuid.UUID) -> tuple[Transaction, User, User,
     return txn, buyer, seller, dispute
 
 
-async def execute(deps: Deps, txn_id: uuid.UUID, now: datetime | None = None) -> Transaction:
+async def execute(
+    deps: Deps, txn_id: uuid.UUID, now: datetime | None = None, *, resumed: bool = False
+) -> Transaction:
     """Run the sale's pending step's gateway calls, then record them (parts 2 and 3).
-    Raises PaymentGatewayUnavailable (the step stays pending: retried later)."""
+    `resumed`: the step was begun by a runner that died. Raises
+    PAYMENT_GATEWAY_UNAVAILABLE (the step stays pending: resumed later)."""
     txn, buyer, seller, dispute = await _load(deps, txn_id)
     step = txn.pending_step
     if step is None:
         return txn
     if step == AUTHORIZE:
-        result = await _authorize(deps, txn, buyer)
+        result = await _authorize(deps, txn, buyer, resumed=resumed)
     elif step == CAPTURE:
         result = await _capture(deps, txn)
     elif step == RELEASE:
@@ -147,7 +150,7 @@ async def _find_intent(deps: Deps, txn: Transaction) -> PaymentIntentView | None
     return None
 
 
-async def _authorize(deps: Deps, txn: Transaction, buyer: User) -> Result:
+async def _authorize(deps: Deps, txn: Transaction, buyer: User, *, resumed: bool) -> Result:
     gw = gateway(deps)
     if txn.stripe_payment_intent_id is not None:
         # An earlier attempt's intent (client-secret flow) the buyer is replacing.
@@ -156,7 +159,7 @@ async def _authorize(deps: Deps, txn: Transaction, buyer: User) -> Result:
             return Result(intent=old)  # the client confirmed it after all
         if old.status != "canceled":
             await _cancel_quietly(deps, txn, old.id, f"cancel:{txn.payment_attempts - 1}")
-    found = await _find_intent(deps, txn)
+    found = await _find_intent(deps, txn) if resumed else None
     if found is not None:
         return Result(intent=found)
     assert buyer.stripe_customer_id is not None

@@ -172,3 +172,54 @@ async def reload(deps: Deps, transaction_id: uuid.UUID) -> Transaction:
         row = await uow.session.get(Transaction, transaction_id)
         assert row is not None
         return row
+
+
+async def with_card(deps: Deps, user: User, card: str = "pm_card_visa") -> User:
+    """The user with a saved card, through the use case (customer + attach)."""
+    from services.settlement import save_payment_method
+
+    await save_payment_method(deps, user, card)
+    async with deps.uow() as uow:
+        row = await uow.session.get(User, user.id)
+        assert row is not None and row.stripe_payment_method_id
+        return row
+
+
+DECLINING_CARD = "pm_card_chargeCustomerFail"
+
+
+async def notifications_of(deps: Deps, user: User) -> list[str]:
+    from storage.tables import Notification
+
+    async with deps.uow() as uow:
+        rows = (
+            await uow.session.exec(
+                select(Notification.kind)
+                .where(col(Notification.user_id) == user.id)
+                .order_by(col(Notification.created_at))
+            )
+        ).all()
+    return list(rows)
+
+
+async def audit_actions(deps: Deps, entity_id: uuid.UUID) -> list[str]:
+    from storage.tables import AuditLog
+
+    async with deps.uow() as uow:
+        rows = (
+            await uow.session.exec(
+                select(AuditLog.action)
+                .where(col(AuditLog.entity_id) == str(entity_id))
+                .order_by(col(AuditLog.id))
+            )
+        ).all()
+    return list(rows)
+
+
+async def start(deps: Deps, auction: Auction) -> Transaction:
+    """start_settlement for an auction the test made SOLD (never None then)."""
+    from services.settlement import start_settlement
+
+    txn = await start_settlement(deps, auction.id)
+    assert txn is not None
+    return txn

@@ -1,0 +1,247 @@
+"""Settlement end to end against the Stripe emulator through the real SDK (issue 14):
+paying, shipping, receipt and auto-release, an authorization reaching its deadline in
+transit, a declined card, a lapsed payment, second chances, and the ledger balanced
+after each flow. Time moves by the test's clock, never by sleeping."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from domain.errors import InvalidState
+from services import settlement
+from storage.tables import User
+from tests.integration.settlement_kit import (
+    DECLINING_CARD,
+    Clock,
+    balances,
+    deps_with,
+    ledger_sums,
+    make_user,
+    notifications_of,
+    reload,
+    settle_app,
+    sold_auction,
+    with_card,
+)
+
+__all__ = ["settle_app"]
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def deps(settle_app, payment_gateway, clock):
+    return deps_with(settle_app, clock, payments=payment_gateway)
+
+
+async def _started(deps, auction):
+    report = await settlement.run_due(deps)
+    assert report.errors == []
+    txn = await settlement.start_settlement(deps, auction.id)  # idempotent: same row
+    assert txn is not None
+    return txn
+
+
+async def test_paid_shipped_received_released_with_fee_and_premium(deps, payment_gateway):
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    buyer = await with_card(deps, await make_user(deps))
+    auction = await sold_auction(deps, seller, buyer, 10_000)
+
+    txn = await _started(deps, auction)
+    assert (txn.status, txn.amount, txn.price, txn.buyer_premium) == (
+        "AUTHORIZED",
+        10_000,
+        10_000,
+        0,
+    )
+    intent = await payment_gateway.retrieve_intent(txn.stripe_payment_intent_id)
+    assert (intent.status, intent.amount_capturable) == ("requires_capture", 10_000)
+    assert await balances(deps, txn.id) == {"buyer_funds": -10_000, "escrow": 10_000}
+
+    shipped = await settlement.mark_shipped(deps, seller, txn.id, "DHL", "JD0140")
+    assert (shipped.carrier, shipped.tracking_number) == ("DHL", "JD0140")
+    done = await settlement.confirm_receipt(deps, buyer, txn.id)
+    assert (done.status, done.platform_fee, done.payout_status) == ("RELEASED", 500, "pending")
+    intent = await payment_gateway.retrieve_intent(txn.stripe_payment_intent_id)
+    assert (intent.status, intent.amount_received) == ("succeeded", 10_000)
+    assert await balances(deps, txn.id) == {
+        "buyer_funds": -10_000,
+        "platform_revenue": 500,
+        "payouts_pending": 9_500,
+    }
+    assert await ledger_sums(deps, txn.id) == 0
+    assert await ledger_sums(deps) == 0
+    assert "PAYMENT_RELEASED" in await notifications_of(deps, seller)
+    assert "ITEM_SHIPPED" in await notifications_of(deps, buyer)
+
+
+async def test_the_buyer_premium_is_charged_and_kept_as_revenue(settle_app, payment_gateway, clock):
+    deps = deps_with(settle_app, clock, payments=payment_gateway)
+    from domain.settlement import SettlementPolicy
+
+    settlement.use_policy(deps, SettlementPolicy(buyer_premium_bps=1250, platform_fee_bps=1000))
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    buyer = await with_card(deps, await make_user(deps))
+    auction = await sold_auction(deps, seller, buyer, 999)
+    txn = await _started(deps, auction)
+    # 12.5% of 9.99 = 1.24875 -> 1.25; 10% fee of 9.99 = 0.999 -> 1.00.
+    assert (txn.price, txn.buyer_premium, txn.amount) == (999, 125, 1124)
+    done = await settlement.confirm_receipt(deps, buyer, txn.id)
+    assert (done.status, done.platform_fee) == ("RELEASED", 100)
+    assert await balances(deps, txn.id) == {
+        "buyer_funds": -1124,
+        "platform_revenue": 225,
+        "payouts_pending": 899,
+    }
+    intent = await payment_gateway.retrieve_intent(txn.stripe_payment_intent_id)
+    assert intent.amount_received == 1124
+    assert await ledger_sums(deps) == 0
+
+
+async def test_without_a_saved_card_the_client_confirms_and_the_sale_is_authorized(
+    deps, payment_gateway
+):
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    buyer = await make_user(deps)
+    auction = await sold_auction(deps, seller, buyer, 4_200)
+    txn = await _started(deps, auction)
+    assert (txn.status, txn.stripe_payment_intent_id) == ("PENDING", None)
+    txn = await settlement.pay(deps, buyer, txn.id)
+    assert txn.status == "PENDING" and txn.stripe_payment_intent_id
+    secret = await settlement.payment_client_secret(deps, buyer, txn.id)
+    assert secret and secret.startswith(txn.stripe_payment_intent_id)
+    assert await settlement.payment_client_secret(deps, seller, txn.id) is None
+    # The buyer's client saves a card on the way; paying again uses it.
+    await with_card(deps, buyer)
+    txn = await settlement.pay(deps, buyer, txn.id)
+    assert txn.status == "AUTHORIZED"
+    assert await balances(deps, txn.id) == {"buyer_funds": -4_200, "escrow": 4_200}
+    with pytest.raises(InvalidState, match="AUTHORIZED"):
+        await settlement.pay(deps, buyer, txn.id)
+
+
+async def test_a_declined_card_fails_the_sale_and_opens_a_second_chance(deps, payment_gateway):
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    buyer = await with_card(deps, await make_user(deps), DECLINING_CARD)
+    runner_up = await make_user(deps)
+    auction = await sold_auction(deps, seller, buyer, 7_000, runner_up=(runner_up, 6_500))
+    txn = await _started(deps, auction)
+    assert txn.status == "FAILED" and "declined" in (txn.failure_reason or "")
+    for party in (buyer, seller):
+        assert "PAYMENT_FAILED" in await notifications_of(deps, party)
+    assert await ledger_sums(deps, txn.id) == 0
+
+    offer = await settlement.offer_second_chance(deps, seller, txn.id)
+    assert (offer.buyer_id, offer.price, offer.second_chance) == (runner_up.id, 6_500, True)
+    assert offer.replaces_id == txn.id
+    assert "SECOND_CHANCE_OFFER" in await notifications_of(deps, runner_up)
+    with pytest.raises(InvalidState, match="already offered"):
+        await settlement.offer_second_chance(deps, seller, txn.id)
+    await with_card(deps, runner_up)
+    paid = await settlement.pay(deps, runner_up, offer.id)
+    assert paid.status == "AUTHORIZED"
+    done = await settlement.confirm_receipt(deps, runner_up, offer.id)
+    assert done.status == "RELEASED"
+    assert await balances(deps, offer.id) == {
+        "buyer_funds": -6_500,
+        "platform_revenue": 325,
+        "payouts_pending": 6_175,
+    }
+    assert await ledger_sums(deps) == 0
+    purchases = await settlement.list_purchases(deps, runner_up)
+    assert [t.id for t in purchases.rows] == [offer.id]
+
+
+async def test_an_unpaid_sale_lapses_with_a_strike_and_only_english_gets_a_second_chance(
+    deps, clock
+):
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    buyer, runner_up = await make_user(deps), await make_user(deps)
+    english = await sold_auction(deps, seller, buyer, 3_000, runner_up=(runner_up, 2_900))
+    dutch = await sold_auction(deps, seller, buyer, 3_000, type="DUTCH")
+    first = await _started(deps, english)
+    second = await settlement.start_settlement(deps, dutch.id)
+    assert second is not None
+    await settlement.pay(deps, buyer, first.id)  # an intent the buyer never confirms
+
+    clock.advance(timedelta(days=3) - timedelta(seconds=1))
+    await settlement.run_due(deps)
+    assert (await reload(deps, first.id)).status == "PENDING"
+    clock.advance(timedelta(seconds=2))
+    report = await settlement.run_due(deps)
+    assert report.errors == [] and report.lapsed >= 2
+    assert (await reload(deps, second.id)).status == "FAILED"
+    lapsed = await reload(deps, first.id)
+    assert (lapsed.status, lapsed.failure_reason) == ("FAILED", "payment window lapsed")
+    async with deps.uow() as uow:
+        strikes = (await uow.session.get(User, buyer.id)).unpaid_strikes
+    assert strikes == 2
+    intent = await deps.payments.retrieve_intent(lapsed.stripe_payment_intent_id)
+    assert intent.status == "canceled"  # nothing left for the client to confirm
+    assert "PAYMENT_LAPSED" in await notifications_of(deps, seller)
+
+    with pytest.raises(InvalidState, match="English"):
+        await settlement.offer_second_chance(deps, seller, second.id)
+    offer = await settlement.offer_second_chance(deps, seller, first.id)
+    assert (offer.buyer_id, offer.price) == (runner_up.id, 2_900)
+    # A second chance the runner-up lets lapse is no strike: they did not win.
+    clock.advance(timedelta(days=3, seconds=1))
+    await settlement.run_due(deps)
+    assert (await reload(deps, offer.id)).status == "FAILED"
+    async with deps.uow() as uow:
+        assert (await uow.session.get(User, runner_up.id)).unpaid_strikes == 0
+    assert await ledger_sums(deps) == 0
+
+
+async def test_shipment_starts_the_hold_window_and_the_worker_releases(deps, clock):
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    buyer = await with_card(deps, await make_user(deps))
+    txn = await _started(deps, await sold_auction(deps, seller, buyer, 5_000))
+    clock.advance(timedelta(days=1))
+    await settlement.mark_shipped(deps, seller, txn.id, "UPS", "1Z999")
+    clock.advance(timedelta(days=14) - timedelta(seconds=1))
+    await settlement.run_due(deps)
+    # Meanwhile the authorization neared its end: captured, still escrow in the ledger.
+    assert (await reload(deps, txn.id)).status == "CAPTURED"
+    clock.advance(timedelta(seconds=2))
+    report = await settlement.run_due(deps)
+    assert report.errors == []
+    done = await reload(deps, txn.id)
+    assert done.status == "RELEASED" and done.received_at is None
+    assert await ledger_sums(deps, txn.id) == 0
+
+
+async def test_an_authorization_reaching_its_deadline_in_transit_is_captured_once(
+    deps, clock, payment_gateway
+):
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    buyer = await with_card(deps, await make_user(deps))
+    txn = await _started(deps, await sold_auction(deps, seller, buyer, 8_800))
+    assert txn.capture_before == txn.authorized_at + timedelta(days=7)  # emulator: no date
+    clock.advance(timedelta(days=2))
+    await settlement.mark_shipped(deps, seller, txn.id, "USPS", "9400")
+    clock.now = txn.capture_before - timedelta(hours=12, seconds=1)
+    await settlement.run_due(deps)
+    assert (await reload(deps, txn.id)).status == "AUTHORIZED"
+    clock.advance(timedelta(seconds=1))
+    await settlement.run_due(deps)
+    in_transit = await reload(deps, txn.id)
+    assert (in_transit.status, in_transit.received_at) == ("CAPTURED", None)
+    intent = await payment_gateway.retrieve_intent(txn.stripe_payment_intent_id)
+    assert (intent.status, intent.amount_received, intent.amount_capturable) == (
+        "succeeded",
+        8_800,
+        0,
+    )
+    assert await balances(deps, txn.id) == {"buyer_funds": -8_800, "escrow": 8_800}
+    await settlement.run_due(deps)  # nothing more to capture
+    done = await settlement.confirm_receipt(deps, buyer, txn.id)
+    assert done.status == "RELEASED"
+    intent = await payment_gateway.retrieve_intent(txn.stripe_payment_intent_id)
+    assert intent.amount_received == 8_800
+    assert await ledger_sums(deps) == 0
