@@ -352,7 +352,7 @@ class StripeGateway:
                 object=dict(event["data"]["object"]),
                 created=datetime.fromtimestamp(int(event["created"]), UTC),
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError, OSError):
             raise WebhookRejected("webhook refused: not a Stripe event") from None
 
 

@@ -101,10 +101,14 @@ def _patch_amounts() -> None:
     PaymentIntent.amount_received = property(amount_received)
 
 
+MAX_IDEMPOTENCY_KEYS = 100_000
+
+
 def _idempotency_middleware() -> Any:
     """Stripe's idempotent requests: a POST with `Idempotency-Key` is run once; a repeat
     with the same parameters gets the first answer again, one with other parameters a 400
-    `idempotency_error`. Keys are per API key, kept for the emulator's lifetime."""
+    `idempotency_error`. Keys are per API key, kept for the emulator's lifetime (the last
+    MAX_IDEMPOTENCY_KEYS of them)."""
     from aiohttp import web
 
     answers: dict[tuple[str, str], tuple[str, int, bytes, str]] = {}
@@ -119,7 +123,21 @@ def _idempotency_middleware() -> Any:
         slot = (request.headers.get("Authorization", ""), key)
         body = await request.read()  # aiohttp caches it for the handler
         fingerprint = hashlib.sha256(request.path.encode() + b"\0" + body).hexdigest()
-        async with locks.setdefault(slot, asyncio.Lock()):
+        lock = locks.setdefault(slot, asyncio.Lock())
+        try:
+            return await _once(slot, fingerprint, request, handler, lock)
+        finally:
+            if not lock.locked():
+                locks.pop(slot, None)
+
+    async def _once(
+        slot: tuple[str, str],
+        fingerprint: str,
+        request: web.Request,
+        handler: Handler,
+        lock: asyncio.Lock,
+    ) -> web.StreamResponse:
+        async with lock:
             if (seen := answers.get(slot)) is not None:
                 first, status, text, content_type = seen
                 if first != fingerprint:
@@ -143,6 +161,8 @@ def _idempotency_middleware() -> Any:
             if isinstance(response, web.Response) and response.status < 500:
                 raw = response.body if isinstance(response.body, bytes) else b""
                 answers[slot] = (fingerprint, response.status, raw, response.content_type)
+                if len(answers) > MAX_IDEMPOTENCY_KEYS:
+                    answers.pop(next(iter(answers)))
             return response
 
     return idempotency

@@ -29,6 +29,7 @@ from adapters.stripe_gateway import StripeGateway, build_gateway
 from devservers.stack import StackUrls, embedded_stack
 from gavel_app import create_app
 from settings import Settings
+from tests.helpers import STRIPE_WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,9 +50,6 @@ GENEROUS_LIMITS: dict[str, Any] = {
 }
 for _name, _value in GENEROUS_LIMITS.items():
     os.environ.setdefault(_name, str(_value))
-
-# Signs the webhooks tests send (and the emulator's, where a test registers one).
-STRIPE_WEBHOOK_SECRET = "whsec_" + secrets.token_hex(24)
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import stripe
 
 from adapters.stripe_gateway import StripeGateway
 
@@ -124,6 +129,37 @@ def own_redis_db(url: str, db: int) -> str:
     in-process app's persister (which sweeps its own database's) must not touch."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+# Signs the webhooks tests send (the session's settings and app verify with it).
+STRIPE_WEBHOOK_SECRET = "whsec_" + secrets.token_hex(24)
+
+
+def stripe_event(
+    event_type: str, obj: dict[str, Any], *, event_id: str | None = None, created: int | None = None
+) -> bytes:
+    """A Stripe event's JSON body, e.g. stripe_event("payment_intent.succeeded", {"id":
+    "pi_...", "object": "payment_intent", ...}); a fresh `evt_` id unless given."""
+    return json.dumps(
+        {
+            "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+            "object": "event",
+            "type": event_type,
+            "created": created or int(time.time()),
+            "data": {"object": obj},
+        }
+    ).encode()
+
+
+def stripe_webhook_headers(
+    payload: bytes, *, secret: str = STRIPE_WEBHOOK_SECRET, at: int | None = None
+) -> dict[str, str]:
+    """Headers for POST /webhooks/stripe: `Stripe-Signature` made by the SDK's own signing
+    helper at `at` (unix seconds, default now), as Stripe sends it."""
+    header: str = stripe.WebhookSignature.generate_signature_header(
+        payload.decode(), secret, timestamp=at if at is not None else int(time.time())
+    )
+    return {"Stripe-Signature": header, "Content-Type": "application/json; charset=utf-8"}
 
 
 # Stripe's test payment methods, which the emulator knows too: the first attaches and

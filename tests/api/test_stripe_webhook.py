@@ -7,7 +7,6 @@ are known to verify."""
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import pytest
-import stripe
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -23,31 +21,17 @@ from adapters.stripe_gateway import StripeGateway
 from adapters.stripe_webhook import stripe_webhook_endpoint
 from devservers.localstripe import register_webhook
 from domain.payments import GatewayEvent, GatewayUnavailable
-from tests.conftest import STRIPE_WEBHOOK_SECRET
-from tests.helpers import test_card
+from tests.helpers import STRIPE_WEBHOOK_SECRET, stripe_event, stripe_webhook_headers, test_card
 
 URL = "/webhooks/stripe"
 
 
 def event(event_id: str = "evt_test", *, amount: int = 100) -> bytes:
-    return json.dumps(
-        {
-            "id": event_id,
-            "object": "event",
-            "type": "payment_intent.amount_capturable_updated",
-            "created": int(time.time()),
-            "data": {"object": {"id": "pi_x", "object": "payment_intent", "amount": amount}},
-        }
-    ).encode()
+    intent = {"id": "pi_x", "object": "payment_intent", "amount": amount}
+    return stripe_event("payment_intent.amount_capturable_updated", intent, event_id=event_id)
 
 
-def signed(
-    payload: bytes, *, secret: str = STRIPE_WEBHOOK_SECRET, at: int | None = None
-) -> dict[str, str]:
-    header = stripe.WebhookSignature.generate_signature_header(
-        payload.decode(), secret, timestamp=at if at is not None else int(time.time())
-    )
-    return {"Stripe-Signature": header, "Content-Type": "application/json; charset=utf-8"}
+signed = stripe_webhook_headers
 
 
 def assert_rejected(response: httpx.Response) -> None:

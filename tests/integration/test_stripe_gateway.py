@@ -4,6 +4,7 @@ idempotency, and webhook signature checks with the SDK's own signing helper."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -27,8 +28,7 @@ from domain.payments import (
     WebhookRejected,
 )
 from settings import Settings
-from tests.conftest import STRIPE_WEBHOOK_SECRET
-from tests.helpers import test_card
+from tests.helpers import STRIPE_WEBHOOK_SECRET, test_card
 
 
 def key(step: str) -> str:
@@ -208,6 +208,48 @@ async def test_the_same_key_authorizes_once(payment_gateway: StripeGateway) -> N
         await payment_gateway.authorize(**{**args, "amount": 2_001})  # type: ignore[arg-type]
 
 
+async def test_concurrent_retries_with_one_key_authorize_once(
+    payment_gateway: StripeGateway,
+) -> None:
+    cus = await customer(payment_gateway)
+    card = await test_card(payment_gateway, cus)
+    same = key("authorize")
+    results = await asyncio.gather(
+        *(
+            payment_gateway.authorize(
+                amount=3_300,
+                currency="EUR",
+                customer_id=cus,
+                payment_method_id=card,
+                metadata={"transaction_id": same},
+                idempotency_key=same,
+            )
+            for _ in range(5)
+        )
+    )
+    assert len({r.id for r in results}) == 1
+    listed = await payment_gateway.list_intents(limit=1000)
+    assert len([i for i in listed if i.metadata.get("transaction_id") == same]) == 1
+
+
+async def test_a_retried_decline_is_the_same_decline(payment_gateway: StripeGateway) -> None:
+    cus = await customer(payment_gateway)
+    card = await test_card(payment_gateway, cus, declined=True)
+    same = key("authorize")
+    for _ in range(2):
+        with pytest.raises(PaymentDeclined):
+            await payment_gateway.authorize(
+                amount=1_000,
+                currency="EUR",
+                customer_id=cus,
+                payment_method_id=card,
+                metadata={"transaction_id": same},
+                idempotency_key=same,
+            )
+    listed = await payment_gateway.list_intents(limit=1000)
+    assert len([i for i in listed if i.metadata.get("transaction_id") == same]) == 1
+
+
 async def test_the_same_key_captures_and_refunds_once(payment_gateway: StripeGateway) -> None:
     intent_id = await authorized(payment_gateway, 3_000)
     capture_key = key("capture")
@@ -263,8 +305,6 @@ async def test_an_unknown_intent_is_rejected(payment_gateway: StripeGateway) -> 
 
 
 def test_emulator_binds_loopback_and_keeps_state_in_its_data_dir(tmp_path: Path) -> None:
-    import asyncio
-
     emulator = EmbeddedStripe(tmp_path / "stripe", free_port())
     with emulator:
         gateway = StripeGateway(api_key=EMULATOR_API_KEY, mode="emulator", api_base=emulator.url)
@@ -350,7 +390,17 @@ def test_a_stale_or_future_webhook_is_rejected(payment_gateway: StripeGateway) -
 
 
 def test_a_signed_body_that_is_not_an_event_is_rejected(payment_gateway: StripeGateway) -> None:
-    for payload in (b"not json", b"[]", b'{"id": "evt_1"}', b"\xff\xfe"):
+    shapes = (
+        b"not json",
+        b"[]",
+        b'{"id": "evt_1"}',
+        b"\xff\xfe",
+        b'{"id": "e", "type": "t", "created": 1e300, "data": {"object": {}}}',
+        b'{"id": "e", "type": "t", "created": 99999999999999999, "data": {"object": {}}}',
+        b'{"id": "e", "type": "t", "created": 1, "data": {"object": "pi_1"}}',
+        b'{"id": "e", "type": "t", "created": 1, "data": []}',
+    )
+    for payload in shapes:
         header = stripe.WebhookSignature.generate_signature_header(
             payload.decode("latin-1"), STRIPE_WEBHOOK_SECRET
         )
