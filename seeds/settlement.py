@@ -9,12 +9,15 @@ pass of the settlement worker (`run_due`) then moves it on, as it would in the a
 That pass also opens a PENDING sale for every other SOLD seeded auction, as the app's
 worker would within seconds of starting.
 
-Idempotent: when the seeded auctions already have sales, nothing is done.
+Idempotent: when the seeded auctions already have sales, nothing is done. Never run
+against a live Stripe key (demo sales charge cards); an unreachable gateway leaves the
+demo sales out with a warning, the rest of the seed stands.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,6 +29,7 @@ from sqlmodel import col, select
 
 from adapters.stripe_gateway import build_gateway
 from domain.enums import AuctionOutcome, AuctionStatus, AuctionType, TransactionStatus
+from domain.payments import GatewayUnavailable
 from gavel_app import build_deps, connect_redis
 from realtime.slots import AuctionSlots
 from seeds.builder import ADMIN_EMAIL, DEMO_PASSWORD
@@ -38,6 +42,8 @@ from storage.uow import UnitOfWorkFactory
 
 # Stripe test payment methods the emulator (and Stripe's test mode) turns into cards:
 # one authorizes, the other attaches and is declined when charged.
+log = logging.getLogger("gavel.seeds")
+
 GOOD_CARD = "pm_card_visa"
 DECLINING_CARD = "pm_card_chargeCustomerFail"
 
@@ -171,9 +177,17 @@ async def seed_sales(settings: Settings) -> int:
     """Make the demo sales (module docstring); returns how many sales exist afterwards
     for the seeded auctions, 0 when there is nothing to settle."""
     async with settlement_deps(settings) as deps:
+        assert deps.payments is not None
+        if deps.payments.mode == "stripe-live":
+            # Demo sales charge cards: never against a live account.
+            log.warning("STRIPE_API_KEY is a live key: no demo sales are made")
+            return await _count_sales(deps)
         candidates = await _seeded_sold_english(deps)
         if not await _any_sale(deps, [a.id for a, _ in candidates]):
-            await _make_sales(deps, candidates)
+            try:
+                await _make_sales(deps, candidates)
+            except GatewayUnavailable as down:
+                log.warning("the payment gateway is unreachable: demo sales left out (%s)", down)
         return await _count_sales(deps)
 
 

@@ -99,19 +99,23 @@ async def sold(
     seller: Account | None = None,
     buyer: Account | None = None,
     price: str = "120.00",
+    auction: str | None = None,
 ) -> Sale:
-    """An English auction the buyer bought now at `price`, and the sale it started."""
+    """An English auction the buyer bought now at `price` (or the published `auction`,
+    with its own buy-now price), and the sale it started."""
     seller = seller or await register(gql, seller=True)
     buyer = buyer or await register(gql)
-    created = await create_auction(gql, seller, buyNowPrice=price)
-    published = await gql(PUBLISH, {"id": created["id"]}, token=seller.token)
-    assert published["data"]["publishAuction"]["errors"] == [], published
-    bought = await gql(BUY_NOW, {"id": created["id"]}, token=buyer.token)
+    if auction is None:
+        created = await create_auction(gql, seller, buyNowPrice=price)
+        auction = str(created["id"])
+        published = await gql(PUBLISH, {"id": auction}, token=seller.token)
+        assert published["data"]["publishAuction"]["errors"] == [], published
+    bought = await gql(BUY_NOW, {"id": auction}, token=buyer.token)
     assert bought["data"]["buyNow"]["__typename"] == "BidAccepted", bought
-    await app.state.persister.drain([created["id"]])
-    txn = await settlement.start_settlement(app.state.deps, uuid.UUID(created["id"]))
+    await app.state.persister.drain([auction])
+    txn = await settlement.start_settlement(app.state.deps, uuid.UUID(auction))
     assert txn is not None
-    return Sale(seller, buyer, created["id"], str(txn.id))
+    return Sale(seller, buyer, auction, str(txn.id))
 
 
 async def read(gql: Any, sale: Sale, who: Account) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from tests.api.settlement_steps import (
     CONFIRM,
+    DECLINING_CARD,
     DISPUTE,
     FEEDBACK,
     GOOD_CARD,
@@ -34,7 +35,7 @@ from tests.api.settlement_steps import (
     shipped,
     sold,
 )
-from tests.helpers import register
+from tests.helpers import BID, PUBLISH, create_auction, register
 
 
 @pytest.fixture
@@ -236,3 +237,38 @@ async def test_strikes_and_disputes_lost_are_for_admins(gql, app, stranger):
     assert "errors" not in body, body
     assert body["data"]["user"]["unpaidStrikes"] == 0
     assert body["data"]["user"]["disputesLost"] == 0
+
+
+async def test_a_second_chance_sale_is_the_runner_ups_not_the_first_buyers(gql, app):
+    seller = await register(gql, seller=True)
+    runner_up, buyer = await register(gql), await register(gql)
+    # A bid below the reserve leaves buy-now open.
+    created = await create_auction(gql, seller, reservePrice="200.00", buyNowPrice="250.00")
+    await gql(PUBLISH, {"id": created["id"]}, token=seller.token)
+    bid = await gql(BID, {"id": created["id"], "amount": "110.00"}, token=runner_up.token)
+    assert bid["data"]["placeBid"]["__typename"] == "BidAccepted", bid
+    sale = await sold(gql, app, seller=seller, buyer=buyer, auction=created["id"])
+    assert (await payload(gql, SAVE_CARD, {"pm": DECLINING_CARD}, buyer))["errors"] == []
+    declined = await payload(gql, PAY, {"id": sale.transaction_id}, buyer)
+    assert codes(declined) == ["PAYMENT_DECLINED"]
+
+    offered = await payload(gql, SECOND_CHANCE, {"id": sale.transaction_id}, seller)
+    assert offered["errors"] == [], offered
+    offer = offered["transaction"]
+    assert offer["isSecondChance"] is True and offer["status"] == "PENDING"
+    assert offer["buyer"]["id"] == runner_up.id and offer["price"] == {"amount": "110.00"}
+
+    link = "query($id: ID!) { transaction(id: $id) { secondChance { id } } }"
+    as_seller = await gql(link, {"id": sale.transaction_id}, token=seller.token)
+    assert as_seller["data"]["transaction"]["secondChance"] == {"id": offer["id"]}
+    as_buyer = await gql(link, {"id": sale.transaction_id}, token=buyer.token)
+    assert as_buyer["data"]["transaction"]["secondChance"] is None
+    # Each buyer sees their own sale only.
+    theirs = await gql(TRANSACTION, {"id": offer["id"]}, token=buyer.token)
+    assert theirs["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    first = await gql(TRANSACTION, {"id": sale.transaction_id}, token=runner_up.token)
+    assert first["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    mine = (await gql(PURCHASES, token=runner_up.token))["data"]["me"]["purchases"]
+    assert [e["node"]["id"] for e in mine["edges"]] == [offer["id"]]
+    again = await payload(gql, SECOND_CHANCE, {"id": sale.transaction_id}, seller)
+    assert codes(again) == ["INVALID_STATE"]
