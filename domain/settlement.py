@@ -218,7 +218,7 @@ class SettlementPolicy:
     reputation_prior_weight: int = 5
     # A gateway step begun this long ago and not recorded is taken to have crashed and
     # is resumed by the worker (with the same idempotency key).
-    step_retry_after: timedelta = timedelta(seconds=30)
+    step_retry_after: timedelta = timedelta(minutes=2)
 
     def pay_by(self, created_at: datetime) -> datetime:
         return created_at + self.payment_window

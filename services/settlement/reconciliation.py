@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -69,14 +70,25 @@ def _expected(txn: Transaction, intent: PaymentIntentView, escrow: int) -> list[
     return problems
 
 
+# Settled sales are checked for this long after their last change; older ones are done.
+SETTLED_CHECKED_FOR = timedelta(days=2)
+
+
 async def reconcile(deps: Deps) -> ReconciliationReport:
-    """Check every sale with an intent against the gateway, and the ledger's balance."""
+    """Check sales with an intent against the gateway (all unsettled ones, settled ones
+    changed lately), and the whole ledger's balance."""
     gw = gateway(deps)
     recent = {view.id: view for view in await gw.list_intents(limit=100)}
+    since = deps.clock() - SETTLED_CHECKED_FOR
+    open_states = [T.PENDING.value, T.AUTHORIZED.value, T.CAPTURED.value]
     async with deps.uow() as uow:
         sales = (
             await uow.session.exec(
-                select(Transaction).where(col(Transaction.stripe_payment_intent_id).is_not(None))
+                select(Transaction).where(
+                    col(Transaction.stripe_payment_intent_id).is_not(None),
+                    col(Transaction.status).in_(open_states)
+                    | (col(Transaction.updated_at) >= since),
+                )
             )
         ).all()
         escrow = dict(

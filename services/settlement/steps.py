@@ -130,8 +130,10 @@ async def execute(
     elif step == PARTIAL_REFUND:
         assert dispute is not None and dispute.refund_amount is not None
         result = await _release(deps, txn, seller, refund=dispute.refund_amount)
-    elif step in (REFUND, CANCEL):
+    elif step == REFUND:
         result = await _give_back(deps, txn)
+    elif step == CANCEL:
+        result = await _lapse(deps, txn)
     else:  # pragma: no cover - the table's CHECK allows no other value
         raise AssertionError(step)
     return await finish(deps, txn_id, step, result, now or deps.clock())
@@ -236,6 +238,16 @@ async def _release(deps: Deps, txn: Transaction, seller: User, *, refund: int) -
     return result
 
 
+async def _lapse(deps: Deps, txn: Transaction) -> Result:
+    """Cancel an unpaid sale's intent, unless the buyer's client confirmed it after all
+    (the webhook saying so has not arrived): then the sale is paid, not lapsed."""
+    assert txn.stripe_payment_intent_id is not None
+    intent = await gateway(deps).retrieve_intent(txn.stripe_payment_intent_id)
+    if intent.status not in ("requires_capture", "succeeded", "canceled"):
+        await _cancel_quietly(deps, txn, intent.id, CANCEL)
+    return Result(intent=intent)
+
+
 async def _give_back(deps: Deps, txn: Transaction) -> Result:
     """Full refund (captured) or void (authorized or awaiting payment)."""
     if txn.stripe_payment_intent_id is None:
@@ -270,7 +282,7 @@ async def finish(
         elif step == REFUND:
             await _record_refund(uow, txn, result, now)
         elif step == CANCEL:
-            await _record_lapse(uow, txn, result, now)
+            await _record_lapse(deps, uow, txn, result, now)
         txn.pending_step = None
         txn.step_started_at = None
         txn.updated_at = now
@@ -430,7 +442,15 @@ async def _record_refund(uow: UnitOfWork, txn: Transaction, result: Result, now:
     audit(uow, None, "transaction.refunded", "transaction", txn.id, now, refund=result.refund_id)
 
 
-async def _record_lapse(uow: UnitOfWork, txn: Transaction, result: Result, now: datetime) -> None:
+async def _record_lapse(
+    deps: Deps, uow: UnitOfWork, txn: Transaction, result: Result, now: datetime
+) -> None:
+    if status_of(txn) is not TransactionStatus.PENDING:
+        return
+    intent = result.intent
+    if intent is not None and intent.status in ("requires_capture", "succeeded"):
+        await mark_authorized(deps, uow, txn, intent, now)
+        return
     await lapse_now(uow, txn, now)
 
 

@@ -12,6 +12,7 @@ import pytest
 from domain.errors import InvalidState
 from services import settlement
 from storage.tables import User
+from tests.helpers import test_card
 from tests.integration.settlement_kit import (
     DECLINING_CARD,
     Clock,
@@ -245,3 +246,24 @@ async def test_an_authorization_reaching_its_deadline_in_transit_is_captured_onc
     intent = await payment_gateway.retrieve_intent(txn.stripe_payment_intent_id)
     assert intent.amount_received == 8_800
     assert await ledger_sums(deps) == 0
+
+
+async def test_a_payment_confirmed_without_its_webhook_is_not_lapsed(deps, clock, payment_gateway):
+    seller, buyer = await make_user(deps, "BIDDER", "SELLER"), await make_user(deps)
+    txn = await settlement.start_settlement(deps, (await sold_auction(deps, seller, buyer, 900)).id)
+    assert txn is not None
+    txn = await settlement.pay(deps, buyer, txn.id)
+    async with deps.uow() as uow:
+        customer = (await uow.session.get(User, buyer.id)).stripe_customer_id
+    card = await test_card(payment_gateway, customer)
+    intents = payment_gateway.client.v1.payment_intents
+    await intents.update_async(txn.stripe_payment_intent_id, params={"payment_method": card})
+    await intents.confirm_async(txn.stripe_payment_intent_id)  # the webhook never comes
+    clock.advance(timedelta(days=3, seconds=1))
+    assert (await settlement.run_due(deps)).errors == []
+    paid = await reload(deps, txn.id)
+    assert paid.status == "AUTHORIZED"
+    intent = await payment_gateway.retrieve_intent(txn.stripe_payment_intent_id)
+    assert intent.status == "requires_capture"
+    async with deps.uow() as uow:
+        assert (await uow.session.get(User, buyer.id)).unpaid_strikes == 0
