@@ -148,6 +148,8 @@ async def test_a_dispute_answered_and_refunded_in_part(gql, app):
     assert resolved["errors"] == [], resolved
     assert resolved["dispute"]["status"] == "RESOLVED_REFUND"
     assert resolved["dispute"]["refundAmount"] == {"amount": "50.00"}
+    assert resolved["dispute"]["transaction"]["status"] == "RELEASED"
+    assert resolved["dispute"]["transaction"]["refundedAmount"] == {"amount": "50.00"}
     after = await read(gql, sale, sale.buyer)
     assert after["refundedAmount"] == {"amount": "50.00"}
     assert after["status"] == "RELEASED"
