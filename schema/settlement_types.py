@@ -149,10 +149,12 @@ class Transaction:
         "Stripe.js `confirmCardPayment`. Null for anyone else."
     )
     async def payment_client_secret(self, info: Ctx) -> str | None:
-        viewer = info.context.viewer
-        if viewer is None or viewer.id != self.row.buyer_id:
+        viewer, row = info.context.viewer, self.row
+        if viewer is None or viewer.id != row.buyer_id:
             return None
-        return await payment_client_secret(info.context.deps, viewer, self.row.id)
+        if row.status != Status.PENDING.value or row.stripe_payment_intent_id is None:
+            return None  # nothing to confirm: no read, no gateway call
+        return await payment_client_secret(info.context.deps, viewer, row.id)
 
     @strawberry.field(description="Pay before this, or the sale lapses (PENDING only).")
     def pay_by(self) -> datetime | None:
