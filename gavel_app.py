@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -44,7 +45,6 @@ from adapters.tokens import TokenService
 from adapters.verify_email_page import VerifyEmailPage
 from adapters.ws_limits import LiveConnections, WebSocketConnectionLimit
 from domain.listing import ListingPolicy
-from domain.payments import GatewayEvent
 from realtime.account_states import AccountStates
 from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
 from realtime.lag import closer_lag, outbox_lag
@@ -58,7 +58,7 @@ from schema.graphiql import asset as graphiql_asset
 from schema.outage import OutageGuard
 from services.deps import Deps
 from services.limits import Rates, Throttle
-from services.settlement import use_policy
+from services.settlement import apply_gateway_event, use_policy
 from services.settlement.worker import SettlementWorker
 from settings import ProductionConfigError, Settings, get_settings, production_problems
 from storage.db import make_engine, make_session_factory
@@ -201,13 +201,6 @@ async def lag_readings(redis: Any, settings: Settings) -> list[Reading]:
             closer.seconds,
         ),
     ]
-
-
-async def _apply_gateway_event_placeholder(event: GatewayEvent) -> bool:
-    """PLACEHOLDER until settlement's exactly-once handler is merged: replace with
-    `lambda event: apply_gateway_event(deps, event)` (services/settlement) and set
-    `deps.payments = payments`. Records nothing; says "not applied"."""
-    return False
 
 
 def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> FastAPI:
@@ -389,7 +382,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             *VerifyEmailPage(deps).routes(),
             Route(
                 "/webhooks/stripe",
-                stripe_webhook_endpoint(payments, _apply_gateway_event_placeholder),
+                stripe_webhook_endpoint(payments, partial(apply_gateway_event, deps)),
                 methods=["POST"],
             ),
         ],

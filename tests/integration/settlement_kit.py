@@ -26,7 +26,7 @@ from services.deps import Deps
 from settings import Settings
 from storage.tables import Auction, Bid, Item, LedgerEntry, Transaction, User
 from tests.conftest import GENEROUS_LIMITS, create_database, migrate
-from tests.helpers import own_redis_db
+from tests.helpers import STRIPE_WEBHOOK_SECRET, own_redis_db
 
 SETTLEMENT_REDIS_DB = 9
 
@@ -44,6 +44,8 @@ async def settle_app(
         GAVEL_DATA_DIR=tmp_path_factory.mktemp("settle-data"),
         GAVEL_MIN_AUCTION_SECONDS=2,
         GAVEL_RUN_SETTLEMENT=False,  # the tests run the worker's passes
+        STRIPE_API_BASE=stack.stripe_api_base,
+        STRIPE_WEBHOOK_SECRET=STRIPE_WEBHOOK_SECRET,
         **GENEROUS_LIMITS,
     )
     application = create_app(settings, fast_hash=True)

@@ -13,12 +13,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from domain.errors import InvalidState
 from domain.payments import GatewayEvent
 from services import settlement
-from tests.helpers import test_card
+from tests.helpers import stripe_event, stripe_webhook_headers, test_card
 from tests.integration.settlement_kit import (
     Clock,
     balances,
@@ -239,3 +240,35 @@ async def reload_user(deps, user):
 
     async with deps.uow() as uow:
         return await uow.session.get(User, user.id)
+
+
+async def test_webhook_deliveries_over_http_apply_once_and_forgeries_not_at_all(
+    settle_app, deps, payment_gateway
+):
+    seller, buyer = await make_user(deps, "BIDDER", "SELLER"), await make_user(deps)
+    txn = await start(deps, await sold_auction(deps, seller, buyer, 2_000))
+    txn = await settlement.pay(deps, buyer, txn.id)
+    customer = (await reload_user(deps, buyer)).stripe_customer_id
+    card = await test_card(payment_gateway, customer)
+    intents = payment_gateway.client.v1.payment_intents
+    await intents.update_async(txn.stripe_payment_intent_id, params={"payment_method": card})
+    obj = (await intents.confirm_async(txn.stripe_payment_intent_id)).to_dict()
+    payload = stripe_event("payment_intent.amount_capturable_updated", obj)
+    transport = httpx.ASGITransport(app=settle_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gavel.test") as client:
+        forged = await client.post(
+            "/webhooks/stripe",
+            content=payload,
+            headers=stripe_webhook_headers(payload, secret="whsec_" + "0" * 48),
+        )
+        assert forged.status_code == 400
+        assert (await reload(deps, txn.id)).status == "PENDING"
+        answers = [
+            await client.post(
+                "/webhooks/stripe", content=payload, headers=stripe_webhook_headers(payload)
+            )
+            for _ in range(3)
+        ]
+    assert [r.json().get("applied") for r in answers] == [True, False, False]
+    assert (await reload(deps, txn.id)).status == "AUTHORIZED"
+    assert await balances(deps, txn.id) == {"buyer_funds": -2_000, "escrow": 2_000}
