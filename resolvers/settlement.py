@@ -170,8 +170,9 @@ async def resolve_dispute(
         row = await settlement.resolve_dispute(
             info.context.deps, viewer(info), dispute_uuid, resolution.value, minor
         )
-        # The sale was read above, before the refund changed it.
-        info.context.loaders.settlement.transactions.clear(row.transaction_id)
+        if minor is not None:
+            # The sale was read above, before the refund changed it.
+            info.context.loaders.settlement.transactions.clear(row.transaction_id)
         return DisputePayload(dispute=Dispute(row=row))
 
     return await as_payload(DisputePayload.failed, act)
