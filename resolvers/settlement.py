@@ -20,17 +20,20 @@ from domain.errors import NotFound, ValidationFailed
 from domain.money import to_minor
 from domain.payments import PaymentDeclined
 from schema.context import Ctx
+from schema.enums import DisputeStatus
 from schema.errors import UserError
 from schema.payloads import SimplePayload
 from schema.settlement_types import (
     Dispute,
+    DisputeConnection,
     DisputePayload,
     DisputeResolution,
     SetupIntentPayload,
     Transaction,
     TransactionPayload,
+    dispute_connection,
 )
-from services import settlement
+from services import settlement, settlement_reads
 from services.listings import ImageUpload
 
 from .common import as_payload, parse_id, viewer
@@ -44,6 +47,23 @@ async def transaction(info: Ctx, id: strawberry.ID) -> Transaction | None:
     for an id that names nothing."""
     row = await settlement.get_transaction(info.context.deps, viewer(info), parse_id(id))
     return Transaction(row=row)
+
+
+async def disputes(
+    info: Ctx,
+    status: DisputeStatus | None = None,
+    first: int | None = 20,
+    after: str | None = None,
+) -> DisputeConnection:
+    """Admins: disputes newest first, of one status if given (OPEN: those to resolve)."""
+    page = await settlement_reads.list_disputes(
+        info.context.deps,
+        viewer(info),
+        status,
+        first,
+        after,
+    )
+    return dispute_connection(page)
 
 
 async def save_payment_method(info: Ctx, payment_method_id: str) -> SimplePayload:

@@ -25,6 +25,7 @@ from schema.notification_types import Notification
 from schema.payloads import AuthPayload, CreateAuctionPayload, SimplePayload
 from schema.permissions import IsAdmin, IsAuthenticated
 from schema.settlement_types import (
+    DisputeConnection,
     DisputePayload,
     SetupIntentPayload,
     Transaction,
@@ -121,6 +122,11 @@ class SettlementQueries:
         resolver=settlement_r.transaction,
         permission_classes=signed_in,
         description="A sale, to its buyer, its seller or an admin; NOT_FOUND for anyone else.",
+    )
+    disputes: DisputeConnection = strawberry.field(
+        resolver=settlement_r.disputes,
+        permission_classes=admins,
+        description="Admins: disputes newest first, of one status if given.",
     )
 
 

@@ -289,6 +289,13 @@ class Dispute:
         return self.row.resolved_at
 
 
+DisputeConnection = Connection[Dispute]
+
+
+def dispute_connection(page: Page[tables.Dispute]) -> DisputeConnection:
+    return connection(page, lambda row: Dispute(row=row))
+
+
 @strawberry.enum(description="How an admin settles a dispute.")
 class DisputeResolution(Enum):
     REFUND_FULL = "REFUND_FULL"

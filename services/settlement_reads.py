@@ -1,4 +1,5 @@
-"""Batch reads behind the settlement types' per-request DataLoaders: one query per batch.
+"""Batch reads behind the settlement types' per-request DataLoaders (one query per
+batch), and the admins' list of disputes.
 
 They check no permission: a `Transaction` object of the schema is only ever made from a
 sale the viewer may see (services/settlement `get_transaction`, `list_purchases`,
@@ -12,14 +13,19 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, tuple_
 from sqlmodel import col, select
 
+from domain.enums import DisputeStatus
+from domain.errors import Forbidden
 from domain.reputation import Reputation, reputation
 from services.deps import Deps
+from services.paging import Page, check_first, decode_cursor, make_page
 from services.settlement import policy_of
-from storage.tables import Dispute, Feedback, LedgerEntry, Transaction
+from services.settlement.common import is_admin
+from storage.tables import Dispute, Feedback, LedgerEntry, Transaction, User
 
 
 async def transactions_by_id(deps: Deps, ids: Sequence[uuid.UUID]) -> list[Transaction | None]:
@@ -128,3 +134,29 @@ async def reputations_by_user(deps: Deps, user_ids: Sequence[uuid.UUID]) -> list
             reputation(total, count, policy.reputation_prior_mean, policy.reputation_prior_weight)
         )
     return out
+
+
+MAX_DISPUTE_PAGE = 100
+
+
+async def list_disputes(
+    deps: Deps, viewer: User, status: DisputeStatus | None, first: int | None, after: str | None
+) -> Page[Dispute]:
+    """Disputes for admins to resolve, newest first (keyset cursor on created_at, id),
+    optionally of one status. Raises FORBIDDEN for anyone but an admin, INVALID_CURSOR,
+    INVALID_PAGE_SIZE (first outside 0-100)."""
+    if not is_admin(viewer):
+        raise Forbidden("admins only")
+    size = check_first(first, MAX_DISPUTE_PAGE)
+    where = [col(Dispute.status) == status.value] if status is not None else []
+    query = select(Dispute).where(*where)
+    if after:
+        key, row_id = decode_cursor(after, key_type=datetime)
+        query = query.where(tuple_(col(Dispute.created_at), col(Dispute.id)) < (key, row_id))
+    query = query.order_by(col(Dispute.created_at).desc(), col(Dispute.id).desc())
+    async with deps.uow() as uow:
+        rows = (await uow.session.exec(query.limit(size + 1))).all()
+        total = (
+            await uow.session.exec(select(func.count()).select_from(Dispute).where(*where))
+        ).one()
+    return make_page(rows, size, total, lambda r: r.created_at)

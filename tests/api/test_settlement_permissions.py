@@ -145,6 +145,21 @@ async def test_only_the_buyer_disputes_only_the_seller_responds_only_admins_reso
     await _refused(gql, state, RESPOND, respond, stranger, "NOT_FOUND")
     assert (await state())["dispute"]["sellerResponse"] is None
 
+    listing = """query($after: String) { disputes(status: OPEN, first: 100, after: $after) {
+      totalCount pageInfo { hasNextPage endCursor } edges { node { id transaction { id } } } } }"""
+    for who in (sale.buyer, sale.seller, stranger):
+        body = await gql(listing, token=who.token)
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"], body
+    admin = await make_admin(gql, app)
+    found, after = [], None
+    while True:
+        page = (await gql(listing, {"after": after}, token=admin.token))["data"]["disputes"]
+        found += [e["node"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert {"id": dispute_id, "transaction": {"id": sale.transaction_id}} in found
+
     resolve = {"id": dispute_id, "resolution": "REFUND_FULL"}
     for who in (sale.buyer, sale.seller, stranger):
         before = await state()
