@@ -191,6 +191,9 @@ BAD_ID = "not-a-uuid"
         (DISPUTE, {"id": str(uuid.uuid4()), "reason": "x", "message": "y"}, "NOT_FOUND"),
         (RESPOND, {"id": BAD_ID, "message": "hi"}, "INVALID_ID"),
         (RESPOND, {"id": str(uuid.uuid4()), "message": "hi"}, "NOT_FOUND"),
+        (SAVE_CARD, {"pm": "4242424242424242"}, "INVALID_INPUT"),
+        (SAVE_CARD, {"pm": ""}, "INVALID_INPUT"),
+        (SAVE_CARD, {"pm": "pm_" + "x" * 5000}, "INVALID_INPUT"),
     ],
 )
 async def test_unknown_and_malformed_ids(gql, sale_to_poke, doc, variables, code):
