@@ -23,14 +23,12 @@ from schema.context import Ctx
 from schema.enums import DisputeStatus
 from schema.errors import UserError
 from schema.payloads import SimplePayload
+from schema.settlement_payloads import DisputePayload, SetupIntentPayload, TransactionPayload
 from schema.settlement_types import (
     Dispute,
     DisputeConnection,
-    DisputePayload,
     DisputeResolution,
-    SetupIntentPayload,
     Transaction,
-    TransactionPayload,
     dispute_connection,
 )
 from services import settlement, settlement_reads

@@ -24,13 +24,8 @@ from schema.discovery_types import SearchResult
 from schema.notification_types import Notification
 from schema.payloads import AuthPayload, CreateAuctionPayload, SimplePayload
 from schema.permissions import IsAdmin, IsAuthenticated
-from schema.settlement_types import (
-    DisputeConnection,
-    DisputePayload,
-    SetupIntentPayload,
-    Transaction,
-    TransactionPayload,
-)
+from schema.settlement_payloads import DisputePayload, SetupIntentPayload, TransactionPayload
+from schema.settlement_types import DisputeConnection, Transaction
 from schema.user_types import User
 from schema.viewer_types import Viewer
 

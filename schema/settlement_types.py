@@ -21,7 +21,6 @@ from schema.auction_types import Auction
 from schema.connection import Connection, connection
 from schema.context import Ctx
 from schema.enums import DisputeStatus, TransactionStatus
-from schema.errors import UserError
 from schema.money import Money
 from schema.user_types import User, require_user
 from services.paging import Page
@@ -301,38 +300,3 @@ class DisputeResolution(Enum):
     REFUND_FULL = "REFUND_FULL"
     REFUND_PARTIAL = "REFUND_PARTIAL"
     RELEASE = "RELEASE"
-
-
-@strawberry.type
-class TransactionPayload:
-    transaction: Transaction | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-    @classmethod
-    def failed(cls, error: UserError) -> TransactionPayload:
-        return cls(errors=[error])
-
-
-@strawberry.type
-class DisputePayload:
-    dispute: Dispute | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-    @classmethod
-    def failed(cls, error: UserError) -> DisputePayload:
-        return cls(errors=[error])
-
-
-@strawberry.type
-class SetupIntentPayload:
-    setup_intent_id: str | None = None
-    client_secret: str | None = strawberry.field(
-        default=None,
-        description="Confirm it with Stripe.js `confirmCardSetup` to save a card; then "
-        "`savePaymentMethod` with the resulting payment method id.",
-    )
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-    @classmethod
-    def failed(cls, error: UserError) -> SetupIntentPayload:
-        return cls(errors=[error])
