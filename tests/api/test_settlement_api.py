@@ -5,6 +5,7 @@ codes that change nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,7 @@ from tests.api.settlement_steps import (
     SAVE_CARD,
     SETUP_INTENT,
     SHIP,
+    Sale,
     codes,
     dispute_with_evidence,
     make_admin,
@@ -37,7 +39,7 @@ from tests.api.settlement_steps import (
     shipped,
     sold,
 )
-from tests.helpers import register
+from tests.helpers import BID, PUBLISH, create_auction, register
 
 
 def ledger_sum(txn: dict[str, Any]) -> Decimal:
@@ -354,3 +356,37 @@ async def test_bad_dispute_input_changes_nothing(gql, app):
     empty = await payload(gql, RESPOND, {"id": dispute_id, "message": ""}, sale.seller)
     assert [(e["code"], e["field"]) for e in empty["errors"]] == [("INVALID_INPUT", "message")]
     assert (await read(gql, sale, sale.seller))["dispute"]["sellerResponse"] is None
+
+
+async def test_a_dutch_sale_reaches_the_buyer_through_the_worker(gql, app):
+    """No use case called by hand: the app's persister records the outcome and its
+    settlement worker opens the sale, which the buyer then finds and pays."""
+    seller, buyer = await register(gql, seller=True), await register(gql)
+    created = await create_auction(
+        gql,
+        seller,
+        type="DUTCH",
+        startingPrice="1000",
+        dutchStep="10",
+        dutchStepSeconds=3600,
+        dutchFloor="500",
+    )
+    await gql(PUBLISH, {"id": created["id"]}, token=seller.token)
+    won = await gql(BID, {"id": created["id"], "amount": "1000"}, token=buyer.token)
+    assert won["data"]["placeBid"]["__typename"] == "BidAccepted", won
+
+    async def purchase() -> dict[str, Any] | None:
+        mine = (await gql(PURCHASES, token=buyer.token))["data"]["me"]["purchases"]
+        return mine["edges"][0]["node"] if mine["edges"] else None
+
+    found = None
+    for _ in range(150):  # up to 30 s; the worker's interval is 5 s
+        if (found := await purchase()) is not None:
+            break
+        await asyncio.sleep(0.2)
+    assert found is not None and found["status"] == "PENDING"
+    sale = Sale(seller, buyer, created["id"], found["id"])
+    assert (await read(gql, sale, seller))["price"] == {"amount": "1000.00"}
+    assert (await payload(gql, SAVE_CARD, {"pm": GOOD_CARD}, buyer))["errors"] == []
+    result = await payload(gql, PAY, {"id": sale.transaction_id}, buyer)
+    assert result["transaction"]["status"] == "AUTHORIZED", result
