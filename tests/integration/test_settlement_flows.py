@@ -267,3 +267,41 @@ async def test_a_payment_confirmed_without_its_webhook_is_not_lapsed(deps, clock
     assert intent.status == "requires_capture"
     async with deps.uow() as uow:
         assert (await uow.session.get(User, buyer.id)).unpaid_strikes == 0
+
+
+async def test_a_card_saved_through_a_setup_intent_pays_the_next_sale(deps, payment_gateway):
+    from datetime import UTC, datetime
+
+    from domain.errors import ValidationFailed
+    from domain.payments import GatewayEvent, PaymentDeclined
+
+    buyer = await make_user(deps)
+    setup = await settlement.create_setup_intent(deps, buyer)
+    assert setup.id.startswith("seti_") and setup.client_secret
+    async with deps.uow() as uow:
+        customer = (await uow.session.get(User, buyer.id)).stripe_customer_id
+    assert customer
+    # The client confirmed the SetupIntent with a card; Stripe reports it by webhook.
+    card = await test_card(payment_gateway, customer)
+    event = GatewayEvent(
+        id=f"evt_setup_{setup.id}",
+        type="setup_intent.succeeded",
+        object={"id": setup.id, "customer": customer, "payment_method": card},
+        created=datetime.now(UTC),
+    )
+    assert await settlement.apply_gateway_event(deps, event)
+    async with deps.uow() as uow:
+        assert (await uow.session.get(User, buyer.id)).stripe_payment_method_id == card
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    txn = await settlement.start_settlement(
+        deps, (await sold_auction(deps, seller, buyer, 1_500)).id
+    )
+    assert txn is not None and txn.status == "AUTHORIZED"
+    # Saving a card: a malformed id changes nothing; a card refused on attaching says so.
+    with pytest.raises(ValidationFailed) as refused:
+        await settlement.save_payment_method(deps, buyer, "4242424242424242")
+    assert refused.value.field == "paymentMethodId"
+    with pytest.raises(PaymentDeclined):
+        await settlement.save_payment_method(deps, buyer, "pm_card_visa_chargeDeclined")
+    async with deps.uow() as uow:
+        assert (await uow.session.get(User, buyer.id)).stripe_payment_method_id == card

@@ -9,6 +9,10 @@ twice.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,8 +23,10 @@ import pytest
 from domain.errors import InvalidState
 from domain.payments import GatewayEvent
 from services import settlement
-from tests.helpers import stripe_event, stripe_webhook_headers, test_card
+from tests.conftest import ROOT
+from tests.helpers import own_redis_db, stripe_event, stripe_webhook_headers, test_card
 from tests.integration.settlement_kit import (
+    SETTLEMENT_REDIS_DB,
     Clock,
     balances,
     deps_with,
@@ -272,3 +278,48 @@ async def test_webhook_deliveries_over_http_apply_once_and_forgeries_not_at_all(
     assert [r.json().get("applied") for r in answers] == [True, False, False]
     assert (await reload(deps, txn.id)).status == "AUTHORIZED"
     assert await balances(deps, txn.id) == {"buyer_funds": -2_000, "escrow": 2_000}
+
+
+async def test_a_process_killed_after_capturing_is_resumed_without_a_second_capture(
+    settle_app, deps, payment_gateway, clock, stack, tmp_path
+):
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    buyer = await with_card(deps, await make_user(deps))
+    txn = await start(deps, await sold_auction(deps, seller, buyer, 7_700))
+    engine = settle_app.state.engine
+    env = {
+        **os.environ,
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "REDIS_URL": own_redis_db(stack.redis_url, SETTLEMENT_REDIS_DB),
+        "STRIPE_API_BASE": stack.stripe_api_base,
+        "GAVEL_DATA_DIR": str(tmp_path),
+        "GAVEL_JWT_SECRET": "k" * 48,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.integration.settlement_killed",
+        str(buyer.id),
+        str(txn.id),
+        env=env,
+        cwd=str(ROOT),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
+    stuck = await reload(deps, txn.id)
+    assert (stuck.status, stuck.pending_step) == ("AUTHORIZED", "release")
+    intent = await payment_gateway.retrieve_intent(txn.stripe_payment_intent_id)
+    assert (intent.status, intent.amount_received) == ("succeeded", 7_700)
+
+    clock.advance(timedelta(minutes=5))
+    assert (await settlement.run_due(deps)).errors == []
+    done = await reload(deps, txn.id)
+    assert (done.status, done.pending_step) == ("RELEASED", None)
+    intent = await payment_gateway.retrieve_intent(txn.stripe_payment_intent_id)
+    assert (intent.status, intent.amount_received) == ("succeeded", 7_700)
+    charges = await payment_gateway.client.v1.charges.list_async(params={"limit": 100})
+    mine = [c for c in charges.data if c.payment_intent == txn.stripe_payment_intent_id]
+    assert [(c.amount, c.captured) for c in mine] == [(7_700, True)]
+    assert await ledger_sums(deps, txn.id) == 0
