@@ -47,16 +47,19 @@ from adapters.ws_limits import LiveConnections, WebSocketConnectionLimit
 from domain.listing import ListingPolicy
 from realtime.account_states import AccountStates
 from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
+from realtime.events import Bus
 from realtime.lag import closer_lag, outbox_lag
 from realtime.persister import Persister
 from realtime.scheduler import Scheduler
 from realtime.slots import AuctionSlots
+from realtime.stream import EventSource
 from schema.app import GavelGraphQL
 from schema.build import build_bid_compiler, build_schema
 from schema.graphiql import STATIC_PATH as GRAPHIQL_STATIC
 from schema.graphiql import asset as graphiql_asset
+from schema.live_delivery import LiveDelivery
 from schema.outage import OutageGuard
-from services.deps import Deps
+from services.deps import Deps, Outbox
 from services.limits import Rates, Throttle
 from services.settlement import apply_gateway_event, use_policy
 from services.settlement.worker import SettlementWorker
@@ -68,8 +71,17 @@ log = logging.getLogger("gavel")
 
 
 def build_deps(
-    settings: Settings, sessions: UnitOfWorkFactory, slots: AuctionSlots, *, fast_hash: bool = False
+    settings: Settings,
+    sessions: UnitOfWorkFactory,
+    slots: AuctionSlots,
+    *,
+    bus: Bus | None = None,
+    outbox: Outbox | None = None,
+    throttle: Throttle | None = None,
+    fast_hash: bool = False,
 ) -> Deps:
+    """The use cases' dependencies; `bus` and `outbox` are the live ports (services/deps.py),
+    `throttle` the rate limits (none when None)."""
     secret = (
         settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
     ) or secrets.token_urlsafe(48)
@@ -94,6 +106,9 @@ def build_deps(
         ),
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
         slots=slots,
+        bus=bus,
+        outbox=outbox,
+        throttle=throttle or Throttle(),
         # At least an access token's life: a token still valid finds its account's state.
         account_states=AccountStates(
             slots.redis,
@@ -215,19 +230,23 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     engine = make_engine(settings.database_url)
     redis = connect_redis(settings)
     slots = AuctionSlots(redis)
-    deps = build_deps(
-        settings, UnitOfWorkFactory(make_session_factory(engine)), slots, fast_hash=fast_hash
-    )
-    if settings.rate_limits:
-        deps.throttle = Throttle(RedisBuckets(redis), rates(settings))
+    sessions = UnitOfWorkFactory(make_session_factory(engine))
     bus = BoundedBroadcast(settings.redis_url)
-    persister = Persister(redis, slots, deps.uow)
-    scheduler = Scheduler(deps, slots, persister, bus)
-    deps.bus = bus
-    deps.drain = persister.drain
-    deps.mark_dirty = persister.mark
+    persister = Persister(redis, slots, sessions)
+    deps = build_deps(
+        settings,
+        sessions,
+        slots,
+        bus=bus,
+        outbox=persister,
+        throttle=Throttle(RedisBuckets(redis), rates(settings)) if settings.rate_limits else None,
+        fast_hash=fast_hash,
+    )
+    scheduler = Scheduler(sessions, slots, persister, bus, clock=deps.clock)
     use_policy(deps, settings.settlement_policy)
     settlement_worker = SettlementWorker(deps, interval=settings.settlement_interval_seconds)
+    # Subscriptions: one live feed per auction, shared by its subscribers (realtime/feed.py).
+    live = LiveDelivery(EventSource(slots=slots, uow=sessions, bus=bus))
     deps.media_dir.mkdir(parents=True, exist_ok=True)
     # Stripe, or the emulator when no key is set (adapters/stripe_gateway.py).
     payments = build_gateway(settings)
@@ -258,6 +277,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     graphql = GavelGraphQL(
         schema,
         deps,
+        live=live,
         max_page=settings.max_page_size,
         compiler=compiler,
         live_connections=live_connections,
@@ -269,8 +289,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     )
     media = MediaFiles(deps.media_dir)
     shutdown = GracefulShutdown(delay=settings.shutdown_delay_seconds)
-    if graphql.live is not None:
-        shutdown.on_stop(graphql.live.close)
+    shutdown.on_stop(live.close)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

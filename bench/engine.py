@@ -49,6 +49,7 @@ from domain.pricing import increment
 from gavel_app import build_deps
 from realtime.persister import Persister
 from realtime.scripts import source
+from realtime.slot_seeding import seed_for
 from realtime.slots import AuctionSlots, keys
 from services import bidding
 from settings import Settings
@@ -123,7 +124,7 @@ async def make_live_auction(deps: Any, seller: User) -> Auction:
     """An active English auction with its Redis slot, as publishing would leave it."""
     auction = await make_auction(deps, seller)
     async with deps.uow() as uow:
-        await deps.slots.create(await bidding.seed_for(uow, auction))
+        await deps.slots.create(await seed_for(uow, auction))
     return auction
 
 

@@ -34,11 +34,11 @@ from contextlib import aclosing, asynccontextmanager, suppress
 import orjson
 
 from adapters import metrics
+from domain.events import Ended, PublicEvent, parse_event
 from realtime.broadcast import Resync, SlowConsumer, Unsubscribed
 from realtime.events import channel
 from realtime.stream import (
     EventSource,
-    PublicEvent,
     ServerShuttingDown,
     SubscriberTooSlow,
     Subscription,
@@ -127,7 +127,7 @@ class QueuedMember(FeedMember):
         if self.done.done() and self.done.exception() is not None:
             await self.done  # cut off: what is queued is not delivered
         event = self.queue.popleft()
-        self.seen = event["sequence"]
+        self.seen = event.sequence
         return event
 
 
@@ -148,7 +148,7 @@ class AuctionFeed:
         return self.task.done()
 
     def _publish(self, event: PublicEvent) -> None:
-        seq = event["sequence"]
+        seq = event.sequence
         delivered = 0
         for member in tuple(self.members):  # a member may end (and leave) while delivered
             if member.last < seq:
@@ -162,15 +162,15 @@ class AuctionFeed:
         """The stored events after sequence `after`, each once, in order, presented."""
         async with aclosing(backlog(self.source, self.auction.id, after)) as raws:
             async for raw in raws:
-                if int(raw["seq"]) > after:
-                    after = int(raw["seq"])
+                if raw.sequence > after:
+                    after = raw.sequence
                     yield self.view.present(raw)
 
     async def _fill(self) -> None:
         """Every event after `last` from the stream (gaps, resyncs, a sealed end)."""
         async with aclosing(self.read_after(self.last)) as events:
             async for event in events:
-                self.last = event["sequence"]
+                self.last = event.sequence
                 self._publish(event)
 
     async def _follow_bus(self, subscription: Subscription) -> None:
@@ -180,13 +180,13 @@ class AuctionFeed:
             except Resync:
                 await self._fill()  # events may have been lost: read the stream
                 continue
-            live = orjson.loads(message.message)
-            seq = int(live["seq"])
+            live = parse_event(orjson.loads(message.message))
+            seq = live.sequence
             if seq <= self.last:
                 continue  # already delivered (filled in before it came live)
             # A gap, or a sealed auction's end (the bus form lacks the bids that decide
             # it): the stream has every event up to this one and beyond.
-            if seq > self.last + 1 or (self.view.type.sealed and live["kind"] == "ENDED"):
+            if seq > self.last + 1 or (self.view.type.sealed and isinstance(live, Ended)):
                 await self._fill()
                 if seq <= self.last:
                     continue
@@ -244,7 +244,7 @@ class Joining:
                 async for event in events:
                     if member.done.done():
                         return  # shut down while it replayed
-                    last = member.seen = event["sequence"]
+                    last = member.seen = event.sequence
                     yield event
         member.last = member.seen = last
         if member.done.done():

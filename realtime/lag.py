@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from realtime.persister import GROUP
+from realtime.outbox_stream import GROUP
 from realtime.slots import ENDS_ZSET, LIVE_SET, keys
 
 

@@ -1,9 +1,9 @@
 """The outbox persister: drains each live auction's event stream into PostgreSQL.
 
-Every app process runs one. Reading goes through the stream's consumer group `persist`,
-so each entry goes to one consumer; entries a crashed consumer held are reclaimed after
-`stale_ms`. Writes are idempotent (primary keys on (auction, sequence)), and side effects
-such as notifications happen only when the event row was new, so a replay changes nothing.
+Every app process runs one. It reads the outboxes through their consumer group
+(realtime/outbox_stream.py: each entry goes to one consumer; a crashed consumer's are
+reclaimed), writes the events (realtime/event_records.py: idempotent, so a replay changes
+nothing) and then acknowledges them.
 """
 
 from __future__ import annotations
@@ -13,105 +13,19 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-import orjson
-from redis.asyncio.cluster import RedisCluster
-from sqlalchemy import bindparam, select
-from sqlalchemy import update as sa_update
-from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col
-
 from adapters import metrics
-from domain.enums import AuctionStatus, AuctionType
-from domain.outcome import FinalState, SealedBid, decide
+from domain.events import AnyEvent
 from realtime.background import StopSignal, cancelling
-from realtime.slots import LIVE_SET, AuctionSlots, from_ms, keys
-from storage.tables import Auction, AuctionEvent, Bid, Notification
+from realtime.event_records import record, record_ongoing
+from realtime.outbox_stream import Entry, OutboxStreams, events_of
+from realtime.slots import AuctionSlots
+from storage.tables import Auction
 from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger("gavel.persister")
-GROUP = "persist"
 SWEEP_CHUNK = 50  # auctions read per pipeline
-BID_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4c84-9a55-2a6f3f2b7d10")
-
-
-def bid_id(auction_id: uuid.UUID, sequence: int) -> uuid.UUID:
-    """Deterministic, so persisting the same event twice names the same bid."""
-    return uuid.uuid5(BID_NAMESPACE, f"{auction_id}:{sequence}")
-
-
-def _opt_int(value: Any) -> int | None:
-    return int(value) if value not in (None, "") else None
-
-
-def _opt_id(value: Any) -> uuid.UUID | None:
-    return uuid.UUID(value) if value not in (None, "") else None
-
-
-Entry = tuple[str, dict[str, Any]]  # a stream entry: id, fields
-AUCTIONS = Auction.__table__  # type: ignore[attr-defined]
-AUCTION_EVENTS = AuctionEvent.__table__  # type: ignore[attr-defined]
-BIDS = Bid.__table__  # type: ignore[attr-defined]
-NOTIFICATIONS = Notification.__table__  # type: ignore[attr-defined]
-
-
-def _fold(auction: Any, events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The auction columns that in-flight events newer than the row set (an empty dict if
-    there are none); `auction` has the row's id, type, current_price and ends_at."""
-    state: dict[str, Any] = {}
-    for e in events:
-        state["last_sequence"] = e["seq"]
-        state["bid_count"] = int(e.get("bids") or 0)
-        if AuctionType(auction.type) is not AuctionType.DUTCH or e["kind"] != "PRICE_STEP":
-            state["current_price"] = _opt_int(e.get("price"))
-        state["leader_id"] = _opt_id(e.get("leader"))
-        ends = from_ms(e.get("ends"))
-        if ends is not None:
-            state["ends_at"] = ends
-        state["updated_at"] = _at(e)
-    return state
-
-
-def _bid_row(auction_id: uuid.UUID, currency: str, e: dict[str, Any]) -> dict[str, Any]:
-    """The bids row of a BID_ACCEPTED event."""
-    return {
-        "id": bid_id(auction_id, e["seq"]),
-        "auction_id": auction_id,
-        "bidder_id": uuid.UUID(e["bidder"]),
-        "sequence": e["seq"],
-        "amount": int(e["amount"]),
-        "max_amount": _opt_int(e.get("max")),
-        "currency": currency,
-        "placed_at": _at(e),
-        "idempotency_key": e.get("idem") or None,
-    }
-
-
-def _voided(auction: Any) -> datetime | None:
-    """A bid recorded after its auction was cancelled is void from the start (the cancel
-    voided the bids recorded before it)."""
-    if auction.status == AuctionStatus.CANCELLED.value:
-        return auction.cancelled_at  # type: ignore[no-any-return]
-    return None
-
-
-def _outbid_row(auction_id: uuid.UUID, e: dict[str, Any]) -> dict[str, Any]:
-    """The OUTBID notification of a BID_ACCEPTED event that displaced a leader."""
-    return {
-        "user_id": uuid.UUID(e["outbid"]),
-        "kind": "OUTBID",
-        "auction_id": auction_id,
-        "message": "You have been outbid.",
-        "created_at": _at(e),
-    }
-
-
-def _at(event: dict[str, Any]) -> datetime:
-    at = from_ms(event["at"])
-    assert at is not None
-    return at
 
 
 class Persister:
@@ -129,8 +43,9 @@ class Persister:
         self.slots = slots
         self.uow = uow
         self.consumer = consumer or f"c-{uuid.uuid4().hex[:8]}"
-        self.batch = batch
-        self.stale_ms = stale_ms
+        self.streams = OutboxStreams(
+            redis, slots, consumer=self.consumer, batch=batch, stale_ms=stale_ms
+        )
         self._lock = asyncio.Lock()
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
@@ -205,241 +120,45 @@ class Persister:
         `reclaim`: also entries other consumers left unacknowledged for `stale_ms`;
         `own_pending`: also those this consumer did."""
         async with self._lock:
-            members = (
-                list(auction_ids)
-                if auction_ids is not None
-                else sorted(await self.redis.smembers(LIVE_SET))
-            )
+            members = list(auction_ids) if auction_ids is not None else await self.streams.live()
             written = 0
             # Small chunks: building and parsing a pipeline holds the event loop, and a
             # sweep over every live auction must not stall requests for long.
             for start in range(0, len(members), SWEEP_CHUNK):
                 chunk = members[start : start + SWEEP_CHUNK]
-                batches = await self._read(chunk, reclaim, own_pending=own_pending)
+                batches = await self.streams.read(chunk, reclaim, own_pending=own_pending)
                 batch = await self._persist_many([(m, e) for m, e in batches if e])
                 if batch:
                     metrics.PERSISTER_BATCH.observe(batch)
                 written += batch
                 if reclaim:
-                    await self._retire([member for member, entries in batches if not entries])
+                    await self.streams.retire([m for m, entries in batches if not entries])
             return written
-
-    async def _retire(self, idle: list[str]) -> None:
-        """Take auctions that are over and fully persisted off the agendas.
-
-        `_persist` does that when it writes the end. But another process may have read the
-        auction as ACTIVE from PostgreSQL just before the end was stored, found its end
-        entry gone (the closer removes it) and put the auction back on the agendas
-        (`Scheduler.reconcile` -> `ensure_slot`); no new event would ever take it off, and
-        every sweep and Dutch tick would visit it forever. Over (nothing follows the final
-        event), its last event delivered to the group and nothing unacknowledged means
-        the end is in PostgreSQL.
-        """
-        if not idle:
-            return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for member in idle:
-                pipe.hmget(keys(member)[0], "status", "seq")
-            states = await pipe.execute(raise_on_error=False)
-        last = {
-            member: f"{state[1]}-0"
-            for member, state in zip(idle, states, strict=True)
-            if isinstance(state, list) and state[0] in ("ENDED", "CANCELLED")
-        }
-        if not last:
-            return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for member in last:
-                pipe.xinfo_groups(keys(member)[1])
-            infos = await pipe.execute(raise_on_error=False)
-        done = [
-            member
-            for member, groups in zip(last, infos, strict=True)
-            if not isinstance(groups, Exception)
-            and any(
-                g["name"] == GROUP and g["pending"] == 0 and g["last-delivered-id"] == last[member]
-                for g in groups
-            )
-        ]
-        if done:
-            await self.redis.srem(LIVE_SET, *done)
-            await self.slots.forget(done)
-
-    async def _read(
-        self, members: list[str], reclaim: bool, *, own_pending: bool = False
-    ) -> list[tuple[str, list[tuple[str, dict[str, Any]]]]]:
-        found: dict[str, list[tuple[str, dict[str, Any]]]] = {m: [] for m in members}
-        cluster = isinstance(self.redis, RedisCluster)
-        if cluster:
-            await self.redis.initialize()  # a no-op unless a failure asked for a new topology
-        # ">": entries never delivered to the group; "0" (own_pending): those delivered to
-        # this consumer and not acknowledged. Reclaiming already claims those, when stale.
-        starts = [">", "0"] if own_pending and not reclaim else [">"]
-        if reclaim:  # entries another consumer read but never acknowledged (it crashed)
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for member in members:
-                    pipe.xautoclaim(
-                        keys(member)[1],
-                        GROUP,
-                        self.consumer,
-                        self.stale_ms,
-                        "0-0",
-                        count=self.batch,
-                    )
-                claimed = await pipe.execute(raise_on_error=False)
-            for member, reply in zip(members, claimed, strict=True):
-                if not isinstance(reply, Exception):
-                    found[member].extend((eid, f) for eid, f in reply[1] if f)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for start in starts:
-                for member in members:
-                    stream = keys(member)[1]
-                    if cluster:
-                        # XREADGROUP's keys have no fixed position, so redis-py's cluster
-                        # client asks a server where they are (COMMAND GETKEYS, twice per
-                        # command, one round trip each, before the pipeline leaves): a
-                        # sweep would cost two round trips per live auction. The stream's
-                        # node is known locally.
-                        pipe.execute_command(
-                            "XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", self.batch,
-                            "STREAMS", stream, start,
-                            target_nodes=self.redis.get_node_from_key(stream),
-                        )  # fmt: skip
-                    else:
-                        pipe.xreadgroup(GROUP, self.consumer, {stream: start}, count=self.batch)
-            replies = await pipe.execute(raise_on_error=False)
-        for member, reply in zip(members * len(starts), replies, strict=True):
-            if isinstance(reply, Exception):
-                continue  # no stream or group: the slot is gone and will be rebuilt
-            for _stream, items in reply or []:
-                found[member].extend((eid, f) for eid, f in items if f)
-        return list(found.items())
 
     async def _persist_many(self, batches: list[tuple[str, list[Entry]]]) -> int:
         """Auctions whose new events are all in-flight ones (bids, price steps) are written
         together, in one transaction of a few multi-row statements; an auction whose
         events include its end or cancellation goes through `_persist` on its own."""
-        ongoing: list[tuple[uuid.UUID, list[dict[str, Any]]]] = []
+        ongoing: list[tuple[uuid.UUID, list[AnyEvent]]] = []
         written = 0
         for member, entries in batches:
-            events = sorted((orjson.loads(f["e"]) for _, f in entries), key=lambda e: e["seq"])
-            if any(e["kind"] in ("ENDED", "CANCELLED") for e in events):
-                written += await self._persist(member, entries)
+            events = events_of(entries)
+            if any(e.final for e in events):
+                written += await self._persist(member, entries, events)
             else:
                 ongoing.append((uuid.UUID(member), events))
         if ongoing:
             async with self.uow() as uow:
-                await self._apply_ongoing(await uow.session.connection(), ongoing)
+                await record_ongoing(await uow.session.connection(), ongoing)
                 await uow.commit()
             done = {str(a) for a, _ in ongoing}
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for member, entries in batches:
-                    if member in done:
-                        pipe.xack(keys(member)[1], GROUP, *[eid for eid, _ in entries])
-                await pipe.execute()
+            await self.streams.ack([(m, entries) for m, entries in batches if m in done])
             written += sum(len(events) for _, events in ongoing)
         return written
 
-    async def _apply_ongoing(
-        self, conn: Any, ongoing: list[tuple[uuid.UUID, list[dict[str, Any]]]]
-    ) -> None:
-        """What `_apply` does for in-flight events, for many auctions at once (SQL
-        statements on the unit of work's connection: no ORM objects to build)."""
-        ids = sorted(a for a, _ in ongoing)
-        # Locked in one order by every persister: no deadlock between two of them.
-        facts = {
-            row.id: row
-            for row in (
-                await conn.execute(
-                    select(
-                        AUCTIONS.c.id,
-                        AUCTIONS.c.type,
-                        AUCTIONS.c.currency,
-                        AUCTIONS.c.last_sequence,
-                        AUCTIONS.c.current_price,
-                        AUCTIONS.c.ends_at,
-                        AUCTIONS.c.status,
-                        AUCTIONS.c.cancelled_at,
-                    )
-                    .where(AUCTIONS.c.id.in_(ids))
-                    .order_by(AUCTIONS.c.id)
-                    .with_for_update()
-                )
-            ).all()
-        }
-        rows: list[dict[str, Any]] = []
-        for auction_id, events in ongoing:
-            if auction_id not in facts:
-                log.error("events for unknown auction %s dropped", auction_id)
-                continue
-            rows.extend(
-                {
-                    "auction_id": auction_id,
-                    "sequence": e["seq"],
-                    "kind": e["kind"],
-                    "payload": {k: v for k, v in e.items() if k != "idem"},
-                    "at": _at(e),
-                }
-                for e in events
-            )
-        if not rows:
-            return
-        new: set[tuple[uuid.UUID, int]] = set()
-        for start in range(0, len(rows), 500):
-            inserted = await conn.execute(
-                insert(AUCTION_EVENTS)
-                .values(rows[start : start + 500])
-                .on_conflict_do_nothing()
-                .returning(AUCTION_EVENTS.c.auction_id, AUCTION_EVENTS.c.sequence)
-            )
-            new.update((r[0], r[1]) for r in inserted.all())
-        bids, notes, updates = [], [], []
-        for auction_id, events in ongoing:
-            fact = facts.get(auction_id)
-            if fact is None:
-                continue
-            fresh = [e for e in events if (auction_id, e["seq"]) in new]
-            for e in fresh:
-                if e["kind"] == "BID_ACCEPTED":
-                    bids.append(
-                        {**_bid_row(auction_id, fact.currency, e), "voided_at": _voided(fact)}
-                    )
-                    if e.get("outbid"):
-                        notes.append(
-                            {**_outbid_row(auction_id, e), "id": uuid.uuid4(), "read_at": None}
-                        )
-            state = _fold(fact, [e for e in fresh if e["seq"] > fact.last_sequence])
-            if state:
-                # Columns the events left alone keep the row's value.
-                row = {"current_price": fact.current_price, "ends_at": fact.ends_at, **state}
-                updates.append({"b_id": fact.id, **{f"b_{k}": v for k, v in row.items()}})
-        if bids:
-            await conn.execute(insert(BIDS).values(bids).on_conflict_do_nothing())
-        if notes:
-            await conn.execute(insert(NOTIFICATIONS).values(notes))
-        if updates:
-            await conn.execute(
-                sa_update(AUCTIONS)
-                .where(AUCTIONS.c.id == bindparam("b_id"))
-                .values(
-                    {
-                        column: bindparam(f"b_{column}")
-                        for column in (
-                            "last_sequence",
-                            "bid_count",
-                            "current_price",
-                            "leader_id",
-                            "ends_at",
-                            "updated_at",
-                        )
-                    }
-                ),
-                updates,
-            )
-
-    async def _persist(self, member: str, entries: list[tuple[str, dict[str, Any]]]) -> int:
+    async def _persist(self, member: str, entries: list[Entry], events: list[AnyEvent]) -> int:
+        """Write one auction's `events` (read from `entries`) in a transaction of its own."""
         auction_id = uuid.UUID(member)
-        events = sorted((orjson.loads(f["e"]) for _, f in entries), key=lambda e: e["seq"])
         finished = False
         async with self.uow() as uow:
             auction = await uow.session.get(Auction, auction_id, with_for_update=True)
@@ -447,86 +166,9 @@ class Persister:
                 log.error("events for unknown auction %s dropped", auction_id)
             else:
                 for event in events:
-                    finished |= await self._apply(uow.session, auction, event)
+                    finished |= await record(uow.session, auction, event)
                 await uow.commit()
-        await self.redis.xack(keys(member)[1], GROUP, *[eid for eid, _ in entries])
+        await self.streams.ack([(member, entries)])
         if finished:
-            await self.redis.srem(LIVE_SET, member)
-            await self.slots.forget([member])
+            await self.streams.finished(member)
         return len(events)
-
-    async def _apply(self, session: Any, auction: Auction, e: dict[str, Any]) -> bool:
-        at = _at(e)
-        inserted = await session.exec(
-            insert(AuctionEvent)
-            .values(
-                auction_id=auction.id,
-                sequence=e["seq"],
-                kind=e["kind"],
-                payload={k: v for k, v in e.items() if k != "idem"},
-                at=at,
-            )
-            .on_conflict_do_nothing()
-            .returning(col(AuctionEvent.sequence))
-        )
-        if inserted.first() is None:
-            return e["kind"] in ("ENDED", "CANCELLED")  # already applied earlier
-        kind = e["kind"]
-        if kind == "BID_ACCEPTED":
-            bid = {**_bid_row(auction.id, auction.currency, e), "voided_at": _voided(auction)}
-            await session.exec(insert(Bid).values(**bid).on_conflict_do_nothing())
-            if e.get("outbid"):
-                session.add(Notification(**_outbid_row(auction.id, e)))
-        if e["seq"] > auction.last_sequence:
-            for column, value in _fold(auction, [e]).items():
-                setattr(auction, column, value)
-        if kind == "ENDED":
-            self._end(session, auction, e, at)
-            return True
-        if kind == "CANCELLED" and auction.status != AuctionStatus.CANCELLED.value:
-            auction.status = AuctionStatus.CANCELLED.value
-            auction.cancelled_at = auction.cancelled_at or at
-            return True
-        return bool(kind == "CANCELLED")
-
-    def _end(self, session: Any, auction: Auction, e: dict[str, Any], at: datetime) -> None:
-        sealed = e.get("sealed") or []
-        final = FinalState(
-            type=AuctionType(auction.type),
-            starting_price=auction.starting_price,
-            reserve_price=auction.reserve_price,
-            price=_opt_int(e.get("price")),
-            leader=e.get("leader") or None,
-            sealed_bids=tuple(
-                SealedBid(b["bidder"], int(b["amount"]), int(b["seq"]))
-                for b in (sealed if isinstance(sealed, list) else [])
-            ),
-        )
-        outcome = decide(final)
-        auction.status = AuctionStatus.ENDED.value
-        auction.outcome = outcome.result.value
-        auction.winner_id = uuid.UUID(outcome.winner) if outcome.winner else None
-        auction.final_price = outcome.price
-        auction.ended_at = at
-        if AuctionType(auction.type).sealed:
-            auction.current_price = outcome.price
-            auction.leader_id = auction.winner_id
-        if outcome.winner:
-            session.add(
-                Notification(
-                    user_id=uuid.UUID(outcome.winner),
-                    kind="AUCTION_WON",
-                    auction_id=auction.id,
-                    created_at=at,
-                    message="You won the auction.",
-                )
-            )
-        session.add(
-            Notification(
-                user_id=auction.seller_id,
-                auction_id=auction.id,
-                created_at=at,
-                kind="AUCTION_SOLD" if outcome.winner else "AUCTION_UNSOLD",
-                message="Your auction sold." if outcome.winner else "Your auction ended unsold.",
-            )
-        )

@@ -16,28 +16,42 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import col, select
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
 from domain.enums import AuctionStatus
+from domain.events import AlreadyOver, CloseApplied, ClosePending, SlotMissing
 from realtime.background import StopSignal, cancelling
 from realtime.events import Bus, publish
 from realtime.persister import Persister
+from realtime.slot_seeding import ensure_slot, seed_for
 from realtime.slots import DUTCH_SET, ENDS_ZSET, AuctionSlots
-from services.bidding import ensure_slot, seed_for
-from services.deps import Deps
 from storage.tables import Auction
+from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger("gavel.scheduler")
 
 
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class Scheduler:
     def __init__(
-        self, deps: Deps, slots: AuctionSlots, persister: Persister, bus: Bus | None
+        self,
+        uow: UnitOfWorkFactory,
+        slots: AuctionSlots,
+        persister: Persister,
+        bus: Bus | None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.deps = deps
+        self.uow = uow
+        self.clock = clock
         self.slots = slots
         self.redis: Any = slots.redis
         self.persister = persister
@@ -66,8 +80,8 @@ class Scheduler:
             await self.stopping.sleep(interval)
 
     async def activate_due(self) -> int:
-        now = self.deps.clock()
-        async with self.deps.uow() as uow:
+        now = self.clock()
+        async with self.uow() as uow:
             # SKIP LOCKED: another process activating the same rows just moves on.
             due = (
                 await uow.session.exec(
@@ -97,19 +111,19 @@ class Scheduler:
         for member in due:
             bind_contextvars(auction_id=member)
             result = await self.slots.close(member)
-            if result.get("pending"):
-                await self.redis.zadd(ENDS_ZSET, {member: int(result["ends"])})
-            elif result.get("ended"):
+            if isinstance(result, ClosePending):
+                await self.redis.zadd(ENDS_ZSET, {member: result.ends_ms})
+            elif isinstance(result, CloseApplied):
                 ended += 1
-                await publish(self.bus, member, [result["event"]])
+                await publish(self.bus, member, [result.event])
                 await self.persister.drain([member])
-            elif result.get("missing"):
-                stored = await ensure_slot(self.deps, uuid.UUID(member))
+            elif isinstance(result, SlotMissing):
+                stored = await ensure_slot(self.uow, self.slots, uuid.UUID(member))
                 if stored is None or stored.status != AuctionStatus.ACTIVE.value:
                     await self.slots.forget([member])
-            else:  # already ended or cancelled, by another process or by a bid
+            elif isinstance(result, AlreadyOver):  # by another process, or by a bid
                 await self.redis.zrem(ENDS_ZSET, member)
-                await self._announce_end(member, int(result.get("seq") or 0))
+                await self._announce_end(member, result.sequence or 0)
         return ended
 
     async def _announce_end(self, member: str, sequence: int) -> None:
@@ -121,20 +135,20 @@ class Scheduler:
         drop the copy they already have by its sequence number.
         """
         events = await self.slots.events_since(member, sequence - 1, count=1)
-        if events and events[0]["kind"] in ("ENDED", "CANCELLED"):
+        if events and events[0].final:
             await publish(self.bus, member, events)
 
     async def tick_dutch(self) -> None:
         for member in await self.redis.smembers(DUTCH_SET):
             bind_contextvars(auction_id=member)
-            result = await self.slots.tick(member)
-            if result.get("event"):
+            step = await self.slots.tick(member)
+            if step is not None:
                 self.persister.mark(member)
-                await publish(self.bus, member, [result["event"]])
+                await publish(self.bus, member, [step])
 
     async def reconcile(self) -> None:
         """Put back on the agenda any active auction whose slot or end entry was lost."""
-        async with self.deps.uow() as uow:
+        async with self.uow() as uow:
             active = (
                 await uow.session.exec(
                     select(Auction.id).where(col(Auction.status) == AuctionStatus.ACTIVE.value)
@@ -145,4 +159,4 @@ class Scheduler:
         scores = await self.redis.zmscore(ENDS_ZSET, [str(a) for a in active])
         for auction_id, score in zip(active, scores, strict=True):
             if score is None:
-                await ensure_slot(self.deps, auction_id)
+                await ensure_slot(self.uow, self.slots, auction_id)

@@ -24,6 +24,19 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from domain.events import (
+    AnyEvent,
+    BidResult,
+    BidTerms,
+    CancelResult,
+    CloseResult,
+    PriceStep,
+    parse_bid_result,
+    parse_cancel_result,
+    parse_close_result,
+    parse_event,
+    parse_tick_result,
+)
 from domain.pricing import increment_table
 from realtime.batcher import ScriptBatcher
 from realtime.scripts import Scripts
@@ -176,6 +189,10 @@ class LiveState:
         )
 
 
+def _opt_int(value: str | None) -> int | None:
+    return int(value) if value else None
+
+
 _LIVE_FIELDS = ("status", "price", "leader", "bids", "seq", "ends_ms", "winner", "final")
 
 
@@ -218,7 +235,8 @@ class AuctionSlots:
         ceiling: int | None,
         idempotency_key: str | None,
         kind: str = "bid",
-    ) -> dict[str, Any]:
+    ) -> BidResult:
+        """realtime/lua/bid.lua's decision, parsed once (domain/events.py)."""
         state, events, idem, sealed = keys(auction_id)
         script_keys = [state, events, idem, sealed, request_key(auction_id)]
         args = [
@@ -233,8 +251,7 @@ class AuctionSlots:
             raw = await self._bid(script_keys, args)
         except _RETRIABLE as err:
             raw = await self._retry_bid(script_keys, args, err)
-        result: dict[str, Any] = orjson.loads(raw)
-        return result
+        return parse_bid_result(orjson.loads(raw))
 
     async def _retry_bid(self, script_keys: list[str], args: list[str], err: Exception) -> Any:
         """Send the same bid (same request key) until it is answered or the time is up.
@@ -255,32 +272,28 @@ class AuctionSlots:
                 err = again
         raise AssertionError("unreachable")  # the delays never run out
 
-    async def close(self, auction_id: uuid.UUID | str) -> dict[str, Any]:
+    async def close(self, auction_id: uuid.UUID | str) -> CloseResult:
+        """End the auction if its time is up (realtime/lua/close.lua)."""
         state, events, _, sealed = keys(auction_id)
-        result: dict[str, Any] = orjson.loads(
-            await self.scripts.close(keys=[state, events, sealed], args=[])
-        )
-        return result
+        raw = await self.scripts.close(keys=[state, events, sealed], args=[])
+        return parse_close_result(orjson.loads(raw))
 
     async def cancel(
         self, auction_id: uuid.UUID | str, reason: str, *, only_before_bids: bool
-    ) -> dict[str, Any]:
-        """Stop bidding: {cancelled, event, bids}; {refused, bids} when `only_before_bids`
-        (a seller's cancel) finds a bid; {already, status} once over; {missing}."""
+    ) -> CancelResult:
+        """Stop bidding: CancelApplied; CancelRefused when `only_before_bids` (a seller's
+        cancel) finds a bid; AlreadyOver once over; SlotMissing."""
         state, events, _, _ = keys(auction_id)
-        result: dict[str, Any] = orjson.loads(
-            await self.scripts.cancel(
-                keys=[state, events], args=[reason, "1" if only_before_bids else ""]
-            )
+        raw = await self.scripts.cancel(
+            keys=[state, events], args=[reason, "1" if only_before_bids else ""]
         )
-        return result
+        return parse_cancel_result(orjson.loads(raw))
 
-    async def tick(self, auction_id: uuid.UUID | str) -> dict[str, Any]:
+    async def tick(self, auction_id: uuid.UUID | str) -> PriceStep | None:
+        """Step a Dutch auction's price if a step is due; the step's event, if any."""
         state, events, _, _ = keys(auction_id)
-        result: dict[str, Any] = orjson.loads(
-            await self.scripts.tick(keys=[state, events], args=[])
-        )
-        return result
+        raw = await self.scripts.tick(keys=[state, events], args=[])
+        return parse_tick_result(orjson.loads(raw))
 
     async def live(self, auction_ids: Sequence[uuid.UUID]) -> list[LiveState | None]:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -300,13 +313,22 @@ class AuctionSlots:
         values: list[str | None] = await self.redis.hmget(keys(auction_id)[0], *names)
         return values
 
+    async def terms(self, auction_id: uuid.UUID) -> BidTerms:
+        """The auction's terms as the slot holds them now."""
+        start, reserve, buy_now, starts = await self.fields(
+            auction_id, "start", "reserve", "buynow", "starts_ms"
+        )
+        assert start and starts, f"the slot of {auction_id} has no terms"
+        return BidTerms(int(start), _opt_int(reserve), _opt_int(buy_now), int(starts))
+
     async def events_since(
         self, auction_id: uuid.UUID | str, since: int, count: int = 1000
-    ) -> list[dict[str, Any]]:
+    ) -> list[AnyEvent]:
+        """Up to `count` events of the auction's stream after sequence `since`, in order."""
         entries = await self.redis.xrange(
             keys(auction_id)[1], min=f"{since + 1}-0", max="+", count=count
         )
-        return [orjson.loads(fields["e"]) for _, fields in entries]
+        return [parse_event(orjson.loads(fields["e"])) for _, fields in entries]
 
     async def forget(self, auction_ids: Iterable[str]) -> None:
         """Drop finished auctions from the closer's and ticker's agendas."""

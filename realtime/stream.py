@@ -2,8 +2,8 @@
 
 `backlog` reads the events after a sequence from the auction's Redis stream, and from the
 PostgreSQL copy (`auction_events`) for the older part Redis no longer has; `View` turns
-raw events into `PublicEvent` dicts, stripped of private fields and, for sealed auctions,
-of every amount and leader while the auction is open. `realtime.feed` builds the live,
+events into `PublicEvent`s (domain/events.py), stripped of private fields and, for sealed
+auctions, of every amount and leader while the auction is open. `realtime.feed` builds the live,
 gapless subscription on these. Events are published only after the script that appended
 them to the stream committed, so whatever arrives live after subscribing to the bus is
 either in a replay read afterwards or after it.
@@ -18,15 +18,15 @@ import uuid
 from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol
 
 from sqlmodel import col, select
 
 from domain.enums import AuctionType
 from domain.errors import DomainError
-from domain.outcome import FinalState, SealedBid, decide
-from realtime.slots import AuctionSlots, from_ms
+from domain.events import AnyEvent, Ended, Event, PriceStep, PublicEvent, parse_stored
+from domain.outcome import FinalState, decide
+from realtime.slots import AuctionSlots
 from storage.tables import Auction, AuctionEvent
 from storage.uow import UnitOfWorkFactory
 
@@ -46,18 +46,6 @@ class ServerShuttingDown(DomainError):
     after the restart, with `sinceSequence` = last sequence seen: nothing is missed."""
 
     code = "SHUTTING_DOWN"
-
-
-class PublicEvent(TypedDict):
-    auction_id: str
-    sequence: int
-    kind: str  # BID_ACCEPTED PRICE_STEP EXTENDED ENDED CANCELLED
-    price: int | None  # minor units; None when unknown or hidden (sealed, still open)
-    bid_count: int
-    ends_at: datetime
-    leader_id: str | None  # None when nobody leads or hidden (sealed, still open)
-    status: str
-    at: datetime
 
 
 class _Message(Protocol):
@@ -81,16 +69,6 @@ class EventSource:
     bus: Hub
 
 
-def _int(value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    return int(value)
-
-
-def _str(value: Any) -> str | None:
-    return str(value) if value not in (None, "") else None
-
-
 class View:
     """Turns raw stream events of one auction into what anyone may see."""
 
@@ -98,48 +76,44 @@ class View:
         self.auction = auction
         self.type = AuctionType(auction.type)
 
-    def present(self, e: dict[str, Any]) -> PublicEvent:
-        kind = str(e["kind"])
-        price = _int(e.get("price"))
-        leader = _str(e.get("leader"))
-        if kind == "PRICE_STEP" and e.get("dutch_price") not in (None, ""):
-            price = _int(e.get("dutch_price"))  # a Dutch step: the price on offer now
+    def present(self, e: Event) -> PublicEvent:
+        price, leader = e.price, e.leader
+        if isinstance(e, PriceStep):
+            price = e.dutch_price  # a Dutch step: the price on offer now
         if self.type.sealed:
             # Amounts and the leader stay secret until the end; the end reveals the
             # outcome when the raw event (with its private sealed bids) was read.
             price, leader = None, None
-            if kind == "ENDED":
+            if isinstance(e, Ended):
                 price, leader = self._sealed_outcome(e)
-        ends = from_ms(e.get("ends")) or self.auction.ends_at
-        at = from_ms(e.get("at"))
+        ends = e.ends_at or self.auction.ends_at
         return PublicEvent(
             auction_id=str(self.auction.id),
-            sequence=int(e["seq"]),
-            kind=kind,
+            sequence=e.sequence,
+            kind=e.kind.value,
             price=price,
-            bid_count=int(e.get("bids") or 0),
+            bid_count=e.bid_count,
             ends_at=ends,
             leader_id=leader,
-            status=str(e.get("status") or ""),
-            at=at or ends,
+            status=e.status,
+            at=e.at,
         )
 
-    def _sealed_outcome(self, e: dict[str, Any]) -> tuple[int | None, str | None]:
-        sealed = e.get("sealed")
-        if not isinstance(sealed, list):
+    def _sealed_outcome(self, e: Ended) -> tuple[int | None, str | None]:
+        if e.sealed_bids is None:
             return None, None  # the public (bus) form: the bids are not in it
         # The end carries the slot's terms; a row read before the start may be stale.
-        start, reserve = e.get("start"), e.get("reserve")
+        starting, reserve = self.auction.starting_price, self.auction.reserve_price
+        if e.terms is not None:
+            starting, reserve = e.terms.starting_price, e.terms.reserve_price
         outcome = decide(
             FinalState(
                 type=self.type,
-                starting_price=_int(start) or self.auction.starting_price,
-                reserve_price=self.auction.reserve_price if reserve is None else _int(reserve),
+                starting_price=starting,
+                reserve_price=reserve,
                 price=None,
                 leader=None,
-                sealed_bids=tuple(
-                    SealedBid(str(b["bidder"]), int(b["amount"]), int(b["seq"])) for b in sealed
-                ),
+                sealed_bids=e.sealed_bids,
             )
         )
         return outcome.price, outcome.winner
@@ -153,11 +127,11 @@ async def current_sequence(source: EventSource, auction: Auction) -> int:
 
 async def backlog(
     source: EventSource, auction_id: uuid.UUID, after: int
-) -> AsyncGenerator[dict[str, Any]]:
+) -> AsyncGenerator[AnyEvent]:
     """Raw events with sequence > `after`, in order: PostgreSQL for the part that is no
     longer in the Redis stream (trimmed, or the stream is gone), then the stream."""
     redis_page = await source.slots.events_since(auction_id, after, count=PAGE)
-    first_in_redis = int(redis_page[0]["seq"]) if redis_page else None
+    first_in_redis = redis_page[0].sequence if redis_page else None
     if first_in_redis is None or first_in_redis > after + 1:
         cursor = after
         while True:
@@ -171,7 +145,7 @@ async def backlog(
                     await uow.session.exec(query.order_by(col(AuctionEvent.sequence)).limit(PAGE))
                 ).all()
             for row in rows:
-                yield {**row.payload, "seq": row.sequence, "kind": row.kind}
+                yield parse_stored(row.payload, row.sequence, row.kind)
             if len(rows) < PAGE:
                 break
             cursor = rows[-1].sequence
@@ -181,5 +155,5 @@ async def backlog(
         if len(redis_page) < PAGE:
             break
         redis_page = await source.slots.events_since(
-            auction_id, int(redis_page[-1]["seq"]), count=PAGE
+            auction_id, redis_page[-1].sequence, count=PAGE
         )

@@ -1,4 +1,4 @@
-"""Subscription resolvers: thin adapters from `realtime.stream` dicts to GraphQL types."""
+"""Subscription resolvers: thin adapters from `realtime.stream` events to GraphQL types."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import strawberry
 
 from domain.enums import AuctionStatus
 from domain.errors import NotFound, ValidationFailed
+from domain.events import PublicEvent
 from realtime.feed import auction_events
-from realtime.stream import PublicEvent
 from schema.context import Ctx
 from schema.event_types import AuctionEvent
 from schema.live_delivery import SocketMember, live_target
@@ -24,14 +24,14 @@ from .common import parse_id
 
 def to_type(event: PublicEvent, currency: str) -> AuctionEvent:
     return AuctionEvent(
-        auction_id=strawberry.ID(event["auction_id"]),
-        kind=event["kind"],
-        sequence=event["sequence"],
-        current_price=Money.of(event["price"], currency),
-        bid_count=event["bid_count"],
-        ends_at=event["ends_at"],
-        leader_id=strawberry.ID(event["leader_id"]) if event["leader_id"] else None,
-        at=event["at"],
+        auction_id=strawberry.ID(event.auction_id),
+        kind=event.kind,
+        sequence=event.sequence,
+        current_price=Money.of(event.price, currency),
+        bid_count=event.bid_count,
+        ends_at=event.ends_at,
+        leader_id=strawberry.ID(event.leader_id) if event.leader_id else None,
+        at=event.at,
     )
 
 
@@ -50,7 +50,7 @@ async def auction_updated(
     currency = auction.currency
 
     def interned(event: PublicEvent) -> AuctionEvent:
-        key = (event["auction_id"], event["sequence"], currency)
+        key = (event.auction_id, event.sequence, currency)
         return intern_event(key, partial(to_type, event, currency))
 
     on_socket = live_target()

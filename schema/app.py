@@ -41,8 +41,6 @@ from adapters import metrics
 from adapters.client_address import client_ip
 from adapters.ws_limits import LiveConnections
 from domain.errors import DomainError
-from realtime.broadcast import BoundedBroadcast
-from realtime.stream import EventSource
 from schema import compiled_bid, graphiql
 from schema.compiled_bid import Compiler
 from schema.context import GavelContext, Loaders
@@ -199,6 +197,7 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         deps: Deps,
         *,
         max_page: int,
+        live: LiveDelivery | None = None,
         compiler: Compiler | None = None,
         live_connections: LiveConnections | None = None,
         **kwargs: Any,
@@ -218,12 +217,9 @@ class GavelGraphQL(GraphQL[GavelContext, None]):
         self.compiled_answers = 0
         # Streamed answers (server-sent events) share the WebSockets' places per address.
         self.live_connections = live_connections
-        # Subscriptions need the composition root's bus (a BoundedBroadcast).
-        self.live = (
-            LiveDelivery(EventSource(slots=deps.slots, uow=deps.uow, bus=deps.bus))
-            if isinstance(deps.bus, BoundedBroadcast)
-            else None
-        )
+        # Subscriptions' shared live feeds, built by the composition root (None: no
+        # subscriptions in this app).
+        self.live = live
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -51,8 +51,9 @@ from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from structlog.contextvars import bound_contextvars
 
 from adapters.request_id import valid_request_id
+from domain.events import PublicEvent
 from realtime.feed import AuctionFeeds, FeedMember
-from realtime.stream import EventSource, PublicEvent
+from realtime.stream import EventSource
 from schema import socket_auth, subscribe_limit
 from schema.errors import log_unexpected, unexpected_message
 from schema.request_errors import BAD_REQUEST
@@ -340,7 +341,7 @@ class SocketMember(FeedMember):
         except Exception as err:
             self.end(err)
             return
-        message = (event["sequence"], f"{self.target.prefix}{text}}}")
+        message = (event.sequence, f"{self.target.prefix}{text}}}")
         if self.writing is not None:
             if len(self.backlog) >= SEND_BACKLOG:
                 self.cut_off()

@@ -1,7 +1,8 @@
 """Bidding use cases: place a bid or buy now through the auction's Redis slot.
 
 PostgreSQL is not on the bid path: the slot decides, the outbox persister records. The
-slot is created when an auction goes live and rebuilt from PostgreSQL if Redis lost it.
+slot is created when an auction goes live and rebuilt from PostgreSQL if Redis lost it
+(realtime/slot_seeding.py).
 """
 
 from __future__ import annotations
@@ -9,30 +10,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from time import perf_counter
-from typing import Any
 
-import orjson
-from sqlmodel import col, func, select
 from structlog.contextvars import bind_contextvars
 
 from adapters import metrics
 from domain.enums import AuctionStatus, AuctionType
 from domain.errors import DomainError, NotFound, ValidationFailed
+from domain.events import (
+    BidApplied,
+    BidRefused,
+    SlotMissing,
+    from_ms,
+)
 from domain.money import to_minor
 from domain.rejections import DETAILS, MESSAGES
 from domain.text import check_text
+from realtime.event_records import bid_id
 from realtime.events import publish
-from realtime.persister import bid_id
-from realtime.slots import SlotSeed, from_ms, ms
+from realtime.slot_seeding import ensure_slot
 from services.deps import AuctionFacts, Deps
 from services.limits import retry_after_seconds
 from services.unavailable import unavailable
-from storage.tables import Auction, AuctionEvent, Bid, User
-from storage.uow import UnitOfWork
+from storage.tables import Auction, Bid, User
 
 log = logging.getLogger("gavel.bidding")
 
@@ -47,9 +49,6 @@ class Rejected:
     currency: str
 
 
-TERMS = ("start", "reserve", "buynow", "starts")  # what an accepted bid's result shows
-
-
 @dataclass(frozen=True, slots=True)
 class Accepted:
     """An accepted bid. `auction` is built on demand (the compiled bid path never reads
@@ -59,13 +58,13 @@ class Accepted:
     bid: Bid
     leading: bool
     facts: AuctionFacts
-    result: Mapping[str, Any]
+    result: BidApplied  # with its terms
 
     @property
     def auction(self) -> Auction:
-        r, facts = self.result, self.facts
-        leader = r.get("leader") or ""
-        starts, ends = from_ms(r["starts"]), from_ms(r["ends"])
+        r, facts, terms = self.result, self.facts, self.result.terms
+        assert terms is not None
+        starts, ends = from_ms(terms.starts_ms), from_ms(r.ends_ms)
         assert ends is not None
         return Auction(
             id=facts.id,
@@ -76,122 +75,17 @@ class Accepted:
             # Marked ACTIVE even when this bid ended it: reads of an ACTIVE row overlay
             # the live slot, which then supplies the end and the outcome.
             status=AuctionStatus.ACTIVE.value,
-            starting_price=int(r["start"]),
-            reserve_price=_opt_int(r["reserve"]),
-            buy_now_price=_opt_int(r["buynow"]),
+            starting_price=terms.starting_price,
+            reserve_price=terms.reserve_price,
+            buy_now_price=terms.buy_now_price,
             starts_at=starts,
             activated_at=starts,
             ends_at=ends,
-            current_price=_opt_int(r.get("price")),
-            leader_id=uuid.UUID(leader) if leader else None,
-            bid_count=int(r.get("bids") or 0),
-            last_sequence=int(r["events"][-1]["seq"]),
+            current_price=r.price,
+            leader_id=uuid.UUID(r.leader) if r.leader else None,
+            bid_count=r.bid_count,
+            last_sequence=r.events[-1].sequence,
         )
-
-
-def _opt_int(value: Any) -> int | None:
-    return None if value in (None, "") else int(value)
-
-
-async def seed_for(uow: UnitOfWork, auction: Auction) -> SlotSeed:
-    """A slot seed from the record: the listing, plus the live state persisted so far."""
-    ceiling = None
-    sealed: dict[uuid.UUID, tuple[int, int]] = {}
-    live_bids = [col(Bid.auction_id) == auction.id, col(Bid.voided_at).is_(None)]
-    if AuctionType(auction.type).sealed:
-        rows = await uow.session.exec(
-            select(Bid.bidder_id, Bid.amount, Bid.sequence)
-            .where(*live_bids)
-            .order_by(col(Bid.sequence))
-        )
-        for bidder, amount, sequence in rows:
-            sealed[bidder] = (amount, sequence)  # the latest bid of each bidder is its live one
-    elif auction.leader_id is not None:
-        ceiling = (
-            await uow.session.exec(
-                select(func.max(func.coalesce(Bid.max_amount, Bid.amount))).where(
-                    *live_bids, col(Bid.bidder_id) == auction.leader_id
-                )
-            )
-        ).one()
-    # Retries of acknowledged bids must still get their first result after a rebuild.
-    remembered = await uow.session.exec(
-        select(Bid.bidder_id, Bid.idempotency_key, AuctionEvent.payload)
-        .join(
-            AuctionEvent,
-            (col(AuctionEvent.auction_id) == Bid.auction_id)
-            & (col(AuctionEvent.sequence) == Bid.sequence),
-        )
-        .where(*live_bids, col(Bid.idempotency_key).is_not(None))
-    )
-    idempotent = {
-        f"{bidder}:{key}": replayed_result(payload, auction) for bidder, key, payload in remembered
-    }
-    activated = auction.activated_at or auction.starts_at or auction.created_at
-    return SlotSeed(
-        auction_id=auction.id,
-        type=auction.type,
-        currency=auction.currency,
-        seller_id=auction.seller_id,
-        starting_price=auction.starting_price,
-        reserve_price=auction.reserve_price,
-        buy_now_price=auction.buy_now_price,
-        starts_at=auction.starts_at or activated,
-        ends_at=auction.ends_at,
-        hard_close_at=auction.hard_close_at,
-        soft_close_window_seconds=auction.soft_close_window_seconds,
-        soft_close_extension_seconds=auction.soft_close_extension_seconds,
-        dutch_step=auction.dutch_step,
-        dutch_step_seconds=auction.dutch_step_seconds,
-        dutch_floor=auction.dutch_floor,
-        activated_at=activated,
-        price=auction.current_price,
-        leader_id=auction.leader_id,
-        ceiling=ceiling,
-        bid_count=auction.bid_count,
-        sequence=auction.last_sequence,
-        sealed=sealed,
-        idempotent=idempotent,
-        item_id=auction.item_id,
-    )
-
-
-def replayed_result(event: Mapping[str, Any], auction: Auction) -> str:
-    """The script's answer to an accepted bid, rebuilt from its stored event and the
-    auction's terms (final: the auction is past its start)."""
-    return orjson.dumps(
-        {
-            "ok": True,
-            "seq": event["seq"],
-            "leading": bool(event.get("leading")),
-            "price": event.get("price", ""),
-            "leader": event.get("leader", ""),
-            "bids": event.get("bids"),
-            "ends": event.get("ends"),
-            "status": event.get("status"),
-            "at": event.get("at"),
-            "events": [event],
-            "start": str(auction.starting_price),
-            "reserve": _opt_str(auction.reserve_price),
-            "buynow": _opt_str(auction.buy_now_price),
-            "starts": ms(auction.starts_at or auction.activated_at),
-        }
-    ).decode()
-
-
-def _opt_str(value: int | None) -> str:
-    return "" if value is None else str(value)
-
-
-async def ensure_slot(deps: Deps, auction_id: uuid.UUID) -> Auction | None:
-    """Create (or rebuild) the slot of an active auction; returns the stored auction."""
-    async with deps.uow() as uow:
-        auction = await uow.session.get(Auction, auction_id)
-        if auction is None:
-            return None
-        if auction.status == AuctionStatus.ACTIVE.value:
-            await deps.slots.create(await seed_for(uow, auction))
-        return auction
 
 
 async def _auction_facts(deps: Deps, auction_id: uuid.UUID) -> AuctionFacts:
@@ -234,17 +128,12 @@ async def _load_facts(deps: Deps, auction_id: uuid.UUID) -> AuctionFacts:
 def _reject(
     reason: str,
     currency: str,
-    minimum: Any = None,
+    minimum: int | None = None,
     detail: str | None = None,
     message: str | None = None,
 ) -> Rejected:
     text = message or DETAILS.get(detail or "", MESSAGES[reason])
-    return Rejected(
-        reason=reason,
-        message=text,
-        minimum_next_bid=int(minimum) if minimum not in (None, "") else None,
-        currency=currency,
-    )
+    return Rejected(reason=reason, message=text, minimum_next_bid=minimum, currency=currency)
 
 
 _REJECTED = metrics.rejection_counters(MESSAGES)
@@ -345,8 +234,8 @@ async def _place_bid(
             )
     kind = "buynow" if buy_now else "bid"
     result = await deps.slots.bid(auction_id, viewer.id, minor, ceiling, idempotency_key, kind)
-    if result.get("missing"):
-        stored = await ensure_slot(deps, auction_id)
+    if isinstance(result, SlotMissing):
+        stored = await ensure_slot(deps.uow, deps.slots, auction_id)
         if stored is None or stored.status != AuctionStatus.ACTIVE.value:
             status = stored.status if stored else AuctionStatus.DRAFT.value
             reason = (
@@ -354,33 +243,32 @@ async def _place_bid(
             )
             return _reject(reason, currency)
         result = await deps.slots.bid(auction_id, viewer.id, minor, ceiling, idempotency_key, kind)
-    if not result["ok"]:
-        return _reject(result["reason"], currency, result.get("min"), result.get("detail"))
-    events = result["events"]
-    if deps.mark_dirty is not None:
-        deps.mark_dirty(auction_id)
+        if isinstance(result, SlotMissing):
+            raise RuntimeError(f"the slot of auction {auction_id} vanished while bidding")
+    if isinstance(result, BidRefused):
+        return _reject(result.reason, currency, result.minimum, result.detail)
+    if deps.outbox is not None:
+        deps.outbox.mark(auction_id)
     try:
-        await publish(deps.bus, auction_id, events, sealed=AuctionType(facts.type).sealed)
+        await publish(deps.bus, auction_id, result.events, sealed=AuctionType(facts.type).sealed)
     except Exception as err:
         if unavailable(err) is None:
             raise
         # The bid stands (the slot holds it); subscribers fill the gap from the stream.
         log.warning("events of %s not published: %r", auction_id, err)
-    first = events[0]
-    placed_at = from_ms(first["at"])
-    assert placed_at is not None
+    first = result.bid
+    assert first.amount is not None  # the script's own form hides nothing
     bid = Bid(
-        id=bid_id(auction_id, first["seq"]),
+        id=bid_id(auction_id, first.sequence),
         auction_id=auction_id,
         bidder_id=viewer.id,
-        sequence=first["seq"],
-        amount=int(first["amount"]),
-        max_amount=int(first["max"]) if first.get("max") else None,
+        sequence=first.sequence,
+        amount=first.amount,
+        max_amount=first.max_amount,
         currency=currency,
-        placed_at=placed_at,
+        placed_at=first.at,
         idempotency_key=idempotency_key,
     )
-    if "start" not in result:  # remembered before results carried the terms
-        values = await deps.slots.fields(auction_id, "start", "reserve", "buynow", "starts_ms")
-        result = {**result, **dict(zip(TERMS, values, strict=True))}
-    return Accepted(bid=bid, leading=bool(result["leading"]), facts=facts, result=result)
+    if result.terms is None:  # remembered before results carried the terms
+        result = replace(result, terms=await deps.slots.terms(auction_id))
+    return Accepted(bid=bid, leading=result.leading, facts=facts, result=result)

@@ -1,13 +1,21 @@
-"""What the use cases depend on, built once by the composition root."""
+"""What the use cases depend on, built once by the composition root (gavel_app.py).
+
+The live machinery reaches the use cases through two ports, given to the constructor:
+`bus` (realtime/broadcast.py publishes events to subscribers) and `outbox`
+(realtime/persister.py records a slot's events in PostgreSQL). A tool that runs the use
+cases without them (bench/engine.py) passes None: nothing is published, and the outbox
+is drained by the next persister.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from adapters.client_address import Network
 from adapters.images import ImageStore
@@ -43,6 +51,16 @@ class AuctionFacts:
     currency: str
 
 
+class Outbox(Protocol):
+    """This process's outbox persister (realtime/persister.py `Persister`)."""
+
+    def mark(self, auction_id: uuid.UUID | str) -> None:
+        """The auction has new events in its stream: record them soon (no waiting)."""
+
+    async def drain(self, auction_ids: Sequence[str] | None = None) -> int:
+        """Record the auctions' new events now; returns how many were written."""
+
+
 @dataclass
 class Deps:
     uow: UnitOfWorkFactory
@@ -55,11 +73,9 @@ class Deps:
     slots: AuctionSlots
     # Each account's state in Redis: authentication without PostgreSQL.
     account_states: AccountStates
-    bus: Bus | None = None
-    # The outbox persister's drain (set by the composition root): records a slot's events now.
-    drain: Callable[[list[str]], Awaitable[int]] | None = None
-    # Tells this process's persister an auction has new events (set by the composition root).
-    mark_dirty: Callable[[uuid.UUID], None] | None = None
+    # The ports (see the module's docstring); None: none in this process.
+    bus: Bus | None
+    outbox: Outbox | None
     user_cache: UserCache = field(default_factory=UserCache)
     require_verified_email: bool = False
     public_base_url: str = "http://127.0.0.1:8000"

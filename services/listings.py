@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
@@ -13,6 +12,7 @@ from sqlmodel import col, delete, select
 
 from domain.enums import AuctionStatus, AuctionType, ItemCondition, Role
 from domain.errors import Forbidden, NotFound
+from domain.events import AlreadyOver, BidAccepted, CancelApplied, CancelRefused, SlotMissing
 from domain.lifecycle import check_cancellable, check_editable, status_on_publish
 from domain.listing import (
     AuctionTerms,
@@ -22,7 +22,7 @@ from domain.listing import (
     validate_listing,
 )
 from realtime.events import publish
-from services.bidding import seed_for
+from realtime.slot_seeding import seed_for
 from services.deps import Deps
 from storage.tables import Auction, AuditLog, Bid, Item, ItemImage, Notification, User, Watch
 from storage.uow import UnitOfWork
@@ -240,35 +240,38 @@ async def cancel_auction(
         auction.cancelled_at = auction.cancelled_at or now
         auction.cancel_reason = note
         auction.updated_at = now
-        if stopped is not None and stopped.get("bids"):
+        if stopped is not None and stopped.bid_count:
             await _void_bids(deps, uow, auction, now)
         _audit(uow, actor, "auction.cancel", auction.id, reason=note, by_admin=by_admin)
         await uow.commit()
     if stopped is not None:
-        if stopped.get("cancelled"):
-            await publish(deps.bus, auction_id, [stopped["event"]])
-        if deps.drain is not None:
-            await deps.drain([str(auction_id)])
+        if isinstance(stopped, CancelApplied):
+            await publish(deps.bus, auction_id, [stopped.event])
+        if deps.outbox is not None:
+            await deps.outbox.drain([str(auction_id)])
     return auction
 
 
 async def _stop_bidding(
     deps: Deps, uow: UnitOfWork, auction: Auction, note: str | None, *, by_admin: bool
-) -> dict[str, Any]:
-    """Cancel the slot of an ACTIVE auction (the caller holds its row lock)."""
+) -> CancelApplied | AlreadyOver:
+    """Cancel the slot of an ACTIVE auction (the caller holds its row lock); AlreadyOver
+    when a cancel came first. Raises as `check_cancellable` when the slot refused or the
+    auction had ended."""
     result = await deps.slots.cancel(auction.id, note or "", only_before_bids=not by_admin)
-    if result.get("missing"):
+    if isinstance(result, SlotMissing):
         # Just activated (the slot is created after the commit that made the row ACTIVE),
         # or lost by Redis: create it from the record and cancel it, so that no later
         # create can bring it back ACTIVE (creating a slot that exists changes nothing).
         await deps.slots.create(await seed_for(uow, auction))
         result = await deps.slots.cancel(auction.id, note or "", only_before_bids=not by_admin)
-    if result.get("missing"):
+    if isinstance(result, SlotMissing):
         raise RuntimeError(f"the slot of auction {auction.id} vanished while cancelling")
-    if result.get("refused"):
-        check_cancellable(AuctionStatus.ACTIVE, int(result["bids"]), by_admin=by_admin)
-    if result.get("already") and result["status"] != AuctionStatus.CANCELLED.value:
-        check_cancellable(AuctionStatus(result["status"]), 0, by_admin=by_admin)
+    if isinstance(result, CancelRefused):
+        check_cancellable(AuctionStatus.ACTIVE, result.bid_count, by_admin=by_admin)
+        raise AssertionError("a refused cancel is not cancellable")  # check_cancellable raised
+    if isinstance(result, AlreadyOver) and result.status != AuctionStatus.CANCELLED.value:
+        check_cancellable(AuctionStatus(result.status), 0, by_admin=by_admin)
     return result
 
 
@@ -289,8 +292,8 @@ async def _void_bids(deps: Deps, uow: UnitOfWork, auction: Auction, now: datetim
         events = await deps.slots.events_since(auction.id, seen)
         if not events:
             break
-        seen = events[-1]["seq"]
-        bidders.update(e["bidder"] for e in events if e["kind"] == "BID_ACCEPTED")
+        seen = events[-1].sequence
+        bidders.update(e.bidder for e in events if isinstance(e, BidAccepted) and e.bidder)
     for bidder_id in sorted(bidders):
         uow.session.add(
             Notification(

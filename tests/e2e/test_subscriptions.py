@@ -502,8 +502,8 @@ async def test_stream_fills_gaps_drops_duplicates_resyncs_and_cuts_off_slow_cons
     """The stream logic against the real Redis stream, with the bus played by the test."""
     from broadcaster import Event
 
+    from domain.events import public_event
     from realtime.broadcast import Resync, SlowConsumer
-    from realtime.events import public
     from realtime.feed import auction_events
     from realtime.stream import EventSource, SubscriberTooSlow
     from services import catalog
@@ -523,11 +523,11 @@ async def test_stream_fills_gaps_drops_duplicates_resyncs_and_cuts_off_slow_cons
     async def live(seq: int) -> None:
         raw = (await deps.slots.events_since(auction_id, seq - 1, count=1))[0]
         await hub.subscription.items.put(
-            Event(f"auction:{auction_id}", json.dumps(public(raw, auction_id)))
+            Event(f"auction:{auction_id}", json.dumps(public_event(raw, auction_id, sealed=False)))
         )
 
     async def next_seq() -> int:
-        return (await asyncio.wait_for(anext(stream), 10))["sequence"]
+        return (await asyncio.wait_for(anext(stream), 10)).sequence
 
     try:
         assert [await next_seq(), await next_seq()] == [1, 2]  # replay

@@ -186,7 +186,7 @@ async def slot_state(deps: Deps, auction_id: uuid.UUID) -> dict[str, str]:
 
 
 async def event_kinds(deps: Deps, auction_id: uuid.UUID) -> list[str]:
-    return [e["kind"] for e in await deps.slots.events_since(auction_id, 0)]
+    return [e.kind.value for e in await deps.slots.events_since(auction_id, 0)]
 
 
 async def settled(pair: Pair, auction_id: uuid.UUID, status: str) -> Auction:
@@ -194,8 +194,8 @@ async def settled(pair: Pair, auction_id: uuid.UUID, status: str) -> Auction:
     deadline = time.monotonic() + 10
     while True:
         for deps in (pair.deps, pair.other):
-            assert deps.drain is not None
-            await deps.drain([str(auction_id)])
+            assert deps.outbox is not None
+            await deps.outbox.drain([str(auction_id)])
         row = await stored_row(pair.deps, auction_id)
         if row.status == status:
             return row

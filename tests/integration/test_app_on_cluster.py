@@ -313,7 +313,7 @@ async def test_the_app_bids_closes_and_persists_on_a_redis_cluster(
     source = EventSource(cluster_app.state.slots, cluster_app.state.deps.uow, cluster_app.state.bus)
     for after in (0, 2):
         async with aclosing(backlog(source, uuid.UUID(english), after)) as events:
-            replayed = [(int(e["seq"]), e["kind"]) async for e in events]
+            replayed = [(e.sequence, e.kind.value) async for e in events]
         stored = [(n, kind) for n, kind in await stored_events(pg, english) if n > after]
         assert replayed == stored, after
     assert len({await redis.cluster_keyslot(k) for k in keys(english)}) == 1

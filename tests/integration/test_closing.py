@@ -31,10 +31,11 @@ from fastapi import FastAPI
 from devservers.ports import free_port
 from devservers.redis import EmbeddedRedis
 from devservers.stack import StackUrls
+from domain.events import CloseApplied, ClosePending
 from gavel_app import create_app
 from realtime.events import channel
+from realtime.slot_seeding import seed_for
 from realtime.slots import DUTCH_SET, ENDS_ZSET, LIVE_SET
-from services.bidding import seed_for
 from settings import Settings
 from storage.tables import Auction
 from tests.conftest import GQL, create_database, migrate
@@ -96,10 +97,10 @@ async def test_an_end_whose_closer_died_before_publishing_is_still_announced(
         await asyncio.sleep(max(0.0, (ends_at - datetime.now(ends_at.tzinfo)).total_seconds()))
         # The other process: its close script ran, then it died before publishing.
         closed = await state.slots.close(auction_id)
-        if closed.get("pending"):  # our clock ran a little ahead of Redis's
+        if isinstance(closed, ClosePending):  # our clock ran a little ahead of Redis's
             await asyncio.sleep(0.2)
             closed = await state.slots.close(auction_id)
-        assert closed.get("ended") is True, closed
+        assert isinstance(closed, CloseApplied), closed
 
         assert await state.scheduler.close_due() == 0  # already ended: not by this process
         message = await asyncio.wait_for(subscription.get(), 5)

@@ -9,6 +9,7 @@ results must be identical, up to the wall-clock times the scripts stamp.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,19 @@ from redis.asyncio.cluster import RedisCluster
 from devservers.cluster import EmbeddedCluster
 from devservers.ports import free_port
 from devservers.redis import EmbeddedRedis
+from domain.events import (
+    MISSING,
+    AlreadyOver,
+    BidAccepted,
+    BidApplied,
+    BidRefused,
+    CancelApplied,
+    CancelRefused,
+    CloseApplied,
+    ClosePending,
+    Ended,
+    EventKind,
+)
 from realtime.slots import DUTCH_SET, ENDS_ZSET, LIVE_SET, AuctionSlots, SlotSeed, keys, ms
 
 pytestmark = pytest.mark.slow
@@ -102,10 +116,15 @@ async def spread_ids(client: RedisCluster, count: int) -> list[uuid.UUID]:
 
 def strip_times(value: Any) -> Any:
     """The scripts stamp `at` (Redis TIME); everything else must match between runs."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: strip_times(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if "at_ms" in changes:
+            changes["at_ms"] = 0
+        return dataclasses.replace(value, **changes)
     if isinstance(value, dict):
-        return {k: strip_times(v) for k, v in value.items() if k != "at"}
-    if isinstance(value, list):
-        return [strip_times(v) for v in value]
+        return {k: strip_times(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(strip_times(v) for v in value)
     return value
 
 
@@ -239,51 +258,69 @@ async def test_cluster_results_match_a_single_node(
         assert strip_times(on_cluster[step]) == strip_times(on_single[step]), step
 
 
+def applied(result: Any) -> BidApplied:
+    assert isinstance(result, BidApplied), result
+    return result
+
+
+def refused(result: Any) -> BidRefused:
+    assert isinstance(result, BidRefused), result
+    return result
+
+
 async def test_english_proxy_and_idempotency_on_the_cluster(on_cluster: dict[str, Any]):
     r = on_cluster
     assert r["create"] == [True] * 5 and r["create_again"] is False
-    assert r["e1"]["ok"] and r["e1"]["seq"] == 1 and r["e1"]["leading"] is True
-    assert (r["e1"]["price"], r["e1"]["leader"]) == ("1000", str(A))
-    assert r["e_low"] == {"ok": False, "reason": "BID_TOO_LOW", "min": "1050", "seq": 1}
-    assert r["e_proxy"]["ok"] and r["e_proxy"]["leading"] is False
-    assert (r["e_proxy"]["seq"], r["e_proxy"]["price"]) == (2, "1150")
-    assert r["e_proxy"]["leader"] == str(A)
-    assert r["e_retry"] == r["e1"]  # byte-identical replay, no new event
-    assert r["e_retry_other_bidder"]["reason"] == "BID_TOO_LOW"  # keys are per bidder
-    assert r["e_outbid"]["ok"] and r["e_outbid"]["seq"] == 3
-    assert (r["e_outbid"]["price"], r["e_outbid"]["leader"]) == ("1600", str(B))
-    assert r["e_leader_low"]["detail"] == "CEILING_NOT_RAISED"
-    assert r["e_leader_low"]["min"] == "2001"
-    assert r["e_under"]["ok"] and r["e_under"]["leading"] is False
-    assert (r["e_under"]["seq"], r["e_under"]["price"]) == (4, "1700")
-    assert r["e_self"]["reason"] == "SELF_BIDDING"
-    assert r["e_buynow"]["detail"] == "NO_BUY_NOW"
-    assert (r["r1"]["price"], r["r1"]["leader"]) == ("3000", str(A))
+    e1 = applied(r["e1"])
+    assert e1.sequence == 1 and e1.leading is True
+    assert (e1.price, e1.leader) == (1000, str(A))
+    assert r["e_low"] == BidRefused("BID_TOO_LOW", 1050, None, 1)
+    proxy = applied(r["e_proxy"])
+    assert proxy.leading is False and (proxy.sequence, proxy.price) == (2, 1150)
+    assert proxy.leader == str(A)
+    assert r["e_retry"] == e1  # byte-identical replay, no new event
+    assert refused(r["e_retry_other_bidder"]).reason == "BID_TOO_LOW"  # keys are per bidder
+    outbid = applied(r["e_outbid"])
+    assert outbid.sequence == 3 and (outbid.price, outbid.leader) == (1600, str(B))
+    leader_low = refused(r["e_leader_low"])
+    assert leader_low.detail == "CEILING_NOT_RAISED" and leader_low.minimum == 2001
+    under = applied(r["e_under"])
+    assert under.leading is False and (under.sequence, under.price) == (4, 1700)
+    assert refused(r["e_self"]).reason == "SELF_BIDDING"
+    assert refused(r["e_buynow"]).detail == "NO_BUY_NOW"
+    r1 = applied(r["r1"])
+    assert (r1.price, r1.leader) == (3000, str(A))
 
 
 async def test_sealed_dutch_and_close_on_the_cluster(on_cluster: dict[str, Any]):
     r = on_cluster
-    assert r["s1"]["ok"] and r["s1"]["leading"] is False and r["s1"]["seq"] == 1
-    assert r["s_same"]["detail"] == "NOT_ABOVE_OWN_BID" and r["s_same"]["min"] == "601"
-    assert r["s_low"]["reason"] == "BID_TOO_LOW" and r["s_low"]["min"] == "500"
-    assert r["s2"]["seq"] == 2 and r["s_raise"]["seq"] == 3
-    assert r["d_low"] == {"ok": False, "reason": "BID_TOO_LOW", "min": "5000", "seq": 0}
-    assert r["d_win"]["ok"] and r["d_win"]["status"] == "ENDED" and r["d_win"]["price"] == "5000"
-    assert [e["kind"] for e in r["d_win"]["events"]] == ["BID_ACCEPTED", "ENDED"]
-    assert r["d_late"]["reason"] == "AUCTION_ENDED" and r["d_tick"] == {}
-    assert r["close_pending"]["pending"] is True
+    s1 = applied(r["s1"])
+    assert s1.leading is False and s1.sequence == 1
+    same = refused(r["s_same"])
+    assert same.detail == "NOT_ABOVE_OWN_BID" and same.minimum == 601
+    low = refused(r["s_low"])
+    assert low.reason == "BID_TOO_LOW" and low.minimum == 500
+    assert applied(r["s2"]).sequence == 2 and applied(r["s_raise"]).sequence == 3
+    assert r["d_low"] == BidRefused("BID_TOO_LOW", 5000, None, 0)
+    d_win = applied(r["d_win"])
+    assert d_win.status == "ENDED" and d_win.price == 5000
+    assert [e.kind for e in d_win.events] == [EventKind.BID_ACCEPTED, EventKind.ENDED]
+    assert refused(r["d_late"]).reason == "AUCTION_ENDED" and r["d_tick"] is None
+    assert isinstance(r["close_pending"], ClosePending)
     ended = r["close_english"]
-    assert ended["ended"] is True and ended["event"]["seq"] == 5
-    assert (ended["event"]["price"], ended["event"]["leader"]) == ("1700", str(B))
-    sealed_close = r["close_sealed"]["event"]
-    assert sorted((b["bidder"], b["amount"], b["seq"]) for b in sealed_close["sealed"]) == sorted(
-        [(str(A), "950", 3), (str(B), "900", 2)]
-    )
-    assert r["close_again"] == {"already": True, "status": "ENDED", "seq": 5}
-    assert r["e_after_end"]["reason"] == "AUCTION_ENDED"
-    assert r["cancel_refused"] == {"refused": True, "status": "ACTIVE", "bids": 1}
-    assert r["cancel_second"]["cancelled"] is True and r["cancel_again"]["already"] is True
-    assert r["missing_bid"] == {"missing": True} and r["missing_close"] == {"missing": True}
+    assert isinstance(ended, CloseApplied) and ended.event.sequence == 5
+    assert (ended.event.price, ended.event.leader) == (1700, str(B))
+    sealed_close = r["close_sealed"]
+    assert isinstance(sealed_close, CloseApplied)
+    assert sealed_close.event.sealed_bids is not None
+    bids = sorted((b.bidder, b.amount, b.sequence) for b in sealed_close.event.sealed_bids)
+    assert bids == sorted([(str(A), 950, 3), (str(B), 900, 2)])
+    assert r["close_again"] == AlreadyOver("ENDED", sequence=5)
+    assert refused(r["e_after_end"]).reason == "AUCTION_ENDED"
+    assert r["cancel_refused"] == CancelRefused("ACTIVE", 1)
+    assert isinstance(r["cancel_second"], CancelApplied)
+    assert isinstance(r["cancel_again"], AlreadyOver)
+    assert r["missing_bid"] is MISSING and r["missing_close"] is MISSING
 
 
 async def test_live_and_events_on_the_cluster(
@@ -300,13 +337,13 @@ async def test_live_and_events_on_the_cluster(
     assert (ss.status, ss.sequence) == ("CANCELLED", 2)
     assert (p.status, p.price, p.leader_id, p.sequence) == ("ACTIVE", 3000, A, 1)
     english_events = r["events"]["english"]
-    assert [ev["seq"] for ev in english_events] == [1, 2, 3, 4, 5]
-    assert [ev["kind"] for ev in english_events] == ["BID_ACCEPTED"] * 4 + ["ENDED"]
-    assert english_events[2]["outbid"] == str(A) and english_events[0]["idem"] == "k-1"
-    assert [ev["seq"] for ev in r["events_after_2"]] == [3, 4, 5]
-    assert [ev["seq"] for ev in r["events_window"]] == [2, 3]
-    assert [ev["seq"] for ev in r["events"]["sealed"]] == [1, 2, 3, 4]
-    assert [ev["kind"] for ev in r["events"]["second"]] == ["BID_ACCEPTED", "CANCELLED"]
+    assert [ev.sequence for ev in english_events] == [1, 2, 3, 4, 5]
+    assert [type(ev) for ev in english_events] == [BidAccepted] * 4 + [Ended]
+    assert english_events[2].outbid == str(A) and english_events[0].idempotency_key == "k-1"
+    assert [ev.sequence for ev in r["events_after_2"]] == [3, 4, 5]
+    assert [ev.sequence for ev in r["events_window"]] == [2, 3]
+    assert [ev.sequence for ev in r["events"]["sealed"]] == [1, 2, 3, 4]
+    assert [ev.kind for ev in r["events"]["second"]] == ["BID_ACCEPTED", "CANCELLED"]
     members = sorted(str(a) for a in auction_ids)
     assert r["globals"] == {"live": members, "ends": members, "dutch": [str(dutch)]}
     assert r["globals_after_forget"] == {
@@ -352,8 +389,7 @@ async def test_scripts_reload_after_script_flush_on_every_node(
     fresh = await spread_ids(cluster_client, 3)
     for auction in fresh:
         assert await slots.create(seed(auction, "ENGLISH")) is True
-        result = await slots.bid(auction, A, 1000, None, None)
-        assert result["ok"] and result["seq"] == 1
+        assert applied(await slots.bid(auction, A, 1000, None, None)).sequence == 1
     # And once more with a cache flushed after the Script objects learned their SHAs.
     for url in cluster.urls:
         node = aioredis.from_url(url)
@@ -362,8 +398,8 @@ async def test_scripts_reload_after_script_flush_on_every_node(
         finally:
             await node.aclose()
     for auction in fresh:
-        result = await slots.bid(auction, B, 1050, None, None)
-        assert result["ok"] and result["seq"] == 2 and result["leader"] == str(B)
+        result = applied(await slots.bid(auction, B, 1050, None, None))
+        assert result.sequence == 2 and result.leader == str(B)
 
 
 async def test_slots_survive_a_cluster_restart(
@@ -381,7 +417,7 @@ async def test_slots_survive_a_cluster_restart(
         slots = AuctionSlots(client)
         assert strip_times(await slots.events_since(auction_ids[0], 0)) == strip_times(before)
         pending = auction_ids[4]
-        result = await slots.bid(pending, B, 3100, None, None)
-        assert result["ok"] and result["seq"] == 2 and result["leading"] is False
+        result = applied(await slots.bid(pending, B, 3100, None, None))
+        assert result.sequence == 2 and result.leading is False
     finally:
         await client.aclose()

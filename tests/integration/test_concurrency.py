@@ -11,6 +11,8 @@ from decimal import Decimal
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from domain.events import CloseApplied
+from realtime.slot_seeding import seed_for
 from realtime.slots import keys
 from services import bidding
 from storage.tables import Auction, Item, User
@@ -61,7 +63,7 @@ async def _live_english_auction(app: FastAPI, seller: User) -> Auction:
         uow.session.add(item)
         await uow.session.flush()
         uow.session.add(auction)
-        seed = await bidding.seed_for(uow, auction)
+        seed = await seed_for(uow, auction)
         await uow.commit()
     await deps.slots.create(seed)
     return auction
@@ -109,7 +111,7 @@ async def test_two_hundred_concurrent_bidders(app: FastAPI):
     past = str(int(datetime.now(UTC).timestamp() * 1000) - 1)
     await deps.slots.redis.hset(keys(auction.id)[0], "ends_ms", past)
     closed = await deps.slots.close(auction.id)
-    assert closed.get("ended")
+    assert isinstance(closed, CloseApplied), closed
     await app.state.persister.drain([str(auction.id)])
     async with app.state.engine.connect() as conn:
         stored = (

@@ -22,7 +22,7 @@ from domain.events import (
     raw_bid_result,
     raw_event,
 )
-from realtime.slots import AuctionSlots, SlotSeed, keys, request_key
+from realtime.slots import LIVE_SET, AuctionSlots, SlotSeed, keys, request_key
 from settings import Settings
 
 
@@ -112,8 +112,13 @@ async def test_every_event_and_answer_of_the_real_scripts_round_trips(redis: aio
     )  # fmt: skip
     buy = seed("ENGLISH", buy_now_price=900)
     cancelled = seed("ENGLISH")
-    for lot in (english, sealed, dutch, buy, cancelled):
+    lots = (english, sealed, dutch, buy, cancelled)
+    for lot in lots:
         await raw.slots.create(lot)
+    # Off the agendas: a running app's closer, ticker and persister leave them alone.
+    members = [str(lot.auction_id) for lot in lots]
+    await raw.slots.forget(members)
+    await redis.srem(LIVE_SET, *members)
 
     await raw.bid(english, a, 100, ceiling=800, idem="k-1")  # leads, with a ceiling
     await raw.bid(english, b, 300)  # outbid at once by a's ceiling (reserve lifts price)

@@ -14,9 +14,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from devservers.stack import StackUrls
+from domain.events import BidApplied
 from gavel_app import lag_readings
 from realtime.lag import CloserLag, OutboxLag, closer_lag, outbox_lag
-from realtime.persister import GROUP
+from realtime.outbox_stream import GROUP
 from realtime.slots import ENDS_ZSET, AuctionSlots, SlotSeed, keys
 
 
@@ -66,8 +67,8 @@ async def test_outbox_lag_counts_unpersisted_events_and_ages_the_oldest(redis):
     placed = []
     for amount in (100, 200, 300):
         result = await slots.bid(busy.auction_id, uuid.uuid4(), amount, None, None)
-        assert result["ok"], result
-        placed.append(int(result["events"][0]["at"]))
+        assert isinstance(result, BidApplied), result
+        placed.append(result.at_ms)
     first_at = placed[0]
     lag = await outbox_lag(redis, now_ms=first_at + 5_000, limit=10)
     assert lag.pending == 3  # appended, not yet delivered to the group

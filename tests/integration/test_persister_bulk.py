@@ -9,6 +9,7 @@ from decimal import Decimal
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from domain.events import BidAccepted
 from services import bidding
 from tests.integration.test_concurrency import _live_english_auction, _users
 
@@ -65,7 +66,7 @@ async def test_bulk_persisting_matches_the_slots(app: FastAPI):
                     {"a": auction.id},
                 )
             ).one()
-            outbid = sum(1 for e in events if e.get("outbid"))
+            outbid = sum(1 for e in events if isinstance(e, BidAccepted) and e.outbid)
             assert tuple(counts) == (len(events), accepted[auction.id], outbid)
             outbids += outbid
     assert outbids > 0, "the bids should have outbid someone"

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from domain.errors import DomainError
+from domain.events import BidAccepted
 from domain.listing import ListingChanges
 from realtime.slots import ENDS_ZSET, keys
 from services import bidding, listings
@@ -294,10 +295,12 @@ async def test_buy_now_racing_bids_is_decided_in_one_order(pair: Pair):
             *(outcome(place(deps, b, auction_id, "10")) for b in bidders),
         )
         events = await deps.slots.events_since(auction_id, 0)
-        kinds = [e["kind"] for e in events]
+        kinds = [e.kind.value for e in events]
         if isinstance(bought, bidding.Accepted):
             # Open only before the first bid (no reserve): it is the first and last bid.
-            assert kinds == ["BID_ACCEPTED", "ENDED"] and events[0].get("buy_now"), kinds
+            first = events[0]
+            assert kinds == ["BID_ACCEPTED", "ENDED"] and isinstance(first, BidAccepted), kinds
+            assert first.buy_now, first
             assert all(isinstance(b, bidding.Rejected) for b in bids), bids
             assert {b.reason for b in bids} == {"AUCTION_ENDED"}, bids
         else:

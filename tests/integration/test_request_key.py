@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis.asyncio as aioredis
 
+from domain.events import BidApplied, BidRefused
 from realtime.slots import AuctionSlots, SlotSeed, keys, request_key
 from settings import Settings
 from tests.faultproxy import FaultProxy
@@ -121,7 +122,7 @@ async def test_a_bid_whose_reply_was_lost_is_applied_once(
         result = await slots.bid(lot.auction_id, bidder, 150, None, None)
 
         assert proxy.lost == 1  # the script ran and its answer never came back
-        assert result["ok"] is True and int(result["seq"]) == 1, result
+        assert isinstance(result, BidApplied) and result.sequence == 1, result
         assert await slot_state(redis, lot.auction_id) == (1, 1, 1)
     finally:
         await client.aclose()
@@ -148,8 +149,8 @@ async def test_bids_succeed_after_every_pooled_connection_was_killed(
             *(slots.bid(lot.auction_id, b, 100 + 10 * i, None, None) for i, b in enumerate(bidders))
         )
 
-        assert all("ok" in r for r in results), results
-        accepted = sum(1 for r in results if r["ok"])
+        assert all(isinstance(r, BidApplied | BidRefused) for r in results), results
+        accepted = sum(1 for r in results if isinstance(r, BidApplied))
         assert await slot_state(redis, lot.auction_id) == (accepted, accepted, accepted)
     finally:
         await client.aclose()

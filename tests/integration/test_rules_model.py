@@ -28,7 +28,16 @@ from hypothesis import strategies as st
 from devservers.ports import free_port
 from devservers.redis import EmbeddedRedis
 from domain.enums import AuctionOutcome, AuctionType
-from domain.outcome import FinalState, SealedBid, decide
+from domain.events import (
+    AlreadyOver,
+    BidAccepted,
+    BidApplied,
+    BidRefused,
+    BidResult,
+    CloseApplied,
+    Ended,
+)
+from domain.outcome import FinalState, decide
 from realtime.slots import AuctionSlots, SlotSeed, keys
 from tests.model.reference import (
     REASONS,
@@ -79,10 +88,6 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         server.stop()
 
 
-def _opt_int(value: Any) -> int | None:
-    return None if value in (None, "") else int(value)
-
-
 def _seed(
     auction_type: str,
     seller: str,
@@ -128,7 +133,7 @@ class Case:
     model: Model
     bidders: list[str]
     idem: Idempotency = field(default_factory=Idempotency)
-    sent: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # first results
+    sent: dict[tuple[str, str], BidResult] = field(default_factory=dict)  # first results
     keys_made: int = 0
     log: list[str] = field(default_factory=list)
 
@@ -170,7 +175,7 @@ class Case:
         step = self.idem.apply(bidder, key, lambda: decide_model(before))
         STATS[self.seed.type][
             f"{'retry ' if retry else ''}{kind}: "
-            + (f"accepted leading={res['leading']}" if res["ok"] else res["reason"])
+            + (f"accepted leading={res.leading}" if isinstance(res, BidApplied) else refused(res))
         ] += 1
         if retry:
             assert key is not None
@@ -180,18 +185,18 @@ class Case:
             if key is not None:
                 self.sent[(bidder, key)] = res
             check_step(res, step, self.model, self.log)
-            if res["ok"] and isinstance(self.model, Dutch):
-                assert self.model.price_at(int(res["at"])) == step.price, self.log
-            if res["ok"]:
-                assert res["events"][0]["kind"] == "BID_ACCEPTED", self.log
-                first = res["events"][0]
-                assert first["bidder"] == bidder, self.log
+            if isinstance(res, BidApplied) and isinstance(self.model, Dutch):
+                assert self.model.price_at(res.at_ms) == step.price, self.log
+            if isinstance(res, BidApplied):
+                assert isinstance(res.events[0], BidAccepted), self.log
+                first = res.bid
+                assert first.bidder == bidder, self.log
                 # The recorded bid: the amount sent (Dutch: the price it won at) and the
                 # ceiling (the amount when no maxAmount was given).
                 sent = step.price if isinstance(self.model, Dutch) or kind == "buynow" else amount
-                assert _opt_int(first["amount"]) == sent, self.log
+                assert first.amount == sent, self.log
                 if isinstance(self.model, English) and kind == "bid":
-                    assert _opt_int(first["max"]) == (amount if ceiling is None else ceiling)
+                    assert first.max_amount == (amount if ceiling is None else ceiling)
         await self.check_state()
 
     async def check_state(self) -> None:
@@ -206,28 +211,33 @@ class Case:
         assert got == want, self.log
 
 
-def check_step(res: dict[str, Any], step: Step, model: Model, log: list[str]) -> None:
+def refused(res: BidResult) -> str:
+    assert isinstance(res, BidRefused), res
+    return res.reason
+
+
+def check_step(res: BidResult, step: Step, model: Model, log: list[str]) -> None:
     if step.accepted:
-        assert res["ok"] is True, log
-        assert res["seq"] == step.seq, log
-        seqs = [e["seq"] for e in res["events"]]
+        assert isinstance(res, BidApplied), log
+        assert res.sequence == step.seq, log
+        seqs = [e.sequence for e in res.events]
         assert step.seq is not None
         assert seqs == list(range(step.seq, step.seq + step.events)), log
-        assert _opt_int(res["price"]) == step.price, log
-        assert (res["leader"] or None) == step.leader, log
+        assert res.price == step.price, log
+        assert res.leader == step.leader, log
         if step.leading is not None:
-            assert res["leading"] is step.leading, log
-        assert res["bids"] == model.bids, log
-        assert (res["status"] == "ENDED") == step.ended, log
+            assert res.leading is step.leading, log
+        assert res.bid_count == model.bids, log
+        assert (res.status == "ENDED") == step.ended, log
     else:
-        assert res["ok"] is False, log
+        assert isinstance(res, BidRefused), log
         if step.reason is None:
-            assert res["reason"] in REASONS, log
+            assert res.reason in REASONS, log
         else:
-            assert res["reason"] == step.reason, log
+            assert res.reason == step.reason, log
         if step.minimum is not None:
-            assert _opt_int(res.get("min")) == step.minimum, log
-        assert res["seq"] == model.seq, log
+            assert res.minimum == step.minimum, log
+        assert res.sequence == model.seq, log
 
 
 async def finish(case: Case) -> None:
@@ -237,30 +247,26 @@ async def finish(case: Case) -> None:
         past = await engine.now_ms() - 1000
         await engine.redis.hset(keys(auction_id)[0], "ends_ms", str(past))
         closed = await engine.slots.close(auction_id)
-        assert closed.get("ended") is True, (closed, case.log)
-        assert closed["event"]["seq"] == model.end_by_time(), case.log
+        assert isinstance(closed, CloseApplied), (closed, case.log)
+        assert closed.event.sequence == model.end_by_time(), case.log
     again = await engine.slots.close(auction_id)  # closing is idempotent
-    assert again.get("already") is True and again["seq"] == model.seq, (again, case.log)
+    assert isinstance(again, AlreadyOver) and again.sequence == model.seq, (again, case.log)
     await case.check_state()
 
     events = await engine.slots.events_since(auction_id, 0)
-    assert [e["seq"] for e in events] == list(range(1, model.seq + 1)), case.log
-    assert sum(e["kind"] == "BID_ACCEPTED" for e in events) == model.bids, case.log
-    (ended,) = [e for e in events if e["kind"] == "ENDED"]
-    assert ended["seq"] == events[-1]["seq"], case.log
+    assert [e.sequence for e in events] == list(range(1, model.seq + 1)), case.log
+    assert sum(isinstance(e, BidAccepted) for e in events) == model.bids, case.log
+    (ended,) = [e for e in events if isinstance(e, Ended)]
+    assert ended.sequence == events[-1].sequence, case.log
 
-    # The outcome exactly as realtime/persister.py `_end` computes it.
-    sealed = ended.get("sealed") or []
+    # The outcome exactly as realtime/event_records.py `_end` computes it.
     final = FinalState(
         type=AuctionType(case.seed.type),
         starting_price=case.seed.starting_price,
         reserve_price=case.seed.reserve_price,
-        price=_opt_int(ended.get("price")),
-        leader=ended.get("leader") or None,
-        sealed_bids=tuple(
-            SealedBid(b["bidder"], int(b["amount"]), int(b["seq"]))
-            for b in (sealed if isinstance(sealed, list) else [])
-        ),
+        price=ended.price,
+        leader=ended.leader,
+        sealed_bids=ended.sealed_bids or (),
     )
     if isinstance(model, Sealed):
         assert {b.bidder: (b.amount, b.sequence) for b in final.sealed_bids} == model.live
@@ -275,7 +281,7 @@ async def finish(case: Case) -> None:
 
     # Nothing is accepted after the end.
     late = await engine.slots.bid(auction_id, uuid.UUID(case.bidders[0]), 10**9, None, None)
-    assert late["ok"] is False and late["reason"] == "AUCTION_ENDED", late
+    assert isinstance(late, BidRefused) and late.reason == "AUCTION_ENDED", late
 
 
 def _at_any_time(decide_now: Callable[[], Step]) -> Callable[[int], Step]:
@@ -500,58 +506,63 @@ async def _soft_close(engine: Engine) -> None:
     async def ends_of(seed: SlotSeed) -> int:
         return int(await redis.hget(keys(seed.auction_id)[0], "ends_ms"))
 
-    async def bid(seed: SlotSeed, who: str, amount: int) -> dict[str, Any]:
+    async def bid(seed: SlotSeed, who: str, amount: int) -> BidResult:
         return await slots.bid(seed.auction_id, uuid.UUID(who), amount, None, None)
+
+    async def accepted(seed: SlotSeed, who: str, amount: int) -> BidApplied:
+        result = await bid(seed, who, amount)
+        assert isinstance(result, BidApplied), result
+        return result
 
     # Inside the window: end = max(end, bid time + extension), announced as EXTENDED.
     soft = _seed("ENGLISH", seller, start=100, ends_in=timedelta(seconds=10), window=60,
                  extension=30)  # fmt: skip
     await slots.create(soft)
     end0 = await ends_of(soft)
-    r1 = await bid(soft, a, 100)
-    assert r1["ok"] and r1["seq"] == 1
-    at1 = int(r1["at"])
-    assert int(r1["ends"]) == max(end0, at1 + 30_000) == await ends_of(soft)
-    assert [(e["seq"], e["kind"]) for e in r1["events"]] == [(1, "BID_ACCEPTED"), (2, "EXTENDED")]
-    assert int(r1["events"][1]["ends"]) == at1 + 30_000
+    r1 = await accepted(soft, a, 100)
+    assert r1.sequence == 1
+    at1 = r1.at_ms
+    assert r1.ends_ms == max(end0, at1 + 30_000) == await ends_of(soft)
+    assert [(e.sequence, e.kind) for e in r1.events] == [(1, "BID_ACCEPTED"), (2, "EXTENDED")]
+    assert r1.events[1].ends_ms == at1 + 30_000
     # A rejected bid does not extend and changes nothing.
     end1 = await ends_of(soft)
     low = await bid(soft, b, 101)
-    assert not low["ok"] and low["reason"] == "BID_TOO_LOW" and low["seq"] == 2
+    assert isinstance(low, BidRefused) and low.reason == "BID_TOO_LOW" and low.sequence == 2
     assert await ends_of(soft) == end1
     # The next accepted bid extends again from its own time.
-    r2 = await bid(soft, b, 200)
-    at2 = int(r2["at"])
-    assert r2["ok"] and r2["seq"] == 3
-    assert int(r2["ends"]) == max(end1, at2 + 30_000) == await ends_of(soft)
-    assert len(r2["events"]) == (2 if at2 + 30_000 > end1 else 1)
+    r2 = await accepted(soft, b, 200)
+    at2 = r2.at_ms
+    assert r2.sequence == 3
+    assert r2.ends_ms == max(end1, at2 + 30_000) == await ends_of(soft)
+    assert len(r2.events) == (2 if at2 + 30_000 > end1 else 1)
 
     # An extension shorter than the time left keeps the end: max(end, now + ext).
     short = _seed("ENGLISH", seller, start=100, ends_in=timedelta(seconds=20), window=60,
                   extension=5)  # fmt: skip
     await slots.create(short)
     end0 = await ends_of(short)
-    r = await bid(short, a, 100)
-    assert r["ok"] and int(r["ends"]) == end0 and len(r["events"]) == 1
+    r = await accepted(short, a, 100)
+    assert r.ends_ms == end0 and len(r.events) == 1
 
     # The hard stop caps extensions; once reached, no further EXTENDED events.
     capped = _seed("ENGLISH", seller, start=100, ends_in=timedelta(seconds=10), window=60,
                    extension=30, hard_in=timedelta(seconds=15))  # fmt: skip
     await slots.create(capped)
     hard = int(await redis.hget(keys(capped.auction_id)[0], "hard_ms"))
-    r = await bid(capped, a, 100)
-    assert r["ok"] and int(r["ends"]) == hard == await ends_of(capped)
-    assert [e["kind"] for e in r["events"]] == ["BID_ACCEPTED", "EXTENDED"]
-    r = await bid(capped, b, 200)
-    assert r["ok"] and int(r["ends"]) == hard and len(r["events"]) == 1
+    r = await accepted(capped, a, 100)
+    assert r.ends_ms == hard == await ends_of(capped)
+    assert [e.kind for e in r.events] == ["BID_ACCEPTED", "EXTENDED"]
+    r = await accepted(capped, b, 200)
+    assert r.ends_ms == hard and len(r.events) == 1
 
     # Outside the window: no extension.
     far = _seed("ENGLISH", seller, start=100, ends_in=timedelta(hours=1), window=60,
                 extension=30)  # fmt: skip
     await slots.create(far)
     end0 = await ends_of(far)
-    r = await bid(far, a, 100)
-    assert r["ok"] and int(r["ends"]) == end0 and len(r["events"]) == 1
+    r = await accepted(far, a, 100)
+    assert r.ends_ms == end0 and len(r.events) == 1
 
     # Soft close applies to English auctions only.
     for kind in ("SEALED_FIRST_PRICE", "SEALED_SECOND_PRICE"):
@@ -559,5 +570,5 @@ async def _soft_close(engine: Engine) -> None:
                        extension=30)  # fmt: skip
         await slots.create(sealed)
         end0 = await ends_of(sealed)
-        r = await bid(sealed, c, 500)
-        assert r["ok"] and int(r["ends"]) == end0 and len(r["events"]) == 1
+        r = await accepted(sealed, c, 500)
+        assert r.ends_ms == end0 and len(r.events) == 1

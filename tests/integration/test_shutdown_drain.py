@@ -49,7 +49,7 @@ async def test_the_final_drain_writes_entries_read_but_never_acknowledged(app: F
     async with running._lock:  # the app's own persister waits: only `stopping` reads
         sequences = [await _bid(app, alice, auction.id, "2"), await _bid(app, bob, auction.id, "3")]
         # A pass cut short: the entries are delivered to `stopping`, never acknowledged.
-        read = await stopping._read([str(auction.id)], reclaim=False)
+        read = await stopping.streams.read([str(auction.id)], reclaim=False)
         assert [len(entries) for _, entries in read] == [2]
         assert await stopping.drain([str(auction.id)]) == 0  # ">" no longer sees them
         assert await _stored(app, auction.id) == []
@@ -70,10 +70,10 @@ async def test_closed_feeds_end_subscribers_with_where_to_resume(app: FastAPI):
     replaying = auction_events(feeds.source, auction, 0, feeds=feeds)  # from the start
     try:
         first_live = asyncio.ensure_future(anext(live))
-        assert (await asyncio.wait_for(anext(replaying), 10))["sequence"] == 1
+        assert (await asyncio.wait_for(anext(replaying), 10)).sequence == 1
         await asyncio.sleep(0.1)  # `live` joined the feed
         seq = await _bid(app, bob, auction.id, "5")
-        assert (await asyncio.wait_for(first_live, 10))["sequence"] == seq
+        assert (await asyncio.wait_for(first_live, 10)).sequence == seq
 
         feeds.close()
         with pytest.raises(ServerShuttingDown) as ended:

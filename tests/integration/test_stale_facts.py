@@ -16,8 +16,8 @@ import orjson
 import pytest
 
 from domain.enums import AuctionType
+from domain.events import CloseApplied, public_event
 from domain.listing import ListingChanges
-from realtime.events import public
 from realtime.slots import keys
 from realtime.stream import View
 from services import bidding, listings
@@ -140,10 +140,10 @@ async def test_a_feed_started_before_an_update_ends_a_sealed_auction_on_the_new_
 
     await deps.slots.redis.hset(keys(auction_id)[0], "ends_ms", str(int(time.time() * 1000) - 1))
     closed = await deps.slots.close(auction_id)
-    assert closed.get("ended"), closed
-    shown = view.present(closed["event"])
-    assert (shown["price"], shown["leader_id"]) == (None, None), "sold below the new reserve"
-    assert "reserve" not in public(closed["event"], auction_id, sealed=True)
+    assert isinstance(closed, CloseApplied), closed
+    shown = view.present(closed.event)
+    assert (shown.price, shown.leader_id) == (None, None), "sold below the new reserve"
+    assert "reserve" not in public_event(closed.event, str(auction_id), sealed=True)
     row = await settled(pair, auction_id, "ENDED")
     assert (row.outcome, row.winner_id) == ("UNSOLD", None)
 
@@ -176,8 +176,8 @@ async def test_a_retried_bid_shows_the_terms_after_a_rebuild_and_from_an_older_a
     seen = await retry()
     assert (seen.starting_price, seen.reserve_price, seen.buy_now_price) == expected
     # Redis lost the slot; the retry rebuilds it from the record.
-    assert deps.drain is not None
-    await deps.drain([str(auction_id)])
+    assert deps.outbox is not None
+    await deps.outbox.drain([str(auction_id)])
     await deps.slots.redis.delete(state, events, idem, sealed)
     seen = await retry()
     assert (seen.starting_price, seen.reserve_price, seen.buy_now_price) == expected

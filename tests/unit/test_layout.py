@@ -76,3 +76,15 @@ def test_no_lower_layer_imports_the_api_layers():
         if names & api
     }
     assert offenders == {}, f"these import the API layer: {offenders}"
+
+
+def test_the_live_machinery_does_not_import_the_use_cases():
+    # services/ (the use cases) drive realtime/ (slots, events, persister, scheduler); the
+    # other way round would tie the two into one knot: the use cases reach the live
+    # machinery only through the ports the composition root passes in (services/deps.py).
+    offenders = {
+        module: sorted(names & {"services"})
+        for module, names in _imported_packages("realtime").items()
+        if "services" in names
+    }
+    assert offenders == {}, f"realtime/ must not import services/: {offenders}"

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 import pytest
 from graphql import parse
 
-from realtime.stream import PublicEvent, SubscriberTooSlow
+from domain.events import PublicEvent
+from realtime.stream import SubscriberTooSlow
 from schema.build import build_schema
 from schema.live_delivery import (
     SEND_BACKLOG,
@@ -85,7 +86,7 @@ _interned: dict[int, AuctionEvent] = {}
 
 
 def to_event(event: PublicEvent) -> AuctionEvent:
-    return _interned.setdefault(event["sequence"], _event(event["sequence"]))
+    return _interned.setdefault(event.sequence, _event(event.sequence))
 
 
 def member(socket: Socket, group: DocumentGroup, op: str = "1") -> SocketMember:
