@@ -6,7 +6,8 @@ Who sees what: a `Transaction` object is only ever made from a sale the viewer m
 `list_purchases`, `list_sales` and the use cases' results), so the fields hanging off
 it need no check of their own, with two exceptions handled below: the payment client
 secret goes to the buyer alone, and a second-chance sale (another buyer's) only to
-those who may see that sale.
+those who may see that sale. A `Dispute` is reached through its sale, or by admins
+through `Query.disputes`.
 """
 
 from __future__ import annotations
@@ -266,6 +267,10 @@ class Dispute:
     @strawberry.field
     def seller_response(self) -> str | None:
         return self.row.seller_response
+
+    @strawberry.field
+    def responded_at(self) -> datetime | None:
+        return self.row.responded_at
 
     @strawberry.field(description="REFUND_FULL, REFUND_PARTIAL or RELEASE once resolved.")
     def resolution(self) -> DisputeResolution | None:

@@ -36,7 +36,7 @@ TXN_FIELDS = """
   buyer { id } seller { id } auction { id status outcome }
   shipment { carrier trackingNumber shippedAt }
   dispute { id status reason message sellerResponse resolution refundAmount { amount }
-            evidenceImageUrls resolvedAt }
+            evidenceImageUrls respondedAt resolvedAt }
   feedback { author { id } subject { id } rating comment }
   ledgerEntries { account amount { amount currency } step }
 """

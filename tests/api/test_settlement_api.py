@@ -139,6 +139,8 @@ async def test_a_dispute_answered_and_refunded_in_part(gql, app):
         gql, RESPOND, {"id": dispute["id"], "message": "It left here intact."}, sale.seller
     )
     assert answer["errors"] == [] and answer["dispute"]["status"] == "SELLER_RESPONDED"
+    answered = (await read(gql, sale, sale.buyer))["dispute"]
+    assert answered["sellerResponse"] == "It left here intact." and answered["respondedAt"]
 
     admin = await make_admin(gql, app)
     resolved = await payload(
