@@ -9,13 +9,11 @@ PAYMENT_GATEWAY_UNAVAILABLE, DISPUTE_WINDOW_CLOSED, ALREADY_LEFT_FEEDBACK, INVAL
 from __future__ import annotations
 
 from domain.reputation import Reputation
+from services.settlement.cards import create_setup_intent, save_payment_method
 from services.settlement.checkout import (
     PaymentMethodRequired,
-    create_setup_intent,
-    offer_second_chance,
     pay,
     payment_client_secret,
-    save_payment_method,
     start_settlement,
     sync_intent,
 )
@@ -33,6 +31,7 @@ from services.settlement.queries import (
     reputation_of_user,
 )
 from services.settlement.reconciliation import Difference, ReconciliationReport, reconcile
+from services.settlement.second_chance import offer_second_chance
 from services.settlement.webhooks import apply_gateway_event
 
 __all__ = [

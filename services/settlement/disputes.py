@@ -9,7 +9,8 @@ notifies both parties and is written to the audit log.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from sqlmodel import col, select
 
@@ -74,6 +75,26 @@ async def _evidence_of_item(
     return [{"image_id": str(img.id), "key": img.storage_key} for img in found]
 
 
+async def _check_disputable(
+    uow: UnitOfWork,
+    txn: Transaction,
+    deadline_of: Callable[[datetime, datetime | None], datetime],
+    now: datetime,
+) -> None:
+    check_action("open a dispute", status_of(txn))
+    if txn.pending_step is not None:
+        raise InvalidState(
+            f"the transaction is being settled ({txn.pending_step})", field="transactionId"
+        )
+    existing = (
+        await uow.session.exec(select(Dispute.id).where(col(Dispute.transaction_id) == txn.id))
+    ).first()
+    if existing is not None:
+        raise InvalidState("this sale was disputed already", field="transactionId")
+    assert txn.authorized_at is not None
+    check_dispute_window(deadline_of(txn.authorized_at, txn.shipped_at), now)
+
+
 async def open_dispute(
     deps: Deps,
     viewer: User,
@@ -100,10 +121,11 @@ async def open_dispute(
     now = deps.clock()
     policy = policy_of(deps)
     async with deps.uow() as uow:
-        # Permission and state first: nothing is decoded or stored for a refused call.
+        # Everything checked first: nothing is decoded or stored for a refused call.
         txn = await visible_transaction(uow, viewer, transaction_id, lock=False)
         require_party(viewer, txn.buyer_id, "buyer")
-        check_action("open a dispute", status_of(txn))
+        await _check_disputable(uow, txn, policy.dispute_deadline, now)
+        from_item = await _evidence_of_item(uow, txn, evidence_image_ids)
     stored: list[dict[str, str]] = []
     if evidence_uploads:
         cleaned = await deps.images.prepare([u.data for u in evidence_uploads])
@@ -112,19 +134,8 @@ async def open_dispute(
             stored.append({"key": saved.key, "content_type": saved.content_type})
     async with deps.uow() as uow:
         txn = await visible_transaction(uow, viewer, transaction_id, lock=True)
-        check_action("open a dispute", status_of(txn))
-        if txn.pending_step is not None:
-            raise InvalidState(
-                f"the transaction is being settled ({txn.pending_step})", field="transactionId"
-            )
-        existing = (
-            await uow.session.exec(select(Dispute).where(col(Dispute.transaction_id) == txn.id))
-        ).first()
-        if existing is not None:
-            raise InvalidState("this sale was disputed already", field="transactionId")
-        assert txn.authorized_at is not None
-        check_dispute_window(policy.dispute_deadline(txn.authorized_at, txn.shipped_at), now)
-        evidence = await _evidence_of_item(uow, txn, evidence_image_ids) + stored
+        await _check_disputable(uow, txn, policy.dispute_deadline, now)  # again, locked
+        evidence = from_item + stored
         dispute = Dispute(
             transaction_id=txn.id,
             opened_by_id=viewer.id,

@@ -191,9 +191,17 @@ async def test_the_dispute_window_and_who_may_do_what(deps, clock):
     with pytest.raises(ValidationFailed) as refused:
         await settlement.open_dispute(deps, buyer, txn.id, "x", "y", ["not-an-id"])
     assert refused.value.field == "evidenceImageIds"
+    files_before = sorted(deps.media_dir.rglob("*"))
+    with pytest.raises(NotFound):
+        await settlement.open_dispute(
+            deps, stranger, txn.id, "x", "y", evidence_uploads=[ImageUpload(_png())]
+        )
     clock.advance(timedelta(days=14, seconds=1))  # shipped at the start: window closed
     with pytest.raises(DisputeWindowClosed):
-        await settlement.open_dispute(deps, buyer, txn.id, "Late", "too late")
+        await settlement.open_dispute(
+            deps, buyer, txn.id, "Late", "too late", evidence_uploads=[ImageUpload(_png())]
+        )
+    assert sorted(deps.media_dir.rglob("*")) == files_before  # refused: nothing stored
 
     seller, buyer, admin, txn = await _paid(deps)
     dispute = await settlement.open_dispute(deps, buyer, txn.id, "Broken", "It is broken.")
