@@ -392,3 +392,23 @@ async def test_a_dutch_sale_reaches_the_buyer_through_the_worker(gql, app):
     assert (await payload(gql, SAVE_CARD, {"pm": GOOD_CARD}, buyer))["errors"] == []
     result = await payload(gql, PAY, {"id": sale.transaction_id}, buyer)
     assert result["transaction"]["status"] == "AUTHORIZED", result
+
+
+async def test_purchase_and_sale_pages(gql, app):
+    buyer = await register(gql)
+    seller = await register(gql, seller=True)
+    sales = [await sold(gql, app, seller=seller, buyer=buyer) for _ in range(3)]
+    page_doc = """query($after: String) { me { purchases(first: 2, after: $after) {
+      totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } } }"""
+    first = (await gql(page_doc, token=buyer.token))["data"]["me"]["purchases"]
+    assert first["totalCount"] == 3 and first["pageInfo"]["hasNextPage"] is True
+    after = first["pageInfo"]["endCursor"]
+    second = (await gql(page_doc, {"after": after}, token=buyer.token))["data"]["me"]["purchases"]
+    assert second["pageInfo"]["hasNextPage"] is False
+    seen = [e["node"]["id"] for e in first["edges"] + second["edges"]]
+    assert sorted(seen) == sorted(s.transaction_id for s in sales)  # newest first, no gap
+    assert seen[0] == sales[-1].transaction_id
+    garbage = await gql(page_doc, {"after": "garbage"}, token=buyer.token)
+    assert garbage["errors"][0]["extensions"]["code"] == "INVALID_CURSOR"
+    too_many = await gql("{ me { sales(first: 1000) { totalCount } } }", token=seller.token)
+    assert too_many["errors"][0]["extensions"]["code"] == "INVALID_PAGE_SIZE"
