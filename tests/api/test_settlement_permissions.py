@@ -25,6 +25,7 @@ from tests.api.settlement_steps import (
     SALES,
     SAVE_CARD,
     SECOND_CHANCE,
+    SETUP_INTENT,
     SHIP,
     TRANSACTION,
     codes,
@@ -287,3 +288,25 @@ async def test_a_second_chance_sale_is_the_runner_ups_not_the_first_buyers(gql, 
     assert [e["node"]["id"] for e in mine["edges"]] == [offer["id"]]
     again = await payload(gql, SECOND_CHANCE, {"id": sale.transaction_id}, seller)
     assert codes(again) == ["INVALID_STATE"]
+
+
+@pytest.mark.parametrize(
+    ("doc", "variables"),
+    [
+        (SAVE_CARD, {"pm": GOOD_CARD}),
+        (SETUP_INTENT, {}),
+        (PAY, {"id": str(uuid.uuid4())}),
+        (SHIP, {"id": str(uuid.uuid4()), "carrier": "UPS", "tracking": "1Z"}),
+        (CONFIRM, {"id": str(uuid.uuid4())}),
+        (DISPUTE, {"id": str(uuid.uuid4()), "reason": "x", "message": "y"}),
+        (RESPOND, {"id": str(uuid.uuid4()), "message": "y"}),
+        (RESOLVE, {"id": str(uuid.uuid4()), "resolution": "RELEASE"}),
+        (SECOND_CHANCE, {"id": str(uuid.uuid4())}),
+        (FEEDBACK, {"id": str(uuid.uuid4()), "rating": 5}),
+        ("{ disputes { totalCount } }", {}),
+    ],
+)
+async def test_anonymous_callers_are_refused(gql, doc, variables):
+    body = await gql(doc, variables)
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_AUTHENTICATED"]
