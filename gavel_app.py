@@ -243,10 +243,10 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         fast_hash=fast_hash,
     )
     scheduler = Scheduler(sessions, slots, persister, bus, clock=deps.clock)
-    use_policy(deps, settings.settlement_policy)
-    settlement_worker = SettlementWorker(deps, interval=settings.settlement_interval_seconds)
     # Subscriptions: one live feed per auction, shared by its subscribers (realtime/feed.py).
     live = LiveDelivery(EventSource(slots=slots, uow=sessions, bus=bus))
+    use_policy(deps, settings.settlement_policy)
+    settlement_worker = SettlementWorker(deps, interval=settings.settlement_interval_seconds)
     deps.media_dir.mkdir(parents=True, exist_ok=True)
     # Stripe, or the emulator when no key is set (adapters/stripe_gateway.py).
     payments = build_gateway(settings)

@@ -72,6 +72,13 @@ class User(SQLModel, table=True):
         CheckConstraint("email = lower(email)", name="ck_users_email_lower"),
         CheckConstraint("reputation_score >= 0 AND reputation_score <= 5", name="ck_users_rep"),
         Index("uq_users_username_lower", text("lower(username)"), unique=True),
+        # A saved card belongs to one account (services/settlement/cards.py).
+        Index(
+            "uq_users_payment_method",
+            "stripe_payment_method_id",
+            unique=True,
+            postgresql_where=text("stripe_payment_method_id IS NOT NULL"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

@@ -46,6 +46,14 @@ def upgrade() -> None:
             "users", sa.Column(name, sa.Integer(), server_default="0", nullable=False)
         )
 
+    op.create_index(
+        "uq_users_payment_method",
+        "users",
+        ["stripe_payment_method_id"],
+        unique=True,
+        postgresql_where=sa.text("stripe_payment_method_id IS NOT NULL"),
+    )
+
     # A sale may fail and be offered again (second chance): one live row per auction.
     op.drop_constraint("transactions_auction_id_key", "transactions", type_="unique")
     op.create_index(
@@ -163,5 +171,6 @@ def downgrade() -> None:
     # Only restorable while no auction has a failed sale and a second chance.
     op.create_unique_constraint("transactions_auction_id_key", "transactions", ["auction_id"])
 
+    op.drop_index("uq_users_payment_method", table_name="users")
     for name in ("disputes_lost", "unpaid_strikes", "reputation_count"):
         op.drop_column("users", name)

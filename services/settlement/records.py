@@ -6,7 +6,7 @@ audit, the dispute's resolution. Also the transitions webhooks and `pay` record
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import col, select
@@ -52,7 +52,6 @@ class Result:
     lost: str | None = None  # the authorization is gone (cancelled or expired)
     refund_id: str | None = None
     payout: TransferView | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 async def finish(

@@ -5,10 +5,12 @@ Every step that calls the gateway runs in three parts:
 1. `begin`: under the sale's row lock (SELECT ... FOR UPDATE) the use case checks the
    state machine and records `pending_step` (and what the step needs: the dispute's
    resolution, the receipt time) and commits. From then on no other step may start.
-2. `execute`: the gateway calls, each with the idempotency key `txn:{id}:{call}`, and
-   each first asks the gateway where the intent stands, so a call repeated after a crash
-   (or after the gateway forgot its keys: Stripe keeps them 24 hours, the emulator's
-   replay cache until it restarts) never captures, refunds or authorizes twice.
+2. `execute`: the gateway calls, each with the idempotency key `txn:{id}:{call}`. A
+   capture or cancel first asks the gateway where the intent stands, and a resumed
+   authorize looks for the intent its dead runner made (by metadata), so neither
+   depends on the gateway remembering keys. Refunds and payouts rely on the key, which
+   Stripe replays for 24 hours (the emulator's launcher until it restarts); the worker
+   resumes a step within minutes.
 3. `finish`: under the lock again, only if `pending_step` is still this step, the
    result is recorded: status, dates, balanced ledger postings, notifications, audit,
    and `pending_step` cleared, in one commit.

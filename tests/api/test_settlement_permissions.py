@@ -223,11 +223,6 @@ async def test_a_saved_card_is_the_owners_alone(gql, app, stranger):
     assert (await gql(mine, token=nobody.token))["data"]["me"]["paymentMethodSaved"] is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="save_payment_method does not yet refuse a card another user saved; the "
-    "emulator re-attaches it where real Stripe refuses (reported to the lead)",
-)
 async def test_another_users_saved_card_cannot_be_taken(gql, app, stranger):
     owner = await register(gql)
     assert (await payload(gql, SAVE_CARD, {"pm": GOOD_CARD}, owner))["errors"] == []

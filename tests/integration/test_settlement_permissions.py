@@ -115,3 +115,24 @@ async def test_feedback_once_per_party_and_reputation(deps):
 
         row = await uow.session.get(User, seller.id)
     assert settlement.reputation_of_user(deps, row) == settlement.Reputation(3.88, 3)
+
+
+async def test_a_card_another_user_saved_or_paid_with_cannot_be_taken(deps):
+    from storage.tables import User
+
+    owner = await with_card(deps, await make_user(deps))
+    thief = await make_user(deps)
+    card = owner.stripe_payment_method_id
+    assert card
+    with pytest.raises(ValidationFailed) as refused:
+        await settlement.save_payment_method(deps, thief, card)
+    assert refused.value.field == "paymentMethodId"
+    # Still refused after the owner replaced it: it paid for the owner's purchase.
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    await start(deps, await sold_auction(deps, seller, owner, 700))
+    await with_card(deps, owner)
+    with pytest.raises(ValidationFailed):
+        await settlement.save_payment_method(deps, thief, card)
+    async with deps.uow() as uow:
+        row = await uow.session.get(User, thief.id)
+    assert row is not None and row.stripe_payment_method_id is None

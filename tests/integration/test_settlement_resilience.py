@@ -323,3 +323,30 @@ async def test_a_process_killed_after_capturing_is_resumed_without_a_second_capt
     mine = [c for c in charges.data if c.payment_intent == txn.stripe_payment_intent_id]
     assert [(c.amount, c.captured) for c in mine] == [(7_700, True)]
     assert await ledger_sums(deps, txn.id) == 0
+
+
+async def test_an_authorization_lost_at_the_gateway_fails_the_sale_and_voids_escrow(
+    deps, clock, payment_gateway
+):
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    sales = []
+    for price in (1_200, 1_300):
+        buyer = await with_card(deps, await make_user(deps))
+        txn = await start(deps, await sold_auction(deps, seller, buyer, price))
+        # Cancelled behind Gavel's back (or expired early): the hold is gone.
+        await payment_gateway.cancel(
+            txn.stripe_payment_intent_id, idempotency_key=f"t:{uuid.uuid4()}"
+        )
+        sales.append(txn)
+    # One is learnt from the webhook...
+    intent = await payment_gateway.retrieve_intent(sales[0].stripe_payment_intent_id)
+    event = _event("payment_intent.canceled", {"id": intent.id, "status": intent.status})
+    assert await settlement.apply_gateway_event(deps, event)
+    # ...the other when the worker comes to capture it.
+    clock.advance(timedelta(days=7))
+    assert (await settlement.run_due(deps)).errors == []
+    for txn in sales:
+        failed = await reload(deps, txn.id)
+        assert failed.status == "FAILED", failed.failure_reason
+        assert await balances(deps, txn.id) == {}  # escrow given back: nothing held
+        assert await ledger_sums(deps, txn.id) == 0
