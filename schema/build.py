@@ -80,7 +80,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Dispute],  # in the contract; reachable from mutations of a later issue
+        types=[Dispute],  # in the contract; also reachable through Transaction.dispute
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(disable_field_suggestions=not suggestions),
         scalar_overrides=SCALAR_OVERRIDES,

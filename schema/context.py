@@ -10,6 +10,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from realtime.slots import LiveState
+from schema.settlement_loaders import SettlementLoaders
 from services import catalog
 from services.deps import Deps
 from storage.tables import Auction, Item, ItemImage, User
@@ -26,6 +27,17 @@ class Loaders:
     images: DataLoader[uuid.UUID, list[ItemImage]]
     watchers: DataLoader[uuid.UUID, int]
     live: DataLoader[uuid.UUID, LiveState | None]
+    # Settlement's loaders are made on first use: most requests (bids among them) touch
+    # no sale.
+    deps: Deps | None = field(default=None, repr=False)
+    _settlement: SettlementLoaders | None = field(default=None, repr=False)
+
+    @property
+    def settlement(self) -> SettlementLoaders:
+        if self._settlement is None:
+            assert self.deps is not None
+            self._settlement = SettlementLoaders.create(self.deps)
+        return self._settlement
 
     @classmethod
     def create(cls, deps: Deps) -> Loaders:
@@ -36,6 +48,7 @@ class Loaders:
             images=DataLoader(lambda ids: catalog.images_by_item(deps, ids)),
             watchers=DataLoader(lambda ids: catalog.watcher_counts(deps, ids)),
             live=DataLoader(lambda ids: deps.slots.live(ids)),
+            deps=deps,
         )
 
 

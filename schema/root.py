@@ -23,11 +23,14 @@ from schema.context import GavelContext
 from schema.discovery_types import SearchResult
 from schema.notification_types import Notification
 from schema.payloads import AuthPayload, CreateAuctionPayload, SimplePayload
-from schema.permissions import IsAuthenticated
+from schema.permissions import IsAdmin, IsAuthenticated
+from schema.settlement_payloads import DisputePayload, SetupIntentPayload, TransactionPayload
+from schema.settlement_types import DisputeConnection, Transaction
 from schema.user_types import User
 from schema.viewer_types import Viewer
 
 signed_in: list[type[BasePermission]] = [IsAuthenticated]
+admins: list[type[BasePermission]] = [IsAuthenticated, IsAdmin]
 
 
 @strawberry.type
@@ -106,20 +109,86 @@ class AfterSaleMutations:
     mark_notifications_read: SimplePayload = strawberry.mutation(
         resolver=notifications_r.mark_notifications_read, permission_classes=signed_in
     )
+
+
+@strawberry.type
+class SettlementQueries:
+    transaction: Transaction | None = strawberry.field(
+        resolver=settlement_r.transaction,
+        permission_classes=signed_in,
+        description="A sale, to its buyer, its seller or an admin; NOT_FOUND for anyone else.",
+    )
+    disputes: DisputeConnection = strawberry.field(
+        resolver=settlement_r.disputes,
+        permission_classes=admins,
+        description="Admins: disputes newest first, of one status if given.",
+    )
+
+
+@strawberry.type
+class SettlementMutations:
+    save_payment_method: SimplePayload = strawberry.mutation(
+        resolver=settlement_r.save_payment_method,
+        permission_classes=signed_in,
+        description="Save a card (a Stripe payment method id) for paying sales.",
+    )
+    create_setup_intent: SetupIntentPayload = strawberry.mutation(
+        resolver=settlement_r.create_setup_intent,
+        permission_classes=signed_in,
+        description="A SetupIntent for Stripe.js to save a card without Gavel seeing it.",
+    )
+    pay_transaction: TransactionPayload = strawberry.mutation(
+        resolver=settlement_r.pay_transaction,
+        permission_classes=signed_in,
+        description="The buyer authorizes the saved card for the amount (held in escrow).",
+    )
+    mark_shipped: TransactionPayload = strawberry.mutation(
+        resolver=settlement_r.mark_shipped,
+        permission_classes=signed_in,
+        description="The seller ships a paid item; the hold window starts.",
+    )
     confirm_receipt: SimplePayload = strawberry.mutation(
-        resolver=settlement_r.confirm_receipt, permission_classes=signed_in
+        resolver=settlement_r.confirm_receipt,
+        permission_classes=signed_in,
+        description="The buyer has the item: the escrow is released to the seller.",
     )
     open_dispute: SimplePayload = strawberry.mutation(
-        resolver=settlement_r.open_dispute, permission_classes=signed_in
+        resolver=settlement_r.open_dispute,
+        permission_classes=signed_in,
+        description="The buyer disputes a paid sale within the dispute window; escrow holds.",
+    )
+    respond_to_dispute: DisputePayload = strawberry.mutation(
+        resolver=settlement_r.respond_to_dispute,
+        permission_classes=signed_in,
+        description="The seller answers an open dispute.",
+    )
+    resolve_dispute: DisputePayload = strawberry.mutation(
+        resolver=settlement_r.resolve_dispute,
+        permission_classes=admins,
+        description="Admins: refund all, refund `refundAmount`, or release to the seller.",
+    )
+    offer_second_chance: TransactionPayload = strawberry.mutation(
+        resolver=settlement_r.offer_second_chance,
+        permission_classes=signed_in,
+        description="The seller offers a failed English sale to the runner-up at their bid.",
     )
     leave_feedback: SimplePayload = strawberry.mutation(
-        resolver=settlement_r.leave_feedback, permission_classes=signed_in
+        resolver=settlement_r.leave_feedback,
+        permission_classes=signed_in,
+        description="Rate the other party 1-5 (comment up to 2,000 characters), once.",
     )
 
 
-Query = merge_types("Query", (AccountQueries, AuctionQueries, DiscoveryQueries))
+Query = merge_types("Query", (AccountQueries, AuctionQueries, DiscoveryQueries, SettlementQueries))
 Mutation = merge_types(
-    "Mutation", (AccountMutations, AuctionMutations, BiddingMutations, AfterSaleMutations)
+    "Mutation",
+    (
+        AccountMutations,
+        AuctionMutations,
+        BiddingMutations,
+        AfterSaleMutations,
+        SettlementMutations,
+    ),
 )
 
 

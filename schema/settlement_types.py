@@ -1,11 +1,23 @@
-"""Settlement: the transaction an auction's sale creates, and disputes about it."""
+"""Settlement: the sale an auction's SOLD outcome starts, its dispute, feedback and
+ledger (SPEC section 7; docs/settlement.md "Using it from the API").
+
+Who sees what: a `Transaction` object is only ever made from a sale the viewer may see
+(its buyer, its seller, or an admin: services/settlement `get_transaction`,
+`list_purchases`, `list_sales` and the use cases' results), so the fields hanging off
+it need no check of their own, with two exceptions handled below: the payment client
+secret goes to the buyer alone, and a second-chance sale (another buyer's) only to
+those who may see that sale. A `Dispute` is reached through its sale, or by admins
+through `Query.disputes`.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 
+from domain.enums import TransactionStatus as Status
 from schema.auction_types import Auction
 from schema.connection import Connection, connection
 from schema.context import Ctx
@@ -13,7 +25,76 @@ from schema.enums import DisputeStatus, TransactionStatus
 from schema.money import Money
 from schema.user_types import User, require_user
 from services.paging import Page
+from services.settlement.checkout import payment_client_secret
+from services.settlement.common import can_see
 from storage import tables
+
+
+def _money(minor: int, currency: str) -> Money:
+    money = Money.of(minor, currency)
+    assert money is not None
+    return money
+
+
+@strawberry.type(description="The seller's shipment of a paid item.")
+class Shipment:
+    carrier: str
+    tracking_number: str
+    shipped_at: datetime
+
+
+@strawberry.type(description="One leg of a balanced ledger posting; a sale's legs sum to zero.")
+class LedgerEntry:
+    row: strawberry.Private[tables.LedgerEntry]
+
+    @strawberry.field(description="BUYER_FUNDS, ESCROW, SELLER_PAYABLE, PLATFORM_REVENUE, …")
+    def account(self) -> str:
+        return self.row.account
+
+    @strawberry.field(description="Positive debits, negative credits.")
+    def amount(self) -> Money:
+        return _money(self.row.amount, self.row.currency)
+
+    @strawberry.field(description="The step that posted it: authorize, capture, release, …")
+    def step(self) -> str:
+        return self.row.posting_key
+
+    @strawberry.field
+    def memo(self) -> str | None:
+        return self.row.memo
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+
+@strawberry.type(description="A party's rating of the other party after a completed sale.")
+class Feedback:
+    row: strawberry.Private[tables.Feedback]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    async def author(self, info: Ctx) -> User:
+        return await require_user(info, self.row.author_id)
+
+    @strawberry.field
+    async def subject(self, info: Ctx) -> User:
+        return await require_user(info, self.row.subject_id)
+
+    @strawberry.field(description="1 to 5.")
+    def rating(self) -> int:
+        return self.row.rating
+
+    @strawberry.field
+    def comment(self) -> str | None:
+        return self.row.comment
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
 
 
 @strawberry.type
@@ -38,19 +119,107 @@ class Transaction:
     async def seller(self, info: Ctx) -> User:
         return await require_user(info, self.row.seller_id)
 
-    @strawberry.field
+    @strawberry.field(description="What the buyer pays: the price plus the buyer's premium.")
     def amount(self) -> Money:
-        money = Money.of(self.row.amount, self.row.currency)
-        assert money is not None
-        return money
+        return _money(self.row.amount, self.row.currency)
+
+    @strawberry.field(description="The auction's final price (or the runner-up's bid).")
+    def price(self) -> Money:
+        return _money(self.row.price, self.row.currency)
+
+    @strawberry.field(description="The buyer's premium on top of the price.")
+    def premium(self) -> Money:
+        return _money(self.row.buyer_premium, self.row.currency)
+
+    @strawberry.field(description="The platform's fee out of the price, set at release.")
+    def platform_fee(self) -> Money:
+        return _money(self.row.platform_fee, self.row.currency)
+
+    @strawberry.field(description="What has been refunded to the buyer so far.")
+    def refunded_amount(self) -> Money:
+        return _money(self.row.refunded_amount, self.row.currency)
 
     @strawberry.field
     def status(self) -> TransactionStatus:
         return TransactionStatus(self.row.status)
 
-    @strawberry.field(description="For the buyer's payment form; null once settled.")
-    def payment_client_secret(self) -> str | None:
-        return None
+    @strawberry.field(
+        description="The buyer's alone, while the sale awaits payment and once "
+        "`payTransaction` without a saved card made an intent: its client secret for "
+        "Stripe.js `confirmCardPayment`. Null for anyone else."
+    )
+    async def payment_client_secret(self, info: Ctx) -> str | None:
+        viewer, row = info.context.viewer, self.row
+        if viewer is None or viewer.id != row.buyer_id:
+            return None
+        if row.status != Status.PENDING.value or row.stripe_payment_intent_id is None:
+            return None  # nothing to confirm: no read, no gateway call
+        return await payment_client_secret(info.context.deps, viewer, row.id)
+
+    @strawberry.field(description="Pay before this, or the sale lapses (PENDING only).")
+    def pay_by(self) -> datetime | None:
+        return self.row.pay_by
+
+    @strawberry.field(
+        description="When the card authorization expires; the platform captures before it."
+    )
+    def capture_before(self) -> datetime | None:
+        return self.row.capture_before
+
+    @strawberry.field
+    def shipment(self) -> Shipment | None:
+        row = self.row
+        if row.shipped_at is None or row.carrier is None or row.tracking_number is None:
+            return None
+        return Shipment(
+            carrier=row.carrier, tracking_number=row.tracking_number, shipped_at=row.shipped_at
+        )
+
+    @strawberry.field(description="Escrow is released then unless the buyer confirms or disputes.")
+    def release_after(self) -> datetime | None:
+        return self.row.release_after
+
+    @strawberry.field(description="When the buyer confirmed receipt.")
+    def received_at(self) -> datetime | None:
+        return self.row.received_at
+
+    @strawberry.field
+    def released_at(self) -> datetime | None:
+        return self.row.released_at
+
+    @strawberry.field(description="Why the sale FAILED: declined, lapsed or cancelled.")
+    def failure_reason(self) -> str | None:
+        return self.row.failure_reason
+
+    @strawberry.field(description="True for a second-chance offer to the runner-up.")
+    def is_second_chance(self) -> bool:
+        return self.row.second_chance
+
+    @strawberry.field(
+        description="The second-chance offer made in place of this failed sale, if the "
+        "viewer may see it (its seller, its new buyer, an admin)."
+    )
+    async def second_chance(self, info: Ctx) -> Transaction | None:
+        viewer = info.context.viewer
+        if self.row.status != Status.FAILED.value or viewer is None:
+            return None
+        row = await info.context.loaders.settlement.second_chance_of.load(self.row.id)
+        return Transaction(row=row) if row is not None and can_see(viewer, row) else None
+
+    @strawberry.field
+    async def dispute(self, info: Ctx) -> Dispute | None:
+        row = await info.context.loaders.settlement.dispute_of.load(self.row.id)
+        return Dispute(row=row) if row is not None else None
+
+    @strawberry.field(description="Both parties' feedback on this sale.")
+    async def feedback(self, info: Ctx) -> list[Feedback]:
+        rows = await info.context.loaders.settlement.feedback_of.load(self.row.id)
+        return [Feedback(row=r) for r in rows]
+
+    @strawberry.field(description="The sale's ledger legs in posting order (they sum to zero).")
+    async def ledger_entries(self, info: Ctx) -> list[LedgerEntry]:
+        rows = await info.context.loaders.settlement.ledger_of.load(self.row.id)
+        return [LedgerEntry(row=r) for r in rows]
 
     @strawberry.field
     def created_at(self) -> datetime:
@@ -66,8 +235,73 @@ def transaction_connection(page: Page[tables.Transaction]) -> TransactionConnect
 
 @strawberry.type
 class Dispute:
-    id: strawberry.ID
-    transaction: Transaction
-    status: DisputeStatus
-    reason: str
-    created_at: datetime
+    row: strawberry.Private[tables.Dispute]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    async def transaction(self, info: Ctx) -> Transaction:
+        row = await info.context.loaders.settlement.transactions.load(self.row.transaction_id)
+        assert row is not None
+        return Transaction(row=row)
+
+    @strawberry.field
+    def status(self) -> DisputeStatus:
+        return DisputeStatus(self.row.status)
+
+    @strawberry.field
+    def reason(self) -> str:
+        return self.row.reason
+
+    @strawberry.field(description="The buyer's account of the problem.")
+    def message(self) -> str:
+        return self.row.message
+
+    @strawberry.field(description="The listing's images and the pictures the buyer uploaded.")
+    def evidence_image_urls(self, info: Ctx) -> list[str]:
+        images = info.context.deps.images
+        return [images.url(item["key"]) for item in self.row.evidence]
+
+    @strawberry.field
+    def seller_response(self) -> str | None:
+        return self.row.seller_response
+
+    @strawberry.field
+    def responded_at(self) -> datetime | None:
+        return self.row.responded_at
+
+    @strawberry.field(description="REFUND_FULL, REFUND_PARTIAL or RELEASE once resolved.")
+    def resolution(self) -> DisputeResolution | None:
+        return DisputeResolution(self.row.resolution) if self.row.resolution else None
+
+    @strawberry.field(description="What the resolution refunded to the buyer.")
+    async def refund_amount(self, info: Ctx) -> Money | None:
+        if self.row.refund_amount is None:
+            return None
+        txn = await info.context.loaders.settlement.transactions.load(self.row.transaction_id)
+        assert txn is not None
+        return Money.of(self.row.refund_amount, txn.currency)
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field
+    def resolved_at(self) -> datetime | None:
+        return self.row.resolved_at
+
+
+DisputeConnection = Connection[Dispute]
+
+
+def dispute_connection(page: Page[tables.Dispute]) -> DisputeConnection:
+    return connection(page, lambda row: Dispute(row=row))
+
+
+@strawberry.enum(description="How an admin settles a dispute.")
+class DisputeResolution(Enum):
+    REFUND_FULL = "REFUND_FULL"
+    REFUND_PARTIAL = "REFUND_PARTIAL"
+    RELEASE = "RELEASE"

@@ -10,6 +10,7 @@ import strawberry
 from domain.enums import Role as RoleValue
 from schema.context import Ctx
 from schema.enums import Role
+from schema.permissions import IsAdmin
 from storage import tables
 
 
@@ -33,9 +34,30 @@ class User:
     def roles(self) -> list[Role]:
         return [RoleValue(r) for r in self.row.roles]
 
-    @strawberry.field
-    def reputation_score(self) -> float:
-        return self.row.reputation_score
+    @strawberry.field(
+        description="Bayesian average of the 1-5 ratings received (docs/settlement.md): "
+        "a new user shows the prior, GAVEL_REPUTATION_PRIOR_MEAN."
+    )
+    async def reputation_score(self, info: Ctx) -> float:
+        return (await info.context.loaders.settlement.reputations.load(self.row.id)).score
+
+    @strawberry.field(description="How many ratings `reputationScore` is made of.")
+    async def reputation_count(self, info: Ctx) -> int:
+        return (await info.context.loaders.settlement.reputations.load(self.row.id)).count
+
+    @strawberry.field(
+        description="Admins only: sales this user won and let lapse unpaid.",
+        permission_classes=[IsAdmin],
+    )
+    def unpaid_strikes(self) -> int | None:
+        return self.row.unpaid_strikes
+
+    @strawberry.field(
+        description="Admins only: disputes resolved against this user.",
+        permission_classes=[IsAdmin],
+    )
+    def disputes_lost(self) -> int | None:
+        return self.row.disputes_lost
 
     @strawberry.field
     def created_at(self) -> datetime:

@@ -14,7 +14,7 @@ from schema.context import Ctx
 from schema.notification_types import NotificationConnection, notification_connection
 from schema.settlement_types import TransactionConnection, transaction_connection
 from schema.user_types import User
-from services import catalog
+from services import catalog, settlement
 from storage import tables
 
 
@@ -91,11 +91,24 @@ class Viewer:
         )
         return bid_connection(page)
 
-    @strawberry.field
+    @strawberry.field(description="What the viewer bought, newest first.")
     async def purchases(
         self, info: Ctx, first: int | None = 20, after: str | None = None
     ) -> TransactionConnection:
-        page = await catalog.purchases(
-            info.context.deps, self.row, first, after, info.context.max_page
-        )
+        page = await settlement.list_purchases(info.context.deps, self.row, first, after)
         return transaction_connection(page)
+
+    @strawberry.field(description="What the viewer sold, newest first.")
+    async def sales(
+        self, info: Ctx, first: int | None = 20, after: str | None = None
+    ) -> TransactionConnection:
+        page = await settlement.list_sales(info.context.deps, self.row, first, after)
+        return transaction_connection(page)
+
+    @strawberry.field(
+        description="True once a card is saved (savePaymentMethod): payTransaction uses it."
+    )
+    async def payment_method_saved(self, info: Ctx) -> bool:
+        # Read fresh: the signed-in row may come from the short-lived user cache.
+        row = await info.context.loaders.users.load(self.row.id)
+        return row is not None and row.stripe_payment_method_id is not None

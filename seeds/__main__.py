@@ -8,6 +8,7 @@ import time
 
 from seeds.builder import BIDDER_COUNT, DEMO_PASSWORD, SELLER_COUNT
 from seeds.loader import load, table_counts
+from seeds.settlement import demo_sales, seed_sales
 from seeds.summary import demo_logins
 from settings import get_settings
 
@@ -20,12 +21,15 @@ async def _main() -> int:
         return 2
     started = time.perf_counter()
     inserted = await load(url, redis_url=settings.redis_url)
+    # Sales in every settlement state, made through the use cases and the gateway.
+    sales = await seed_sales(settings)
     totals = await table_counts(url, list(inserted))
     elapsed = time.perf_counter() - started
     width = max(len(name) for name in inserted)
     print(f"{'table':<{width}}  {'inserted':>8}  {'total':>6}")
     for name, count in inserted.items():
         print(f"{name:<{width}}  {count:>8}  {totals[name]:>6}")
+    print(f"{'sales':<{width}}  {'':>8}  {sales:>6}")
     if not any(inserted.values()):
         print("Nothing new: the demo data was already present.")
     print(f"Done in {elapsed:.1f}s.")
@@ -36,6 +40,9 @@ async def _main() -> int:
         f"  ... {SELLER_COUNT} sellers and {BIDDER_COUNT} bidders in all: every seeded"
         f" <username>@gavel.test but the admin has the password {DEMO_PASSWORD}"
     )
+    print("Demo sales (settlement; docs/settlement.md):")
+    for line in await demo_sales(settings):
+        print(f"  {line}")
     return 0
 
 

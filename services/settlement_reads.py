@@ -1,0 +1,162 @@
+"""Batch reads behind the settlement types' per-request DataLoaders (one query per
+batch), and the admins' list of disputes.
+
+They check no permission: a `Transaction` object of the schema is only ever made from a
+sale the viewer may see (services/settlement `get_transaction`, `list_purchases`,
+`list_sales` and the use cases' results), and these load what hangs off such a sale.
+Anything reached from elsewhere (a second-chance sale) is filtered by the caller with
+`can_see`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, tuple_
+from sqlmodel import col, select
+
+from domain.enums import DisputeStatus
+from domain.errors import Forbidden
+from domain.reputation import Reputation, reputation
+from services.deps import Deps
+from services.paging import Page, check_first, decode_cursor, make_page
+from services.settlement import policy_of
+from services.settlement.common import is_admin
+from storage.tables import Dispute, Feedback, LedgerEntry, Transaction, User
+
+
+async def transactions_by_id(deps: Deps, ids: Sequence[uuid.UUID]) -> list[Transaction | None]:
+    async with deps.uow() as uow:
+        rows = (
+            await uow.session.exec(select(Transaction).where(col(Transaction.id).in_(ids)))
+        ).all()
+    found = {r.id: r for r in rows}
+    return [found.get(i) for i in ids]
+
+
+async def disputes_by_id(deps: Deps, ids: Sequence[uuid.UUID]) -> list[Dispute | None]:
+    async with deps.uow() as uow:
+        rows = (await uow.session.exec(select(Dispute).where(col(Dispute.id).in_(ids)))).all()
+    found = {r.id: r for r in rows}
+    return [found.get(i) for i in ids]
+
+
+async def disputes_by_transaction(
+    deps: Deps, transaction_ids: Sequence[uuid.UUID]
+) -> list[Dispute | None]:
+    """Each sale's dispute (a sale has at most one: uq_disputes_transaction)."""
+    async with deps.uow() as uow:
+        rows = (
+            await uow.session.exec(
+                select(Dispute).where(col(Dispute.transaction_id).in_(transaction_ids))
+            )
+        ).all()
+    found = {r.transaction_id: r for r in rows}
+    return [found.get(i) for i in transaction_ids]
+
+
+async def feedback_by_transaction(
+    deps: Deps, transaction_ids: Sequence[uuid.UUID]
+) -> list[list[Feedback]]:
+    """Each sale's feedback (at most one per party), oldest first."""
+    async with deps.uow() as uow:
+        rows = (
+            await uow.session.exec(
+                select(Feedback)
+                .where(col(Feedback.transaction_id).in_(transaction_ids))
+                .order_by(col(Feedback.created_at), col(Feedback.id))
+            )
+        ).all()
+    grouped: dict[uuid.UUID, list[Feedback]] = defaultdict(list)
+    for row in rows:
+        grouped[row.transaction_id].append(row)
+    return [grouped.get(i, []) for i in transaction_ids]
+
+
+async def ledger_by_transaction(
+    deps: Deps, transaction_ids: Sequence[uuid.UUID]
+) -> list[list[LedgerEntry]]:
+    """Each sale's ledger legs in posting order."""
+    async with deps.uow() as uow:
+        rows = (
+            await uow.session.exec(
+                select(LedgerEntry)
+                .where(col(LedgerEntry.transaction_id).in_(transaction_ids))
+                .order_by(col(LedgerEntry.id))
+            )
+        ).all()
+    grouped: dict[uuid.UUID, list[LedgerEntry]] = defaultdict(list)
+    for row in rows:
+        grouped[row.transaction_id].append(row)
+    return [grouped.get(i, []) for i in transaction_ids]
+
+
+async def second_chances_by_transaction(
+    deps: Deps, transaction_ids: Sequence[uuid.UUID]
+) -> list[Transaction | None]:
+    """The second-chance sale offered in place of each (failed) sale, if any."""
+    async with deps.uow() as uow:
+        rows = (
+            await uow.session.exec(
+                select(Transaction)
+                .where(col(Transaction.replaces_id).in_(transaction_ids))
+                .order_by(col(Transaction.created_at))
+            )
+        ).all()
+    found = {r.replaces_id: r for r in rows}
+    return [found.get(i) for i in transaction_ids]
+
+
+async def reputations_by_user(deps: Deps, user_ids: Sequence[uuid.UUID]) -> list[Reputation]:
+    """Each user's Bayesian reputation (domain/reputation.py) from the ratings received,
+    with the prior of the running policy (GAVEL_REPUTATION_PRIOR_*)."""
+    policy = policy_of(deps)
+    async with deps.uow() as uow:
+        rows = (
+            await uow.session.exec(
+                select(
+                    col(Feedback.subject_id),
+                    func.count(),
+                    func.coalesce(func.sum(Feedback.rating), 0),
+                )
+                .where(col(Feedback.subject_id).in_(user_ids))
+                .group_by(col(Feedback.subject_id))
+            )
+        ).all()
+    sums = {subject: (int(count), int(total)) for subject, count, total in rows}
+    out = []
+    for user_id in user_ids:
+        count, total = sums.get(user_id, (0, 0))
+        out.append(
+            reputation(total, count, policy.reputation_prior_mean, policy.reputation_prior_weight)
+        )
+    return out
+
+
+MAX_DISPUTE_PAGE = 100
+
+
+async def list_disputes(
+    deps: Deps, viewer: User, status: DisputeStatus | None, first: int | None, after: str | None
+) -> Page[Dispute]:
+    """Disputes for admins to resolve, newest first (keyset cursor on created_at, id),
+    optionally of one status. Raises FORBIDDEN for anyone but an admin, INVALID_CURSOR,
+    INVALID_PAGE_SIZE (first outside 0-100)."""
+    if not is_admin(viewer):
+        raise Forbidden("admins only")
+    size = check_first(first, MAX_DISPUTE_PAGE)
+    where = [col(Dispute.status) == status.value] if status is not None else []
+    query = select(Dispute).where(*where)
+    if after:
+        key, row_id = decode_cursor(after, key_type=datetime)
+        query = query.where(tuple_(col(Dispute.created_at), col(Dispute.id)) < (key, row_id))
+    query = query.order_by(col(Dispute.created_at).desc(), col(Dispute.id).desc())
+    async with deps.uow() as uow:
+        rows = (await uow.session.exec(query.limit(size + 1))).all()
+        total = (
+            await uow.session.exec(select(func.count()).select_from(Dispute).where(*where))
+        ).one()
+    return make_page(rows, size, total, lambda r: r.created_at)
