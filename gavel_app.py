@@ -45,6 +45,7 @@ from adapters.tokens import TokenService
 from adapters.verify_email_page import VerifyEmailPage
 from adapters.ws_limits import LiveConnections, WebSocketConnectionLimit
 from domain.listing import ListingPolicy
+from domain.payments import PaymentGateway
 from realtime.account_states import AccountStates
 from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
 from realtime.events import Bus
@@ -61,7 +62,7 @@ from schema.live_delivery import LiveDelivery
 from schema.outage import OutageGuard
 from services.deps import Deps, Outbox
 from services.limits import Rates, Throttle
-from services.settlement import apply_gateway_event, use_policy
+from services.settlement import apply_gateway_event
 from services.settlement.worker import SettlementWorker
 from settings import ProductionConfigError, Settings, get_settings, production_problems
 from storage.db import make_engine, make_session_factory
@@ -78,6 +79,7 @@ def build_deps(
     bus: Bus | None = None,
     outbox: Outbox | None = None,
     throttle: Throttle | None = None,
+    payments: PaymentGateway | None = None,
     fast_hash: bool = False,
 ) -> Deps:
     """The use cases' dependencies; `bus` and `outbox` are the live ports (services/deps.py),
@@ -109,6 +111,8 @@ def build_deps(
         bus=bus,
         outbox=outbox,
         throttle=throttle or Throttle(),
+        payments=payments,
+        settlement_policy=settings.settlement_policy,
         # At least an access token's life: a token still valid finds its account's state.
         account_states=AccountStates(
             slots.redis,
@@ -233,6 +237,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     sessions = UnitOfWorkFactory(make_session_factory(engine))
     bus = BoundedBroadcast(settings.redis_url)
     persister = Persister(redis, slots, sessions)
+    # Stripe, or the emulator when no key is set (adapters/stripe_gateway.py).
+    payments = build_gateway(settings)
     deps = build_deps(
         settings,
         sessions,
@@ -240,17 +246,14 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         bus=bus,
         outbox=persister,
         throttle=Throttle(RedisBuckets(redis), rates(settings)) if settings.rate_limits else None,
+        payments=payments,
         fast_hash=fast_hash,
     )
     scheduler = Scheduler(sessions, slots, persister, bus, clock=deps.clock)
     # Subscriptions: one live feed per auction, shared by its subscribers (realtime/feed.py).
     live = LiveDelivery(EventSource(slots=slots, uow=sessions, bus=bus))
-    use_policy(deps, settings.settlement_policy)
     settlement_worker = SettlementWorker(deps, interval=settings.settlement_interval_seconds)
     deps.media_dir.mkdir(parents=True, exist_ok=True)
-    # Stripe, or the emulator when no key is set (adapters/stripe_gateway.py).
-    payments = build_gateway(settings)
-    deps.payments = payments
     schema = build_schema(
         max_depth=settings.graphql_max_depth,
         max_tokens=settings.graphql_max_tokens,

@@ -74,10 +74,11 @@ async def settlement_deps(settings: Settings) -> AsyncIterator[Deps]:
     redis = connect_redis(settings)
     payments = build_gateway(settings)
     deps = build_deps(
-        settings, UnitOfWorkFactory(make_session_factory(engine)), AuctionSlots(redis)
+        settings,
+        UnitOfWorkFactory(make_session_factory(engine)),
+        AuctionSlots(redis),
+        payments=payments,
     )
-    deps.payments = payments
-    settlement.use_policy(deps, settings.settlement_policy)
     try:
         yield deps
     finally:
@@ -88,9 +89,7 @@ async def settlement_deps(settings: Settings) -> AsyncIterator[Deps]:
 
 def _at(deps: Deps, moment: datetime) -> Deps:
     """`deps` with its clock stopped at `moment` (and the same policy)."""
-    moved = dataclasses.replace(deps, clock=_fixed(moment))
-    settlement.use_policy(moved, settlement.policy_of(deps))
-    return moved
+    return dataclasses.replace(deps, clock=_fixed(moment))
 
 
 def _fixed(moment: datetime) -> Callable[[], datetime]:
@@ -195,7 +194,7 @@ async def _make_sales(deps: Deps, candidates: list[tuple[Auction, int]]) -> None
     picks = await _pick(deps, candidates)
     if picks is None:
         return
-    policy = settlement.policy_of(deps)
+    policy = deps.settlement_policy
     now = deps.clock()
     async with deps.uow() as uow:
         admin = (await uow.session.exec(select(User).where(col(User.email) == ADMIN_EMAIL))).one()

@@ -24,6 +24,7 @@ from adapters.passwords import PasswordHasher
 from adapters.tokens import TokenService
 from domain.listing import ListingPolicy
 from domain.payments import PaymentGateway
+from domain.settlement import SettlementPolicy
 from realtime.account_states import AccountStates
 from realtime.events import Bus
 from realtime.slots import AuctionSlots
@@ -90,3 +91,5 @@ class Deps:
     trusted_proxies: tuple[Network, ...] = ()
     # The payment gateway (domain/payments.py; adapters/stripe_gateway.py), if any.
     payments: PaymentGateway | None = None
+    # Settlement's windows, fee and premium (domain/settlement.py); defaults match settings.py.
+    settlement_policy: SettlementPolicy = field(default_factory=SettlementPolicy)

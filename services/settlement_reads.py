@@ -23,7 +23,6 @@ from domain.errors import Forbidden
 from domain.reputation import Reputation, reputation
 from services.deps import Deps
 from services.paging import Page, check_first, decode_cursor, make_page
-from services.settlement import policy_of
 from services.settlement.common import is_admin
 from storage.tables import Dispute, Feedback, LedgerEntry, Transaction, User
 
@@ -113,7 +112,7 @@ async def second_chances_by_transaction(
 async def reputations_by_user(deps: Deps, user_ids: Sequence[uuid.UUID]) -> list[Reputation]:
     """Each user's Bayesian reputation (domain/reputation.py) from the ratings received,
     with the prior of the running policy (GAVEL_REPUTATION_PRIOR_*)."""
-    policy = policy_of(deps)
+    policy = deps.settlement_policy
     async with deps.uow() as uow:
         rows = (
             await uow.session.exec(

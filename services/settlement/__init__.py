@@ -21,7 +21,6 @@ from services.settlement.disputes import open_dispute, resolve_dispute, respond_
 from services.settlement.feedback import leave_feedback
 from services.settlement.fulfilment import confirm_receipt, mark_shipped
 from services.settlement.jobs import JobReport, run_due
-from services.settlement.policy import policy_of, use_policy
 from services.settlement.queries import (
     get_transaction,
     ledger_for,
@@ -53,7 +52,6 @@ __all__ = [
     "open_dispute",
     "pay",
     "payment_client_secret",
-    "policy_of",
     "reconcile",
     "reputation",
     "reputation_of_user",
@@ -63,5 +61,4 @@ __all__ = [
     "save_payment_method",
     "start_settlement",
     "sync_intent",
-    "use_policy",
 ]

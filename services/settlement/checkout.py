@@ -29,7 +29,6 @@ from services.settlement.common import (
     status_of,
     visible_transaction,
 )
-from services.settlement.policy import policy_of
 from storage.tables import Auction, Transaction, User
 
 
@@ -47,7 +46,7 @@ async def start_settlement(deps: Deps, auction_id: uuid.UUID) -> Transaction | N
     refusal leaves the sale FAILED, an unreachable gateway leaves the step to the worker.
     """
     now = deps.clock()
-    policy = policy_of(deps)
+    policy = deps.settlement_policy
     async with deps.uow() as uow:
         auction = await uow.session.get(Auction, auction_id)
         if (

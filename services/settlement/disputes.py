@@ -39,7 +39,6 @@ from services.settlement.common import (
     status_of,
     visible_transaction,
 )
-from services.settlement.policy import policy_of
 from storage.tables import Auction, Dispute, ItemImage, Transaction, User
 from storage.uow import UnitOfWork
 
@@ -119,7 +118,7 @@ async def open_dispute(
     if len(evidence_image_ids) + len(evidence_uploads) > MAX_EVIDENCE:
         raise ValidationFailed(f"at most {MAX_EVIDENCE} evidence images", field="evidenceImageIds")
     now = deps.clock()
-    policy = policy_of(deps)
+    policy = deps.settlement_policy
     async with deps.uow() as uow:
         # Everything checked first: nothing is decoded or stored for a refused call.
         txn = await visible_transaction(uow, viewer, transaction_id, lock=False)

@@ -12,7 +12,6 @@ from domain.reputation import bayesian_score
 from domain.settlement import AlreadyLeftFeedback, check_action, clean_feedback
 from services.deps import Deps
 from services.settlement.common import audit, notify, status_of, visible_transaction
-from services.settlement.policy import policy_of
 from storage.tables import Feedback, User
 
 
@@ -33,7 +32,7 @@ async def leave_feedback(
     """
     rating, text = clean_feedback(rating, comment)
     now = deps.clock()
-    policy = policy_of(deps)
+    policy = deps.settlement_policy
     async with deps.uow() as uow:
         txn = await visible_transaction(uow, viewer, transaction_id, lock=True)
         if viewer.id not in (txn.buyer_id, txn.seller_id):

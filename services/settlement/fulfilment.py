@@ -25,7 +25,6 @@ from services.settlement.common import (
     status_of,
     visible_transaction,
 )
-from services.settlement.policy import policy_of
 from storage.tables import Dispute, Transaction, User
 from storage.uow import UnitOfWork
 
@@ -64,7 +63,7 @@ async def mark_shipped(
             raise InvalidState("the item is already marked shipped", field="transactionId")
         txn.carrier, txn.tracking_number = carrier, tracking_number
         txn.shipped_at = now
-        txn.release_after = policy_of(deps).release_after(now)
+        txn.release_after = deps.settlement_policy.release_after(now)
         txn.updated_at = now
         notify(
             uow,

@@ -23,7 +23,6 @@ from domain.settlement import OPEN_DISPUTES
 from services.deps import Deps
 from services.settlement import steps
 from services.settlement.checkout import start_settlement
-from services.settlement.policy import policy_of
 from storage.tables import Auction, Dispute, Transaction
 from storage.uow import UnitOfWork
 
@@ -49,7 +48,7 @@ async def run_due(deps: Deps, now: datetime | None = None) -> JobReport:
     `errors` and do not stop the others (its step stays pending and is resumed)."""
     now = now or deps.clock()
     report = JobReport()
-    policy = policy_of(deps)
+    policy = deps.settlement_policy
 
     for auction_id in await _unsettled_auctions(deps):
         try:
@@ -147,7 +146,7 @@ async def _lapse_without_intent(uow: UnitOfWork, txn: Transaction, now: datetime
 async def _claim_stale(deps: Deps, now: datetime) -> list[uuid.UUID]:
     """Steps begun long enough ago that their runner must have died: claimed afresh
     (step_started_at = now) so that only one process resumes each."""
-    cutoff = now - policy_of(deps).step_retry_after
+    cutoff = now - deps.settlement_policy.step_retry_after
     async with deps.uow() as uow:
         rows = (
             await uow.session.exec(

@@ -16,7 +16,6 @@ from domain.reputation import reputation as score_of
 from services.deps import Deps
 from services.paging import Page, check_first, decode_cursor, make_page
 from services.settlement.common import visible_transaction
-from services.settlement.policy import policy_of
 from storage.tables import Feedback, LedgerEntry, Transaction, User
 
 MAX_PAGE = 100
@@ -80,7 +79,7 @@ async def ledger_for(
 
 async def reputation(deps: Deps, user_id: uuid.UUID) -> Reputation:
     """The user's Bayesian reputation from the ratings received (domain/reputation.py)."""
-    policy = policy_of(deps)
+    policy = deps.settlement_policy
     async with deps.uow() as uow:
         count, total = (
             await uow.session.exec(
@@ -97,7 +96,7 @@ async def reputation(deps: Deps, user_id: uuid.UUID) -> Reputation:
 def reputation_of_user(deps: Deps, user: User) -> Reputation:
     """The reputation kept on the user's row (updated with each rating received): no
     query, for lists of users. A user without ratings shows the prior mean."""
-    policy = policy_of(deps)
+    policy = deps.settlement_policy
     if user.reputation_count == 0:
         return Reputation(float(policy.reputation_prior_mean), 0)
     return Reputation(user.reputation_score, user.reputation_count)

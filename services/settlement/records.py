@@ -30,7 +30,6 @@ from services.settlement.common import (
     record,
     status_of,
 )
-from services.settlement.policy import policy_of
 from storage.tables import Dispute, Transaction, User
 from storage.uow import UnitOfWork
 
@@ -86,7 +85,7 @@ async def mark_authorized(
     txn.status = transition(status_of(txn), TransactionStatus.AUTHORIZED).value
     txn.stripe_payment_intent_id = intent.id
     txn.authorized_at = now
-    txn.capture_before = policy_of(deps).capture_deadline(now, intent.capture_before)
+    txn.capture_before = deps.settlement_policy.capture_deadline(now, intent.capture_before)
     if not await has_posting(uow, txn.id, "authorize"):
         await record(uow, txn, authorize_posting(txn.amount, txn.currency), now)
     notify_both(uow, txn, "PAYMENT_AUTHORIZED", "Payment received and held in escrow.")
@@ -186,7 +185,9 @@ async def _record_release(
         await record(uow, txn, refund_posting(refund, txn.currency), now)
         txn.refunded_amount = refund
         txn.refunded_at = now
-    split = release_split(txn.price, txn.buyer_premium, refund, policy_of(deps).platform_fee_bps)
+    split = release_split(
+        txn.price, txn.buyer_premium, refund, deps.settlement_policy.platform_fee_bps
+    )
     await record(uow, txn, release_posting(split, txn.currency), now)
     if split.seller_payable > 0:
         pending = result.payout is None or result.payout.status != "paid"

@@ -15,7 +15,6 @@ from domain.errors import Forbidden, InvalidState
 from domain.settlement import check_action, sale_amounts
 from services.deps import Deps
 from services.settlement.common import audit, notify, status_of, visible_transaction
-from services.settlement.policy import policy_of
 from storage.tables import Auction, Bid, Transaction, User
 
 
@@ -57,7 +56,7 @@ async def offer_second_chance(
     English, no runner-up, already offered, or the item sold again meanwhile).
     """
     now = deps.clock()
-    policy = policy_of(deps)
+    policy = deps.settlement_policy
     async with deps.uow() as uow:
         failed = await visible_transaction(uow, viewer, transaction_id, lock=True)
         if viewer.id != failed.seller_id:

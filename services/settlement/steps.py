@@ -34,7 +34,6 @@ from domain.payments import GatewayRequestRejected, PaymentDeclined, PaymentInte
 from domain.settlement import release_split
 from services.deps import Deps
 from services.settlement.common import gateway, step_key
-from services.settlement.policy import policy_of
 from services.settlement.records import (
     AUTHORIZE,
     CANCEL,
@@ -210,7 +209,9 @@ async def _release(deps: Deps, txn: Transaction, seller: User, *, refund: int) -
             idempotency_key=step_key(txn, PARTIAL_REFUND),
         )
         result.refund_id = view.id
-    split = release_split(txn.price, txn.buyer_premium, refund, policy_of(deps).platform_fee_bps)
+    split = release_split(
+        txn.price, txn.buyer_premium, refund, deps.settlement_policy.platform_fee_bps
+    )
     if split.seller_payable > 0:
         result.payout = await gw.transfer(
             amount=split.seller_payable,

@@ -85,7 +85,7 @@ async def test_the_buyer_premium_is_charged_and_kept_as_revenue(settle_app, paym
     deps = deps_with(settle_app, clock, payments=payment_gateway)
     from domain.settlement import SettlementPolicy
 
-    settlement.use_policy(deps, SettlementPolicy(buyer_premium_bps=1250, platform_fee_bps=1000))
+    deps.settlement_policy = SettlementPolicy(buyer_premium_bps=1250, platform_fee_bps=1000)
     seller = await make_user(deps, "BIDDER", "SELLER")
     buyer = await with_card(deps, await make_user(deps))
     auction = await sold_auction(deps, seller, buyer, 999)
