@@ -30,7 +30,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -92,37 +91,23 @@ class EmbeddedStripe:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._clear_leftover()
         self._log = self.log_file.open("ab")
-        # Own session: a Ctrl-C in the terminal reaches the runner, which stops us in order.
-        self._proc = subprocess.Popen(
+        self._proc = procs.spawn_server(
             self._command(),
+            name=f"localstripe on port {self.port}",
             cwd=self.data_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            log=self._log,
+            log_file=self.log_file,
+            ready=lambda: _answers(self.url),
+            timeout=timeout,
             env={**os.environ, "GAVEL_LOCALSTRIPE_WEBHOOK_SECRET": self.webhook_secret or ""},
-            start_new_session=True,
         )
         self.pid_file.write_text(f"{self._proc.pid}\n")
-        deadline = time.monotonic() + timeout
-        while not _answers(self.url):
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(
-                    f"localstripe did not start on port {self.port}:\n"
-                    f"--- {self.log_file} ---\n{procs.tail(self.log_file)}"
-                )
-            time.sleep(0.05)
         return self.url
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (aiohttp shuts down cleanly); SIGKILL after `timeout`. Safe twice."""
         if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+            procs.stop_child(self._proc, timeout)
         self._forget()
 
     def kill(self) -> None:

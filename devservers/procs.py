@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import IO
 
 
 def process_name(pid: int) -> str | None:
@@ -70,3 +73,46 @@ def tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return f"(no log at {path})"
+
+
+def spawn_server(
+    command: list[str],
+    *,
+    name: str,
+    cwd: Path,
+    log: IO[bytes],
+    log_file: Path,
+    ready: Callable[[], bool],
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a server in its own session (a Ctrl-C in the terminal reaches the runner,
+    which stops it in order) and wait until `ready()`; on death or timeout kill it and
+    raise RuntimeError with the end of its log."""
+    proc = subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(env) if env is not None else None,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError(f"{name} did not start:\n--- {log_file} ---\n{tail(log_file)}")
+        time.sleep(0.05)
+    return proc
+
+
+def stop_child(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM a child server; SIGKILL if it has not exited within `timeout`."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -25,7 +25,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import IO
 
@@ -90,36 +89,21 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._clear_leftover()
         self._log = self.log_file.open("ab")
-        # Own session: a Ctrl-C in the terminal must not reach the server directly; the
-        # runner stops it in order, after the app.
-        self._proc = subprocess.Popen(
+        self._proc = procs.spawn_server(
             self._command(),
+            name=f"Valkey on port {self.port}",
             cwd=self.data_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            log=self._log,
+            log_file=self.log_file,
+            ready=lambda: ping(self.port),
+            timeout=timeout,
         )
-        deadline = time.monotonic() + timeout
-        while not ping(self.port):
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(
-                    f"Valkey did not start on port {self.port}:\n"
-                    f"--- {self.log_file} ---\n{procs.tail(self.log_file)}"
-                )
-            time.sleep(0.05)
         return self.url
 
     def stop(self, timeout: float = 30.0) -> None:
         """Graceful shutdown (SIGTERM: fsync the AOF, exit). Safe to call twice."""
         if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+            procs.stop_child(self._proc, timeout)
         self._forget()
 
     def __enter__(self) -> EmbeddedRedis:
