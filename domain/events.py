@@ -1,4 +1,4 @@
-"""Auction events and the auction slot scripts' answers, typed.
+"""Auction events, typed.
 
 An auction's slot (realtime/lua/*.lua) decides every change of a live auction and appends
 one numbered event per change to the auction's stream; the same event, stripped of what
@@ -10,9 +10,8 @@ missing key. This module is the only reader of that form:
 
 - `parse_event` turns a raw event (stream entry, bus message or stored payload) into an
   `Event`; `raw_event` and `public_event` write it back, whole or as the bus form.
-- `parse_bid_result`, `parse_close_result`, `parse_cancel_result` and
-  `parse_tick_result` turn the scripts' answers into their result types;
-  `raw_bid_result` writes an accepted bid's answer back (rebuilding a lost slot).
+- The scripts' answers (bid, close, cancel, tick) are read by domain/slot_results.py,
+  with the helpers below.
 
 Money is integer minor units of the auction's currency; moments are milliseconds since the
 Unix epoch (`*_ms`), as the slot keeps them, with `datetime` properties for readers.
@@ -146,11 +145,11 @@ class Cancelled(Event):
 AnyEvent = BidAccepted | PriceStep | Extended | Ended | Cancelled
 
 
-def _int(value: Any) -> int | None:
+def opt_int(value: Any) -> int | None:
     return None if value is None or value == "" else int(value)
 
 
-def _str(value: Any) -> str | None:
+def opt_str(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
@@ -165,23 +164,23 @@ def parse_event(raw: Mapping[str, Any]) -> AnyEvent:
         common = (
             int(raw["seq"]),
             int(raw["at"]),
-            _int(get("price")),
+            opt_int(get("price")),
             int(get("bids") or 0),
-            _int(get("ends")),
-            _str(get("leader")),
+            opt_int(get("ends")),
+            opt_str(get("leader")),
             str(get("status") or ""),
         )
         if kind == "BID_ACCEPTED":
             return BidAccepted(
                 *common,
-                _str(get("bidder")),
-                _int(get("amount")),
-                _int(get("max")),
+                opt_str(get("bidder")),
+                opt_int(get("amount")),
+                opt_int(get("max")),
                 bool(get("leading")),
-                _str(get("outbid")),
-                _int(get("replaces")),
+                opt_str(get("outbid")),
+                opt_int(get("replaces")),
                 bool(get("buy_now")),
-                _str(get("idem")),
+                opt_str(get("idem")),
             )
         if kind == "PRICE_STEP":
             return PriceStep(*common, int(raw["dutch_price"]))
@@ -189,7 +188,7 @@ def parse_event(raw: Mapping[str, Any]) -> AnyEvent:
             return Extended(*common)
         if kind == "ENDED":
             terms = (
-                EndTerms(int(raw["start"]), _int(raw["reserve"]))
+                EndTerms(int(raw["start"]), opt_int(raw["reserve"]))
                 if "start" in raw and "reserve" in raw
                 else None
             )
@@ -216,7 +215,7 @@ def _parse_sealed(value: Any) -> tuple[SealedBid, ...] | None:
     return tuple(SealedBid(str(b["bidder"]), int(b["amount"]), int(b["seq"])) for b in value)
 
 
-def _ms(value: int | None) -> str:
+def ms_text(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
@@ -227,9 +226,9 @@ def raw_event(event: Event, *, private: bool = True) -> dict[str, Any]:
         "seq": event.sequence,
         "kind": event.kind.value,
         "at": str(event.at_ms),
-        "price": _ms(event.price),
+        "price": ms_text(event.price),
         "bids": event.bid_count,
-        "ends": _ms(event.ends_ms),
+        "ends": ms_text(event.ends_ms),
         "leader": event.leader or "",
         "status": event.status,
     }
@@ -256,7 +255,7 @@ def raw_event(event: Event, *, private: bool = True) -> dict[str, Any]:
         if event.terms is not None:
             out["start"] = str(event.terms.starting_price)
             if private:
-                out["reserve"] = _ms(event.terms.reserve_price)
+                out["reserve"] = ms_text(event.terms.reserve_price)
         if private and event.sealed_bids is not None:
             out["sealed"] = [
                 {"bidder": b.bidder, "amount": str(b.amount), "seq": b.sequence}
@@ -302,208 +301,3 @@ class PublicEvent:
     leader_id: str | None  # None when nobody leads or hidden (sealed, still open)
     status: str
     at: datetime
-
-
-# -- slot script answers ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SlotMissing:
-    """The auction has no slot in Redis (not live yet, or lost): rebuild it and retry."""
-
-
-MISSING = SlotMissing()
-
-
-@dataclass(frozen=True, slots=True)
-class BidTerms:
-    """The auction's terms as the slot held them when it accepted a bid."""
-
-    starting_price: int
-    reserve_price: int | None
-    buy_now_price: int | None
-    starts_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class BidApplied:
-    """realtime/lua/bid.lua accepted the bid: the slot's state after it and its events
-    (the bid's BID_ACCEPTED first, then EXTENDED or ENDED). `terms` is None in an answer
-    remembered (idempotency) before answers carried them."""
-
-    sequence: int  # of the bid's BID_ACCEPTED event
-    leading: bool
-    price: int | None
-    leader: str | None
-    bid_count: int
-    ends_ms: int
-    status: str
-    at_ms: int
-    events: tuple[AnyEvent, ...]
-    terms: BidTerms | None
-
-    @property
-    def bid(self) -> BidAccepted:
-        first = self.events[0]
-        assert isinstance(first, BidAccepted)
-        return first
-
-
-@dataclass(frozen=True, slots=True)
-class BidRefused:
-    """realtime/lua/bid.lua rejected the bid; nothing changed. `reason` is a rejection
-    code (domain/rejections.py), `detail` a finer one for the message."""
-
-    reason: str
-    minimum: int | None  # the least that would be accepted now, when there is one
-    detail: str | None
-    sequence: int | None  # the slot's latest sequence when it decided
-
-
-BidResult = BidApplied | BidRefused | SlotMissing
-
-
-def parse_bid_result(raw: Mapping[str, Any]) -> BidResult:
-    """realtime/lua/bid.lua's answer (decoded JSON) as a result."""
-    try:
-        if raw.get("missing"):
-            return MISSING
-        if not raw["ok"]:
-            return BidRefused(
-                reason=str(raw["reason"]),
-                minimum=_int(raw.get("min")),
-                detail=_str(raw.get("detail")),
-                sequence=_int(raw.get("seq")),
-            )
-        get = raw.get
-        start = get("start")
-        terms = (
-            None
-            if start is None
-            else BidTerms(int(start), _int(raw["reserve"]), _int(raw["buynow"]), int(raw["starts"]))
-        )
-        return BidApplied(
-            int(raw["seq"]),
-            bool(raw["leading"]),
-            _int(get("price")),
-            _str(get("leader")),
-            int(get("bids") or 0),
-            int(raw["ends"]),
-            str(raw["status"]),
-            int(raw["at"]),
-            tuple([parse_event(e) for e in raw["events"]]),
-            terms,
-        )
-    except (KeyError, TypeError, ValueError) as err:
-        raise MalformedEvent(f"malformed bid result {dict(raw)!r}: {err!r}") from err
-
-
-def raw_bid_result(result: BidApplied) -> dict[str, Any]:
-    """The raw form of an accepted bid's answer, as realtime/lua/bid.lua writes it (and
-    remembers it for retries with the same idempotency key)."""
-    out: dict[str, Any] = {
-        "ok": True,
-        "seq": result.sequence,
-        "leading": result.leading,
-        "price": _ms(result.price),
-        "leader": result.leader or "",
-        "bids": result.bid_count,
-        "ends": str(result.ends_ms),
-        "status": result.status,
-        "at": str(result.at_ms),
-        "events": [raw_event(e) for e in result.events],
-    }
-    if result.terms is not None:
-        out["start"] = str(result.terms.starting_price)
-        out["reserve"] = _ms(result.terms.reserve_price)
-        out["buynow"] = _ms(result.terms.buy_now_price)
-        out["starts"] = str(result.terms.starts_ms)
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class AlreadyOver:
-    """The auction had ended or was cancelled before the script ran; nothing changed."""
-
-    status: str  # ENDED or CANCELLED
-    sequence: int | None = None  # the slot's last sequence (close.lua says it)
-    bid_count: int | None = None  # (cancel.lua says it)
-
-
-@dataclass(frozen=True, slots=True)
-class ClosePending:
-    """Not due yet: soft close moved the end to `ends_ms`."""
-
-    ends_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class CloseApplied:
-    """This call ended the auction (only one call does)."""
-
-    event: Ended
-
-
-CloseResult = CloseApplied | ClosePending | AlreadyOver | SlotMissing
-
-
-def parse_close_result(raw: Mapping[str, Any]) -> CloseResult:
-    """realtime/lua/close.lua's answer (decoded JSON) as a result."""
-    try:
-        if raw.get("missing"):
-            return MISSING
-        if raw.get("already"):
-            return AlreadyOver(str(raw["status"]), sequence=_int(raw.get("seq")))
-        if raw.get("pending"):
-            return ClosePending(int(raw["ends"]))
-        event = parse_event(raw["event"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise MalformedEvent(f"malformed close result {dict(raw)!r}: {err!r}") from err
-    if not isinstance(event, Ended):
-        raise MalformedEvent(f"close result with a {event.kind} event")
-    return CloseApplied(event)
-
-
-@dataclass(frozen=True, slots=True)
-class CancelApplied:
-    event: Cancelled
-    bid_count: int  # bids accepted before the cancel (their rows are voided)
-
-
-@dataclass(frozen=True, slots=True)
-class CancelRefused:
-    """A seller's cancel after a bid was accepted (SPEC section 3); nothing changed."""
-
-    status: str
-    bid_count: int
-
-
-CancelResult = CancelApplied | CancelRefused | AlreadyOver | SlotMissing
-
-
-def parse_cancel_result(raw: Mapping[str, Any]) -> CancelResult:
-    """realtime/lua/cancel.lua's answer (decoded JSON) as a result."""
-    try:
-        if raw.get("missing"):
-            return MISSING
-        if raw.get("already"):
-            return AlreadyOver(str(raw["status"]), bid_count=int(raw.get("bids") or 0))
-        if raw.get("refused"):
-            return CancelRefused(str(raw["status"]), int(raw.get("bids") or 0))
-        event = parse_event(raw["event"])
-        bids = int(raw.get("bids") or 0)
-    except (KeyError, TypeError, ValueError) as err:
-        raise MalformedEvent(f"malformed cancel result {dict(raw)!r}: {err!r}") from err
-    if not isinstance(event, Cancelled):
-        raise MalformedEvent(f"cancel result with a {event.kind} event")
-    return CancelApplied(event, bids)
-
-
-def parse_tick_result(raw: Mapping[str, Any]) -> PriceStep | None:
-    """realtime/lua/tick.lua's answer (decoded JSON): the step it published, if any."""
-    if "event" not in raw:
-        return None
-    event = parse_event(raw["event"])
-    if not isinstance(event, PriceStep):
-        raise MalformedEvent(f"tick result with a {event.kind} event")
-    return event

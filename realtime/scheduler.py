@@ -24,7 +24,7 @@ from sqlmodel import col, select
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
 from domain.enums import AuctionStatus
-from domain.events import AlreadyOver, CloseApplied, ClosePending, SlotMissing
+from domain.slot_results import AlreadyOver, CloseApplied, ClosePending, SlotMissing
 from realtime.background import StopSignal, cancelling
 from realtime.events import Bus, publish
 from realtime.persister import Persister

@@ -17,8 +17,9 @@ import orjson
 from sqlmodel import col, func, select
 
 from domain.enums import AuctionStatus, AuctionType
-from domain.events import AnyEvent, BidAccepted, BidApplied, BidTerms, parse_stored, raw_bid_result
+from domain.events import AnyEvent, BidAccepted, parse_stored
 from domain.public_state import dutch_clock_start
+from domain.slot_results import BidApplied, BidTerms, raw_bid_result
 from realtime.slots import AuctionSlots, SlotSeed, ms
 from storage.tables import Auction, AuctionEvent, Bid
 from storage.uow import UnitOfWork, UnitOfWorkFactory

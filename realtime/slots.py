@@ -24,20 +24,18 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from domain.events import (
-    AnyEvent,
+from domain.events import AnyEvent, PriceStep, parse_event
+from domain.pricing import increment_table
+from domain.slot_results import (
     BidResult,
     BidTerms,
     CancelResult,
     CloseResult,
-    PriceStep,
     parse_bid_result,
     parse_cancel_result,
     parse_close_result,
-    parse_event,
     parse_tick_result,
 )
-from domain.pricing import increment_table
 from realtime.batcher import ScriptBatcher
 from realtime.scripts import Scripts
 

@@ -19,14 +19,10 @@ from structlog.contextvars import bind_contextvars
 from adapters import metrics
 from domain.enums import AuctionStatus, AuctionType
 from domain.errors import DomainError, NotFound, ValidationFailed
-from domain.events import (
-    BidApplied,
-    BidRefused,
-    SlotMissing,
-    from_ms,
-)
+from domain.events import from_ms
 from domain.money import to_minor
 from domain.rejections import DETAILS, MESSAGES
+from domain.slot_results import BidApplied, BidRefused, SlotMissing
 from domain.text import check_text
 from realtime.event_records import bid_id
 from realtime.events import publish

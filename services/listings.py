@@ -12,7 +12,7 @@ from sqlmodel import col, delete, select
 
 from domain.enums import AuctionStatus, AuctionType, ItemCondition, Role
 from domain.errors import Forbidden, NotFound
-from domain.events import AlreadyOver, BidAccepted, CancelApplied, CancelRefused, SlotMissing
+from domain.events import BidAccepted
 from domain.lifecycle import check_cancellable, check_editable, status_on_publish
 from domain.listing import (
     AuctionTerms,
@@ -21,6 +21,7 @@ from domain.listing import (
     apply_changes,
     validate_listing,
 )
+from domain.slot_results import AlreadyOver, CancelApplied, CancelRefused, SlotMissing
 from realtime.events import publish
 from realtime.slot_seeding import seed_for
 from services.deps import Deps

@@ -31,7 +31,7 @@ from fastapi import FastAPI
 from devservers.ports import free_port
 from devservers.redis import EmbeddedRedis
 from devservers.stack import StackUrls
-from domain.events import CloseApplied, ClosePending
+from domain.slot_results import CloseApplied, ClosePending
 from gavel_app import create_app
 from realtime.events import channel
 from realtime.slot_seeding import seed_for

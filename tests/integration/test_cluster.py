@@ -22,18 +22,16 @@ from redis.asyncio.cluster import RedisCluster
 from devservers.cluster import EmbeddedCluster
 from devservers.ports import free_port
 from devservers.redis import EmbeddedRedis
-from domain.events import (
+from domain.events import BidAccepted, Ended, EventKind
+from domain.slot_results import (
     MISSING,
     AlreadyOver,
-    BidAccepted,
     BidApplied,
     BidRefused,
     CancelApplied,
     CancelRefused,
     CloseApplied,
     ClosePending,
-    Ended,
-    EventKind,
 )
 from realtime.slots import DUTCH_SET, ENDS_ZSET, LIVE_SET, AuctionSlots, SlotSeed, keys, ms
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from domain.events import CloseApplied
+from domain.slot_results import CloseApplied
 from realtime.slot_seeding import seed_for
 from realtime.slots import keys
 from services import bidding

@@ -12,15 +12,14 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from domain.events import (
+from domain.events import parse_event, raw_event
+from domain.slot_results import (
     BidApplied,
     parse_bid_result,
     parse_cancel_result,
     parse_close_result,
-    parse_event,
     parse_tick_result,
     raw_bid_result,
-    raw_event,
 )
 from realtime.slots import LIVE_SET, AuctionSlots, SlotSeed, keys, request_key
 from settings import Settings

@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from devservers.stack import StackUrls
-from domain.events import BidApplied
+from domain.slot_results import BidApplied
 from gavel_app import lag_readings
 from realtime.lag import CloserLag, OutboxLag, closer_lag, outbox_lag
 from realtime.outbox_stream import GROUP

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis.asyncio as aioredis
 
-from domain.events import BidApplied, BidRefused
+from domain.slot_results import BidApplied, BidRefused
 from realtime.slots import AuctionSlots, SlotSeed, keys, request_key
 from settings import Settings
 from tests.faultproxy import FaultProxy

@@ -28,16 +28,9 @@ from hypothesis import strategies as st
 from devservers.ports import free_port
 from devservers.redis import EmbeddedRedis
 from domain.enums import AuctionOutcome, AuctionType
-from domain.events import (
-    AlreadyOver,
-    BidAccepted,
-    BidApplied,
-    BidRefused,
-    BidResult,
-    CloseApplied,
-    Ended,
-)
+from domain.events import BidAccepted, Ended
 from domain.outcome import FinalState, decide
+from domain.slot_results import AlreadyOver, BidApplied, BidRefused, BidResult, CloseApplied
 from realtime.slots import AuctionSlots, SlotSeed, keys
 from tests.model.reference import (
     REASONS,

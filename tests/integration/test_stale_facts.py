@@ -16,8 +16,9 @@ import orjson
 import pytest
 
 from domain.enums import AuctionType
-from domain.events import CloseApplied, public_event
+from domain.events import public_event
 from domain.listing import ListingChanges
+from domain.slot_results import CloseApplied
 from realtime.slots import keys
 from realtime.stream import View
 from services import bidding, listings

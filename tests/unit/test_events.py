@@ -10,34 +10,36 @@ from typing import Any
 import pytest
 
 from domain.events import (
-    MISSING,
-    AlreadyOver,
     BidAccepted,
-    BidApplied,
-    BidRefused,
-    BidTerms,
     Cancelled,
-    CancelRefused,
-    CloseApplied,
-    ClosePending,
     Ended,
     EndTerms,
     EventKind,
     Extended,
     MalformedEvent,
     PriceStep,
-    parse_bid_result,
-    parse_cancel_result,
-    parse_close_result,
     parse_event,
     parse_stored,
-    parse_tick_result,
     public_event,
-    raw_bid_result,
     raw_event,
     stored_event,
 )
 from domain.outcome import SealedBid
+from domain.slot_results import (
+    MISSING,
+    AlreadyOver,
+    BidApplied,
+    BidRefused,
+    BidTerms,
+    CancelRefused,
+    CloseApplied,
+    ClosePending,
+    parse_bid_result,
+    parse_cancel_result,
+    parse_close_result,
+    parse_tick_result,
+    raw_bid_result,
+)
 
 A, B = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 AUCTION = "33333333-3333-3333-3333-333333333333"
