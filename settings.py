@@ -190,7 +190,7 @@ class Settings(BaseSettings):
     )
     # Escrow is released this long after shipment unless the buyer confirms or disputes.
     hold_window_seconds: int = Field(default=14 * 86400, ge=0, alias="GAVEL_HOLD_WINDOW_SECONDS")
-    # The buyer may open a dispute this long after shipment (after payment before it).
+    # The buyer may open a dispute this long after shipment (at any time before it).
     dispute_window_seconds: int = Field(
         default=14 * 86400, ge=0, alias="GAVEL_DISPUTE_WINDOW_SECONDS"
     )
@@ -212,6 +212,13 @@ class Settings(BaseSettings):
     )
     reputation_prior_weight: int = Field(default=5, ge=1, alias="GAVEL_REPUTATION_PRIOR_WEIGHT")
 
+    # --- Settlement: shipping window (services/settlement/jobs.py) ---------------------
+    # A paid sale the seller has not shipped this long after payment is refunded to the
+    # buyer in full by the worker (unless a dispute is open); shipping is refused after.
+    shipping_window_seconds: int = Field(
+        default=7 * 86400, ge=3600, alias="GAVEL_SHIPPING_WINDOW_SECONDS"
+    )
+
     @property
     def settlement_policy(self) -> SettlementPolicy:
         return SettlementPolicy(
@@ -224,6 +231,7 @@ class Settings(BaseSettings):
             platform_fee_bps=bps_from_percent(self.platform_fee_percent, name="fee"),
             reputation_prior_mean=self.reputation_prior_mean,
             reputation_prior_weight=self.reputation_prior_weight,
+            shipping_window=timedelta(seconds=self.shipping_window_seconds),
         )
 
     # --- Payments: Stripe (adapters/stripe_gateway.py, adapters/stripe_webhook.py) -----

@@ -114,7 +114,8 @@ ACTIONS: dict[str, frozenset[TransactionStatus]] = {
     "refund": frozenset({T.AUTHORIZED, T.CAPTURED}),
     "open a dispute": frozenset({T.AUTHORIZED, T.CAPTURED}),
     "offer a second chance": frozenset({T.FAILED}),
-    "leave feedback": frozenset({T.RELEASED}),
+    # Both ends of a sale are "completed": released to the seller or refunded to the buyer.
+    "leave feedback": frozenset({T.RELEASED, T.REFUNDED}),
 }
 
 
@@ -208,6 +209,9 @@ class SettlementPolicy:
     payment_window: timedelta = timedelta(days=3)
     hold_window: timedelta = timedelta(days=14)
     dispute_window: timedelta = timedelta(days=14)
+    # A paid sale not shipped this long after payment is refunded to the buyer in full
+    # (finding: a sale never shipped must not hold the buyer's money forever).
+    shipping_window: timedelta = timedelta(days=7)
     # When the gateway does not say (`capture_before`), how long a card authorization
     # lasts: about 7 days for online card payments.
     authorization_lifetime: timedelta = timedelta(days=7)
@@ -236,19 +240,43 @@ class SettlementPolicy:
     def release_after(self, shipped_at: datetime) -> datetime:
         return shipped_at + self.hold_window
 
-    def dispute_deadline(self, paid_at: datetime, shipped_at: datetime | None) -> datetime:
-        """Disputes open within `dispute_window` of shipment (of payment before it)."""
-        return (shipped_at or paid_at) + self.dispute_window
+    def ship_by(self, paid_at: datetime) -> datetime:
+        """The seller ships by then; after it an unshipped sale is refunded in full."""
+        return paid_at + self.shipping_window
+
+    def dispute_deadline(self, shipped_at: datetime | None) -> datetime | None:
+        """Disputes open within `dispute_window` of shipment. None while the item is not
+        shipped: a buyer waiting for an item may always dispute."""
+        return None if shipped_at is None else shipped_at + self.dispute_window
 
 
 class DisputeWindowClosed(DomainError):
     code = "DISPUTE_WINDOW_CLOSED"
 
 
-def check_dispute_window(deadline: datetime, now: datetime) -> None:
-    if now > deadline:
+def check_dispute_window(deadline: datetime | None, now: datetime) -> None:
+    """DISPUTE_WINDOW_CLOSED once `deadline` has passed (None: no deadline yet)."""
+    if deadline is not None and now > deadline:
         raise DisputeWindowClosed(
             f"disputes could be opened until {deadline.isoformat()}", field="transactionId"
+        )
+
+
+def check_shipped(shipped_at: datetime | None) -> None:
+    """Receipt is confirmed only for an item shipped (INVALID_STATE otherwise)."""
+    if shipped_at is None:
+        raise InvalidState(
+            "cannot confirm receipt: the item has not been shipped yet", field="transactionId"
+        )
+
+
+def check_shipping_window(ship_by: datetime, now: datetime) -> None:
+    """The seller may mark the item shipped until `ship_by`; after it the sale is
+    refunded to the buyer (INVALID_STATE)."""
+    if now > ship_by:
+        raise InvalidState(
+            f"the item had to ship by {ship_by.isoformat()}: the sale is refunded to the buyer",
+            field="transactionId",
         )
 
 

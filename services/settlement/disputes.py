@@ -77,7 +77,7 @@ async def _evidence_of_item(
 async def _check_disputable(
     uow: UnitOfWork,
     txn: Transaction,
-    deadline_of: Callable[[datetime, datetime | None], datetime],
+    deadline_of: Callable[[datetime | None], datetime | None],
     now: datetime,
 ) -> None:
     check_action("open a dispute", status_of(txn))
@@ -90,8 +90,7 @@ async def _check_disputable(
     ).first()
     if existing is not None:
         raise InvalidState("this sale was disputed already", field="transactionId")
-    assert txn.authorized_at is not None
-    check_dispute_window(deadline_of(txn.authorized_at, txn.shipped_at), now)
+    check_dispute_window(deadline_of(txn.shipped_at), now)
 
 
 async def open_dispute(
@@ -104,8 +103,8 @@ async def open_dispute(
     *,
     evidence_uploads: Sequence[ImageUpload] = (),
 ) -> Dispute:
-    """The buyer disputes a paid sale whose money is still in escrow, within the
-    dispute window (from shipment, or from payment if not shipped). Evidence: ids of the
+    """The buyer disputes a paid sale whose money is still in escrow: at any time while
+    the item is not shipped, then within the dispute window from shipment. Evidence: ids of the
     listing's images and/or uploaded pictures (cleaned and stored like listing images,
     adapters/images.py), at most 10 in all.
 
@@ -206,8 +205,9 @@ async def resolve_dispute(
     Refunds and payouts go through the gateway; the dispute's loser gets a
     `disputes_lost` mark.
 
-    Errors: NOT_FOUND (not a party nor an admin), FORBIDDEN (a party, not an admin),
-    INVALID_STATE (resolved already or being resolved), INVALID_INPUT (resolution,
+    Errors: NOT_FOUND (not a party nor an admin), FORBIDDEN (not an admin, or an admin
+    who is the sale's buyer or seller: nobody judges their own case), INVALID_STATE
+    (resolved already or being resolved), INVALID_INPUT (resolution,
     refundAmount), PAYMENT_GATEWAY_UNAVAILABLE (the worker finishes it later).
     """
     now = deps.clock()
@@ -215,6 +215,11 @@ async def resolve_dispute(
         dispute, txn = await _locked_dispute(uow, viewer, dispute_id)
         if not is_admin(viewer):
             raise Forbidden("only an admin resolves a dispute", field="disputeId")
+        if viewer.id in (txn.buyer_id, txn.seller_id):
+            raise Forbidden(
+                "you are a party to this sale: another admin must resolve its dispute",
+                field="disputeId",
+            )
         current = DisputeStatus(dispute.status)
         if current not in OPEN_DISPUTES:
             dispute_transition(current, DisputeStatus.RESOLVED_RELEASE)  # raises: resolved

@@ -22,8 +22,9 @@ async def leave_feedback(
     rating: int,
     comment: str | None = None,
 ) -> Feedback:
-    """The buyer rates the seller or the seller the buyer, once each, on a RELEASED sale
-    (a partial refund ends RELEASED too): rating 1-5, comment up to 2,000 characters.
+    """The buyer rates the seller or the seller the buyer, once each, on a completed
+    sale: RELEASED (a partial refund ends RELEASED too) or REFUNDED: rating 1-5,
+    comment up to 2,000 characters.
     The subject's reputation (Bayesian average, domain/reputation.py) is updated.
 
     Errors: NOT_FOUND (a stranger), FORBIDDEN (an admin who is not a party),

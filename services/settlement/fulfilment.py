@@ -14,7 +14,12 @@ from sqlmodel import col, select
 
 from domain.enums import DisputeStatus
 from domain.errors import InvalidState, ValidationFailed
-from domain.settlement import OPEN_DISPUTES, check_action
+from domain.settlement import (
+    OPEN_DISPUTES,
+    check_action,
+    check_shipped,
+    check_shipping_window,
+)
 from domain.text import check_text
 from services.deps import Deps
 from services.settlement import steps
@@ -48,9 +53,11 @@ async def mark_shipped(
     carrier: str,
     tracking_number: str,
 ) -> Transaction:
-    """The seller ships a paid (AUTHORIZED or CAPTURED) sale; the hold window before
-    auto-release starts now. Errors: NOT_FOUND, FORBIDDEN (not the seller),
-    INVALID_STATE (unpaid, settled, or shipped already), INVALID_INPUT (carrier,
+    """The seller ships a paid (AUTHORIZED or CAPTURED) sale within the shipping window
+    (`SettlementPolicy.ship_by`: after it the worker refunds the buyer); the hold window
+    before auto-release starts now. Errors: NOT_FOUND, FORBIDDEN (not the seller),
+    INVALID_STATE (unpaid, settled, shipped already, past the shipping window, or a
+    step such as the refund in progress), INVALID_INPUT (carrier,
     trackingNumber: required, one line, at most 64 / 100 characters)."""
     carrier = _clean(carrier, "carrier", MAX_CARRIER)
     tracking_number = _clean(tracking_number, "trackingNumber", MAX_TRACKING)
@@ -61,6 +68,12 @@ async def mark_shipped(
         check_action("ship", status_of(txn))
         if txn.shipped_at is not None:
             raise InvalidState("the item is already marked shipped", field="transactionId")
+        if txn.pending_step is not None:
+            raise InvalidState(
+                f"the transaction is being settled ({txn.pending_step})", field="transactionId"
+            )
+        assert txn.authorized_at is not None  # AUTHORIZED or CAPTURED
+        check_shipping_window(deps.settlement_policy.ship_by(txn.authorized_at), now)
         txn.carrier, txn.tracking_number = carrier, tracking_number
         txn.shipped_at = now
         txn.release_after = deps.settlement_policy.release_after(now)
@@ -87,15 +100,16 @@ async def open_dispute_of(uow: UnitOfWork, txn_id: uuid.UUID) -> Dispute | None:
 
 
 async def confirm_receipt(deps: Deps, viewer: User, transaction_id: uuid.UUID | str) -> Transaction:
-    """The buyer confirms receipt: escrow is released (captured first if need be).
-    Errors: NOT_FOUND, FORBIDDEN (not the buyer), INVALID_STATE (unpaid, settled, a
-    dispute open, or a step in progress), PAYMENT_GATEWAY_UNAVAILABLE (the release is
-    then finished by the worker)."""
+    """The buyer confirms receipt of a shipped item: escrow is released (captured first
+    if need be). Errors: NOT_FOUND, FORBIDDEN (not the buyer), INVALID_STATE (unpaid,
+    not shipped yet, settled, a dispute open, or a step in progress),
+    PAYMENT_GATEWAY_UNAVAILABLE (the release is then finished by the worker)."""
     now = deps.clock()
     async with deps.uow() as uow:
         txn = await visible_transaction(uow, viewer, transaction_id, lock=True)
         require_party(viewer, txn.buyer_id, "buyer")
         check_action("confirm receipt", status_of(txn))
+        check_shipped(txn.shipped_at)
         if await open_dispute_of(uow, txn.id) is not None:
             raise InvalidState(
                 "a dispute is open: an admin decides where the money goes",

@@ -1,5 +1,6 @@
-"""The settlement worker's passes: start sales, lapse unpaid ones, capture before the
-authorization expires, auto-release, resume interrupted steps.
+"""The settlement worker's passes: start sales, lapse unpaid ones, refund paid sales
+never shipped, capture before the authorization expires, auto-release, resume
+interrupted steps.
 
 Safe in several processes at once: each pass picks its rows with
 `FOR UPDATE SKIP LOCKED` and, in that same transaction, records the step it begins
@@ -23,6 +24,7 @@ from domain.settlement import OPEN_DISPUTES
 from services.deps import Deps
 from services.settlement import steps
 from services.settlement.checkout import start_settlement
+from services.settlement.common import audit, notify_both
 from storage.tables import Auction, Dispute, Transaction
 from storage.uow import UnitOfWork
 
@@ -37,6 +39,7 @@ class JobReport:
 
     started: int = 0
     lapsed: int = 0
+    not_shipped: int = 0  # refunded in full: not shipped within the shipping window
     captured: int = 0
     released: int = 0
     resumed: int = 0
@@ -67,6 +70,12 @@ async def run_due(deps: Deps, now: datetime | None = None) -> JobReport:
         col(Transaction.pay_by) <= now,
     )
     report.lapsed += await _run_all(deps, lapsing, now, report)
+
+    # Not shipped within the shipping window, and no dispute open (an admin decides
+    # those): the buyer gets everything back, through the full-refund step (a void
+    # while uncaptured). Before the capture pass, so such a sale is not captured first.
+    unshipped = await _claim_unshipped(deps, now)
+    report.not_shipped += await _run_all(deps, unshipped, now, report)
 
     capturing = await _claim(
         deps,
@@ -136,6 +145,55 @@ async def _claim(deps: Deps, step: str, now: datetime, *where: Any) -> list[uuid
             claimed.append(txn.id)
         await uow.commit()
     return claimed
+
+
+async def _claim_unshipped(deps: Deps, now: datetime) -> list[uuid.UUID]:
+    """Paid sales past their shipping window, unshipped and undisputed: the refund step
+    is recorded begun, with notifications and an audit row saying why."""
+    policy = deps.settlement_policy
+    async with deps.uow() as uow:
+        rows = (
+            await uow.session.exec(
+                select(Transaction)
+                .where(
+                    col(Transaction.pending_step).is_(None),
+                    col(Transaction.status).in_(
+                        [TransactionStatus.AUTHORIZED.value, TransactionStatus.CAPTURED.value]
+                    ),
+                    col(Transaction.shipped_at).is_(None),
+                    col(Transaction.authorized_at) < now - policy.shipping_window,
+                    ~exists().where(
+                        col(Dispute.transaction_id) == Transaction.id,
+                        col(Dispute.status).in_([s.value for s in OPEN_DISPUTES]),
+                    ),
+                )
+                .order_by(col(Transaction.created_at))
+                .limit(BATCH)
+                .with_for_update(skip_locked=True, of=Transaction)
+            )
+        ).all()
+        for txn in rows:
+            assert txn.authorized_at is not None
+            ship_by = policy.ship_by(txn.authorized_at)
+            steps.begin(txn, steps.REFUND, now)
+            notify_both(
+                uow,
+                txn,
+                "NOT_SHIPPED",
+                f"The item was not shipped by {ship_by.isoformat()}: "
+                "the buyer is refunded in full.",
+            )
+            audit(
+                uow,
+                None,
+                "transaction.not_shipped",
+                "transaction",
+                txn.id,
+                now,
+                ship_by=ship_by.isoformat(),
+            )
+        await uow.commit()
+    return [txn.id for txn in rows]
 
 
 async def _lapse_without_intent(uow: UnitOfWork, txn: Transaction, now: datetime) -> None:

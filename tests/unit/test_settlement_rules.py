@@ -23,6 +23,8 @@ from domain.settlement import (
     check_action,
     check_dispute_window,
     check_resolution,
+    check_shipped,
+    check_shipping_window,
     clean_feedback,
     dispute_transition,
     percent_of,
@@ -103,7 +105,7 @@ def test_actions_name_the_state_they_found():
     with pytest.raises(InvalidState, match="cannot confirm receipt: the transaction is PENDING"):
         check_action("confirm receipt", T.PENDING)
     with pytest.raises(InvalidState) as refused:
-        check_action("leave feedback", T.REFUNDED)
+        check_action("leave feedback", T.FAILED)
     assert refused.value.code == "INVALID_STATE"
 
 
@@ -148,13 +150,47 @@ def test_windows():
     assert not policy.capture_due(given_deadline, given_deadline - timedelta(hours=13))
     assert policy.capture_due(given_deadline, given_deadline - timedelta(hours=12))
     assert policy.release_after(t0) == t0 + timedelta(days=14)
-    assert policy.dispute_deadline(t0, None) == t0 + timedelta(days=14)
     shipped = t0 + timedelta(days=2)
-    assert policy.dispute_deadline(t0, shipped) == shipped + timedelta(days=14)
+    assert policy.dispute_deadline(shipped) == shipped + timedelta(days=14)
     check_dispute_window(shipped, shipped)
     with pytest.raises(DisputeWindowClosed) as closed:
         check_dispute_window(shipped, shipped + timedelta(seconds=1))
     assert closed.value.code == "DISPUTE_WINDOW_CLOSED"
+
+
+def test_the_dispute_window_of_an_unshipped_sale_never_closes():
+    policy = SettlementPolicy()
+    assert policy.dispute_deadline(None) is None
+    check_dispute_window(None, datetime(2099, 1, 1, tzinfo=UTC))
+
+
+def test_the_seller_ships_within_the_shipping_window_counted_from_payment():
+    policy = SettlementPolicy()
+    paid = datetime(2026, 1, 1, tzinfo=UTC)
+    assert policy.ship_by(paid) == paid + timedelta(days=7)
+    assert SettlementPolicy(shipping_window=timedelta(hours=2)).ship_by(paid) == paid + timedelta(
+        hours=2
+    )
+    check_shipping_window(policy.ship_by(paid), policy.ship_by(paid))
+    with pytest.raises(InvalidState) as late:
+        check_shipping_window(policy.ship_by(paid), policy.ship_by(paid) + timedelta(seconds=1))
+    assert "refunded" in late.value.message
+
+
+def test_receipt_is_confirmed_only_for_a_shipped_item():
+    check_shipped(datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(InvalidState) as unshipped:
+        check_shipped(None)
+    assert unshipped.value.code == "INVALID_STATE"
+    assert "not been shipped yet" in unshipped.value.message
+
+
+def test_feedback_is_left_on_released_and_refunded_sales_only():
+    check_action("leave feedback", T.RELEASED)
+    check_action("leave feedback", T.REFUNDED)
+    for status in (T.PENDING, T.AUTHORIZED, T.CAPTURED, T.FAILED):
+        with pytest.raises(InvalidState):
+            check_action("leave feedback", status)
 
 
 def test_feedback_input():
