@@ -36,7 +36,7 @@ from tests.api.settlement_steps import (
     shipped,
     sold,
 )
-from tests.helpers import BID, PUBLISH, create_auction, register
+from tests.helpers import BID, LOGIN, PASSWORD, PUBLISH, Account, create_auction, register
 
 
 @pytest.fixture
@@ -169,6 +169,57 @@ async def test_only_the_buyer_disputes_only_the_seller_responds_only_admins_reso
         assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
         assert await state() == before
     assert (await state())["status"] != "REFUNDED"
+
+
+async def _made_admin(gql: Any, app: Any, account: Account) -> Account:
+    """`account` given the ADMIN role too, logged in again for a token that says so."""
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE users SET roles = array_append(roles, 'ADMIN') WHERE id = :u"),
+            {"u": account.id},
+        )
+    login = await gql(LOGIN, {"email": account.email, "password": PASSWORD})
+    account.token = login["data"]["login"]["accessToken"]
+    return account
+
+
+@pytest.mark.parametrize("party", ["buyer", "seller"])
+async def test_an_admin_who_is_a_party_to_the_sale_cannot_resolve_its_dispute(gql, app, party):
+    admin = await _made_admin(gql, app, await register(gql, seller=party == "seller"))
+    sale = await shipped(gql, app, **{party: admin})
+
+    async def state() -> dict[str, Any]:
+        return await read(gql, sale, sale.buyer)
+
+    opened = await payload(
+        gql, DISPUTE, {"id": sale.transaction_id, "reason": "Broken", "message": "m"}, sale.buyer
+    )
+    assert opened["errors"] == [], opened
+    dispute_id = (await state())["dispute"]["id"]
+    for resolution in ("REFUND_FULL", "RELEASE"):
+        before = await state()
+        result = await payload(gql, RESOLVE, {"id": dispute_id, "resolution": resolution}, admin)
+        assert codes(result) == ["FORBIDDEN"], result
+        assert "party" in result["errors"][0]["message"]
+        assert await state() == before
+    other_admin = await make_admin(gql, app)
+    resolved = await payload(gql, RESOLVE, {"id": dispute_id, "resolution": "RELEASE"}, other_admin)
+    assert resolved["errors"] == [], resolved
+    assert (await state())["status"] == "RELEASED"
+
+
+async def test_confirm_receipt_before_shipment_is_refused(gql, app):
+    sale = await paid(gql, app)
+
+    async def state() -> dict[str, Any]:
+        return await read(gql, sale, sale.buyer)
+
+    before = await state()
+    result = await payload(gql, CONFIRM, {"id": sale.transaction_id}, sale.buyer)
+    assert codes(result) == ["INVALID_STATE"], result
+    assert "not been shipped yet" in result["errors"][0]["message"]
+    assert await state() == before
+    assert before["status"] == "AUTHORIZED" and before["receivedAt"] is None
 
 
 async def test_only_the_seller_offers_a_second_chance(gql, app, stranger):

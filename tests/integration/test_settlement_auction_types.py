@@ -118,6 +118,7 @@ async def test_each_auction_type_settles_at_its_final_price(settle_app, payment_
         assert (str(txn.buyer_id), txn.price, txn.amount) == (winner.id, price, price)
         assert txn.status == "AUTHORIZED", (auction_id, txn.failure_reason)
         buyer = await _user(deps, winner)
+        await settlement.mark_shipped(deps, await _user(deps, seller), txn.id, "DHL", "1")
         done = await settlement.confirm_receipt(deps, buyer, txn.id)
         assert done.status == "RELEASED"
         fee = (price * 5 + 50) // 100

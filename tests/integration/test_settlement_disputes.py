@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from domain.errors import Forbidden, InvalidState, NotFound, ValidationFailed
-from domain.settlement import DisputeWindowClosed
+from domain.settlement import DisputeWindowClosed, SettlementPolicy
 from services import settlement
 from services.listings import ImageUpload
 from storage.tables import User
@@ -228,7 +228,65 @@ async def test_no_dispute_on_an_unpaid_or_settled_sale(deps):
     txn = await start(deps, await sold_auction(deps, seller, buyer, 100))
     with pytest.raises(InvalidState, match="PENDING"):
         await settlement.open_dispute(deps, buyer, txn.id, "x", "y")
-    seller, buyer, _admin, txn = await _paid(deps)
+    seller, buyer, _admin, txn = await _paid(deps)  # shipped
     await settlement.confirm_receipt(deps, buyer, txn.id)
     with pytest.raises(InvalidState, match="RELEASED"):
         await settlement.open_dispute(deps, buyer, txn.id, "x", "y")
+
+
+@pytest.mark.parametrize("party", ["buyer", "seller"])
+async def test_an_admin_who_is_a_party_to_the_sale_cannot_resolve_its_dispute(deps, party):
+    seller = await make_user(deps, "BIDDER", "SELLER", *(["ADMIN"] if party == "seller" else []))
+    buyer = await with_card(
+        deps, await make_user(deps, "BIDDER", *(["ADMIN"] if party == "buyer" else []))
+    )
+    txn = await start(deps, await sold_auction(deps, seller, buyer, 10_000))
+    await settlement.mark_shipped(deps, seller, txn.id, "DHL", "123")
+    dispute = await settlement.open_dispute(deps, buyer, txn.id, "Broken", "It is broken.")
+    judge = buyer if party == "buyer" else seller
+    for resolution, amount in (("REFUND_FULL", None), ("REFUND_PARTIAL", 100), ("RELEASE", None)):
+        with pytest.raises(Forbidden, match="party to this sale"):
+            await settlement.resolve_dispute(deps, judge, dispute.id, resolution, amount)
+    assert (await reload(deps, txn.id)).status == "AUTHORIZED"  # refused: nothing changed
+    assert "dispute.resolving" not in await audit_actions(deps, dispute.id)
+    other_admin = await make_user(deps, "BIDDER", "ADMIN")
+    resolved = await settlement.resolve_dispute(deps, other_admin, dispute.id, "RELEASE", None)
+    assert resolved.status == "RESOLVED_RELEASE"
+
+
+async def test_an_unshipped_sale_may_be_disputed_however_long_after_payment(
+    settle_app, payment_gateway, clock
+):
+    deps = deps_with(
+        settle_app,
+        clock,
+        payments=payment_gateway,
+        settlement_policy=SettlementPolicy(
+            dispute_window=timedelta(days=1), shipping_window=timedelta(days=20)
+        ),
+    )
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    buyer = await with_card(deps, await make_user(deps))
+    admin = await make_user(deps, "BIDDER", "ADMIN")
+    txn = await start(deps, await sold_auction(deps, seller, buyer, 10_000))
+    clock.advance(timedelta(days=10))  # far past the dispute window, still not shipped
+    await settlement.run_due(deps)
+    dispute = await settlement.open_dispute(deps, buyer, txn.id, "Never came", "Where is it?")
+    clock.advance(timedelta(days=30))  # the shipping window passes with the dispute open
+    report = await settlement.run_due(deps)
+    assert report.errors == [] and report.not_shipped == 0  # the admin decides, not the worker
+    held = await reload(deps, txn.id)
+    assert held.status == "CAPTURED" and (await balances(deps, txn.id))["escrow"] == 10_000
+    await settlement.resolve_dispute(deps, admin, dispute.id, "REFUND_FULL", None)
+    assert (await reload(deps, txn.id)).status == "REFUNDED"
+    assert await ledger_sums(deps, txn.id) == 0
+
+
+async def test_once_shipped_the_dispute_window_counts_from_shipment(deps, clock):
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    buyer = await with_card(deps, await make_user(deps))
+    txn = await start(deps, await sold_auction(deps, seller, buyer, 10_000))
+    clock.advance(timedelta(days=6))
+    await settlement.mark_shipped(deps, seller, txn.id, "DHL", "123")
+    clock.advance(timedelta(days=14))  # 20 days after payment, 14 after shipment: still open
+    await settlement.open_dispute(deps, buyer, txn.id, "Broken", "It is broken.")

@@ -10,12 +10,14 @@ from datetime import timedelta
 import pytest
 
 from domain.errors import InvalidState
+from domain.settlement import AlreadyLeftFeedback, SettlementPolicy
 from services import settlement
 from storage.tables import User
 from tests.helpers import test_card
 from tests.integration.settlement_kit import (
     DECLINING_CARD,
     Clock,
+    audit_actions,
     balances,
     deps_with,
     ledger_sums,
@@ -83,8 +85,6 @@ async def test_paid_shipped_received_released_with_fee_and_premium(deps, payment
 
 async def test_the_buyer_premium_is_charged_and_kept_as_revenue(settle_app, payment_gateway, clock):
     deps = deps_with(settle_app, clock, payments=payment_gateway)
-    from domain.settlement import SettlementPolicy
-
     deps.settlement_policy = SettlementPolicy(buyer_premium_bps=1250, platform_fee_bps=1000)
     seller = await make_user(deps, "BIDDER", "SELLER")
     buyer = await with_card(deps, await make_user(deps))
@@ -92,6 +92,7 @@ async def test_the_buyer_premium_is_charged_and_kept_as_revenue(settle_app, paym
     txn = await _started(deps, auction)
     # 12.5% of 9.99 = 1.24875 -> 1.25; 10% fee of 9.99 = 0.999 -> 1.00.
     assert (txn.price, txn.buyer_premium, txn.amount) == (999, 125, 1124)
+    await settlement.mark_shipped(deps, seller, txn.id, "DHL", "JD0141")
     done = await settlement.confirm_receipt(deps, buyer, txn.id)
     assert (done.status, done.platform_fee) == ("RELEASED", 100)
     assert await balances(deps, txn.id) == {
@@ -146,6 +147,7 @@ async def test_a_declined_card_fails_the_sale_and_opens_a_second_chance(deps, pa
     await with_card(deps, runner_up)
     paid = await settlement.pay(deps, runner_up, offer.id)
     assert paid.status == "AUTHORIZED"
+    await settlement.mark_shipped(deps, seller, offer.id, "DHL", "JD0142")
     done = await settlement.confirm_receipt(deps, runner_up, offer.id)
     assert done.status == "RELEASED"
     assert await balances(deps, offer.id) == {
@@ -305,3 +307,91 @@ async def test_a_card_saved_through_a_setup_intent_pays_the_next_sale(deps, paym
         await settlement.save_payment_method(deps, buyer, "pm_card_visa_chargeDeclined")
     async with deps.uow() as uow:
         assert (await uow.session.get(User, buyer.id)).stripe_payment_method_id == card
+
+
+@pytest.mark.parametrize("captured_first", [False, True])
+async def test_a_paid_sale_never_shipped_is_refunded_in_full_after_the_shipping_window(
+    settle_app, payment_gateway, clock, captured_first
+):
+    # Captured first: a shipping window longer than the authorization, so the worker
+    # captures in time and the refund goes back through the gateway as a refund.
+    window = timedelta(days=10 if captured_first else 7)
+    deps = deps_with(
+        settle_app,
+        clock,
+        payments=payment_gateway,
+        settlement_policy=SettlementPolicy(shipping_window=window),
+    )
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    buyer = await with_card(deps, await make_user(deps))
+    txn = await _started(deps, await sold_auction(deps, seller, buyer, 5_000))
+    assert txn.status == "AUTHORIZED" and txn.authorized_at is not None
+    clock.now = txn.authorized_at + window
+    report = await settlement.run_due(deps)
+    assert report.not_shipped == 0  # the last moment of the window: the seller may still ship
+    assert (await reload(deps, txn.id)).status == ("CAPTURED" if captured_first else "AUTHORIZED")
+    clock.advance(timedelta(seconds=1))
+    report = await settlement.run_due(deps)
+    assert report.errors == [] and report.not_shipped == 1
+    refunded = await reload(deps, txn.id)
+    assert (refunded.status, refunded.refunded_amount, refunded.pending_step) == (
+        "REFUNDED",
+        5_000,
+        None,
+    )
+    intent = await payment_gateway.retrieve_intent(txn.stripe_payment_intent_id)
+    if captured_first:
+        assert (intent.status, intent.amount_received) == ("succeeded", 5_000)
+        assert await balances(deps, txn.id) == {"buyer_funds": -5_000, "refunds": 5_000}
+    else:
+        assert intent.status == "canceled"
+        assert await balances(deps, txn.id) == {}
+    assert await ledger_sums(deps, txn.id) == 0
+    for party in (buyer, seller):
+        kinds = await notifications_of(deps, party)
+        assert "NOT_SHIPPED" in kinds and "PAYMENT_REFUNDED" in kinds
+    assert "transaction.not_shipped" in await audit_actions(deps, txn.id)
+    with pytest.raises(InvalidState):
+        await settlement.mark_shipped(deps, seller, txn.id, "UPS", "late")
+    clock.advance(timedelta(days=60))
+    assert (await settlement.run_due(deps)).not_shipped == 0  # refunded once
+    # A refunded sale is completed: each party rates the other once.
+    await settlement.leave_feedback(deps, buyer, txn.id, 1, "Never shipped.")
+    await settlement.leave_feedback(deps, seller, txn.id, 3)
+    with pytest.raises(AlreadyLeftFeedback):
+        await settlement.leave_feedback(deps, buyer, txn.id, 1)
+
+
+async def test_the_seller_cannot_ship_after_the_shipping_window(deps, clock):
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    buyer = await with_card(deps, await make_user(deps))
+    txn = await _started(deps, await sold_auction(deps, seller, buyer, 5_000))
+    clock.advance(timedelta(days=7, seconds=1))  # the worker has not run yet
+    with pytest.raises(InvalidState, match="had to ship by"):
+        await settlement.mark_shipped(deps, seller, txn.id, "UPS", "1Z999")
+    assert (await reload(deps, txn.id)).shipped_at is None
+
+
+async def test_confirm_receipt_before_shipment_is_refused(deps):
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    buyer = await with_card(deps, await make_user(deps))
+    txn = await _started(deps, await sold_auction(deps, seller, buyer, 5_000))
+    with pytest.raises(InvalidState, match="not been shipped yet"):
+        await settlement.confirm_receipt(deps, buyer, txn.id)
+    held = await reload(deps, txn.id)
+    assert (held.status, held.received_at, held.pending_step) == ("AUTHORIZED", None, None)
+    await settlement.mark_shipped(deps, seller, txn.id, "UPS", "1Z999")
+    assert (await settlement.confirm_receipt(deps, buyer, txn.id)).status == "RELEASED"
+
+
+async def test_feedback_waits_for_a_completed_sale(deps):
+    seller = await make_user(deps, "BIDDER", "SELLER")
+    failing = await with_card(deps, await make_user(deps), DECLINING_CARD)
+    failed = await _started(deps, await sold_auction(deps, seller, failing, 5_000))
+    assert failed.status == "FAILED"
+    with pytest.raises(InvalidState, match="FAILED"):
+        await settlement.leave_feedback(deps, failing, failed.id, 1)
+    buyer = await with_card(deps, await make_user(deps))
+    held = await _started(deps, await sold_auction(deps, seller, buyer, 5_000))
+    with pytest.raises(InvalidState, match="AUTHORIZED"):
+        await settlement.leave_feedback(deps, seller, held.id, 5)

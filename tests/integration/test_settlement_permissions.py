@@ -80,7 +80,7 @@ async def test_each_step_belongs_to_one_party(deps):
         await settlement.mark_shipped(deps, seller, txn.id, "DHL", "2")
     with pytest.raises(InvalidState, match="AUTHORIZED"):
         await settlement.offer_second_chance(deps, seller, txn.id)
-    with pytest.raises(InvalidState, match="needs RELEASED"):
+    with pytest.raises(InvalidState, match="needs REFUNDED or RELEASED"):
         await settlement.leave_feedback(deps, buyer, txn.id, 5, None)
     await settlement.confirm_receipt(deps, buyer, txn.id)
     with pytest.raises(InvalidState, match="RELEASED"):
@@ -95,6 +95,7 @@ async def test_feedback_once_per_party_and_reputation(deps):
     for rating in ratings:
         buyer = await with_card(deps, await make_user(deps))
         txn = await start(deps, await sold_auction(deps, seller, buyer, 500))
+        await settlement.mark_shipped(deps, seller, txn.id, "DHL", "1")
         await settlement.confirm_receipt(deps, buyer, txn.id)
         given = await settlement.leave_feedback(deps, buyer, txn.id, rating, "  ok  ")
         assert (given.subject_id, given.rating, given.comment) == (seller.id, rating, "ok")

@@ -94,6 +94,7 @@ async def test_a_crash_after_capture_resumes_without_capturing_or_paying_twice(
     seller = await make_user(deps, "BIDDER", "SELLER")
     buyer = await with_card(deps, await make_user(deps))
     txn = await start(deps, await sold_auction(deps, seller, buyer, 6_000))
+    await settlement.mark_shipped(deps, seller, txn.id, "DHL", "1")
     crashing = deps_with(settle_app, clock, payments=CrashAfter(payment_gateway, "capture"))
     with pytest.raises(Crash):
         await settlement.confirm_receipt(crashing, buyer, txn.id)
@@ -225,6 +226,7 @@ async def test_reconciliation_agrees_with_the_gateway_and_reports_differences(
     buyer = await with_card(deps, await make_user(deps))
     held = await start(deps, await sold_auction(deps, seller, buyer, 4_000))
     done = await start(deps, await sold_auction(deps, seller, buyer, 5_000))
+    await settlement.mark_shipped(deps, seller, done.id, "DHL", "1")
     await settlement.confirm_receipt(deps, buyer, done.id)
     mine = {str(held.id), str(done.id)}
 
@@ -286,6 +288,7 @@ async def test_a_process_killed_after_capturing_is_resumed_without_a_second_capt
     seller = await make_user(deps, "BIDDER", "SELLER")
     buyer = await with_card(deps, await make_user(deps))
     txn = await start(deps, await sold_auction(deps, seller, buyer, 7_700))
+    await settlement.mark_shipped(deps, seller, txn.id, "DHL", "1")
     engine = settle_app.state.engine
     env = {
         **os.environ,
