@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from domain.errors import Forbidden, InvalidState, NotFound, ValidationFailed
-from domain.settlement import DisputeWindowClosed, SettlementPolicy
+from domain.settlement import AlreadyLeftFeedback, DisputeWindowClosed, SettlementPolicy
 from services import settlement
 from services.listings import ImageUpload
 from storage.tables import User
@@ -290,3 +290,19 @@ async def test_once_shipped_the_dispute_window_counts_from_shipment(deps, clock)
     await settlement.mark_shipped(deps, seller, txn.id, "DHL", "123")
     clock.advance(timedelta(days=14))  # 20 days after payment, 14 after shipment: still open
     await settlement.open_dispute(deps, buyer, txn.id, "Broken", "It is broken.")
+
+
+async def test_after_a_full_refund_each_party_rates_the_other_once(deps):
+    seller, buyer, admin, txn = await _paid(deps, captured=True)
+    dispute = await settlement.open_dispute(deps, buyer, txn.id, "Broken", "It is broken.")
+    await settlement.resolve_dispute(deps, admin, dispute.id, "REFUND_FULL", None)
+    assert (await reload(deps, txn.id)).status == "REFUNDED"
+    await settlement.leave_feedback(deps, buyer, txn.id, 2, "Arrived broken.")
+    await settlement.leave_feedback(deps, seller, txn.id, 4)
+    with pytest.raises(AlreadyLeftFeedback):
+        await settlement.leave_feedback(deps, seller, txn.id, 4)
+    with pytest.raises(Forbidden):
+        await settlement.leave_feedback(deps, admin, txn.id, 1)
+    assert await settlement.reputation(deps, seller.id) == settlement.Reputation(
+        round((4 * 5 + 2) / 6, 2), 1
+    )
