@@ -166,6 +166,16 @@ class Transaction:
     def capture_before(self) -> datetime | None:
         return self.row.capture_before
 
+    @strawberry.field(
+        description="Ship before this, or the buyer is refunded in full (paid, unshipped only)."
+    )
+    def ship_by(self, info: Ctx) -> datetime | None:
+        row = self.row
+        paid = row.status in (Status.AUTHORIZED.value, Status.CAPTURED.value)
+        if not paid or row.shipped_at is not None or row.authorized_at is None:
+            return None
+        return info.context.deps.settlement_policy.ship_by(row.authorized_at)
+
     @strawberry.field
     def shipment(self) -> Shipment | None:
         row = self.row

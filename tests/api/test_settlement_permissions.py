@@ -222,6 +222,17 @@ async def test_confirm_receipt_before_shipment_is_refused(gql, app):
     assert before["status"] == "AUTHORIZED" and before["receivedAt"] is None
 
 
+async def test_the_seller_sees_when_to_ship_by(gql, app):
+    sale = await paid(gql, app)
+    ship_by = """query($id: ID!) { transaction(id: $id) { shipBy } }"""
+    seen = await gql(ship_by, {"id": sale.transaction_id}, token=sale.seller.token)
+    assert seen["data"]["transaction"]["shipBy"], seen
+    ship = {"id": sale.transaction_id, "carrier": "UPS", "tracking": "1Z999"}
+    assert (await payload(gql, SHIP, ship, sale.seller))["errors"] == []
+    seen = await gql(ship_by, {"id": sale.transaction_id}, token=sale.seller.token)
+    assert seen["data"]["transaction"]["shipBy"] is None  # shipped: nothing to wait for
+
+
 async def test_only_the_seller_offers_a_second_chance(gql, app, stranger):
     sale = await sold(gql, app)
 
