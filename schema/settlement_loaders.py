@@ -3,14 +3,41 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from strawberry.dataloader import DataLoader
 
+from domain.errors import DomainError
 from domain.reputation import Reputation
 from services import settlement_reads as reads
 from services.deps import Deps
-from storage.tables import Dispute, Feedback, LedgerEntry, Transaction
+from services.settlement.checkout import payment_client_secret
+from storage.tables import Dispute, Feedback, LedgerEntry, Transaction, User
+
+
+@dataclass(frozen=True, slots=True)
+class SecretKey:
+    """One sale's current intent, asked by one viewer (the viewer's row is carried, not
+    compared: a request has one viewer)."""
+
+    transaction_id: uuid.UUID
+    intent_id: str
+    viewer_id: uuid.UUID
+    viewer: User = field(compare=False, hash=False)
+
+
+async def _client_secrets(deps: Deps, keys: Sequence[SecretKey]) -> list[str | BaseException]:
+    """Each intent's client secret, read from the gateway once per request however many
+    aliases ask for it; each read counts against the viewer's payment budget, and a
+    refusal (RATE_LIMITED) is that field's error alone."""
+    out: list[str | BaseException] = []
+    for key in keys:  # one at a time: a budget that runs out refuses the rest
+        try:
+            out.append(await payment_client_secret(deps, key.viewer, key.transaction_id) or "")
+        except DomainError as err:
+            out.append(err)
+    return out
 
 
 @dataclass
@@ -22,6 +49,7 @@ class SettlementLoaders:
     ledger_of: DataLoader[uuid.UUID, list[LedgerEntry]]
     second_chance_of: DataLoader[uuid.UUID, Transaction | None]
     reputations: DataLoader[uuid.UUID, Reputation]
+    client_secrets: DataLoader[SecretKey, str]
 
     @classmethod
     def create(cls, deps: Deps) -> SettlementLoaders:
@@ -33,4 +61,5 @@ class SettlementLoaders:
             ledger_of=DataLoader(lambda ids: reads.ledger_by_transaction(deps, ids)),
             second_chance_of=DataLoader(lambda ids: reads.second_chances_by_transaction(deps, ids)),
             reputations=DataLoader(lambda ids: reads.reputations_by_user(deps, ids)),
+            client_secrets=DataLoader(lambda keys: _client_secrets(deps, keys)),
         )
