@@ -27,14 +27,21 @@ class SecretKey:
     viewer: User = field(compare=False, hash=False)
 
 
-async def _client_secrets(deps: Deps, keys: Sequence[SecretKey]) -> list[str | BaseException]:
+async def _client_secrets(
+    deps: Deps, keys: Sequence[SecretKey]
+) -> list[str | BaseException | None]:
     """Each intent's client secret, read from the gateway once per request however many
-    aliases ask for it; each read counts against the viewer's payment budget, and a
-    refusal (RATE_LIMITED) is that field's error alone."""
-    out: list[str | BaseException] = []
+    aliases or paths ask for it; each read counts against the viewer's payment budget
+    (GAVEL_RATE_PAYMENT_USER), and a refusal (RATE_LIMITED) is those fields' error.
+
+    The secret is read, not stored: each payment attempt makes a new intent (in the
+    settlement steps), so a stored copy would have to follow every attempt, while one
+    counted read per request bounds the gateway traffic as well. (Keeping it would be
+    allowed: a client secret is not card data.)"""
+    out: list[str | BaseException | None] = []
     for key in keys:  # one at a time: a budget that runs out refuses the rest
         try:
-            out.append(await payment_client_secret(deps, key.viewer, key.transaction_id) or "")
+            out.append(await payment_client_secret(deps, key.viewer, key.transaction_id))
         except DomainError as err:
             out.append(err)
     return out
@@ -49,7 +56,7 @@ class SettlementLoaders:
     ledger_of: DataLoader[uuid.UUID, list[LedgerEntry]]
     second_chance_of: DataLoader[uuid.UUID, Transaction | None]
     reputations: DataLoader[uuid.UUID, Reputation]
-    client_secrets: DataLoader[SecretKey, str]
+    client_secrets: DataLoader[SecretKey, str | None]
 
     @classmethod
     def create(cls, deps: Deps) -> SettlementLoaders:

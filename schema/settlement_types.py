@@ -157,7 +157,7 @@ class Transaction:
         if row.status != Status.PENDING.value or row.stripe_payment_intent_id is None:
             return None  # nothing to confirm: no read, no gateway call
         key = SecretKey(row.id, row.stripe_payment_intent_id, viewer.id, viewer)
-        return await info.context.loaders.settlement.client_secrets.load(key) or None
+        return await info.context.loaders.settlement.client_secrets.load(key)
 
     @strawberry.field(description="Pay before this, or the sale lapses (PENDING only).")
     def pay_by(self) -> datetime | None:
