@@ -36,7 +36,12 @@ from sqlmodel import col, select
 
 from domain.enums import TransactionStatus
 from domain.errors import InvalidState
-from domain.payments import GatewayRequestRejected, PaymentDeclined, PaymentIntentView
+from domain.payments import (
+    GatewayRequestRejected,
+    GatewayUnavailable,
+    PaymentDeclined,
+    PaymentIntentView,
+)
 from domain.settlement import release_split
 from services.deps import Deps
 from services.settlement.common import gateway, status_of, step_key
@@ -120,7 +125,9 @@ async def execute(
         result = Result(refused=err)
     txn = await finish(deps, txn_id, step, result, now or deps.clock())
     if txn.pending_step == CANCEL and step != CANCEL:
-        txn = await execute(deps, txn_id, now)
+        # The sale failed: void its intent now; the worker resumes it if unreachable.
+        with contextlib.suppress(GatewayUnavailable):
+            txn = await execute(deps, txn_id, now)
     if result.refused is not None and step != CANCEL:
         raise result.refused
     return txn
