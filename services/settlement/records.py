@@ -181,6 +181,12 @@ async def _reopen_dispute(
         dispute.resolution = None
         dispute.refund_amount = None
         dispute.resolved_by_id = None
+        notify_both(
+            uow,
+            txn,
+            "DISPUTE_REOPENED",
+            "The payment provider refused the resolution; the dispute awaits a new decision.",
+        )
     audit(
         uow,
         None,

@@ -32,6 +32,7 @@ from tests.integration.settlement_kit import (
     deps_with,
     ledger_sums,
     make_user,
+    notifications_of,
     reload,
     settle_app,
     sold_auction,
@@ -144,6 +145,8 @@ async def test_a_refused_partial_refund_reopens_the_dispute_for_a_new_decision(
     )
     actions = await audit_actions(deps, dispute.id)
     assert "dispute.resolution_refused" in actions
+    for party in (buyer, seller):
+        assert "DISPUTE_REOPENED" in await notifications_of(deps, party)
     assert "transaction.step_refused" in await audit_actions(deps, txn.id)
     # The admin decides again with an amount the gateway takes.
     await settlement.resolve_dispute(deps, admin, dispute.id, "REFUND_PARTIAL", 10)
@@ -347,6 +350,8 @@ async def test_a_failed_sale_closes_its_open_dispute_as_voided(deps):
     assert (closed.status, closed.refund_amount) == ("RESOLVED_REFUND", 0)
     assert closed.resolved_at is not None
     assert "dispute.voided" in await audit_actions(deps, dispute.id)
+    for party in (buyer, seller):
+        assert "DISPUTE_RESOLVED" in await notifications_of(deps, party)
     async with deps.uow() as uow:
         open_ = (
             await uow.session.exec(
