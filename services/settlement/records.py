@@ -1,7 +1,8 @@
 """Part 3 of a gateway step (services/settlement/steps.py): recording its result under
 the sale's row lock, once: status and dates, balanced ledger postings, notifications,
-audit, the dispute's resolution. Also the transitions webhooks and `pay` record
-(`mark_authorized`, `mark_failed`, `lapse_now`)."""
+audit, the dispute's resolution, or what a refused call leaves (docs/settlement.md
+"Refused steps"). Also the transitions webhooks and `pay` record (`mark_authorized`,
+`mark_failed`, `lapse_now`)."""
 
 from __future__ import annotations
 

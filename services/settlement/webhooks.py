@@ -91,7 +91,8 @@ async def apply_gateway_event(deps: Deps, event: GatewayEvent) -> bool:
     """Apply a verified event once; False when it was applied before (a duplicate).
 
     payment_intent.amount_capturable_updated / .requires_capture: PENDING -> AUTHORIZED
-    (the client confirmed). payment_intent.payment_failed: PENDING -> FAILED.
+    (the client confirmed). payment_intent.payment_failed: PENDING -> FAILED (a decline:
+    an unpaid strike, and the intent, still confirmable, is cancelled).
     payment_intent.canceled: an AUTHORIZED sale whose hold vanished -> FAILED.
     payment_intent.succeeded: an AUTHORIZED sale -> CAPTURED. setup_intent.succeeded:
     the customer's payment method is saved for charging. A sale whose own step is in
