@@ -186,7 +186,9 @@ async def sync_intent(deps: Deps, txn_id: uuid.UUID) -> Transaction:
             if intent.status in ("requires_capture", "succeeded"):
                 await steps.mark_authorized(deps, uow, txn, intent, now)
             elif intent.status == "canceled":
-                await steps.mark_failed(uow, txn, "payment cancelled", now)
+                await steps.mark_failed(
+                    uow, txn, "payment cancelled", now, intent_status="canceled"
+                )
             txn.updated_at = now
             await uow.commit()
         return txn
