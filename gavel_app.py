@@ -141,6 +141,8 @@ def rates(settings: Settings) -> Rates:
         ws_connections_ip=settings.rate_ws_connections_ip,
         ws_subscribe=Rate.parse(settings.rate_ws_subscribe),
         listing_user=Rate.parse(settings.rate_listing_user),
+        payment_user=Rate.parse(settings.rate_payment_user),
+        card_user=Rate.parse(settings.rate_card_user),
     )
 
 

@@ -168,6 +168,14 @@ class Settings(BaseSettings):
     # createAuction (the one mutation that takes uploads) per user; RATE_LIMITED beyond.
     rate_listing_user: RateText = Field(default="30/3600", alias="GAVEL_RATE_LISTING_USER")
 
+    # --- Payment rate limits (services/limits.py; docs/security.md) -------------------
+    # Per user: every mutation execution that calls the payment gateway (savePaymentMethod,
+    # createSetupIntent, payTransaction) and each gateway read of a paymentClientSecret.
+    rate_payment_user: RateText = Field(default="10/60", alias="GAVEL_RATE_PAYMENT_USER")
+    # Per user, on top: attempts to save a card (savePaymentMethod, createSetupIntent). Kept
+    # strict against card testing: a setup-intent-and-save flow costs two.
+    rate_card_user: RateText = Field(default="10/3600", alias="GAVEL_RATE_CARD_USER")
+
     # --- Logs (adapters/logging_setup.py) -------------------------------------------
     # console: readable lines for a terminal; json: one JSON object per line. Every line
     # logged while serving a request carries its request_id (X-Request-ID).

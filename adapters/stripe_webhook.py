@@ -6,8 +6,10 @@ GAVEL_STRIPE_WEBHOOK_TOLERANCE_SECONDS). A missing, forged or stale signature, o
 signed body that is not an event, answers 400 `{"error": {"code": "WEBHOOK_REJECTED"}}`
 and changes nothing. A verified event goes to settlement's exactly-once handler `apply`
 (True: applied now; False: seen before or of no interest) and answers 200 either way, so
-Stripe stops redelivering. If the handler cannot reach the gateway it answers 503, and
-any other failure 500: Stripe redelivers later, and `apply` is idempotent.
+Stripe stops redelivering (a signed event with a malformed object is recorded and
+ignored by `apply`, with a warning). If the handler cannot reach the gateway it answers
+503 and Stripe redelivers later (`apply` is idempotent); any other refusal the handler
+raises (a DomainError) answers 400 with its code, never a 500.
 
 No CSRF guard applies (adapters/csrf.py guards /graphql): webhooks carry no cookies and
 the signature is the protection. The body is bounded by GAVEL_MAX_REQUEST_BYTES like
@@ -22,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from domain.errors import DomainError
 from domain.payments import GatewayEvent, GatewayUnavailable, PaymentGateway, WebhookRejected
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,9 @@ def stripe_webhook_endpoint(
             applied = await apply(event)
         except GatewayUnavailable as err:
             return JSONResponse({"error": {"code": err.code, "message": err.message}}, 503)
+        except DomainError as err:
+            log.warning("stripe webhook %s %s refused: %s", event.id, event.type, err.message)
+            return JSONResponse({"error": {"code": err.code, "message": err.message}}, 400)
         log.info("stripe webhook %s %s applied=%s", event.id, event.type, applied)
         return JSONResponse({"received": True, "applied": applied})
 

@@ -165,7 +165,7 @@ def _serve(cmd: list[str], env: Mapping[str, str], host: str, port: int) -> int:
                 print(
                     f"\n  Gavel is up:\n"
                     f"    GraphiQL  http://{shown}:{port}/graphql\n"
-                    f"    Admin UI  http://{shown}:{port}/admin\n"
+                    f"    Admin UI  http://{shown}:{port}/admin (not available yet)\n"
                     f"  Ctrl-C stops the app, then the servers.\n",
                     flush=True,
                 )
@@ -325,7 +325,16 @@ def main(argv: list[str] | None = None) -> int:
     load_dotenv(REPO_ROOT / ".env", override=False)
     _configure_logging(args.log_format, args.log_level)
     _install_signal_handlers()
-    return cmd_run() if args.command == "run" else cmd_up()
+    try:
+        return cmd_run() if args.command == "run" else cmd_up()
+    except RuntimeError as err:
+        # A server that cannot start is almost always a port another program holds; the
+        # server's own log is in the message.
+        raise SystemExit(
+            f"devservers: {err}\n\nIs the port taken? Each one is a setting: GAVEL_PORT (8000), "
+            "GAVEL_PG_PORT (5433), GAVEL_REDIS_PORT (6380), GAVEL_STRIPE_EMULATOR_PORT (8420); "
+            "see the README's *The two commands*."
+        ) from None
 
 
 if __name__ == "__main__":

@@ -132,6 +132,11 @@ class UserError:
         return cls(code=err.code, message=err.message, field=err.field, retry_after=retry_after)
 
 
+def _retry_after(err: DomainError) -> dict[str, int]:
+    seconds = getattr(err, "retry_after", None)
+    return {"retryAfter": seconds} if isinstance(seconds, int) else {}
+
+
 class GavelMaskErrors(MaskErrors):
     """Domain errors reach the client with their code; anything else is masked, under the
     error id it was logged with (by `log_errors`, or here if that did not see it)."""
@@ -187,6 +192,8 @@ class GavelMaskErrors(MaskErrors):
                         extensions={
                             "code": original.code,
                             **({"field": original.field} if original.field else {}),
+                            # RATE_LIMITED on a query field: the wait, as sockets give it
+                            **_retry_after(original),
                         },
                     )
                 )

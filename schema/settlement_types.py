@@ -23,9 +23,9 @@ from schema.connection import Connection, connection
 from schema.context import Ctx
 from schema.enums import DisputeStatus, TransactionStatus
 from schema.money import Money
+from schema.settlement_loaders import SecretKey
 from schema.user_types import User, require_user
 from services.paging import Page
-from services.settlement.checkout import payment_client_secret
 from services.settlement.common import can_see
 from storage import tables
 
@@ -146,7 +146,9 @@ class Transaction:
     @strawberry.field(
         description="The buyer's alone, while the sale awaits payment and once "
         "`payTransaction` without a saved card made an intent: its client secret for "
-        "Stripe.js `confirmCardPayment`. Null for anyone else."
+        "Stripe.js `confirmCardPayment`. Null for anyone else. Read from the gateway at "
+        "most once per sale and request, counted against the buyer's payment rate limit "
+        "(RATE_LIMITED when spent)."
     )
     async def payment_client_secret(self, info: Ctx) -> str | None:
         viewer, row = info.context.viewer, self.row
@@ -154,7 +156,8 @@ class Transaction:
             return None
         if row.status != Status.PENDING.value or row.stripe_payment_intent_id is None:
             return None  # nothing to confirm: no read, no gateway call
-        return await payment_client_secret(info.context.deps, viewer, row.id)
+        key = SecretKey(row.id, row.stripe_payment_intent_id, viewer.id, viewer)
+        return await info.context.loaders.settlement.client_secrets.load(key)
 
     @strawberry.field(description="Pay before this, or the sale lapses (PENDING only).")
     def pay_by(self) -> datetime | None:

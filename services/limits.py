@@ -22,6 +22,16 @@ the use case changes nothing. The limits, all settings (`.env.example`):
   = 990 s). A successful login resets that pair's streak only;
 - a registration: per client address;
 - a listing (createAuction, whose images cost CPU): per user, before any image is read;
+- a payment-gateway call a user asks for (savePaymentMethod, createSetupIntent,
+  payTransaction, and the gateway read behind `Transaction.paymentClientSecret`): per
+  user, once the request is known to be valid and allowed, before the gateway is called.
+  Saving a card (savePaymentMethod, createSetupIntent) also takes a token of a much
+  stricter per-user card budget, in the same all-or-nothing check: attaching a card
+  makes Stripe check it, and a stolen-card tester needs many checks (OWASP Automated
+  Threats OAT-001 "Carding"; Stripe's "card testing" guide). Steps that move money on a
+  sale (confirmReceipt, resolveDispute, offerSecondChance, the worker's steps) are not
+  limited: the state machine runs each step of a sale once (`pending_step`) and refuses
+  a repeat before the gateway, so their calls are bounded by sales, not by requests;
 - "per address" counts an IPv6 client by its /64 (adapters/client_address.py);
 - live connections per address (WebSockets and server-sent event streams, one count)
   and subscribe messages per socket are counted in process (adapters/ws_limits.py),
@@ -89,6 +99,8 @@ class Rates:
     ws_connections_ip: int
     ws_subscribe: Rate
     listing_user: Rate
+    payment_user: Rate
+    card_user: Rate
 
 
 LoginOutcome = Literal["failed", "succeeded", "neutral"]
@@ -184,3 +196,28 @@ class Throttle:
         wait = await buckets.charge([Charge(f"listing:u:{user_id}", rates.listing_user)])
         if wait > 0:
             raise RateLimited("new listings", wait)
+
+    async def payment(self, user_id: uuid.UUID, calls: int = 1) -> None:
+        """Raises RateLimited when the user has fewer than `calls` payment-gateway calls
+        left (GAVEL_RATE_PAYMENT_USER); else takes them."""
+        if self._limits is None or calls < 1:
+            return
+        buckets, rates = self._limits
+        wait = await buckets.charge([Charge(f"pay:u:{user_id}", rates.payment_user, calls)])
+        if wait > 0:
+            raise RateLimited("payment requests", wait)
+
+    async def card(self, user_id: uuid.UUID) -> None:
+        """One attempt to save a card: raises RateLimited when the user's card budget
+        (GAVEL_RATE_CARD_USER) or payment budget is spent; else takes one token of each."""
+        if self._limits is None:
+            return
+        buckets, rates = self._limits
+        wait = await buckets.charge(
+            [
+                Charge(f"card:u:{user_id}", rates.card_user),
+                Charge(f"pay:u:{user_id}", rates.payment_user),
+            ]
+        )
+        if wait > 0:
+            raise RateLimited("attempts to save a card", wait)

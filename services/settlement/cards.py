@@ -72,7 +72,8 @@ async def save_payment_method(deps: Deps, viewer: User, payment_method_id: str) 
     """Attach a payment method the client created (Stripe.js, or a SetupIntent's) to the
     viewer's customer and keep it for charging. Raises INVALID_INPUT (not a payment
     method id, or one another user saved or paid with: nothing is attached then),
-    PAYMENT_DECLINED (the card was refused on attaching)."""
+    RATE_LIMITED (the viewer's card or payment budget is spent: services/limits.py;
+    nothing is called then), PAYMENT_DECLINED (the card was refused on attaching)."""
     if not isinstance(payment_method_id, str) or not _PAYMENT_METHOD_ID.fullmatch(
         payment_method_id
     ):
@@ -81,6 +82,7 @@ async def save_payment_method(deps: Deps, viewer: User, payment_method_id: str) 
             field="paymentMethodId",
         )
     await _refuse_if_anothers(deps, viewer, payment_method_id)
+    await deps.throttle.card(viewer.id)  # attaching makes Stripe check the card
     customer_id = await ensure_customer(deps, viewer)
     saved = await gateway(deps).save_payment_method(
         customer_id=customer_id,
@@ -101,7 +103,9 @@ async def save_payment_method(deps: Deps, viewer: User, payment_method_id: str) 
 
 async def create_setup_intent(deps: Deps, viewer: User) -> SetupIntentView:
     """A SetupIntent on the viewer's customer; the client confirms its client secret
-    and then calls save_payment_method (or the setup_intent.succeeded webhook saves it)."""
+    and then calls save_payment_method (or the setup_intent.succeeded webhook saves it).
+    Raises RATE_LIMITED (card or payment budget spent: nothing is created)."""
+    await deps.throttle.card(viewer.id)
     customer_id = await ensure_customer(deps, viewer)
     return await gateway(deps).create_setup_intent(
         customer_id=customer_id, idempotency_key=f"user:{viewer.id}:setup:{uuid.uuid4()}"

@@ -134,7 +134,8 @@ async def pay(deps: Deps, viewer: User, transaction_id: uuid.UUID | str) -> Tran
     confirms (the sale stays PENDING until the gateway reports the authorization).
 
     Errors: NOT_FOUND (not a party), FORBIDDEN (the seller), INVALID_STATE (not
-    PENDING, or a step in progress), PAYMENT_GATEWAY_UNAVAILABLE.
+    PENDING, or a step in progress), RATE_LIMITED (the viewer's payment budget is
+    spent: nothing is called), PAYMENT_GATEWAY_UNAVAILABLE.
     """
     now = deps.clock()
     gateway(deps)  # no gateway: nothing to pay with
@@ -142,6 +143,7 @@ async def pay(deps: Deps, viewer: User, transaction_id: uuid.UUID | str) -> Tran
         txn = await visible_transaction(uow, viewer, transaction_id, lock=False)
         require_party(viewer, txn.buyer_id, "buyer")
         check_action("pay", status_of(txn))
+    await deps.throttle.payment(viewer.id)
     await ensure_customer(deps, viewer)
     async with deps.uow() as uow:
         txn = await visible_transaction(uow, viewer, transaction_id, lock=True)
@@ -184,7 +186,9 @@ async def sync_intent(deps: Deps, txn_id: uuid.UUID) -> Transaction:
             if intent.status in ("requires_capture", "succeeded"):
                 await steps.mark_authorized(deps, uow, txn, intent, now)
             elif intent.status == "canceled":
-                await steps.mark_failed(uow, txn, "payment cancelled", now)
+                await steps.mark_failed(
+                    uow, txn, "payment cancelled", now, intent_status="canceled"
+                )
             txn.updated_at = now
             await uow.commit()
         return txn
@@ -194,7 +198,9 @@ async def payment_client_secret(
     deps: Deps, viewer: User, transaction_id: uuid.UUID | str
 ) -> str | None:
     """The client secret of a PENDING sale's intent, for the buyer's client only (None
-    for anyone else, or when there is nothing to confirm)."""
+    for anyone else, or when there is nothing to confirm). The gateway read counts
+    against the viewer's payment budget (RATE_LIMITED when spent); a request reads each
+    intent once (schema/settlement_loaders.py)."""
     async with deps.uow() as uow:
         txn = await visible_transaction(uow, viewer, transaction_id, lock=False)
     if (
@@ -204,5 +210,6 @@ async def payment_client_secret(
         or deps.payments is None
     ):
         return None
+    await deps.throttle.payment(viewer.id)
     intent = await deps.payments.retrieve_intent(txn.stripe_payment_intent_id)
     return intent.client_secret

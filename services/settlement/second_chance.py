@@ -52,8 +52,8 @@ async def offer_second_chance(
     highest bid (English auctions only, once per auction): a new PENDING sale the
     runner-up pays with `pay` within the payment window (SPEC section 7).
 
-    Errors: NOT_FOUND, FORBIDDEN (not the seller), INVALID_STATE (not FAILED, not
-    English, no runner-up, already offered, or the item sold again meanwhile).
+    Errors: NOT_FOUND, FORBIDDEN (not the seller), INVALID_STATE (not FAILED, shipped,
+    not English, no runner-up, already offered, or the item sold again meanwhile).
     """
     now = deps.clock()
     policy = deps.settlement_policy
@@ -62,6 +62,11 @@ async def offer_second_chance(
         if viewer.id != failed.seller_id:
             raise Forbidden("only the seller can offer a second chance", field="transactionId")
         check_action("offer a second chance", status_of(failed))
+        if failed.shipped_at is not None:
+            # The item left the seller: it cannot be offered to anyone else.
+            raise InvalidState(
+                "the item was shipped: it cannot be offered again", field="transactionId"
+            )
         auction = await uow.session.get(Auction, failed.auction_id)
         assert auction is not None
         if auction.type != AuctionType.ENGLISH.value:

@@ -15,6 +15,11 @@ Every step that calls the gateway runs in three parts:
    result is recorded: status, dates, balanced ledger postings, notifications, audit,
    and `pending_step` cleared, in one commit.
 
+A step the gateway refuses (GatewayRequestRejected, PaymentDeclined: HTTP 4xx) is
+recorded in 3 like any result, and `pending_step` cleared: retrying it unchanged would
+fail again forever (records.py says what each refusal becomes). The refusal is then
+raised to the caller. Only PAYMENT_GATEWAY_UNAVAILABLE leaves the step pending.
+
 A crash after 1 leaves `pending_step` set: the worker (`run_due`) resumes the step by
 running 2 and 3 again once `step_started_at` is older than the policy's
 `step_retry_after`. A step finished by someone else is noticed in 3 and not recorded
@@ -29,11 +34,17 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
+from domain.enums import TransactionStatus
 from domain.errors import InvalidState
-from domain.payments import GatewayRequestRejected, PaymentDeclined, PaymentIntentView
+from domain.payments import (
+    GatewayRequestRejected,
+    GatewayUnavailable,
+    PaymentDeclined,
+    PaymentIntentView,
+)
 from domain.settlement import release_split
 from services.deps import Deps
-from services.settlement.common import gateway, step_key
+from services.settlement.common import gateway, status_of, step_key
 from services.settlement.records import (
     AUTHORIZE,
     CANCEL,
@@ -98,12 +109,40 @@ async def execute(
     deps: Deps, txn_id: uuid.UUID, now: datetime | None = None, *, resumed: bool = False
 ) -> Transaction:
     """Run the sale's pending step's gateway calls, then record them (parts 2 and 3).
-    `resumed`: the step was begun by a runner that died. Raises
-    PAYMENT_GATEWAY_UNAVAILABLE (the step stays pending: resumed later)."""
+    `resumed`: the step was begun by a runner that died. A `cancel` step the recording
+    began (a sale that failed) runs next, at once.
+
+    Raises PAYMENT_GATEWAY_UNAVAILABLE (the step stays pending: resumed later), or the
+    gateway's refusal (PAYMENT_GATEWAY_REJECTED, PAYMENT_DECLINED) once recorded.
+    """
     txn, buyer, seller, dispute = await _load(deps, txn_id)
     step = txn.pending_step
     if step is None:
         return txn
+    try:
+        result = await _call(deps, txn, step, buyer, seller, dispute, resumed=resumed)
+    except (GatewayRequestRejected, PaymentDeclined) as err:
+        result = Result(refused=err)
+    txn = await finish(deps, txn_id, step, result, now or deps.clock())
+    if txn.pending_step == CANCEL and step != CANCEL:
+        # The sale failed: void its intent now; the worker resumes it if unreachable.
+        with contextlib.suppress(GatewayUnavailable):
+            txn = await execute(deps, txn_id, now)
+    if result.refused is not None and step != CANCEL:
+        raise result.refused
+    return txn
+
+
+async def _call(
+    deps: Deps,
+    txn: Transaction,
+    step: str,
+    buyer: User,
+    seller: User,
+    dispute: Dispute | None,
+    *,
+    resumed: bool,
+) -> Result:
     if step == AUTHORIZE:
         result = await _authorize(deps, txn, buyer, resumed=resumed)
     elif step == CAPTURE:
@@ -119,7 +158,7 @@ async def execute(
         result = await _lapse(deps, txn)
     else:  # pragma: no cover - the table's CHECK allows no other value
         raise AssertionError(step)
-    return await finish(deps, txn_id, step, result, now or deps.clock())
+    return result
 
 
 # --- Part 2: the gateway calls -------------------------------------------------------
@@ -203,32 +242,45 @@ async def _release(deps: Deps, txn: Transaction, seller: User, *, refund: int) -
     assert txn.stripe_payment_intent_id is not None
     gw = gateway(deps)
     if refund:
-        view = await gw.refund(
-            txn.stripe_payment_intent_id,
-            amount=refund,
-            idempotency_key=step_key(txn, PARTIAL_REFUND),
-        )
+        try:
+            view = await gw.refund(
+                txn.stripe_payment_intent_id,
+                amount=refund,
+                idempotency_key=step_key(txn, PARTIAL_REFUND),
+            )
+        except GatewayRequestRejected as err:
+            result.refused = err  # captured (result.captured) but not refused back
+            return result
         result.refund_id = view.id
     split = release_split(
         txn.price, txn.buyer_premium, refund, deps.settlement_policy.platform_fee_bps
     )
     if split.seller_payable > 0:
-        result.payout = await gw.transfer(
-            amount=split.seller_payable,
-            currency=txn.currency,
-            destination=seller.payout_account_id,
-            transfer_group=f"txn:{txn.id}",
-            idempotency_key=step_key(txn, "payout"),
-        )
+        try:
+            result.payout = await gw.transfer(
+                amount=split.seller_payable,
+                currency=txn.currency,
+                destination=seller.payout_account_id,
+                transfer_group=f"txn:{txn.id}",
+                idempotency_key=step_key(txn, "payout"),
+            )
+        except GatewayRequestRejected as err:
+            # The money is captured and refunded as decided: the sale is released with
+            # the payout recorded as a pending transfer, for an admin to pay.
+            result.payout_refused = err.message
     return result
 
 
 async def _lapse(deps: Deps, txn: Transaction) -> Result:
     """Cancel an unpaid sale's intent, unless the buyer's client confirmed it after all
-    (the webhook saying so has not arrived): then the sale is paid, not lapsed."""
+    (the webhook saying so has not arrived): then the sale is paid, not lapsed. A FAILED
+    sale's intent (records.mark_failed) is cancelled whatever it holds, unless captured."""
     assert txn.stripe_payment_intent_id is not None
     intent = await gateway(deps).retrieve_intent(txn.stripe_payment_intent_id)
-    if intent.status not in ("requires_capture", "succeeded", "canceled"):
+    keep: tuple[str, ...] = ("succeeded", "canceled")
+    if status_of(txn) is not TransactionStatus.FAILED:
+        keep = ("requires_capture", *keep)
+    if intent.status not in keep:
         await _cancel_quietly(deps, txn, intent.id, CANCEL)
     return Result(intent=intent)
 
@@ -240,7 +292,10 @@ async def _give_back(deps: Deps, txn: Transaction) -> Result:
     gw = gateway(deps)
     intent = await gw.retrieve_intent(txn.stripe_payment_intent_id)
     if intent.status == "succeeded":
-        view = await gw.refund(intent.id, amount=None, idempotency_key=step_key(txn, REFUND))
+        try:
+            view = await gw.refund(intent.id, amount=None, idempotency_key=step_key(txn, REFUND))
+        except GatewayRequestRejected as err:
+            return Result(intent=intent, captured=True, refused=err)
         return Result(intent=intent, captured=True, refund_id=view.id)
     if intent.status != "canceled":
         await _cancel_quietly(deps, txn, intent.id, CANCEL)

@@ -20,8 +20,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from adapters.stripe_gateway import StripeGateway
 from gavel_app import create_app
 from settings import Settings
+from tests.api.settlement_steps import GOOD_CARD, PAY, SAVE_CARD, sold
 from tests.conftest import GQL
 from tests.helpers import BID, PASSWORD, PUBLISH, Account, create_auction, register
 
@@ -33,7 +35,10 @@ LOW_LIMITS = {
     "rate_login_account_all": "6/60",
     "rate_login_ip": "4/60",
     "rate_register_ip": "2/3600",
+    "rate_payment_user": "6/60",
+    "rate_card_user": "3/3600",
     "run_scheduler": False,
+    "run_settlement": False,
 }
 
 # A document the compiled bid path answers (no `auction { … }`: tests/api/test_compiled_bid.py).
@@ -353,3 +358,128 @@ async def test_registrations_per_address(limited, gql):
         login = await gql(LOGIN, {"email": new["email"], "password": PASSWORD})
         assert login["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"  # no account
         await register(elsewhere)
+
+
+# --- Payment-gateway calls (GAVEL_RATE_PAYMENT_USER 6/60, GAVEL_RATE_CARD_USER 3/3600) ---
+
+SETUP_FIELD = "createSetupIntent { setupIntentId errors { code message field retryAfter } }"
+
+
+def assert_rate_limited_error(payload: dict[str, Any]) -> None:
+    [error] = payload["errors"]
+    assert error["code"] == "RATE_LIMITED", payload
+    assert error["retryAfter"] >= 1, payload
+    assert f"retry in {error['retryAfter']} s" in error["message"], payload
+
+
+async def customer_of(app: FastAPI, user: Account) -> str | None:
+    async with app.state.engine.connect() as conn:
+        customer: str | None = await conn.scalar(
+            text("SELECT stripe_customer_id FROM users WHERE id = :u"), {"u": user.id}
+        )
+    return customer
+
+
+async def emulator_list(
+    gateway: StripeGateway, resource: str, **params: Any
+) -> list[dict[str, Any]]:
+    """Every object of `resource` ("setup_intents", "payment_intents", ...) the emulator
+    (or Stripe) holds, page by page: what Gavel really created there."""
+    listing = getattr(gateway.client.v1, resource)
+    out: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        page = await listing.list_async(
+            params={"limit": 100, **params, **({"starting_after": after} if after else {})}
+        )
+        out += [item.to_dict() for item in page.data]
+        if not page.has_more or not page.data:
+            return out
+        after = page.data[-1].id
+
+
+async def test_aliased_setup_intents_count_each_execution(limited, gql, payment_gateway):
+    """The attack: 4 requests of 25 aliased createSetupIntent made 100 SetupIntents at
+    Stripe for one user. Each execution is one attempt to save a card (3/3600)."""
+    user = await register(gql)
+    doc = "mutation { " + " ".join(f"s{i}: {SETUP_FIELD}" for i in range(25)) + " }"
+    made: list[str] = []
+    refused = 0
+    async with client_at(limited) as attacker:
+        for _ in range(4):
+            body = await attacker(doc, token=user.token)
+            for answer in body["data"].values():
+                if answer["setupIntentId"]:
+                    made.append(answer["setupIntentId"])
+                else:
+                    assert_rate_limited_error(answer)
+                    refused += 1
+    assert len(made) == 3 and refused == 97, (made, refused)
+    customer = await customer_of(limited, user)
+    at_stripe = await emulator_list(payment_gateway, "setup_intents")
+    assert sorted(i["id"] for i in at_stripe if i.get("customer") == customer) == sorted(made)
+
+
+async def test_saving_cards_is_limited_per_user(limited, gql, payment_gateway):
+    """Over the card budget savePaymentMethod answers RATE_LIMITED before Stripe is
+    called: no card is attached, none is kept. Another user is not affected."""
+    user, other = await register(gql), await register(gql)
+    async with client_at(limited) as tester:
+        for _ in range(3):
+            body = await tester(f"mutation {{ {SETUP_FIELD} }}", token=user.token)
+            assert body["data"]["createSetupIntent"]["setupIntentId"], body
+        customer = await customer_of(limited, user)
+        assert customer is not None
+        fields = " ".join(
+            f'c{i}: savePaymentMethod(paymentMethodId: "{GOOD_CARD}")'
+            " { ok errors { code message field retryAfter } }"
+            for i in range(5)
+        )
+        body = await tester(f"mutation {{ {fields} }}", token=user.token)
+        for answer in body["data"].values():
+            assert answer["ok"] is not True
+            assert_rate_limited_error(answer)
+        cards = await emulator_list(
+            payment_gateway, "payment_methods", customer=customer, type="card"
+        )
+        assert cards == []
+        async with limited.state.engine.connect() as conn:
+            kept = await conn.scalar(
+                text("SELECT stripe_payment_method_id FROM users WHERE id = :u"), {"u": user.id}
+            )
+        assert kept is None
+        body = await tester(SAVE_CARD, {"pm": GOOD_CARD}, token=other.token)
+        assert body["data"]["savePaymentMethod"] == {"ok": True, "errors": []}, body
+
+
+async def intents_of(gateway: StripeGateway, transaction_id: str) -> list[str]:
+    return [
+        intent["id"]
+        for intent in await emulator_list(gateway, "payment_intents")
+        if (intent.get("metadata") or {}).get("transaction_id") == transaction_id
+    ]
+
+
+async def test_payments_per_user(limited, gql, app, payment_gateway):
+    """payTransaction without a card makes an intent, then each repeat reads it back:
+    each execution counts (6/60), aliases too. Over budget: RATE_LIMITED, and paying
+    another sale creates no intent at Stripe."""
+    sale = await sold(gql, app)
+    fields = " ".join(
+        f'p{i}: payTransaction(transactionId: "{sale.transaction_id}")'
+        " { transaction { status } errors { code message field retryAfter } }"
+        for i in range(8)
+    )
+    async with client_at(limited) as buyer:
+        body = await buyer(f"mutation {{ {fields} }}", token=sale.buyer.token)
+        answers = [body["data"][f"p{i}"] for i in range(8)]
+        for answer in answers[:6]:
+            assert answer["errors"] == [] and answer["transaction"]["status"] == "PENDING"
+        for answer in answers[6:]:
+            assert answer["transaction"] is None
+            assert_rate_limited_error(answer)
+        assert len(await intents_of(payment_gateway, sale.transaction_id)) == 1
+        second = await sold(gql, app, buyer=sale.buyer)
+        body = await buyer(PAY, {"id": second.transaction_id}, token=sale.buyer.token)
+        assert body["data"]["payTransaction"]["errors"][0]["code"] == "RATE_LIMITED", body
+        assert await intents_of(payment_gateway, second.transaction_id) == []

@@ -9,18 +9,22 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import pytest
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from adapters.stripe_gateway import StripeGateway
 from adapters.stripe_webhook import stripe_webhook_endpoint
 from devservers.localstripe import register_webhook
+from domain.errors import InvalidState
 from domain.payments import GatewayEvent, GatewayUnavailable
+from tests.api.settlement_steps import DISPUTE, RESOLVE, codes, make_admin, paid, payload, read
 from tests.helpers import STRIPE_WEBHOOK_SECRET, stripe_event, stripe_webhook_headers, test_card
 
 URL = "/webhooks/stripe"
@@ -197,3 +201,92 @@ async def test_the_emulators_own_deliveries_verify(
             STRIPE_WEBHOOK_SECRET,
             "test-capture",
         )
+
+
+MALFORMED_INTENTS = [
+    {"id": "pi_malformed", "object": "payment_intent", "amount": "abc"},
+    {"id": "pi_malformed", "object": "payment_intent", "amount_capturable": [1]},
+    {"id": "pi_malformed", "object": "payment_intent", "amount_received": {"x": 1}},
+    {"id": "pi_malformed", "object": "payment_intent", "amount": 1e300},
+    {"id": "pi_malformed", "object": "payment_intent", "amount": -5},
+    {"id": "pi_malformed", "object": "payment_intent", "amount": True},
+    {"id": ["pi_malformed"], "object": "payment_intent"},
+    {"id": "pi_malformed", "object": "payment_intent", "status": {"s": 1}},
+    {"id": "pi_malformed", "object": "payment_intent", "status": "exploded"},
+    {"id": "pi_malformed", "object": "payment_intent", "currency": 7},
+]
+
+
+@pytest.mark.parametrize("obj", MALFORMED_INTENTS)
+@pytest.mark.parametrize(
+    "kind", ["payment_intent.succeeded", "payment_intent.payment_failed", "payment_intent.canceled"]
+)
+async def test_a_signed_event_with_a_malformed_intent_is_ignored_not_a_500(
+    client: httpx.AsyncClient, obj: dict[str, object], kind: str
+) -> None:
+    payload = stripe_event(kind, obj)
+    response = await client.post(URL, content=payload, headers=signed(payload))
+    assert response.status_code == 200, response.text
+    # Recorded as processed: a redelivery is a duplicate, not another failure.
+    again = await client.post(URL, content=payload, headers=signed(payload))
+    assert again.json() == {"received": True, "applied": False}
+
+
+async def test_a_signed_event_with_a_nan_amount_is_ignored_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    payload = (
+        b'{"id": "evt_nan_%s", "object": "event", "type": "payment_intent.succeeded", '
+        b'"created": %d, "data": {"object": {"id": "pi_nan", "amount": NaN}}}'
+        % (uuid.uuid4().hex[:8].encode(), int(time.time()))
+    )
+    response = await client.post(URL, content=payload, headers=signed(payload))
+    assert response.status_code == 200, response.text
+
+
+async def test_a_refusal_from_the_handler_is_a_4xx_not_a_500(payment_gateway: StripeGateway):
+    async def apply(verified: GatewayEvent) -> bool:
+        raise InvalidState("nothing to do with this event")
+
+    endpoint = stripe_webhook_endpoint(payment_gateway, apply)
+    app = Starlette(routes=[Route(URL, endpoint, methods=["POST"])])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+        payload = event("evt_refused")
+        response = await http.post(URL, content=payload, headers=signed(payload))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "INVALID_STATE"
+
+
+async def test_a_cancel_event_on_a_disputed_sale_closes_the_dispute(gql, app, client) -> None:
+    """The authorization vanishes while a dispute is open: the sale fails and its dispute
+    is closed (nothing was captured), not left OPEN for an admin who cannot resolve it."""
+    sale = await paid(gql, app)
+    opened = await payload(
+        gql,
+        DISPUTE,
+        {"id": sale.transaction_id, "reason": "Not shipped", "message": "m"},
+        sale.buyer,
+    )
+    assert opened["errors"] == []
+    async with app.state.engine.begin() as conn:
+        intent = (
+            await conn.execute(
+                text("SELECT stripe_payment_intent_id FROM transactions WHERE id = :t"),
+                {"t": sale.transaction_id},
+            )
+        ).scalar_one()
+    body = stripe_event(
+        "payment_intent.canceled", {"id": intent, "object": "payment_intent", "status": "canceled"}
+    )
+    response = await client.post(URL, content=body, headers=signed(body))
+    assert response.status_code == 200
+    txn = await read(gql, sale, sale.buyer)
+    assert txn["status"] == "FAILED"
+    assert txn["dispute"]["status"] == "RESOLVED_REFUND"
+    admin = await make_admin(gql, app)
+    again = await payload(
+        gql, RESOLVE, {"id": txn["dispute"]["id"], "resolution": "RELEASE"}, admin
+    )
+    assert codes(again) == ["INVALID_STATE"]  # closed already: nothing left to decide
