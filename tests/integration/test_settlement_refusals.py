@@ -208,6 +208,9 @@ async def test_a_refused_capture_fails_the_sale_once_and_voids_its_authorization
     seller = await make_user(deps, "BIDDER", "SELLER")
     buyer = await with_card(deps, await make_user(deps))
     txn = await start(deps, await sold_auction(deps, seller, buyer, 5_000))
+    # Shipped, so the capture before the authorization's end is what runs (an unshipped
+    # sale would be refunded at the end of the shipping window instead).
+    await settlement.mark_shipped(deps, seller, txn.id, "DHL", "1")
     for _ in range(4):
         clock.advance(timedelta(days=3))
         await settlement.run_due(deps)
