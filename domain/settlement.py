@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from domain.enums import DisputeStatus, TransactionStatus
 from domain.errors import DomainError, InvalidState, ValidationFailed
+from domain.money import to_decimal
 from domain.text import check_text
 
 BPS = 10_000  # basis points in 100%
@@ -168,8 +169,11 @@ class Resolution:
     ALL = frozenset({REFUND_FULL, REFUND_PARTIAL, RELEASE})
 
 
-def check_resolution(resolution: str, refund_amount: int | None, refundable: int) -> int:
-    """The amount to refund for an admin's resolution; `refundable` is what escrow holds.
+def check_resolution(
+    resolution: str, refund_amount: int | None, refundable: int, currency: str | None = None
+) -> int:
+    """The amount to refund for an admin's resolution; `refundable` is what escrow holds
+    (minor units of `currency`, which, when given, words the refusal in the currency).
 
     REFUND_FULL refunds everything (refund_amount must be absent or equal), RELEASE
     nothing (absent or 0), REFUND_PARTIAL strictly between 0 and everything. Raises
@@ -192,9 +196,13 @@ def check_resolution(resolution: str, refund_amount: int | None, refundable: int
             raise ValidationFailed("a release refunds nothing", field="refundAmount")
         return 0
     if refund_amount is None or not 0 < refund_amount < refundable:
+        most = (
+            f"{to_decimal(refundable, currency)} {currency}"
+            if currency
+            else f"{refundable} minor units"
+        )
         raise ValidationFailed(
-            f"a partial refund is more than 0 and less than {refundable} minor units",
-            field="refundAmount",
+            f"a partial refund is more than 0 and less than {most}", field="refundAmount"
         )
     return refund_amount
 

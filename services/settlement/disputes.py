@@ -225,7 +225,7 @@ async def resolve_dispute(
             dispute_transition(current, DisputeStatus.RESOLVED_RELEASE)  # raises: resolved
         if dispute.resolution is not None:
             raise InvalidState("the dispute is being resolved already", field="disputeId")
-        refund = check_resolution(resolution, refund_amount, txn.amount)
+        refund = check_resolution(resolution, refund_amount, txn.amount, txn.currency)
         target = (
             DisputeStatus.RESOLVED_RELEASE
             if resolution == Resolution.RELEASE

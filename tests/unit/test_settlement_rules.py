@@ -126,6 +126,8 @@ def test_resolutions_and_their_refunds():
     assert check_resolution("REFUND_FULL", 500, 500) == 500
     assert check_resolution("RELEASE", None, 500) == 0
     assert check_resolution("REFUND_PARTIAL", 1, 500) == 1
+    with pytest.raises(ValidationFailed, match=r"less than 120\.00 EUR$"):
+        check_resolution("REFUND_PARTIAL", 12_000, 12_000, "EUR")
     for resolution, amount, field in [
         ("REFUND_PARTIAL", None, "refundAmount"),
         ("REFUND_PARTIAL", 0, "refundAmount"),
