@@ -21,6 +21,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from devservers.stack import StackUrls
+from domain.payments import PaymentGateway
 from gavel_app import create_app
 from services.deps import Deps
 from settings import Settings
@@ -225,3 +226,15 @@ async def start(deps: Deps, auction: Auction) -> Transaction:
     txn = await start_settlement(deps, auction.id)
     assert txn is not None
     return txn
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A stopped clock the test moves by hand (the worker's `now`)."""
+    return Clock()
+
+
+@pytest.fixture
+def deps(settle_app: FastAPI, payment_gateway: PaymentGateway, clock: Clock) -> Deps:
+    """The settlement app's dependencies on the emulator's gateway and the test's clock."""
+    return deps_with(settle_app, clock, payments=payment_gateway)

@@ -9,13 +9,11 @@ import asyncio
 import dataclasses
 from datetime import timedelta
 
-import pytest
-
 from domain.errors import InvalidState
 from services import settlement
 from tests.integration.settlement_kit import (
-    Clock,
-    deps_with,
+    clock,
+    deps,
     ledger_sums,
     make_user,
     reload,
@@ -25,7 +23,7 @@ from tests.integration.settlement_kit import (
     with_card,
 )
 
-__all__ = ["settle_app"]
+__all__ = ["clock", "deps", "settle_app"]
 
 
 async def _release_postings(deps, txn_id) -> int:
@@ -44,16 +42,6 @@ async def _release_postings(deps, txn_id) -> int:
                 )
             ).one()
         )
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def deps(settle_app, payment_gateway, clock):
-    return deps_with(settle_app, clock, payments=payment_gateway)
 
 
 async def test_racing_worker_passes_capture_and_release_each_sale_once(

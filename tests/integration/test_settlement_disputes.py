@@ -16,9 +16,10 @@ from services import settlement
 from services.listings import ImageUpload
 from storage.tables import User
 from tests.integration.settlement_kit import (
-    Clock,
     audit_actions,
     balances,
+    clock,
+    deps,
     deps_with,
     ledger_sums,
     make_user,
@@ -30,17 +31,7 @@ from tests.integration.settlement_kit import (
     with_card,
 )
 
-__all__ = ["settle_app"]
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def deps(settle_app, payment_gateway, clock):
-    return deps_with(settle_app, clock, payments=payment_gateway)
+__all__ = ["clock", "deps", "settle_app"]
 
 
 async def _paid(deps, price=10_000, *, captured=False):

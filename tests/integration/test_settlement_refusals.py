@@ -26,9 +26,10 @@ from storage.tables import Dispute, User
 from tests.helpers import stripe_event, stripe_webhook_headers, test_card
 from tests.integration.settlement_kit import (
     DECLINING_CARD,
-    Clock,
     audit_actions,
     balances,
+    clock,
+    deps,
     deps_with,
     ledger_sums,
     make_user,
@@ -40,17 +41,7 @@ from tests.integration.settlement_kit import (
     with_card,
 )
 
-__all__ = ["settle_app"]
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def deps(settle_app, payment_gateway, clock):
-    return deps_with(settle_app, clock, payments=payment_gateway)
+__all__ = ["clock", "deps", "settle_app"]
 
 
 class Refusing:
