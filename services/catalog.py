@@ -16,6 +16,7 @@ from domain.categories import subtree
 from domain.enums import AuctionSort, AuctionStatus, AuctionType, ItemCondition, Role
 from domain.errors import ValidationFailed
 from domain.money import CURRENCY_EXPONENTS
+from services.batch_loads import all_per_key, one_per_key
 from services.deps import Deps
 from services.paging import INT32, INT64, Page, check_first, decode_cursor, make_page
 from storage.tables import Auction, Bid, Item, ItemImage, Notification, Transaction, User, Watch
@@ -250,39 +251,19 @@ async def purchases(
 
 
 async def users_by_id(deps: Deps, ids: Sequence[uuid.UUID]) -> list[User | None]:
-    async with deps.uow() as uow:
-        rows = (await uow.session.exec(select(User).where(col(User.id).in_(ids)))).all()
-    found = {r.id: r for r in rows}
-    return [found.get(i) for i in ids]
+    return await one_per_key(deps, User, "id", ids)
 
 
 async def items_by_id(deps: Deps, ids: Sequence[uuid.UUID]) -> list[Item | None]:
-    async with deps.uow() as uow:
-        rows = (await uow.session.exec(select(Item).where(col(Item.id).in_(ids)))).all()
-    found = {r.id: r for r in rows}
-    return [found.get(i) for i in ids]
+    return await one_per_key(deps, Item, "id", ids)
 
 
 async def auctions_by_id(deps: Deps, ids: Sequence[uuid.UUID]) -> list[Auction | None]:
-    async with deps.uow() as uow:
-        rows = (await uow.session.exec(select(Auction).where(col(Auction.id).in_(ids)))).all()
-    found = {r.id: r for r in rows}
-    return [found.get(i) for i in ids]
+    return await one_per_key(deps, Auction, "id", ids)
 
 
 async def images_by_item(deps: Deps, ids: Sequence[uuid.UUID]) -> list[list[ItemImage]]:
-    async with deps.uow() as uow:
-        rows = (
-            await uow.session.exec(
-                select(ItemImage)
-                .where(col(ItemImage.item_id).in_(ids))
-                .order_by(col(ItemImage.position))
-            )
-        ).all()
-    grouped: dict[uuid.UUID, list[ItemImage]] = {i: [] for i in ids}
-    for row in rows:
-        grouped[row.item_id].append(row)
-    return [grouped[i] for i in ids]
+    return await all_per_key(deps, ItemImage, "item_id", ids, col(ItemImage.position))
 
 
 async def watcher_counts(deps: Deps, ids: Sequence[uuid.UUID]) -> list[int]:

@@ -11,7 +11,6 @@ Anything reached from elsewhere (a second-chance sale) is filtered by the caller
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -21,6 +20,7 @@ from sqlmodel import col, select
 from domain.enums import DisputeStatus
 from domain.errors import Forbidden
 from domain.reputation import Reputation, reputation
+from services.batch_loads import all_per_key, one_per_key
 from services.deps import Deps
 from services.paging import Page, check_first, decode_cursor, make_page
 from services.settlement.common import is_admin
@@ -28,69 +28,41 @@ from storage.tables import Dispute, Feedback, LedgerEntry, Transaction, User
 
 
 async def transactions_by_id(deps: Deps, ids: Sequence[uuid.UUID]) -> list[Transaction | None]:
-    async with deps.uow() as uow:
-        rows = (
-            await uow.session.exec(select(Transaction).where(col(Transaction.id).in_(ids)))
-        ).all()
-    found = {r.id: r for r in rows}
-    return [found.get(i) for i in ids]
+    return await one_per_key(deps, Transaction, "id", ids)
 
 
 async def disputes_by_id(deps: Deps, ids: Sequence[uuid.UUID]) -> list[Dispute | None]:
-    async with deps.uow() as uow:
-        rows = (await uow.session.exec(select(Dispute).where(col(Dispute.id).in_(ids)))).all()
-    found = {r.id: r for r in rows}
-    return [found.get(i) for i in ids]
+    return await one_per_key(deps, Dispute, "id", ids)
 
 
 async def disputes_by_transaction(
     deps: Deps, transaction_ids: Sequence[uuid.UUID]
 ) -> list[Dispute | None]:
     """Each sale's dispute (a sale has at most one: uq_disputes_transaction)."""
-    async with deps.uow() as uow:
-        rows = (
-            await uow.session.exec(
-                select(Dispute).where(col(Dispute.transaction_id).in_(transaction_ids))
-            )
-        ).all()
-    found = {r.transaction_id: r for r in rows}
-    return [found.get(i) for i in transaction_ids]
+    return await one_per_key(deps, Dispute, "transaction_id", transaction_ids)
 
 
 async def feedback_by_transaction(
     deps: Deps, transaction_ids: Sequence[uuid.UUID]
 ) -> list[list[Feedback]]:
     """Each sale's feedback (at most one per party), oldest first."""
-    async with deps.uow() as uow:
-        rows = (
-            await uow.session.exec(
-                select(Feedback)
-                .where(col(Feedback.transaction_id).in_(transaction_ids))
-                .order_by(col(Feedback.created_at), col(Feedback.id))
-            )
-        ).all()
-    grouped: dict[uuid.UUID, list[Feedback]] = defaultdict(list)
-    for row in rows:
-        grouped[row.transaction_id].append(row)
-    return [grouped.get(i, []) for i in transaction_ids]
+    return await all_per_key(
+        deps,
+        Feedback,
+        "transaction_id",
+        transaction_ids,
+        col(Feedback.created_at),
+        col(Feedback.id),
+    )
 
 
 async def ledger_by_transaction(
     deps: Deps, transaction_ids: Sequence[uuid.UUID]
 ) -> list[list[LedgerEntry]]:
     """Each sale's ledger legs in posting order."""
-    async with deps.uow() as uow:
-        rows = (
-            await uow.session.exec(
-                select(LedgerEntry)
-                .where(col(LedgerEntry.transaction_id).in_(transaction_ids))
-                .order_by(col(LedgerEntry.id))
-            )
-        ).all()
-    grouped: dict[uuid.UUID, list[LedgerEntry]] = defaultdict(list)
-    for row in rows:
-        grouped[row.transaction_id].append(row)
-    return [grouped.get(i, []) for i in transaction_ids]
+    return await all_per_key(
+        deps, LedgerEntry, "transaction_id", transaction_ids, col(LedgerEntry.id)
+    )
 
 
 async def second_chances_by_transaction(
