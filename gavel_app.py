@@ -39,6 +39,7 @@ from adapters.rate_limits import Rate, RedisBuckets
 from adapters.request_id import RequestIdMiddleware
 from adapters.security_headers import SecurityHeaders
 from adapters.shutdown import GracefulShutdown
+from adapters.signed_media import SignedMedia
 from adapters.stripe_gateway import build_gateway
 from adapters.stripe_webhook import stripe_webhook_endpoint
 from adapters.tokens import TokenService
@@ -110,6 +111,7 @@ def build_deps(
         slots=slots,
         bus=bus,
         outbox=outbox,
+        private_media=SignedMedia(media, secret, settings.evidence_url_ttl_seconds),
         throttle=throttle or Throttle(),
         payments=payments,
         settlement_policy=settings.settlement_policy,
@@ -402,6 +404,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/admin", admin_placeholder),
+            # Before /media/{key:path}, which never serves evidence/ anyway.
+            Route("/media/evidence/{name}", deps.private_media.serve, methods=["GET", "HEAD"]),
             Route("/media/{key:path}", media.serve, methods=["GET", "HEAD"]),
             *VerifyEmailPage(deps).routes(),
             Route(

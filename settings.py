@@ -186,6 +186,13 @@ class Settings(BaseSettings):
         Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
     ] = Field(default="INFO", alias="GAVEL_LOG_LEVEL")
 
+    # --- Dispute evidence URLs (adapters/signed_media.py; docs/security.md) ------------
+    # Uploaded dispute evidence is served only at URLs signed with a key derived from
+    # GAVEL_JWT_SECRET, each valid this many seconds from the read that returned it.
+    evidence_url_ttl_seconds: int = Field(
+        default=300, ge=1, le=86400, alias="GAVEL_EVIDENCE_URL_TTL_SECONDS"
+    )
+
     # --- Settlement (services/settlement, docs/settlement.md) --------------------------
     # Every app process runs the settlement worker (start sales, lapse unpaid ones,
     # capture before authorizations expire, auto-release, resume interrupted steps)

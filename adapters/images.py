@@ -47,6 +47,8 @@ from services.unavailable import Unavailable
 # serves from this extension, which only this module chooses.
 ALLOWED = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
 CONTENT_TYPES = {ext: kind for kind, ext in ALLOWED.items()}
+PUBLIC_FOLDER = "items"  # listing photos: /media/items/<name>, to anyone
+PRIVATE_FOLDER = "evidence"  # dispute evidence: signed URLs only (adapters/signed_media.py)
 PILLOW_FORMATS = {
     "image/jpeg": "JPEG",
     "image/png": "PNG",
@@ -266,8 +268,12 @@ class ImageStore:
         probed = await asyncio.to_thread(probe_all, blobs)
         return [await self.work.run(partial(reencode, upload)) for upload in probed]
 
-    async def save(self, image: CleanImage) -> StoredImage:
-        key = f"items/{uuid.uuid4().hex}.{ALLOWED[image.content_type]}"
+    async def save(self, image: CleanImage, *, private: bool = False) -> StoredImage:
+        """Stores `image` under a new key: `items/<32 hex>.<ext>`, served to anyone at
+        `url(key)`, or with `private`, `evidence/<32 hex>.<ext>`, which only a signed,
+        short-lived URL serves (adapters/signed_media.py)."""
+        folder = PRIVATE_FOLDER if private else PUBLIC_FOLDER
+        key = f"{folder}/{uuid.uuid4().hex}.{ALLOWED[image.content_type]}"
         path = self.root / key
         await asyncio.to_thread(self._write, path, image.data)
         return StoredImage(key=key, content_type=image.content_type, size_bytes=len(image.data))

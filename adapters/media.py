@@ -7,7 +7,9 @@ it is never guessed. Every answer says `X-Content-Type-Options: nosniff` (no bro
 second-guesses the type), `Content-Security-Policy: default-src 'none'; sandbox` (were
 it rendered as a document anyway, it could load and run nothing, in an opaque origin)
 and `Content-Disposition: inline` with the key's own safe file name. Keys are never
-reused, so answers may be cached for a year.
+reused, so answers may be cached for a year. Dispute evidence is stored under
+`evidence/`, which this route never serves: adapters/signed_media.py serves it, only
+with a short-lived signature.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from adapters.images import CONTENT_TYPES
 
-_KEY = re.compile(r"items/(?P<name>[0-9a-f]{32}\.(?P<ext>jpg|png|webp|gif))")
+# A stored file's name (adapters/images.py `ImageStore.save`): the folder is not part of it.
+NAME = r"(?P<name>[0-9a-f]{32}\.(?P<ext>jpg|png|webp|gif))"
+_KEY = re.compile(rf"items/{NAME}")
 MEDIA_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; sandbox",
@@ -29,7 +33,7 @@ MEDIA_HEADERS = {
 }
 
 
-def _not_found() -> Response:
+def not_found() -> Response:
     return PlainTextResponse(
         "Not Found", status_code=404, headers={"X-Content-Type-Options": "nosniff"}
     )
@@ -44,14 +48,19 @@ class MediaFiles:
     async def serve(self, request: Request) -> Response:
         match = _KEY.fullmatch(request.path_params.get("key", ""))
         if match is None:
-            return _not_found()
+            return not_found()
         path = self.root / "items" / match["name"]
         if not path.is_file():
-            return _not_found()
-        return FileResponse(
-            path,
-            media_type=CONTENT_TYPES[match["ext"]],
-            headers=MEDIA_HEADERS,
-            filename=match["name"],
-            content_disposition_type="inline",
-        )
+            return not_found()
+        return file_response(path, match["name"], match["ext"], MEDIA_HEADERS)
+
+
+def file_response(path: Path, name: str, ext: str, headers: dict[str, str]) -> Response:
+    """The stored file at `path`, its type from `ext` (never guessed), shown inline."""
+    return FileResponse(
+        path,
+        media_type=CONTENT_TYPES[ext],
+        headers=headers,
+        filename=name,
+        content_disposition_type="inline",
+    )

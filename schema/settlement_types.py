@@ -272,10 +272,15 @@ class Dispute:
     def message(self) -> str:
         return self.row.message
 
-    @strawberry.field(description="The listing's images and the pictures the buyer uploaded.")
+    @strawberry.field(
+        description="The listing's images (public URLs) and the pictures the buyer uploaded "
+        "(URLs signed for GAVEL_EVIDENCE_URL_TTL_SECONDS: read them again for fresh ones)."
+    )
     def evidence_image_urls(self, info: Ctx) -> list[str]:
-        images = info.context.deps.images
-        return [images.url(item["key"]) for item in self.row.evidence]
+        deps = info.context.deps
+        keys = [item["key"] for item in self.row.evidence]
+        private = deps.private_media
+        return [private.url(k) if private.holds(k) else deps.images.url(k) for k in keys]
 
     @strawberry.field
     def seller_response(self) -> str | None:

@@ -21,6 +21,7 @@ from adapters.client_address import Network
 from adapters.images import ImageStore
 from adapters.mailer import LogMailer
 from adapters.passwords import PasswordHasher
+from adapters.signed_media import SignedMedia
 from adapters.tokens import TokenService
 from domain.listing import ListingPolicy
 from domain.payments import PaymentGateway
@@ -77,6 +78,8 @@ class Deps:
     # The ports (see the module's docstring); None: none in this process.
     bus: Bus | None
     outbox: Outbox | None
+    # Dispute evidence's short-lived signed URLs (adapters/signed_media.py).
+    private_media: SignedMedia
     user_cache: UserCache = field(default_factory=UserCache)
     require_verified_email: bool = False
     public_base_url: str = "http://127.0.0.1:8000"

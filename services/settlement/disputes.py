@@ -105,8 +105,9 @@ async def open_dispute(
 ) -> Dispute:
     """The buyer disputes a paid sale whose money is still in escrow: at any time while
     the item is not shipped, then within the dispute window from shipment. Evidence: ids of the
-    listing's images and/or uploaded pictures (cleaned and stored like listing images,
-    adapters/images.py), at most 10 in all.
+    listing's images and/or uploaded pictures (cleaned like listing images,
+    adapters/images.py, but stored privately: only short-lived signed URLs serve them,
+    adapters/signed_media.py), at most 10 in all.
 
     Errors: NOT_FOUND, FORBIDDEN (not the buyer), INVALID_STATE (not paid, settled,
     disputed already), DISPUTE_WINDOW_CLOSED, INVALID_INPUT (reason: 1-100 characters
@@ -128,7 +129,7 @@ async def open_dispute(
     if evidence_uploads:
         cleaned = await deps.images.prepare([u.data for u in evidence_uploads])
         for image in cleaned:
-            saved = await deps.images.save(image)
+            saved = await deps.images.save(image, private=True)
             stored.append({"key": saved.key, "content_type": saved.content_type})
     async with deps.uow() as uow:
         txn = await visible_transaction(uow, viewer, transaction_id, lock=True)
