@@ -302,7 +302,9 @@ class StripeGateway:
         )
         return TransferView(id=transfer.id, amount=int(transfer.amount), status="paid")
 
-    async def list_intents(self, *, limit: int = 100) -> list[PaymentIntentView]:
+    async def list_intents(
+        self, *, limit: int = 100, customer_id: str | None = None
+    ) -> list[PaymentIntentView]:
         views: list[PaymentIntentView] = []
         after: str | None = None
         while len(views) < limit:
@@ -310,6 +312,8 @@ class StripeGateway:
                 "limit": min(100, limit - len(views)),
                 "expand": ["data.latest_charge"],
             }
+            if customer_id is not None:
+                params["customer"] = customer_id
             if after is not None:
                 params["starting_after"] = after
             page = _plain(

@@ -101,6 +101,50 @@ def _patch_amounts() -> None:
     PaymentIntent.amount_received = property(amount_received)
 
 
+def _patch_lists() -> None:
+    """List PaymentIntents and Charges newest first, as Stripe does, and filter them as
+    Stripe can (`customer` for intents, `payment_intent` for charges): localstripe lists
+    in creation order and refuses every filter, so a search for a recent intent would
+    only ever see the oldest page."""
+    from localstripe.errors import UserError
+    from localstripe.resources import Charge, PaymentIntent
+
+    def lister(filters: dict[str, str]) -> Any:
+        original = None
+
+        def _api_list_all(
+            cls: Any, /, url: Any, limit: Any = None, starting_after: Any = None, **kwargs: Any
+        ) -> Any:
+            wanted = {attr: kwargs.pop(param) for param, attr in filters.items() if param in kwargs}
+            if kwargs:
+                raise UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
+            li = original(url, limit, starting_after)  # type: ignore[misc]
+            found = [o for o in li._list if all(_ref(o, a) == v for a, v in wanted.items())]
+            # `created` is in whole seconds: the store's order breaks ties (it is creation's).
+            li._list = [o for _, o in sorted(enumerate(found), key=_newest, reverse=True)]
+            return li
+
+        def bind(cls: Any) -> Any:
+            nonlocal original
+            original = cls._api_list_all
+            return classmethod(_api_list_all)
+
+        return bind
+
+    PaymentIntent._api_list_all = lister({"customer": "customer"})(PaymentIntent)
+    Charge._api_list_all = lister({"payment_intent": "payment_intent"})(Charge)
+
+
+def _newest(entry: tuple[int, Any]) -> tuple[int, int]:
+    return (int(entry[1].created), entry[0])
+
+
+def _ref(obj: Any, attr: str) -> Any:
+    """An attribute that may hold an id or the object itself, as its id."""
+    value = getattr(obj, attr, None)
+    return getattr(value, "id", value)
+
+
 MAX_IDEMPOTENCY_KEYS = 100_000
 
 
@@ -172,6 +216,7 @@ def serve(port: int, state: Path, webhook_url: str | None, webhook_secret: str |
     """Run localstripe's aiohttp app on 127.0.0.1:`port` until SIGTERM/SIGINT."""
     _patch_state_file(state)
     _patch_amounts()
+    _patch_lists()
     from aiohttp import web
     from localstripe import server
     from localstripe.resources import store

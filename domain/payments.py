@@ -202,8 +202,11 @@ class PaymentGateway(Protocol):
         """Pay a seller out (separate charges and transfers). `destination` is the seller's
         connected account id; None, or a gateway without Connect, gives a pending transfer."""
 
-    async def list_intents(self, *, limit: int = 100) -> list[PaymentIntentView]:
-        """Recent intents, for reconciliation against the ledger."""
+    async def list_intents(
+        self, *, limit: int = 100, customer_id: str | None = None
+    ) -> list[PaymentIntentView]:
+        """Recent intents, newest first (of one customer when `customer_id` is given), for
+        reconciliation and for finding an intent a crash left unrecorded."""
 
     def verify_webhook(self, payload: bytes, signature_header: str | None) -> GatewayEvent:
         """Verify a webhook's signature and age with the SDK; raises WebhookRejected."""

@@ -164,10 +164,14 @@ async def _call(
 # --- Part 2: the gateway calls -------------------------------------------------------
 
 
-async def _find_intent(deps: Deps, txn: Transaction) -> PaymentIntentView | None:
-    """An intent of this attempt that a crashed authorize created but did not record."""
+async def _find_intent(
+    deps: Deps, txn: Transaction, customer_id: str | None
+) -> PaymentIntentView | None:
+    """An intent of this attempt that a crashed authorize created but did not record,
+    among the buyer's own (newest first: a gateway-wide page would miss it once other
+    buyers had made a hundred intents since)."""
     attempt = str(txn.payment_attempts)
-    for view in await gateway(deps).list_intents(limit=100):
+    for view in await gateway(deps).list_intents(limit=100, customer_id=customer_id):
         meta = view.metadata
         if meta.get("transaction_id") == str(txn.id) and meta.get("attempt") == attempt:
             return view
@@ -183,7 +187,7 @@ async def _authorize(deps: Deps, txn: Transaction, buyer: User, *, resumed: bool
             return Result(intent=old)  # the client confirmed it after all
         if old.status != "canceled":
             await _cancel_quietly(deps, txn, old.id, f"cancel:{txn.payment_attempts - 1}")
-    found = await _find_intent(deps, txn) if resumed else None
+    found = await _find_intent(deps, txn, buyer.stripe_customer_id) if resumed else None
     if found is not None:
         return Result(intent=found)
     assert buyer.stripe_customer_id is not None

@@ -322,8 +322,10 @@ async def test_a_process_killed_after_capturing_is_resumed_without_a_second_capt
     assert (done.status, done.pending_step) == ("RELEASED", None)
     intent = await payment_gateway.retrieve_intent(txn.stripe_payment_intent_id)
     assert (intent.status, intent.amount_received) == ("succeeded", 7_700)
-    charges = await payment_gateway.client.v1.charges.list_async(params={"limit": 100})
-    mine = [c for c in charges.data if c.payment_intent == txn.stripe_payment_intent_id]
+    charges = await payment_gateway.client.v1.charges.list_async(
+        params={"payment_intent": txn.stripe_payment_intent_id}
+    )
+    mine = list(charges.data)
     assert [(c.amount, c.captured) for c in mine] == [(7_700, True)]
     assert await ledger_sums(deps, txn.id) == 0
 

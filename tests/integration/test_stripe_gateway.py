@@ -413,3 +413,24 @@ def test_without_a_secret_every_webhook_is_rejected(settings: Settings) -> None:
     payload = event_payload()
     with pytest.raises(WebhookRejected):
         gateway.verify_webhook(payload, sign(payload))
+
+
+async def test_intents_list_newest_first_and_by_customer(payment_gateway: StripeGateway) -> None:
+    cus = await customer(payment_gateway)
+    card = await test_card(payment_gateway, cus)
+    made = []
+    for amount in (101, 102, 103):
+        intent = await payment_gateway.authorize(
+            amount=amount,
+            currency="EUR",
+            customer_id=cus,
+            payment_method_id=card,
+            metadata={"transaction_id": "t2"},
+            idempotency_key=key("authorize"),
+        )
+        made.append(intent.id)
+    await authorized(payment_gateway, 104)  # another customer's
+    # Newest first, as Stripe lists: a search for a recent intent sees it on page one.
+    assert (await payment_gateway.list_intents(limit=1))[0].amount == 104
+    mine = await payment_gateway.list_intents(limit=100, customer_id=cus)
+    assert [i.id for i in mine] == made[::-1]
