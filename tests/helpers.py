@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import stripe
 
 from adapters.stripe_gateway import StripeGateway
+from realtime.slots import SlotSeed
 
 REGISTER = """
 mutation($input: RegisterInput!) {
@@ -181,3 +182,29 @@ async def test_card(gateway: StripeGateway, customer_id: str, *, declined: bool 
 
 
 test_card.__test__ = False  # type: ignore[attr-defined]  # a helper, not a pytest test
+
+
+def slot_seed(kind: str = "ENGLISH", **overrides: object) -> SlotSeed:
+    """An auction slot's terms for script-level tests: a live auction of `kind` that
+    started a second ago and ends in an hour, starting at 100 minor units of USD."""
+    now = datetime.now(UTC)
+    values: dict[str, object] = {
+        "auction_id": uuid.uuid4(),
+        "type": kind,
+        "currency": "USD",
+        "seller_id": uuid.uuid4(),
+        "starting_price": 100,
+        "reserve_price": None,
+        "buy_now_price": None,
+        "starts_at": now - timedelta(seconds=1),
+        "ends_at": now + timedelta(hours=1),
+        "hard_close_at": None,
+        "soft_close_window_seconds": None,
+        "soft_close_extension_seconds": None,
+        "dutch_step": None,
+        "dutch_step_seconds": None,
+        "dutch_floor": None,
+        "activated_at": now,
+    }
+    values.update(overrides)
+    return SlotSeed(**values)  # type: ignore[arg-type]

@@ -23,30 +23,7 @@ from domain.slot_results import (
 )
 from realtime.slots import LIVE_SET, AuctionSlots, SlotSeed, keys, request_key
 from settings import Settings
-
-
-def seed(kind: str, **overrides: object) -> SlotSeed:
-    now = datetime.now(UTC)
-    values: dict[str, object] = {
-        "auction_id": uuid.uuid4(),
-        "type": kind,
-        "currency": "USD",
-        "seller_id": uuid.uuid4(),
-        "starting_price": 100,
-        "reserve_price": None,
-        "buy_now_price": None,
-        "starts_at": now - timedelta(seconds=1),
-        "ends_at": now + timedelta(hours=1),
-        "hard_close_at": None,
-        "soft_close_window_seconds": None,
-        "soft_close_extension_seconds": None,
-        "dutch_step": None,
-        "dutch_step_seconds": None,
-        "dutch_floor": None,
-        "activated_at": now,
-    }
-    values.update(overrides)
-    return SlotSeed(**values)  # type: ignore[arg-type]
+from tests.helpers import slot_seed
 
 
 @pytest.fixture
@@ -97,20 +74,20 @@ class Raw:
 async def test_every_event_and_answer_of_the_real_scripts_round_trips(redis: aioredis.Redis):
     raw = Raw(redis)
     a, b, c = (str(uuid.uuid4()) for _ in range(3))
-    english = seed(
+    english = slot_seed(
         "ENGLISH",
         reserve_price=500,
         buy_now_price=5000,
         soft_close_window_seconds=7200,
         soft_close_extension_seconds=7200,
     )
-    sealed = seed("SEALED_SECOND_PRICE", starting_price=100, reserve_price=150)
-    dutch = seed(
+    sealed = slot_seed("SEALED_SECOND_PRICE", starting_price=100, reserve_price=150)
+    dutch = slot_seed(
         "DUTCH", starting_price=5000, dutch_step=100, dutch_step_seconds=1, dutch_floor=1000,
         activated_at=datetime.now(UTC) - timedelta(seconds=5),
     )  # fmt: skip
-    buy = seed("ENGLISH", buy_now_price=900)
-    cancelled = seed("ENGLISH")
+    buy = slot_seed("ENGLISH", buy_now_price=900)
+    cancelled = slot_seed("ENGLISH")
     lots = (english, sealed, dutch, buy, cancelled)
     for lot in lots:
         await raw.slots.create(lot)
@@ -137,7 +114,7 @@ async def test_every_event_and_answer_of_the_real_scripts_round_trips(redis: aio
     await raw.bid(dutch, b, 5000)  # takes the price: ENDED (ACCEPTED)
     await raw.bid(buy, c, 0, kind="buynow")  # ENDED (BUY_NOW)
     await raw.bid(buy, a, 1000)  # after the end
-    await raw.bid(cancelled, a, seed("ENGLISH").starting_price, idem="x")
+    await raw.bid(cancelled, a, slot_seed("ENGLISH").starting_price, idem="x")
     state, events, _, sealed_key = keys(sealed.auction_id)
     await redis.hset(state, "ends_ms", "1")  # due now
     close = orjson.loads(await raw.slots.scripts.close(keys=[state, events, sealed_key], args=[]))

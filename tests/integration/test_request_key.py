@@ -11,42 +11,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as aioredis
 
 from domain.slot_results import BidApplied, BidRefused
-from realtime.slots import AuctionSlots, SlotSeed, keys, request_key
+from realtime.slots import AuctionSlots, keys, request_key
 from settings import Settings
 from tests.faultproxy import FaultProxy
+from tests.helpers import slot_seed
 
 CLIENT_NAME = "gavel-request-key-test"
-
-
-def seed(**overrides: object) -> SlotSeed:
-    now = datetime.now(UTC)
-    values: dict[str, object] = {
-        "auction_id": uuid.uuid4(),
-        "type": "ENGLISH",
-        "currency": "USD",
-        "seller_id": uuid.uuid4(),
-        "starting_price": 100,
-        "reserve_price": None,
-        "buy_now_price": None,
-        "starts_at": now - timedelta(seconds=1),
-        "ends_at": now + timedelta(hours=1),
-        "hard_close_at": None,
-        "soft_close_window_seconds": None,
-        "soft_close_extension_seconds": None,
-        "dutch_step": None,
-        "dutch_step_seconds": None,
-        "dutch_floor": None,
-        "activated_at": now,
-    }
-    values.update(overrides)
-    return SlotSeed(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -72,7 +48,7 @@ async def slot_state(redis: aioredis.Redis, auction_id: uuid.UUID) -> tuple[int,
 
 async def test_the_script_applies_a_request_key_once(redis: aioredis.Redis):
     slots = AuctionSlots(redis, batch_bids=False)
-    lot = seed()
+    lot = slot_seed()
     await slots.create(lot)
     state, events, idem, sealed = keys(lot.auction_id)
     request = request_key(lot.auction_id)
@@ -96,7 +72,7 @@ async def test_the_script_applies_a_request_key_once(redis: aioredis.Redis):
 
 async def test_a_rejection_is_not_remembered(redis: aioredis.Redis):
     slots = AuctionSlots(redis, batch_bids=False)
-    lot = seed()
+    lot = slot_seed()
     await slots.create(lot)
     state, events, idem, sealed = keys(lot.auction_id)
     request = request_key(lot.auction_id)
@@ -114,7 +90,7 @@ async def test_a_bid_whose_reply_was_lost_is_applied_once(
     client = aioredis.from_url(proxy.url, decode_responses=True)
     try:
         slots = AuctionSlots(client, batch_bids=batched)
-        lot = seed()
+        lot = slot_seed()
         await slots.create(lot)
         bidder = uuid.uuid4()
         proxy.lose_next_reply(str(bidder).encode())
@@ -136,7 +112,7 @@ async def test_bids_succeed_after_every_pooled_connection_was_killed(
     )
     try:
         slots = AuctionSlots(client)
-        lot = seed()
+        lot = slot_seed()
         await slots.create(lot)
         bidders = [uuid.uuid4() for _ in range(8)]
         # Fill the pool with several connections, then kill every one of them.
