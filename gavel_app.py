@@ -115,6 +115,7 @@ def build_deps(
         throttle=throttle or Throttle(),
         payments=payments,
         settlement_policy=settings.settlement_policy,
+        password_reset_ttl=timedelta(seconds=settings.password_reset_ttl_seconds),
         # At least an access token's life: a token still valid finds its account's state.
         account_states=AccountStates(
             slots.redis,
@@ -145,6 +146,8 @@ def rates(settings: Settings) -> Rates:
         listing_user=Rate.parse(settings.rate_listing_user),
         payment_user=Rate.parse(settings.rate_payment_user),
         card_user=Rate.parse(settings.rate_card_user),
+        password_reset_email=Rate.parse(settings.rate_password_reset_email),
+        password_reset_ip=Rate.parse(settings.rate_password_reset_ip),
     )
 
 

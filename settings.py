@@ -119,6 +119,18 @@ class Settings(BaseSettings):
     # ~64 MiB and tens of ms of a core). Logins beyond this many wait their turn.
     password_hash_threads: int = Field(default=2, ge=1, alias="GAVEL_PASSWORD_HASH_THREADS")
 
+    # --- Multi-factor login and password reset (services/mfa.py, services/password_reset.py)
+    # A mailed password-reset token's life, seconds (single use).
+    password_reset_ttl_seconds: int = Field(default=1800, ge=60, alias="GAVEL_PASSWORD_RESET_TTL")
+    # requestPasswordReset per email asked for (known or not, so no enumeration) and per
+    # client address; over the limit: RATE_LIMITED, nothing mailed.
+    rate_password_reset_email: RateText = Field(
+        default="3/3600", alias="GAVEL_RATE_PASSWORD_RESET_EMAIL"
+    )
+    rate_password_reset_ip: RateText = Field(
+        default="20/3600", alias="GAVEL_RATE_PASSWORD_RESET_IP"
+    )
+
     # --- Metrics (observability/metrics.py; GET /metrics, Prometheus text format) -----
     metrics_enabled: bool = Field(default=True, alias="GAVEL_METRICS_ENABLED")
     # Comma-separated client addresses or networks that may scrape (the client as

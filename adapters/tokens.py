@@ -21,6 +21,9 @@ class TokenError(Exception):
 class AccessClaims:
     user_id: uuid.UUID
     expires_at: datetime
+    # The account's `token_version` when the token was issued (0 for tokens without it):
+    # a password or MFA change raises the account's, so older tokens stop working.
+    token_version: int = 0
 
 
 class TokenService:
@@ -54,7 +57,9 @@ class TokenService:
             raise TokenError("the token is not meant for this use")
         return dict(claims)
 
-    def issue_access(self, user_id: uuid.UUID, now: datetime | None = None) -> str:
+    def issue_access(
+        self, user_id: uuid.UUID, now: datetime | None = None, *, token_version: int = 0
+    ) -> str:
         now = now or datetime.now(UTC)
         # jti: two logins in the same second must not get the same token (caches key on it).
         claims: dict[str, object] = {
@@ -62,6 +67,8 @@ class TokenService:
             "purpose": "access",
             "jti": secrets.token_hex(8),
         }
+        if token_version:
+            claims["tv"] = token_version
         return self._encode(claims, self._access_ttl, now)
 
     def read_access(self, token: str) -> AccessClaims:
@@ -72,7 +79,14 @@ class TokenService:
             raise TokenError("the token names no valid user") from None
         exp = claims["exp"]
         assert isinstance(exp, int)
-        return AccessClaims(user_id=user_id, expires_at=datetime.fromtimestamp(exp, UTC))
+        version = claims.get("tv", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise TokenError("the token's version is malformed")
+        return AccessClaims(
+            user_id=user_id,
+            expires_at=datetime.fromtimestamp(exp, UTC),
+            token_version=version,
+        )
 
     def issue_email_verification(self, user_id: uuid.UUID, email: str) -> str:
         return self._encode(

@@ -41,6 +41,8 @@ _FIELDS = (
     "banned_at",
     "created_at",
     "updated_at",
+    # Access tokens of an older version are refused (services/accounts.py).
+    "token_version",
 )
 _MOMENTS = frozenset({"email_verified_at", "banned_at", "created_at", "updated_at"})
 
@@ -60,6 +62,8 @@ def decode(raw: str | bytes) -> User:
         value = data.get(name)
         data[name] = None if value is None else datetime.fromisoformat(value)
     values: dict[str, Any] = {name: data.get(name) for name in _FIELDS}
+    # A state written before token versions existed stands for version 0.
+    values["token_version"] = data.get("token_version") or 0
     return User(id=uuid.UUID(data["id"]), password_hash="", **values)
 
 

@@ -6,7 +6,6 @@ import logging
 import uuid
 from dataclasses import asdict, dataclass
 
-import pyotp
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
@@ -23,6 +22,7 @@ from domain.accounts import (
 )
 from domain.enums import Role
 from domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from services import second_factor
 from services.deps import Deps
 from services.limits import LoginOutcome
 from services.unavailable import Unavailable, unavailable
@@ -63,7 +63,9 @@ async def _issue(deps: Deps, uow: UnitOfWork, user: User, family: uuid.UUID) -> 
         )
     )
     return AuthResult(
-        user=user, access_token=deps.tokens.issue_access(user.id, now), refresh_token=token
+        user=user,
+        access_token=deps.tokens.issue_access(user.id, now, token_version=user.token_version),
+        refresh_token=token,
     )
 
 
@@ -168,13 +170,56 @@ async def _login(deps: Deps, address: str, password: str, otp: str | None) -> Au
         if user.banned_at is not None:
             raise Forbidden("this account is banned", code="ACCOUNT_BANNED")
         if user.mfa_enabled:
-            if not otp:
-                raise AuthFailed("a one-time code is required", code="MFA_REQUIRED", field="otp")
-            if not user.mfa_secret or not pyotp.TOTP(user.mfa_secret).verify(otp, valid_window=1):
-                raise AuthFailed("the one-time code is wrong", code="INVALID_OTP", field="otp")
+            user = await _second_factor(deps, uow, user, otp)
         result = await _issue(deps, uow, user, uuid.uuid4())
         await uow.commit()
         return result
+
+
+async def _second_factor(deps: Deps, uow: UnitOfWork, user: User, otp: str | None) -> User:
+    """The login's second factor: a TOTP code or an unused recovery code
+    (services/second_factor.py), checked on the locked row so a code works once. Raises
+    AuthFailed MFA_REQUIRED (no code) or INVALID_OTP (wrong, replayed or used)."""
+    if not otp:
+        raise AuthFailed("a one-time code is required", code="MFA_REQUIRED", field="otp")
+    locked = await uow.session.get(User, user.id, with_for_update=True, populate_existing=True)
+    if locked is None:
+        raise AuthFailed("wrong email or password")
+    factor = await second_factor.accept_code(uow, locked, otp, deps.clock())
+    if factor is None:
+        raise AuthFailed("the one-time code is wrong or was used", code="INVALID_OTP", field="otp")
+    if factor == "recovery":
+        uow.session.add(
+            AuditLog(
+                actor_id=locked.id,
+                action="use_recovery_code",
+                entity_type="user",
+                entity_id=str(locked.id),
+                details={"reason": "login"},
+            )
+        )
+    return locked
+
+
+async def start_session(deps: Deps, uow: UnitOfWork, user: User) -> AuthResult:
+    """A new session (a new refresh-token family) for `user`, committed with `uow`: the
+    actor's own session after a change that revoked all the others (services/mfa.py)."""
+    return await _issue(deps, uow, user, uuid.uuid4())
+
+
+async def revoke_all_sessions(deps: Deps, uow: UnitOfWork, user: User) -> None:
+    """Revoke every refresh token of `user` and raise its token version, so its access
+    tokens stop working too (`user_for_access_token`); the caller commits through
+    `commit_account`, which republishes the account's state with the new version.
+    Used when the password or MFA changes (SPEC section 8)."""
+    now = deps.clock()
+    await uow.session.exec(
+        update(RefreshToken)
+        .where(col(RefreshToken.user_id) == user.id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    user.token_version += 1
+    user.updated_at = now
 
 
 async def refresh(deps: Deps, token: str) -> AuthResult:
@@ -254,6 +299,9 @@ async def user_for_access_token(deps: Deps, token: str) -> User:
         except TokenError as err:
             raise TokenRejected(str(err), code=err.code) from None
         user = await _account_state(deps, claims.user_id)
+        if user is not None and claims.token_version != user.token_version:
+            # The password or MFA changed after this token was issued (services/mfa.py).
+            raise TokenRejected("the token was revoked: the account's credentials changed")
         if user is not None:
             deps.user_cache.put(token, user, claims.expires_at.timestamp())
     if user is None:

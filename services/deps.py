@@ -96,3 +96,5 @@ class Deps:
     payments: PaymentGateway | None = None
     # Settlement's windows, fee and premium (domain/settlement.py); defaults match settings.py.
     settlement_policy: SettlementPolicy = field(default_factory=SettlementPolicy)
+    # A mailed password-reset token's life (GAVEL_PASSWORD_RESET_TTL).
+    password_reset_ttl: timedelta = timedelta(minutes=30)

@@ -21,6 +21,10 @@ the use case changes nothing. The limits, all settings (`.env.example`):
   retry-after, is at most (1 + login_backoff_max) token intervals (defaults: 33 x 30 s
   = 990 s). A successful login resets that pair's streak only;
 - a registration: per client address;
+- a password reset request: per email asked for (whether or not an account has it) and
+  per client address; a signed-in user's MFA code or current password (confirmMfa,
+  disableMfa, regenerateRecoveryCodes, changePassword) is a login attempt and charges
+  the login limits, failures with backoff (services/mfa.py);
 - a listing (createAuction, whose images cost CPU): per user, before any image is read;
 - a payment-gateway call a user asks for (savePaymentMethod, createSetupIntent,
   payTransaction, and the gateway read behind `Transaction.paymentClientSecret`): per
@@ -101,6 +105,9 @@ class Rates:
     listing_user: Rate
     payment_user: Rate
     card_user: Rate
+    # Password reset requests (services/password_reset.py).
+    password_reset_email: Rate
+    password_reset_ip: Rate
 
 
 LoginOutcome = Literal["failed", "succeeded", "neutral"]
@@ -221,3 +228,16 @@ class Throttle:
         )
         if wait > 0:
             raise RateLimited("attempts to save a card", wait)
+
+    async def password_reset(self, email: str, ip: str | None) -> None:
+        """Raises RateLimited when the email (known or not: the answer must not tell) or
+        the client address has no reset request left; else takes one token of each."""
+        if self._limits is None:
+            return
+        buckets, rates = self._limits
+        charges = [Charge(f"reset:a:{_account(email)}", rates.password_reset_email)]
+        if ip:
+            charges.append(Charge(f"reset:ip:{limit_key(ip)}", rates.password_reset_ip))
+        wait = await buckets.charge(charges)
+        if wait > 0:
+            raise RateLimited("password reset requests", wait)

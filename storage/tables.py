@@ -76,6 +76,13 @@ class User(SQLModel, table=True):
     banned_at: datetime | None = _opt_ts()
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # Multi-factor login and credentials (services/mfa.py, services/password_reset.py):
+    # the secret of an enrolment awaiting its first code; the TOTP time step last accepted
+    # (a code is never accepted twice); the version every access token carries, raised
+    # when the password or MFA changes so older access tokens die at once.
+    mfa_pending_secret: str | None = Field(default=None, max_length=64)
+    mfa_last_step: int | None = Field(default=None, sa_type=BigInteger)
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class RefreshToken(SQLModel, table=True):
@@ -308,6 +315,10 @@ class AuditLog(SQLModel, table=True):
     )
     at: datetime = _ts()
 
+
+# Account-security tables (MFA recovery codes, password reset tokens).
+from storage.auth_tables import MfaRecoveryCode as MfaRecoveryCode  # noqa: E402
+from storage.auth_tables import PasswordResetToken as PasswordResetToken  # noqa: E402
 
 # Settlement's tables live in their own module; importing them here registers them in
 # SQLModel.metadata (Alembic, tests) and keeps `tables.Transaction` working.
