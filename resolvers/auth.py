@@ -8,10 +8,11 @@ from domain.accounts import Address
 from domain.errors import NotAuthenticated
 from schema.context import Ctx
 from schema.inputs import AddressInput, RegisterInput
+from schema.mfa_types import MfaEnabledPayload, MfaEnrollmentPayload, RecoveryCodesPayload
 from schema.payloads import AuthPayload, SimplePayload
 from schema.user_types import User
 from schema.viewer_types import Viewer
-from services import accounts
+from services import accounts, credentials, mfa, password_reset
 from services.accounts import AuthResult
 
 from .common import as_payload, client_ip, parse_id, viewer
@@ -104,6 +105,83 @@ async def update_profile(
                 country=address.country,
             ),
         )
+        return SimplePayload()
+
+    return await as_payload(SimplePayload.failed, act)
+
+
+# --- Multi-factor login and passwords (services/mfa.py, services/credentials.py,
+# services/password_reset.py) ---------------------------------------------------------
+
+
+async def enroll_mfa(info: Ctx) -> MfaEnrollmentPayload:
+    async def act() -> MfaEnrollmentPayload:
+        started = await mfa.enroll(info.context.deps, viewer(info))
+        return MfaEnrollmentPayload(
+            secret=started.secret,
+            provisioning_uri=started.provisioning_uri,
+            qr_code=started.qr_code,
+        )
+
+    return await as_payload(lambda e: MfaEnrollmentPayload(errors=[e]), act)
+
+
+async def confirm_mfa(info: Ctx, code: str) -> MfaEnabledPayload:
+    async def act() -> MfaEnabledPayload:
+        done = await mfa.confirm(info.context.deps, viewer(info), code, client_ip(info))
+        return MfaEnabledPayload(
+            recovery_codes=done.recovery_codes,
+            access_token=done.session.access_token,
+            refresh_token=done.session.refresh_token,
+            user=User(row=done.session.user),
+        )
+
+    return await as_payload(lambda e: MfaEnabledPayload(errors=[e]), act)
+
+
+async def disable_mfa(info: Ctx, code: str) -> AuthPayload:
+    async def act() -> AuthPayload:
+        return _auth(await mfa.disable(info.context.deps, viewer(info), code, client_ip(info)))
+
+    return await as_payload(_auth_failed, act)
+
+
+async def regenerate_recovery_codes(info: Ctx, code: str) -> RecoveryCodesPayload:
+    async def act() -> RecoveryCodesPayload:
+        codes = await mfa.regenerate_recovery_codes(
+            info.context.deps, viewer(info), code, client_ip(info)
+        )
+        return RecoveryCodesPayload(recovery_codes=codes)
+
+    return await as_payload(lambda e: RecoveryCodesPayload(errors=[e]), act)
+
+
+async def change_password(info: Ctx, current_password: str, new_password: str) -> AuthPayload:
+    async def act() -> AuthPayload:
+        return _auth(
+            await credentials.change_password(
+                info.context.deps,
+                viewer(info),
+                current_password=current_password,
+                new_password=new_password,
+                ip=client_ip(info),
+            )
+        )
+
+    return await as_payload(_auth_failed, act)
+
+
+async def request_password_reset(info: Ctx, email: str) -> SimplePayload:
+    async def act() -> SimplePayload:
+        await password_reset.request_reset(info.context.deps, email, client_ip(info))
+        return SimplePayload()
+
+    return await as_payload(SimplePayload.failed, act)
+
+
+async def reset_password(info: Ctx, token: str, new_password: str) -> SimplePayload:
+    async def act() -> SimplePayload:
+        await password_reset.reset_password(info.context.deps, token, new_password)
         return SimplePayload()
 
     return await as_payload(SimplePayload.failed, act)

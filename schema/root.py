@@ -21,6 +21,7 @@ from schema.auction_types import Auction, AuctionConnection
 from schema.bid_result_types import PlaceBidResult
 from schema.context import GavelContext
 from schema.discovery_types import SearchResult
+from schema.mfa_types import MfaEnabledPayload, MfaEnrollmentPayload, RecoveryCodesPayload
 from schema.notification_types import Notification
 from schema.payloads import AuthPayload, CreateAuctionPayload, SimplePayload
 from schema.permissions import IsAdmin, IsAuthenticated
@@ -69,6 +70,45 @@ class AccountMutations:
     )
     update_profile: SimplePayload = strawberry.mutation(
         resolver=auth_r.update_profile, permission_classes=signed_in
+    )
+
+
+@strawberry.type
+class AccountSecurityMutations:
+    enroll_mfa: MfaEnrollmentPayload = strawberry.mutation(
+        resolver=auth_r.enroll_mfa,
+        permission_classes=signed_in,
+        description="Start multi-factor login: a TOTP secret, its otpauth:// URI and QR image.",
+    )
+    confirm_mfa: MfaEnabledPayload = strawberry.mutation(
+        resolver=auth_r.confirm_mfa,
+        permission_classes=signed_in,
+        description="Turn MFA on with a first code; returns ten recovery codes and a fresh "
+        "session (every other session is revoked).",
+    )
+    disable_mfa: AuthPayload = strawberry.mutation(
+        resolver=auth_r.disable_mfa,
+        permission_classes=signed_in,
+        description="Turn MFA off with a current code or a recovery code; a fresh session.",
+    )
+    regenerate_recovery_codes: RecoveryCodesPayload = strawberry.mutation(
+        resolver=auth_r.regenerate_recovery_codes,
+        permission_classes=signed_in,
+        description="Replace the recovery codes; needs a current code or a recovery code.",
+    )
+    change_password: AuthPayload = strawberry.mutation(
+        resolver=auth_r.change_password,
+        permission_classes=signed_in,
+        description="Change the password; every other session is revoked, a fresh one given.",
+    )
+    request_password_reset: SimplePayload = strawberry.mutation(
+        resolver=auth_r.request_password_reset,
+        description="Mail a single-use reset token if an account has the address; the "
+        "answer is the same either way.",
+    )
+    reset_password: SimplePayload = strawberry.mutation(
+        resolver=auth_r.reset_password,
+        description="Set a new password with a mailed token; every session is revoked.",
     )
 
 
@@ -184,6 +224,7 @@ Mutation = merge_types(
     "Mutation",
     (
         AccountMutations,
+        AccountSecurityMutations,
         AuctionMutations,
         BiddingMutations,
         AfterSaleMutations,
