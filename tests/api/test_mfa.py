@@ -9,6 +9,7 @@ import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import unquote
 
 import httpx
@@ -213,8 +214,13 @@ _addresses = itertools.count(1)
 
 @pytest.fixture(scope="module")
 async def limited(settings: Settings) -> AsyncIterator[FastAPI]:
-    low = {"rate_login_account": "3/60", "rate_login_account_all": "6/60", "rate_login_ip": "5/60"}
-    low |= {"run_scheduler": False, "run_settlement": False}
+    low: dict[str, Any] = {
+        "rate_login_account": "3/60",
+        "rate_login_account_all": "6/60",
+        "rate_login_ip": "5/60",
+        "run_scheduler": False,
+        "run_settlement": False,
+    }
     application = create_app(settings.model_copy(update=low), fast_hash=True)
     async with application.router.lifespan_context(application):
         yield application
