@@ -2,7 +2,8 @@
 
 A bid must not need PostgreSQL on its way in (README, "Bids never touch PostgreSQL"), and
 every authenticated request needs the token's account: its roles, ban, fraud hold, email
-verification, and the profile `me` shows. Each account's state is one Redis string,
+verification, token version (access tokens of an older one are revoked), and the profile
+`me` shows. Each account's state is one Redis string,
 the hash `gavel:account:<user id>`: `s`, a JSON copy of its `users` row without secrets
 (no password hash, no MFA secret, no payment ids), and `v`, its version (`updated_at`).
 

@@ -136,7 +136,8 @@ async def verify_email(deps: Deps, token: str) -> None:
 async def login(
     deps: Deps, *, email: str, password: str, otp: str | None, ip: str | None = None
 ) -> AuthResult:
-    """Log in by email and password (and a one-time code when MFA is on).
+    """Log in by email and password (and, when MFA is on, `otp`: a current TOTP code or
+    an unused recovery code, each accepted once: services/second_factor.py).
 
     Raises RateLimited before anything else when the pair (account, address), the
     account across all addresses or the address has no attempt left
@@ -288,9 +289,12 @@ async def user_for_access_token(deps: Deps, token: str) -> User:
     PostgreSQL, which repopulates Redis. So PostgreSQL is needed only when Redis lacks the
     state, and a request still authenticates while PostgreSQL is down.
 
-    Raises `TokenRejected` (INVALID_TOKEN, TOKEN_EXPIRED, an account that no longer
-    exists), `Forbidden` (ACCOUNT_BANNED), or `Unavailable` when neither Redis nor
-    PostgreSQL can answer.
+    A token whose version (`tv` claim) is not the account's `token_version` was issued
+    before a password or MFA change (`revoke_all_sessions`) and is refused at once.
+
+    Raises `TokenRejected` (INVALID_TOKEN, TOKEN_EXPIRED, a revoked token, an account that
+    no longer exists), `Forbidden` (ACCOUNT_BANNED), or `Unavailable` when neither Redis
+    nor PostgreSQL can answer.
     """
     user = deps.user_cache.get(token)  # a hit: this token was verified and has not expired
     if user is None:

@@ -25,18 +25,28 @@ REFRESH = """mutation($t: String!) { refreshToken(refreshToken: $t) {
 
 @dataclass
 class Mfa:
+    """An account with MFA on. Codes are counted in steps from the one confirmMfa used
+    (`confirmed_at`), not from the clock, so a step boundary passing mid-test changes
+    nothing: the server accepts one step either side, and a test lasts far less than 30 s."""
+
     secret: str
     recovery_codes: list[str]
     session: Account  # the fresh session confirmMfa returned
+    confirmed_at: float
 
-    def code(self, steps_from_now: int = 0) -> str:
-        return pyotp.TOTP(self.secret).at(time.time() + 30 * steps_from_now)
+    def code(self, steps: int = 0) -> str:
+        return pyotp.TOTP(self.secret).at(self.confirmed_at + 30 * steps)
 
-    def code_not_near_now(self, steps_from_now: int) -> str:
-        """The code of a step outside the accepted window, unless it equals one inside."""
+    def code_not_near_now(self, steps: int) -> str:
+        """The code of a step outside the accepted window (or, should it equal a code
+        inside it, a code that is none of those)."""
         near = {self.code(d) for d in (-1, 0, 1, 2)}
-        code = self.code(steps_from_now)
-        return code if code not in near else "000000" if "000000" not in near else "999999"
+        code = self.code(steps)
+        return (
+            code
+            if code not in near
+            else next(c for c in ("000000", "999999", "123456") if c not in near)
+        )
 
 
 async def enroll(gql: Any, account: Account) -> str:
@@ -51,7 +61,8 @@ async def enroll(gql: Any, account: Account) -> str:
 
 async def enable_mfa(gql: Any, account: Account) -> Mfa:
     secret = await enroll(gql, account)
-    code = pyotp.TOTP(secret).now()
+    confirmed_at = time.time()
+    code = pyotp.TOTP(secret).at(confirmed_at)
     data = (await gql(CONFIRM, {"code": code}, token=account.token))["data"]["confirmMfa"]
     assert data["errors"] == [], data
     session = Account(
@@ -61,7 +72,12 @@ async def enable_mfa(gql: Any, account: Account) -> Mfa:
         token=data["accessToken"],
         refresh=data["refreshToken"],
     )
-    return Mfa(secret=secret, recovery_codes=data["recoveryCodes"], session=session)
+    return Mfa(
+        secret=secret,
+        recovery_codes=data["recoveryCodes"],
+        session=session,
+        confirmed_at=confirmed_at,
+    )
 
 
 async def login(gql: Any, account: Account, otp: str | None = None, password: str = PASSWORD):
