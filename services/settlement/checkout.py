@@ -103,7 +103,7 @@ async def start_settlement(deps: Deps, auction_id: uuid.UUID) -> Transaction | N
             return existing
         txn = await uow.session.get(Transaction, txn_id)
         assert txn is not None
-        notify(
+        await notify(
             uow,
             txn,
             "SALE_STARTED",
@@ -111,7 +111,9 @@ async def start_settlement(deps: Deps, auction_id: uuid.UUID) -> Transaction | N
             + ("your saved card is being charged." if authorize else "please pay for your item."),
             to=(txn.buyer_id,),
         )
-        notify(uow, txn, "SALE_STARTED", "Your item sold: awaiting payment.", to=(txn.seller_id,))
+        await notify(
+            uow, txn, "SALE_STARTED", "Your item sold: awaiting payment.", to=(txn.seller_id,)
+        )
         audit(uow, None, "transaction.start", "transaction", txn.id, now, auction=str(auction_id))
         await uow.commit()
     if not authorize:
