@@ -1,17 +1,25 @@
-"""Notifications: the inbox's read marks; the live `myNotifications` stream is not built
-yet (NOT_AVAILABLE_YET until the notifications issue lands)."""
+"""Notifications: the inbox's read marks, email preferences and the live
+`myNotifications` stream (services/inbox.py, services/notifications/)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 import strawberry
 
-from domain.errors import NotAvailableYet, ValidationFailed
+from domain.errors import ValidationFailed
 from schema.context import Ctx
-from schema.notification_types import Notification
+from schema.notification_types import (
+    Notification,
+    NotificationPreferenceInput,
+    NotificationPreferencesPayload,
+    preference_list,
+)
 from schema.payloads import SimplePayload
 from services import inbox
+from services.notifications import live
+from services.notifications import preferences as preferences_mod
 
 from .common import as_payload, parse_id, viewer
 
@@ -26,6 +34,27 @@ async def mark_notifications_read(info: Ctx, ids: list[strawberry.ID]) -> Simple
     return await as_payload(SimplePayload.failed, act)
 
 
-async def my_notifications(info: Ctx) -> AsyncGenerator[Notification]:
-    raise NotAvailableYet("myNotifications")
-    yield  # pragma: no cover
+async def update_notification_preferences(
+    info: Ctx, preferences: list[NotificationPreferenceInput]
+) -> NotificationPreferencesPayload:
+    async def act() -> NotificationPreferencesPayload:
+        changes = {p.kind: p.email for p in preferences}
+        if len(changes) != len(preferences):
+            raise ValidationFailed("a kind is given twice", field="preferences")
+        choices = await preferences_mod.update_email_preferences(
+            info.context.deps, viewer(info).id, changes
+        )
+        return NotificationPreferencesPayload(preferences=preference_list(choices))
+
+    return await as_payload(NotificationPreferencesPayload.failed, act)
+
+
+async def my_notifications(
+    info: Ctx, since_sequence: int | None = None
+) -> AsyncGenerator[Notification]:
+    """The viewer's own notifications: after `since_sequence` and then live, or live
+    from now without it (services/notifications/live.py)."""
+    user = viewer(info)
+    async with aclosing(live.stream(info.context.deps, user.id, since_sequence)) as rows:
+        async for row in rows:
+            yield Notification(row=row)

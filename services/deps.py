@@ -28,6 +28,7 @@ from domain.payments import PaymentGateway
 from domain.settlement import SettlementPolicy
 from realtime.account_states import AccountStates
 from realtime.events import Bus
+from realtime.notification_feed import NotificationFeed
 from realtime.slots import AuctionSlots
 from services.limits import Throttle
 from services.user_cache import UserCache
@@ -96,3 +97,6 @@ class Deps:
     payments: PaymentGateway | None = None
     # Settlement's windows, fee and premium (domain/settlement.py); defaults match settings.py.
     settlement_policy: SettlementPolicy = field(default_factory=SettlementPolicy)
+    # Notifications part (issue 15): this process's live notification wake-ups
+    # (realtime/notification_feed.py); None: subscribers poll.
+    notifications: NotificationFeed | None = None
