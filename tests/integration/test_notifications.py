@@ -231,7 +231,9 @@ async def _notes_of(app: FastAPI, auction: Auction) -> list[tuple[uuid.UUID, str
 async def test_outbid_by_a_proxy_and_reserve_met_once(app: FastAPI):
     seller, alice, bob, carol = await _users(app, 4)
     auction = await _auction_with_reserve(app, seller, 1000)
-    await _bid(app, alice, auction, "1.00", "30.00")  # alice leads, ceiling 30.00: the price jumps to the reserve
+    await _bid(
+        app, alice, auction, "1.00", "30.00"
+    )  # alice leads, ceiling 30.00: the price jumps to the reserve
     await _bid(app, bob, auction, "11.00")  # bob is outbid at once by alice's proxy
     await _bid(app, carol, auction, "31.00")  # carol outbids alice
     await _bid(app, alice, auction, "40.00")  # alice outbids carol; reserve long met
