@@ -6,23 +6,37 @@ RESERVE_MET, AUCTION_LOST)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from adapters.mailer import LogMailer
+from devservers.stack import StackUrls
+from gavel_app import build_deps
+from realtime.persister import Persister
 from realtime.slot_seeding import seed_for
+from realtime.slots import AuctionSlots
 from services import bidding
+from services.deps import Deps
 from services.notifications.email import dispatch_emails
 from services.notifications.ending_soon import notify_ending_soon
 from services.notifications.preferences import update_email_preferences
+from settings import Settings
 from storage.notification_writer import NewNotification, add_notifications
 from storage.tables import Auction, Item, User, Watch
+from tests.helpers import own_redis_db
 from tests.integration.test_concurrency import _live_english_auction, _users
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _rows(app: FastAPI, user_id: uuid.UUID) -> list[tuple[int, str, str | None]]:
@@ -170,7 +184,11 @@ async def test_unknown_preference_kind_changes_nothing(app: FastAPI):
 
 
 async def _auction_with_reserve(
-    app: FastAPI, seller: User, reserve: int, ends_in: timedelta = timedelta(hours=1)
+    app: FastAPI,
+    seller: User,
+    reserve: int | None,
+    ends_in: timedelta = timedelta(hours=1),
+    slots: AuctionSlots | None = None,
 ) -> Auction:
     deps = app.state.deps
     now = datetime.now(UTC)
@@ -200,13 +218,20 @@ async def _auction_with_reserve(
         uow.session.add(auction)
         seed = await seed_for(uow, auction)
         await uow.commit()
-    await deps.slots.create(seed)
+    await (slots or deps.slots).create(seed)
     return auction
 
 
-async def _bid(app: FastAPI, user: User, auction: Auction, amount: str, ceiling: str | None = None):
+async def _bid(
+    app: FastAPI,
+    user: User,
+    auction: Auction,
+    amount: str,
+    ceiling: str | None = None,
+    deps: Deps | None = None,
+) -> None:
     result = await bidding.place_bid(
-        app.state.deps,
+        deps or app.state.deps,
         user,
         auction.id,
         Decimal(amount),
@@ -279,3 +304,52 @@ async def test_the_end_tells_every_other_bidder_once(app: FastAPI):
             (seller.id, "AUCTION_SOLD"),
         ]
     )
+
+
+KILLED_REDIS_DB = 6  # the killed persister's own live auctions (no other persister sweeps)
+
+
+async def test_a_persister_killed_mid_batch_creates_nothing_twice(
+    app: FastAPI, stack: StackUrls, settings: Settings
+):
+    redis_url = own_redis_db(stack.redis_url, KILLED_REDIS_DB)
+    redis = aioredis.from_url(redis_url, decode_responses=True)
+    slots = AuctionSlots(redis)
+    # The use cases on that Redis database, with no outbox: nothing is persisted yet.
+    deps = build_deps(settings, app.state.deps.uow, slots, fast_hash=True)
+    seller, alice, bob = await _users(app, 3)
+    auctions = [await _auction_with_reserve(app, seller, None, slots=slots) for _ in range(2)]
+    for auction in auctions:
+        for i in range(4):
+            await _bid(app, (alice, bob)[i % 2], auction, f"{i + 1}.00", deps=deps)
+
+    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": redis_url}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.integration.persister_killed",
+        env=env,
+        cwd=str(ROOT),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
+    for auction in auctions:
+        assert await _notes_of(app, auction) == []  # its transaction died with it
+
+    survivor = Persister(redis, slots, app.state.deps.uow, stale_ms=0)
+    for _ in range(2):  # the killed consumer's entries, then a pass with nothing new
+        await survivor.drain(reclaim=True)
+    try:
+        for auction in auctions:
+            got = sorted((u, k) for u, k, _ in await _notes_of(app, auction))
+            # alice, bob, alice, bob: each bid after the first outbids the other once.
+            assert got == sorted([(alice.id, "OUTBID"), (bob.id, "OUTBID"), (alice.id, "OUTBID")])
+        for user in (alice, bob):
+            seqs = [seq for seq, _, _ in await _rows(app, user.id)]
+            assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) in (2, 4)
+            assert await _counter(app, user.id) == len(seqs)
+    finally:
+        await slots.forget([str(a.id) for a in auctions])
+        await redis.aclose()
