@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
@@ -17,9 +18,11 @@ from schema.notification_types import (
     preference_list,
 )
 from schema.payloads import SimplePayload
-from services import inbox
+from schema.socket_session import bearer
+from services import accounts, inbox
 from services.notifications import live
 from services.notifications import preferences as preferences_mod
+from services.unavailable import Unavailable
 
 from .common import as_payload, parse_id, viewer
 
@@ -55,6 +58,20 @@ async def my_notifications(
     """The viewer's own notifications: after `since_sequence` and then live, or live
     from now without it (services/notifications/live.py)."""
     user = viewer(info)
-    async with aclosing(live.stream(info.context.deps, user.id, since_sequence)) as rows:
+    deps, context = info.context.deps, info.context
+    # The token this subscription authenticated with: a socket's, or the request's header.
+    token = getattr(context, "token", None) or bearer(
+        getattr(context.request, "headers", {}).get("authorization")
+    )
+
+    async def recheck() -> None:
+        """A private stream ends when its account may no longer read it (banned:
+        ACCOUNT_BANNED; token expired): the error ends the subscription."""
+        if token is None:
+            return
+        with contextlib.suppress(Unavailable):  # an outage is no reason to end it
+            await accounts.user_for_access_token(deps, token)
+
+    async with aclosing(live.stream(deps, user.id, since_sequence, recheck)) as rows:
         async for row in rows:
             yield Notification(row=row)

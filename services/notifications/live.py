@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -22,6 +22,7 @@ from services.deps import Deps
 from storage.tables import Notification
 
 PAGE = 100  # rows read at once: a subscriber far behind holds at most this many
+RECHECK_SECONDS = 2.0  # the account is checked again at most this often (on a wake or poll)
 
 
 async def last_sequence(deps: Deps, user_id: uuid.UUID) -> int:
@@ -50,11 +51,16 @@ async def after(
 
 
 async def stream(
-    deps: Deps, user_id: uuid.UUID, since_sequence: int | None
+    deps: Deps,
+    user_id: uuid.UUID,
+    since_sequence: int | None,
+    recheck: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncGenerator[Notification]:
     """The user's notifications after `since_sequence` (None: from now on), then each new
     one as it commits. Ends with ServerShuttingDown (SHUTTING_DOWN) when this process
-    shuts down, after delivering what it had read. Raises ValidationFailed (INVALID_INPUT,
+    shuts down, after delivering what it had read. `recheck`, awaited after a wake-up or
+    poll at most every RECHECK_SECONDS, ends the stream with its error when the account may no longer read (banned,
+    token expired). Raises ValidationFailed (INVALID_INPUT,
     field sinceSequence) for a negative `since_sequence`."""
     if since_sequence is not None and since_sequence < 0:
         raise ValidationFailed("sinceSequence cannot be negative", field="sinceSequence")
@@ -65,6 +71,9 @@ async def stream(
     with watching as wake:
         # Watching before reading the start: a notification committed in between wakes us.
         since = since_sequence if since_sequence is not None else await last_sequence(deps, user_id)
+        loop = asyncio.get_running_loop()
+        every = min(poll, RECHECK_SECONDS)
+        next_check = loop.time() + every
         while True:
             wake.clear()
             rows = await after(deps, user_id, since)
@@ -78,3 +87,7 @@ async def stream(
             if len(rows) < PAGE:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), poll)
+            now = loop.time()
+            if recheck is not None and now >= next_check:
+                next_check = now + every
+                await recheck()

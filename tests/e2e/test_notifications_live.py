@@ -20,7 +20,9 @@ import httpx
 import pytest
 
 from devservers.app_server import app_server
+from services import moderation
 from settings import Settings
+from storage.notification_writer import NewNotification, add_notifications
 from tests.conftest import GQL
 from tests.e2e.test_subscriptions import (
     LEGACY_WS,
@@ -230,3 +232,28 @@ async def test_a_wake_up_lost_while_the_listener_is_down_only_delays(server, gql
             await sock.assert_quiet()
     finally:
         await pg.close()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_banned_accounts_stream_ends(server, gql, app, protocol):
+    """A private stream is not kept by an account that may no longer read it."""
+    seller = await register(gql, seller=True)
+    alice, bob = await register(gql), await register(gql)
+    auction_id = await live_auction(gql, seller)
+    async with socket(server, protocol, _auth(alice)) as sock:
+        await sock.subscribe("n", NOTES, {"since": 0})
+        await bid(gql, alice, auction_id, "100")
+        await bid(gql, bob, auction_id, "200")
+        assert (await _note(sock, "n"))["sequence"] == 1
+        await moderation.set_banned(app.state.deps, uuid.UUID(alice.id), True)
+        await asyncio.sleep(2.5)  # the server's 2 s account cache
+        # A notification for alice wakes her stream, which checks her account first.
+        async with app.state.deps.uow() as uow:
+            note = NewNotification(user_id=uuid.UUID(alice.id), kind="OUTBID", message="x")
+            await add_notifications(uow.session, [note])
+            await uow.commit()
+        message = await sock.recv()
+        assert message.get("id") == "n", message
+        payload = message["payload"]
+        errors = payload if isinstance(payload, list) else payload.get("errors") or [payload]
+        assert errors[0]["extensions"]["code"] == "ACCOUNT_BANNED", message
