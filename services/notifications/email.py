@@ -61,8 +61,8 @@ async def dispatch_emails(deps: Deps, *, batch: int = 100) -> int:
         for row in rows:
             if row.banned or not wants_email(row.notification_prefs, row.kind):
                 continue
-            link = f"\n\n{deps.public_base_url}/auctions/{row.auction_id}" if row.auction_id else ""
-            await deps.mailer.send(row.email, subject(row.kind), row.message + link)
+            about = f"\n\nAuction: {row.auction_id}" if row.auction_id else ""
+            await deps.mailer.send(row.email, subject(row.kind), row.message + about)
             sent += 1
         await conn.execute(_MARK, {"now": deps.clock(), "ids": [str(r.id) for r in rows]})
         await uow.commit()

@@ -57,11 +57,13 @@ async def stream(
     recheck: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncGenerator[Notification]:
     """The user's notifications after `since_sequence` (None: from now on), then each new
-    one as it commits. Ends with ServerShuttingDown (SHUTTING_DOWN) when this process
-    shuts down, after delivering what it had read. `recheck`, awaited after a wake-up or
-    poll at most every RECHECK_SECONDS, ends the stream with its error when the account may no longer read (banned,
-    token expired). Raises ValidationFailed (INVALID_INPUT,
-    field sinceSequence) for a negative `since_sequence`."""
+    one as it commits.
+
+    Ends with ServerShuttingDown (SHUTTING_DOWN) when this process shuts down, after
+    delivering what it had read. `recheck`, awaited after a wake-up or poll at most every
+    RECHECK_SECONDS, ends the stream with its error when the account may no longer read
+    (banned, token expired). Raises ValidationFailed (INVALID_INPUT, field
+    sinceSequence) for a negative `since_sequence`."""
     if since_sequence is not None and since_sequence < 0:
         raise ValidationFailed("sinceSequence cannot be negative", field="sinceSequence")
     feed = deps.notifications
