@@ -353,3 +353,32 @@ async def test_a_persister_killed_mid_batch_creates_nothing_twice(
     finally:
         await slots.forget([str(a.id) for a in auctions])
         await redis.aclose()
+
+
+async def test_the_stream_refuses_a_negative_start_and_ends_at_shutdown(app: FastAPI):
+    from dataclasses import replace
+
+    from domain.errors import ValidationFailed
+    from realtime.notification_feed import NotificationFeed
+    from realtime.stream import ServerShuttingDown
+    from services.notifications import live
+
+    (alice,) = await _users(app, 1)
+    feed = NotificationFeed("postgresql://unused", poll_seconds=30)  # never connected
+    deps = replace(app.state.deps, notifications=feed)
+    with pytest.raises(ValidationFailed):
+        await anext(live.stream(deps, alice.id, -1))
+
+    await _add(app, [NewNotification(user_id=alice.id, kind="OUTBID", message="m")])
+    stream = live.stream(deps, alice.id, 0)
+    assert (await anext(stream)).seq == 1
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()  # no wake-up, no poll for 30 s
+    await _add(app, [NewNotification(user_id=alice.id, kind="OUTBID", message="m")])
+    feed.wake(alice.id)  # what the LISTEN connection does on the NOTIFY
+    assert (await asyncio.wait_for(waiting, 5)).seq == 2
+    feed.close()
+    with pytest.raises(ServerShuttingDown):
+        await asyncio.wait_for(anext(stream), 5)
+    await stream.aclose()
