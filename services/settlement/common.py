@@ -129,6 +129,20 @@ async def notify_both(uow: UnitOfWork, txn: Transaction, kind: str, message: str
     await notify(uow, txn, kind, message, to=(txn.buyer_id, txn.seller_id))
 
 
+async def notify_each(
+    uow: UnitOfWork, txn: Transaction, kind: str, messages: dict[uuid.UUID, str]
+) -> None:
+    """One notification of `kind` per user, each with its own message, in one call: the
+    users' counters are locked together, in one order (storage/notification_writer.py)."""
+    await add_notifications(
+        uow.session,
+        [
+            NewNotification(user_id=user_id, kind=kind, message=message, auction_id=txn.auction_id)
+            for user_id, message in messages.items()
+        ],
+    )
+
+
 def audit(
     uow: UnitOfWork,
     actor_id: uuid.UUID | None,

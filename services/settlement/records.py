@@ -27,8 +27,8 @@ from services.deps import Deps
 from services.settlement.common import (
     audit,
     has_posting,
-    notify,
     notify_both,
+    notify_each,
     record,
     status_of,
 )
@@ -418,14 +418,15 @@ async def lapse_now(uow: UnitOfWork, txn: Transaction, now: datetime) -> None:
         buyer = await uow.session.get(User, txn.buyer_id, with_for_update=True)
         assert buyer is not None
         buyer.unpaid_strikes += 1
-    await notify(
-        uow, txn, "PAYMENT_LAPSED", "The sale lapsed: it was not paid in time.", to=(txn.buyer_id,)
-    )
-    await notify(
+    await notify_each(
         uow,
         txn,
         "PAYMENT_LAPSED",
-        "The buyer did not pay in time; you may offer the item to the runner-up.",
-        to=(txn.seller_id,),
+        {
+            txn.buyer_id: "The sale lapsed: it was not paid in time.",
+            txn.seller_id: (
+                "The buyer did not pay in time; you may offer the item to the runner-up."
+            ),
+        },
     )
     audit(uow, None, "transaction.lapsed", "transaction", txn.id, now, strike=not txn.second_chance)
