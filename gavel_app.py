@@ -51,6 +51,7 @@ from realtime.account_states import AccountStates
 from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
 from realtime.events import Bus
 from realtime.lag import closer_lag, outbox_lag
+from realtime.notification_feed import NotificationFeed, plain_dsn
 from realtime.persister import Persister
 from realtime.scheduler import Scheduler
 from realtime.slots import AuctionSlots
@@ -63,6 +64,8 @@ from schema.live_delivery import LiveDelivery
 from schema.outage import OutageGuard
 from services.deps import Deps, Outbox
 from services.limits import Rates, Throttle
+from services.notifications.email import EmailDispatch
+from services.notifications.ending_soon import EndingSoonJob
 from services.settlement import apply_gateway_event
 from services.settlement.worker import SettlementWorker
 from settings import ProductionConfigError, Settings, get_settings, production_problems
@@ -260,6 +263,20 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     # Subscriptions: one live feed per auction, shared by its subscribers (realtime/feed.py).
     live = LiveDelivery(EventSource(slots=slots, uow=sessions, bus=bus))
     settlement_worker = SettlementWorker(deps, interval=settings.settlement_interval_seconds)
+    # Notifications: live wake-ups (LISTEN), the ending-soon job and email dispatch.
+    deps.notifications = notification_feed = NotificationFeed(
+        plain_dsn(settings.database_url),
+        poll_seconds=settings.notification_poll_seconds,
+        reconnect_seconds=settings.notification_reconnect_seconds,
+    )
+    notification_jobs: list[EndingSoonJob | EmailDispatch] = [
+        EndingSoonJob(
+            deps,
+            lead=timedelta(seconds=settings.ending_soon_seconds),
+            interval=settings.notification_job_interval_seconds,
+        ),
+        EmailDispatch(deps, interval=settings.notification_job_interval_seconds),
+    ]
     deps.media_dir.mkdir(parents=True, exist_ok=True)
     schema = build_schema(
         max_depth=settings.graphql_max_depth,
@@ -300,6 +317,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     media = MediaFiles(deps.media_dir)
     shutdown = GracefulShutdown(delay=settings.shutdown_delay_seconds)
     shutdown.on_stop(live.close)
+    shutdown.on_stop(notification_feed.close)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -323,6 +341,10 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             tasks.append(asyncio.create_task(scheduler.run(), name="scheduler"))
         if settings.run_settlement:
             tasks.append(asyncio.create_task(settlement_worker.run(), name="settlement"))
+        tasks.append(asyncio.create_task(notification_feed.run(), name="notification-feed"))
+        if settings.run_notification_jobs:
+            for job in notification_jobs:
+                tasks.append(asyncio.create_task(job.run(), name=type(job).__name__))
         try:
             with shutdown.signals():  # SIGTERM/SIGINT: unready, then streams end
                 yield
@@ -335,6 +357,9 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             persister.stop()
             scheduler.stopping.set()
             settlement_worker.stopping.set()
+            notification_feed.stop()
+            for job in notification_jobs:
+                job.stopping.set()
             _done, stuck = await asyncio.wait(tasks, timeout=5)
             for task in stuck:
                 log.warning("background task %s did not stop in time", task.get_name())
@@ -440,6 +465,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     app.state.persister = persister
     app.state.scheduler = scheduler
     app.state.settlement_worker = settlement_worker
+    app.state.notification_jobs = notification_jobs
     app.state.bus = bus
     app.state.payments = payments
     app.state.graphql = graphql

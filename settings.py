@@ -246,6 +246,26 @@ class Settings(BaseSettings):
         default=7 * 86400, ge=3600, alias="GAVEL_SHIPPING_WINDOW_SECONDS"
     )
 
+    # --- Notifications (services/notifications, docs/notifications.md) -----------------
+    # Watchers and bidders are told once when an auction has at most this long left.
+    ending_soon_seconds: int = Field(default=900, ge=60, alias="GAVEL_ENDING_SOON_SECONDS")
+    # Every app process runs the ending-soon job and the email dispatch (safe side by
+    # side) every GAVEL_NOTIFICATION_JOB_INTERVAL seconds, unless switched off here.
+    run_notification_jobs: bool = Field(default=True, alias="GAVEL_RUN_NOTIFICATION_JOBS")
+    notification_job_interval_seconds: float = Field(
+        default=5.0, gt=0, le=300, alias="GAVEL_NOTIFICATION_JOB_INTERVAL"
+    )
+    # Each live myNotifications subscriber also re-reads this often, whatever wake-ups
+    # PostgreSQL's NOTIFY delivered (the safety poll); and the LISTEN connection is
+    # checked this often.
+    notification_poll_seconds: float = Field(
+        default=5.0, gt=0, le=300, alias="GAVEL_NOTIFICATION_POLL_SECONDS"
+    )
+    # Wait before reconnecting the LISTEN connection after it was lost.
+    notification_reconnect_seconds: float = Field(
+        default=1.0, gt=0, le=60, alias="GAVEL_NOTIFICATION_RECONNECT_SECONDS"
+    )
+
     @property
     def settlement_policy(self) -> SettlementPolicy:
         return SettlementPolicy(

@@ -21,14 +21,14 @@ from sqlmodel import col
 from domain.enums import AuctionStatus, AuctionType
 from domain.events import AnyEvent, BidAccepted, Cancelled, Ended, PriceStep, stored_event
 from domain.outcome import FinalState, decide
-from storage.tables import Auction, AuctionEvent, Bid, Notification
+from storage.notification_writer import NewNotification, add_notifications
+from storage.tables import Auction, AuctionEvent, Bid
 
 log = logging.getLogger("gavel.persister")
 BID_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4c84-9a55-2a6f3f2b7d10")
 AUCTIONS = Auction.__table__  # type: ignore[attr-defined]
 AUCTION_EVENTS = AuctionEvent.__table__  # type: ignore[attr-defined]
 BIDS = Bid.__table__  # type: ignore[attr-defined]
-NOTIFICATIONS = Notification.__table__  # type: ignore[attr-defined]
 
 
 def bid_id(auction_id: uuid.UUID, sequence: int) -> uuid.UUID:
@@ -82,15 +82,49 @@ def _voided(auction: Any) -> datetime | None:
     return None
 
 
-def _outbid_row(auction_id: uuid.UUID, e: BidAccepted, outbid: str) -> dict[str, Any]:
-    """The OUTBID notification of a BID_ACCEPTED event that displaced a leader."""
-    return {
-        "user_id": uuid.UUID(outbid),
-        "kind": "OUTBID",
-        "auction_id": auction_id,
-        "message": "You have been outbid.",
-        "created_at": e.at,
-    }
+def _bid_notes(
+    auction_id: uuid.UUID,
+    seller_id: uuid.UUID,
+    reserve: int | None,
+    before: int | None,
+    e: BidAccepted,
+) -> list[NewNotification]:
+    """The notifications of a new BID_ACCEPTED event (called only when its event row is
+    new, so once): OUTBID for whoever lost the lead by it ("by a proxy bid" when that is
+    the bidder, outbid at once by the leader's proxy ceiling), and the seller's
+    RESERVE_MET when the price first reaches the reserve (`before`: the price before it)."""
+    notes = []
+    if e.outbid:
+        proxy = e.outbid == e.bidder
+        notes.append(
+            NewNotification(
+                user_id=uuid.UUID(e.outbid),
+                kind="OUTBID",
+                auction_id=auction_id,
+                message=(
+                    "You have been outbid by a proxy bid." if proxy else "You have been outbid."
+                ),
+                created_at=e.at,
+            )
+        )
+    if (
+        reserve is not None
+        and e.price is not None
+        and e.price >= reserve
+        and (before is None or before < reserve)
+    ):
+        notes.append(
+            NewNotification(
+                user_id=seller_id,
+                kind="RESERVE_MET",
+                auction_id=auction_id,
+                message="Your auction's reserve price has been met.",
+                created_at=e.at,
+                # A price never falls back below the reserve; the key is a second guard.
+                dedupe_key=f"RESERVE_MET:{auction_id}",
+            )
+        )
+    return notes
 
 
 async def record_ongoing(conn: Any, ongoing: list[tuple[uuid.UUID, list[AnyEvent]]]) -> None:
@@ -111,6 +145,8 @@ async def record_ongoing(conn: Any, ongoing: list[tuple[uuid.UUID, list[AnyEvent
                     AUCTIONS.c.ends_at,
                     AUCTIONS.c.status,
                     AUCTIONS.c.cancelled_at,
+                    AUCTIONS.c.seller_id,
+                    AUCTIONS.c.reserve_price,
                 )
                 .where(AUCTIONS.c.id.in_(ids))
                 .order_by(AUCTIONS.c.id)
@@ -144,18 +180,20 @@ async def record_ongoing(conn: Any, ongoing: list[tuple[uuid.UUID, list[AnyEvent
             .returning(AUCTION_EVENTS.c.auction_id, AUCTION_EVENTS.c.sequence)
         )
         new.update((r[0], r[1]) for r in inserted.all())
-    bids, notes, updates = [], [], []
+    bids, updates = [], []
+    notes: list[NewNotification] = []
     for auction_id, events in ongoing:
         fact = facts.get(auction_id)
         if fact is None:
             continue
         fresh = [e for e in events if (auction_id, e.sequence) in new]
+        price = fact.current_price
         for e in fresh:
             if isinstance(e, BidAccepted):
                 bids.append({**_bid_row(auction_id, fact.currency, e), "voided_at": _voided(fact)})
-                if e.outbid:
-                    note = _outbid_row(auction_id, e, e.outbid)
-                    notes.append({**note, "id": uuid.uuid4(), "read_at": None})
+                notes.extend(_bid_notes(auction_id, fact.seller_id, fact.reserve_price, price, e))
+            if e.price is not None:
+                price = e.price
         state = _fold(fact, [e for e in fresh if e.sequence > fact.last_sequence])
         if state:
             # Columns the events left alone keep the row's value.
@@ -164,7 +202,7 @@ async def record_ongoing(conn: Any, ongoing: list[tuple[uuid.UUID, list[AnyEvent
     if bids:
         await conn.execute(insert(BIDS).values(bids).on_conflict_do_nothing())
     if notes:
-        await conn.execute(insert(NOTIFICATIONS).values(notes))
+        await add_notifications(conn, notes)
     if updates:
         await conn.execute(
             sa_update(AUCTIONS)
@@ -206,13 +244,15 @@ async def record(session: Any, auction: Auction, e: AnyEvent) -> bool:
     if isinstance(e, BidAccepted):
         bid = {**_bid_row(auction.id, auction.currency, e), "voided_at": _voided(auction)}
         await session.exec(insert(Bid).values(**bid).on_conflict_do_nothing())
-        if e.outbid:
-            session.add(Notification(**_outbid_row(auction.id, e, e.outbid)))
+        notes = _bid_notes(
+            auction.id, auction.seller_id, auction.reserve_price, auction.current_price, e
+        )
+        await add_notifications(session, notes)
     if e.sequence > auction.last_sequence:
         for column, value in _fold(auction, [e]).items():
             setattr(auction, column, value)
     if isinstance(e, Ended):
-        _end(session, auction, e)
+        await _end(session, auction, e)
         return True
     if isinstance(e, Cancelled) and auction.status != AuctionStatus.CANCELLED.value:
         auction.status = AuctionStatus.CANCELLED.value
@@ -221,7 +261,7 @@ async def record(session: Any, auction: Auction, e: AnyEvent) -> bool:
     return isinstance(e, Cancelled)
 
 
-def _end(session: Any, auction: Auction, e: Ended) -> None:
+async def _end(session: Any, auction: Auction, e: Ended) -> None:
     at = e.at
     final = FinalState(
         type=AuctionType(auction.type),
@@ -240,22 +280,44 @@ def _end(session: Any, auction: Auction, e: Ended) -> None:
     if AuctionType(auction.type).sealed:
         auction.current_price = outcome.price
         auction.leader_id = auction.winner_id
-    if outcome.winner:
-        session.add(
-            Notification(
-                user_id=uuid.UUID(outcome.winner),
+    winner = auction.winner_id
+    # Every bidder (the bids of this batch are written already), once: the end event
+    # row is new only once.
+    bidders = (
+        await session.exec(
+            select(BIDS.c.bidder_id)
+            .where(BIDS.c.auction_id == auction.id, BIDS.c.voided_at.is_(None))
+            .distinct()
+        )
+    ).all()
+    notes = [
+        NewNotification(
+            user_id=row[0],
+            kind="AUCTION_LOST",
+            auction_id=auction.id,
+            created_at=at,
+            message="The auction ended and you did not win it.",
+        )
+        for row in sorted(bidders)
+        if row[0] != winner
+    ]
+    if winner is not None:
+        notes.append(
+            NewNotification(
+                user_id=winner,
                 kind="AUCTION_WON",
                 auction_id=auction.id,
                 created_at=at,
                 message="You won the auction.",
             )
         )
-    session.add(
-        Notification(
+    notes.append(
+        NewNotification(
             user_id=auction.seller_id,
             auction_id=auction.id,
             created_at=at,
-            kind="AUCTION_SOLD" if outcome.winner else "AUCTION_UNSOLD",
-            message="Your auction sold." if outcome.winner else "Your auction ended unsold.",
+            kind="AUCTION_SOLD" if winner else "AUCTION_UNSOLD",
+            message="Your auction sold." if winner else "Your auction ended unsold.",
         )
     )
+    await add_notifications(session, notes)

@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from schema.connection import Connection, connection
+from schema.errors import UserError
 from services.paging import Page
 from storage import tables
 
@@ -19,7 +20,17 @@ class Notification:
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.row.id))
 
-    @strawberry.field
+    @strawberry.field(
+        description=(
+            "1, 2, ... per user, without gaps: myNotifications(sinceSequence:) resumes after it."
+        )
+    )
+    def sequence(self) -> int:
+        return self.row.seq
+
+    @strawberry.field(
+        description="A stable code: OUTBID, AUCTION_WON, ... (docs/notifications.md)."
+    )
     def kind(self) -> str:
         return self.row.kind
 
@@ -38,6 +49,32 @@ class Notification:
     @strawberry.field
     def created_at(self) -> datetime:
         return self.row.created_at
+
+
+@strawberry.type(description="Whether notifications of one kind are also sent by email.")
+class NotificationPreference:
+    kind: str
+    email: bool
+
+
+@strawberry.input
+class NotificationPreferenceInput:
+    kind: str = strawberry.field(description="A notification kind (docs/notifications.md).")
+    email: bool
+
+
+@strawberry.type
+class NotificationPreferencesPayload:
+    preferences: list[NotificationPreference] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def failed(cls, error: UserError) -> NotificationPreferencesPayload:
+        return cls(errors=[error])
+
+
+def preference_list(choices: dict[str, bool]) -> list[NotificationPreference]:
+    return [NotificationPreference(kind=k, email=v) for k, v in choices.items()]
 
 
 NotificationConnection = Connection[Notification]

@@ -22,7 +22,7 @@ from schema.bid_result_types import PlaceBidResult
 from schema.context import GavelContext
 from schema.discovery_types import SearchResult
 from schema.mfa_types import MfaEnabledPayload, MfaEnrollmentPayload, RecoveryCodesPayload
-from schema.notification_types import Notification
+from schema.notification_types import Notification, NotificationPreferencesPayload
 from schema.payloads import AuthPayload, CreateAuctionPayload, SimplePayload
 from schema.permissions import IsAdmin, IsAuthenticated
 from schema.settlement_payloads import DisputePayload, SetupIntentPayload, TransactionPayload
@@ -149,6 +149,11 @@ class AfterSaleMutations:
     mark_notifications_read: SimplePayload = strawberry.mutation(
         resolver=notifications_r.mark_notifications_read, permission_classes=signed_in
     )
+    update_notification_preferences: NotificationPreferencesPayload = strawberry.mutation(
+        resolver=notifications_r.update_notification_preferences,
+        permission_classes=signed_in,
+        description="Choose per kind whether notifications are also emailed; others keep theirs.",
+    )
 
 
 @strawberry.type
@@ -239,9 +244,18 @@ class Subscription:
     # (and its bus subscription) at once.
     auction_updated = strawberry.subscription(resolver=subscriptions_r.auction_updated)
 
-    @strawberry.subscription
-    async def my_notifications(self, info: Info[GavelContext, Any]) -> AsyncGenerator[Notification]:
-        async for note in notifications_r.my_notifications(info):
+    @strawberry.subscription(
+        permission_classes=signed_in,
+        description=(
+            "The viewer's notifications as they are created. With sinceSequence: first "
+            "those after it (Notification.sequence), in order, then live; resume with the "
+            "last sequence received after a reconnect (no gap, no duplicate)."
+        ),
+    )
+    async def my_notifications(
+        self, info: Info[GavelContext, Any], since_sequence: int | None = None
+    ) -> AsyncGenerator[Notification]:
+        async for note in notifications_r.my_notifications(info, since_sequence):
             yield note
 
     @strawberry.subscription

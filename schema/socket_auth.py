@@ -22,8 +22,9 @@ An anonymous socket has nothing to re-check. A subscription already running is n
 off when its token expires or its account is banned: it keeps receiving the public
 auction events it subscribed to (anyone may subscribe to them anonymously) until the
 client ends it or the socket closes; no new operation starts on that socket. A
-subscription private to the account (a future `myNotifications`) would have to end
-itself. Clients refresh their token and reconnect before it expires.
+subscription private to the account, `myNotifications`, ends itself: it checks its token
+again on its wake-ups (services/notifications/live.py). Clients refresh their token and
+reconnect before it expires.
 """
 
 from __future__ import annotations

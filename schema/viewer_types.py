@@ -11,10 +11,16 @@ from schema.auction_types import (
     bid_connection,
 )
 from schema.context import Ctx
-from schema.notification_types import NotificationConnection, notification_connection
+from schema.notification_types import (
+    NotificationConnection,
+    NotificationPreference,
+    notification_connection,
+    preference_list,
+)
 from schema.settlement_types import TransactionConnection, transaction_connection
 from schema.user_types import User
-from services import catalog, settlement
+from services import catalog, inbox, settlement
+from services.notifications.preferences import email_preferences
 from storage import tables
 
 
@@ -81,6 +87,16 @@ class Viewer:
             info.context.deps, self.row, first, after, unread_only, info.context.max_page
         )
         return notification_connection(page)
+
+    # Notifications part (issue 15): unread count and email preferences.
+    @strawberry.field(description="How many of the viewer's notifications are unread.")
+    async def unread_notification_count(self, info: Ctx) -> int:
+        return await inbox.unread_count(info.context.deps, self.row.id)
+
+    @strawberry.field(description="Every notification kind, and whether it is also emailed.")
+    async def notification_preferences(self, info: Ctx) -> list[NotificationPreference]:
+        choices = await email_preferences(info.context.deps, self.row.id)
+        return preference_list(choices)
 
     @strawberry.field
     async def bids(

@@ -9,7 +9,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from storage.tables import Auction, AuctionEvent, Bid, Item, Notification, User, Watch
+from storage.tables import (
+    Auction,
+    AuctionEvent,
+    Bid,
+    Item,
+    Notification,
+    NotificationCounter,
+    User,
+    Watch,
+)
 
 NAMESPACE = uuid.UUID("6f1c0b8e-5d2a-4c1e-9a7b-3e8d2f4a6c10")
 
@@ -33,6 +42,7 @@ class SeedRows:
     auction_events: list[AuctionEvent] = field(default_factory=list)
     watchlist: list[Watch] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
+    notification_counters: list[NotificationCounter] = field(default_factory=list)
 
     def tables(self) -> list[tuple[str, list[Any]]]:
         return [
@@ -43,6 +53,7 @@ class SeedRows:
             ("auction_events", self.auction_events),
             ("watchlist", self.watchlist),
             ("notifications", self.notifications),
+            ("notification_counters", self.notification_counters),
         ]
 
 

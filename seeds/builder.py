@@ -27,7 +27,7 @@ from seeds.catalog_data import (
     STREETS,
     CategorySpec,
 )
-from storage.tables import Auction, Bid, Item, Notification, User, Watch
+from storage.tables import Auction, Bid, Item, Notification, NotificationCounter, User, Watch
 
 ADMIN_EMAIL = "admin@gavel.test"
 ADMIN_USERNAME = "admin"
@@ -248,18 +248,26 @@ class _Builder(AuctionHistories):
                 loser = by_id[bids[-2].bidder_id]
                 msg = f'You were outbid on "{title}".'
                 notes.append((loser, "OUTBID", msg, a, bids[-1].placed_at))
-        for user, kind, message, a, at in notes:
+        # Numbered per user in creation order, as storage/notification_writer.py would.
+        last_seq: dict[uuid.UUID, int] = {}
+        for user, kind, message, a, at in sorted(notes, key=lambda n: (n[4], n[1], n[3].id)):
+            last_seq[user.id] = last_seq.get(user.id, 0) + 1
             self.rows.notifications.append(
                 Notification(
                     id=seed_id("notification", f"{kind}:{a.id}:{user.id}"),
                     user_id=user.id,
+                    seq=last_seq[user.id],
                     kind=kind,
                     message=message,
                     auction_id=a.id,
                     read_at=at + timedelta(hours=2) if rng.random() < 0.4 else None,
                     created_at=at,
+                    emailed_at=at,  # demo history: never mailed
                 )
             )
+        self.rows.notification_counters.extend(
+            NotificationCounter(user_id=user_id, last_seq=seq) for user_id, seq in last_seq.items()
+        )
 
 
 def build(now: datetime, password_hashes: dict[str, str]) -> SeedRows:

@@ -28,6 +28,7 @@ from domain.payments import PaymentGateway
 from domain.settlement import SettlementPolicy
 from realtime.account_states import AccountStates
 from realtime.events import Bus
+from realtime.notification_feed import NotificationFeed
 from realtime.slots import AuctionSlots
 from services.limits import Throttle
 from services.user_cache import UserCache
@@ -98,3 +99,6 @@ class Deps:
     settlement_policy: SettlementPolicy = field(default_factory=SettlementPolicy)
     # A mailed password-reset token's life (GAVEL_PASSWORD_RESET_TTL).
     password_reset_ttl: timedelta = timedelta(minutes=30)
+    # Notifications part (issue 15): this process's live notification wake-ups
+    # (realtime/notification_feed.py); None: subscribers poll.
+    notifications: NotificationFeed | None = None

@@ -25,7 +25,8 @@ from domain.slot_results import AlreadyOver, CancelApplied, CancelRefused, SlotM
 from realtime.events import publish
 from realtime.slot_seeding import seed_for
 from services.deps import Deps
-from storage.tables import Auction, AuditLog, Bid, Item, ItemImage, Notification, User, Watch
+from storage.notification_writer import NewNotification, add_notifications
+from storage.tables import Auction, AuditLog, Bid, Item, ItemImage, User, Watch
 from storage.uow import UnitOfWork
 
 
@@ -295,15 +296,27 @@ async def _void_bids(deps: Deps, uow: UnitOfWork, auction: Auction, now: datetim
             break
         seen = events[-1].sequence
         bidders.update(e.bidder for e in events if isinstance(e, BidAccepted) and e.bidder)
-    for bidder_id in sorted(bidders):
-        uow.session.add(
-            Notification(
-                user_id=uuid.UUID(bidder_id),
+    watched = await uow.session.exec(select(Watch.user_id).where(Watch.auction_id == auction.id))
+    watchers = {str(user_id) for user_id in watched.all()} - bidders
+    # The dedupe key keeps it once per user even if a cancel were ever retried.
+    await add_notifications(
+        uow.session,
+        [
+            NewNotification(
+                user_id=uuid.UUID(user_id),
                 kind="AUCTION_CANCELLED",
                 auction_id=auction.id,
-                message="An auction you bid on was cancelled; your bids are void.",
+                message=(
+                    "An auction you bid on was cancelled; your bids are void."
+                    if user_id in bidders
+                    else "An auction you watch was cancelled."
+                ),
+                dedupe_key=f"AUCTION_CANCELLED:{auction.id}",
             )
-        )
+            for user_id in sorted(bidders | watchers)
+            if user_id != str(auction.seller_id)
+        ],
+    )
 
 
 async def watch(deps: Deps, actor: User, auction_id: uuid.UUID) -> None:

@@ -75,6 +75,11 @@ class User(SQLModel, table=True):
     fraud_hold: bool = False
     banned_at: datetime | None = _opt_ts()
     created_at: datetime = _ts()
+    # Notifications part (issue 15): per-kind email choices, {"OUTBID": false, ...};
+    # kinds left out take the defaults (services/notifications/preferences.py).
+    notification_prefs: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
+    )
     updated_at: datetime = _ts()
     # Multi-factor login and credentials (services/mfa.py, services/password_reset.py):
     # the secret of an enrolment awaiting its first code; the TOTP time step last accepted
@@ -246,8 +251,27 @@ class AuctionEvent(SQLModel, table=True):
 
 
 class Notification(SQLModel, table=True):
+    """A user's notification. Created only through storage/notification_writer.py, which
+    numbers them gaplessly per user (`seq`, the live stream's resume point)."""
+
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_notifications_user_created", "user_id", "created_at"),
+        # Notifications part (issue 15): per-user sequence, dedupe, email dispatch.
+        UniqueConstraint("user_id", "seq", name="uq_notifications_user_seq"),
+        Index(
+            "uq_notifications_user_dedupe",
+            "user_id",
+            "dedupe_key",
+            unique=True,
+            postgresql_where=text("dedupe_key IS NOT NULL"),
+        ),
+        Index(
+            "ix_notifications_unemailed",
+            "created_at",
+            postgresql_where=text("emailed_at IS NULL"),
+        ),
+    )
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     user_id: uuid.UUID = _fk("users.id", ondelete="CASCADE", index=False)
     kind: str = Field(max_length=32)
@@ -255,6 +279,11 @@ class Notification(SQLModel, table=True):
     auction_id: uuid.UUID | None = _fk("auctions.id", nullable=True, ondelete="SET NULL")
     read_at: datetime | None = _opt_ts()
     created_at: datetime = _ts()
+    # Notifications part (issue 15).
+    seq: int = Field(sa_type=BigInteger, nullable=False)
+    dedupe_key: str | None = Field(default=None, max_length=120)
+    # When the email worker handled it (sent, or skipped by the user's preferences).
+    emailed_at: datetime | None = _opt_ts()
 
 
 class Watch(SQLModel, table=True):
@@ -322,6 +351,7 @@ from storage.auth_tables import PasswordResetToken as PasswordResetToken  # noqa
 
 # Settlement's tables live in their own module; importing them here registers them in
 # SQLModel.metadata (Alembic, tests) and keeps `tables.Transaction` working.
+from storage.notification_tables import NotificationCounter as NotificationCounter  # noqa: E402
 from storage.settlement_tables import (  # noqa: E402
     TRANSACTION_STEPS as TRANSACTION_STEPS,
 )

@@ -24,7 +24,7 @@ from services.settlement.cards import ensure_customer
 from services.settlement.common import (
     audit,
     gateway,
-    notify,
+    notify_each,
     require_party,
     status_of,
     visible_transaction,
@@ -103,15 +103,20 @@ async def start_settlement(deps: Deps, auction_id: uuid.UUID) -> Transaction | N
             return existing
         txn = await uow.session.get(Transaction, txn_id)
         assert txn is not None
-        notify(
+        await notify_each(
             uow,
             txn,
             "SALE_STARTED",
-            "You won: "
-            + ("your saved card is being charged." if authorize else "please pay for your item."),
-            to=(txn.buyer_id,),
+            {
+                txn.buyer_id: "You won: "
+                + (
+                    "your saved card is being charged."
+                    if authorize
+                    else "please pay for your item."
+                ),
+                txn.seller_id: "Your item sold: awaiting payment.",
+            },
         )
-        notify(uow, txn, "SALE_STARTED", "Your item sold: awaiting payment.", to=(txn.seller_id,))
         audit(uow, None, "transaction.start", "transaction", txn.id, now, auction=str(auction_id))
         await uow.commit()
     if not authorize:

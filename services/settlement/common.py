@@ -15,7 +15,8 @@ from domain.errors import Forbidden, NotFound, ValidationFailed
 from domain.ledger import Posting
 from domain.payments import GatewayUnavailable, PaymentGateway
 from services.deps import Deps
-from storage.tables import AuditLog, LedgerEntry, Notification, Transaction, User
+from storage.notification_writer import NewNotification, add_notifications
+from storage.tables import AuditLog, LedgerEntry, Transaction, User
 from storage.uow import UnitOfWork
 
 
@@ -112,17 +113,34 @@ async def has_posting(uow: UnitOfWork, txn_id: uuid.UUID, key: str) -> bool:
     return found is not None
 
 
-def notify(
+async def notify(
     uow: UnitOfWork, txn: Transaction, kind: str, message: str, *, to: tuple[uuid.UUID, ...]
 ) -> None:
-    for user_id in dict.fromkeys(to):
-        uow.session.add(
-            Notification(user_id=user_id, kind=kind, message=message, auction_id=txn.auction_id)
-        )
+    await add_notifications(
+        uow.session,
+        [
+            NewNotification(user_id=user_id, kind=kind, message=message, auction_id=txn.auction_id)
+            for user_id in dict.fromkeys(to)
+        ],
+    )
 
 
-def notify_both(uow: UnitOfWork, txn: Transaction, kind: str, message: str) -> None:
-    notify(uow, txn, kind, message, to=(txn.buyer_id, txn.seller_id))
+async def notify_both(uow: UnitOfWork, txn: Transaction, kind: str, message: str) -> None:
+    await notify(uow, txn, kind, message, to=(txn.buyer_id, txn.seller_id))
+
+
+async def notify_each(
+    uow: UnitOfWork, txn: Transaction, kind: str, messages: dict[uuid.UUID, str]
+) -> None:
+    """One notification of `kind` per user, each with its own message, in one call: the
+    users' counters are locked together, in one order (storage/notification_writer.py)."""
+    await add_notifications(
+        uow.session,
+        [
+            NewNotification(user_id=user_id, kind=kind, message=message, auction_id=txn.auction_id)
+            for user_id, message in messages.items()
+        ],
+    )
 
 
 def audit(

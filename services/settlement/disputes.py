@@ -145,7 +145,7 @@ async def open_dispute(
         )
         uow.session.add(dispute)
         txn.updated_at = now
-        notify_both(uow, txn, "DISPUTE_OPENED", f"A dispute was opened: {reason}.")
+        await notify_both(uow, txn, "DISPUTE_OPENED", f"A dispute was opened: {reason}.")
         audit(uow, viewer.id, "dispute.opened", "dispute", dispute.id, now, reason=reason)
         await uow.commit()
     return dispute
@@ -187,7 +187,7 @@ async def respond_to_dispute(
         ).value
         dispute.seller_response = message
         dispute.responded_at = now
-        notify_both(uow, txn, "DISPUTE_RESPONDED", "The seller responded to the dispute.")
+        await notify_both(uow, txn, "DISPUTE_RESPONDED", "The seller responded to the dispute.")
         audit(uow, viewer.id, "dispute.responded", "dispute", dispute.id, now)
         await uow.commit()
     return dispute

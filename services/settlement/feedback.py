@@ -74,7 +74,7 @@ async def leave_feedback(
         subject.reputation_score = bayesian_score(
             int(total), int(count), policy.reputation_prior_mean, policy.reputation_prior_weight
         )
-        notify(
+        await notify(
             uow, txn, "FEEDBACK_RECEIVED", f"You received a {rating}/5 rating.", to=(subject_id,)
         )
         audit(uow, viewer.id, "feedback.left", "transaction", txn.id, now, rating=rating)

@@ -78,7 +78,7 @@ async def mark_shipped(
         txn.shipped_at = now
         txn.release_after = deps.settlement_policy.release_after(now)
         txn.updated_at = now
-        notify(
+        await notify(
             uow,
             txn,
             "ITEM_SHIPPED",

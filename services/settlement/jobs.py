@@ -176,7 +176,7 @@ async def _claim_unshipped(deps: Deps, now: datetime) -> list[uuid.UUID]:
             assert txn.authorized_at is not None
             ship_by = policy.ship_by(txn.authorized_at)
             steps.begin(txn, steps.REFUND, now)
-            notify_both(
+            await notify_both(
                 uow,
                 txn,
                 "NOT_SHIPPED",

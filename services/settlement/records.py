@@ -27,8 +27,8 @@ from services.deps import Deps
 from services.settlement.common import (
     audit,
     has_posting,
-    notify,
     notify_both,
+    notify_each,
     record,
     status_of,
 )
@@ -99,7 +99,7 @@ async def mark_authorized(
     txn.capture_before = deps.settlement_policy.capture_deadline(now, intent.capture_before)
     if not await has_posting(uow, txn.id, "authorize"):
         await record(uow, txn, authorize_posting(txn.amount, txn.currency), now)
-    notify_both(uow, txn, "PAYMENT_AUTHORIZED", "Payment received and held in escrow.")
+    await notify_both(uow, txn, "PAYMENT_AUTHORIZED", "Payment received and held in escrow.")
     audit(uow, None, "transaction.authorized", "transaction", txn.id, now, intent=intent.id)
 
 
@@ -137,7 +137,7 @@ async def mark_failed(
         assert buyer is not None
         buyer.unpaid_strikes += 1
     await _void_dispute(uow, txn, now)
-    notify_both(
+    await notify_both(
         uow, txn, "PAYMENT_FAILED", f"The payment did not go through ({reason}); the sale failed."
     )
     audit(uow, None, "transaction.failed", "transaction", txn.id, now, reason=reason, strike=strike)
@@ -152,7 +152,7 @@ async def _void_dispute(uow: UnitOfWork, txn: Transaction, now: datetime) -> Non
     dispute.resolution = None
     dispute.refund_amount = 0
     dispute.resolved_at = now
-    notify_both(
+    await notify_both(
         uow,
         txn,
         "DISPUTE_RESOLVED",
@@ -182,7 +182,7 @@ async def _reopen_dispute(
         dispute.resolution = None
         dispute.refund_amount = None
         dispute.resolved_by_id = None
-        notify_both(
+        await notify_both(
             uow,
             txn,
             "DISPUTE_REOPENED",
@@ -271,7 +271,9 @@ async def _resolve(
     loser = await uow.session.get(User, loser_id, with_for_update=True)
     assert loser is not None
     loser.disputes_lost += 1
-    notify_both(uow, txn, "DISPUTE_RESOLVED", f"The dispute was resolved: {dispute.resolution}.")
+    await notify_both(
+        uow, txn, "DISPUTE_RESOLVED", f"The dispute was resolved: {dispute.resolution}."
+    )
     audit(
         uow,
         dispute.resolved_by_id,
@@ -338,7 +340,7 @@ async def _record_release(
     if dispute is not None and dispute.resolution is not None:
         target = DisputeStatus.RESOLVED_REFUND if refund else DisputeStatus.RESOLVED_RELEASE
         await _resolve(uow, txn, dispute, target, now)
-    notify_both(
+    await notify_both(
         uow, txn, "PAYMENT_RELEASED", "The sale is complete: payment released to the seller."
     )
     audit(
@@ -368,7 +370,9 @@ async def _record_refund(uow: UnitOfWork, txn: Transaction, result: Result, now:
     txn.refunded_amount = txn.amount
     txn.refunded_at = now
     await _resolve(uow, txn, await _dispute_of(uow, txn), DisputeStatus.RESOLVED_REFUND, now)
-    notify_both(uow, txn, "PAYMENT_REFUNDED", "The payment was refunded to the buyer in full.")
+    await notify_both(
+        uow, txn, "PAYMENT_REFUNDED", "The payment was refunded to the buyer in full."
+    )
     audit(uow, None, "transaction.refunded", "transaction", txn.id, now, refund=result.refund_id)
 
 
@@ -414,14 +418,15 @@ async def lapse_now(uow: UnitOfWork, txn: Transaction, now: datetime) -> None:
         buyer = await uow.session.get(User, txn.buyer_id, with_for_update=True)
         assert buyer is not None
         buyer.unpaid_strikes += 1
-    notify(
-        uow, txn, "PAYMENT_LAPSED", "The sale lapsed: it was not paid in time.", to=(txn.buyer_id,)
-    )
-    notify(
+    await notify_each(
         uow,
         txn,
         "PAYMENT_LAPSED",
-        "The buyer did not pay in time; you may offer the item to the runner-up.",
-        to=(txn.seller_id,),
+        {
+            txn.buyer_id: "The sale lapsed: it was not paid in time.",
+            txn.seller_id: (
+                "The buyer did not pay in time; you may offer the item to the runner-up."
+            ),
+        },
     )
     audit(uow, None, "transaction.lapsed", "transaction", txn.id, now, strike=not txn.second_chance)

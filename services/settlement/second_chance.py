@@ -105,7 +105,7 @@ async def offer_second_chance(
     )
     async with deps.uow() as uow:
         uow.session.add(offer)
-        notify(
+        await notify(
             uow,
             offer,
             "SECOND_CHANCE_OFFER",

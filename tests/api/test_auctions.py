@@ -237,6 +237,13 @@ async def test_admin_cancels_an_auction_with_bids_and_bidders_are_told(gql, sell
     await gql(PUBLISH, {"id": created["id"]}, token=seller.token)
     bidder = await register(gql)
     admin = await register(gql)
+    watcher = await register(gql)
+    watched = await gql(
+        "mutation($id: ID!) { watchAuction(auctionId: $id) { ok } }",
+        {"id": created["id"]},
+        token=watcher.token,
+    )
+    assert watched["data"]["watchAuction"]["ok"], watched
     placed = await gql(BID, {"id": created["id"], "amount": "100"}, token=bidder.token)
     assert placed["data"]["placeBid"]["__typename"] == "BidAccepted", placed
     async with app.state.engine.begin() as conn:
@@ -260,6 +267,13 @@ async def test_admin_cancels_an_auction_with_bids_and_bidders_are_told(gql, sell
         "auctionId": created["id"],
         "read": False,
     }
+    # Watchers are told too (docs/notifications.md), once.
+    told = await gql(
+        "{ me { notifications { edges { node { kind message } } } } }", token=watcher.token
+    )
+    assert [e["node"] for e in told["data"]["me"]["notifications"]["edges"]] == [
+        {"kind": "AUCTION_CANCELLED", "message": "An auction you watch was cancelled."}
+    ]
     after = await gql(BID, {"id": created["id"], "amount": "200"}, token=bidder.token)
     assert after["data"]["placeBid"]["reason"] == "AUCTION_NOT_ACTIVE"
     bids = await gql(

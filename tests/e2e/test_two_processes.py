@@ -371,6 +371,37 @@ async def test_outcomes_are_stored_once_and_right(run: Run, pg: asyncpg.Connecti
             ), expected
 
 
+async def test_notifications_are_created_once_and_numbered_without_gaps(
+    run: Run, pg: asyncpg.Connection
+):
+    """Both processes persist and close: each OUTBID once per displacing bid event,
+    AUCTION_LOST once per other bidder, and every user's sequence 1..n with the counter
+    at n."""
+    for expected in run.all:
+        auction = uuid.UUID(expected.auction_id)
+        events = await pg.fetch(
+            "SELECT payload FROM auction_events WHERE auction_id = $1 AND kind = 'BID_ACCEPTED'",
+            auction,
+        )
+        outbid = sorted(
+            p["outbid"] for e in events if (p := orjson.loads(e["payload"])).get("outbid")
+        )
+        notes = await pg.fetch(
+            "SELECT user_id, kind FROM notifications WHERE auction_id = $1", auction
+        )
+        assert sorted(str(n["user_id"]) for n in notes if n["kind"] == "OUTBID") == outbid
+        losers = sorted({bidder for bidder, _ in expected.bids} - {expected.winner or ""})
+        lost = sorted(str(n["user_id"]) for n in notes if n["kind"] == "AUCTION_LOST")
+        assert lost == losers, expected
+    gaps = await pg.fetch(
+        "SELECT n.user_id, count(*) AS n, min(n.seq) AS lo, max(n.seq) AS hi, c.last_seq"
+        " FROM notifications n JOIN notification_counters c USING (user_id)"
+        " GROUP BY n.user_id, c.last_seq"
+        " HAVING min(n.seq) <> 1 OR max(n.seq) <> count(*) OR c.last_seq <> count(*)"
+    )
+    assert gaps == []
+
+
 async def test_both_processes_agree(
     run: Run, servers: Servers, redis: aioredis.Redis, pg: asyncpg.Connection
 ):
@@ -405,3 +436,28 @@ async def test_both_processes_agree(
     for log in servers.logs:
         text = log.read_text(errors="replace")
         assert "Traceback" not in text, f"{log}:\n{text[-4000:]}"
+
+
+# Last: its auction stays live, which the agenda check above would see.
+async def test_a_notification_caused_on_one_process_arrives_live_on_the_other(
+    servers: Servers,
+):
+    from tests.e2e.test_notifications_live import NOTES, _note
+    from tests.e2e.test_subscriptions import TRANSPORT_WS, socket
+
+    async with (
+        httpx.AsyncClient(base_url=servers.bases[0], timeout=10) as first,
+        httpx.AsyncClient(base_url=servers.bases[1], timeout=10) as second,
+    ):
+        apps = Apps([first, second])
+        seller = await register(apps.on(0), seller=True)
+        alice, bob = await register(apps.on(0)), await register(apps.on(1))
+        auction_id = await apps.live(0, seller, startingPrice="10")
+        auth = {"authorization": f"Bearer {alice.token}"}
+        async with socket(servers.bases[0], TRANSPORT_WS, auth) as sock:
+            await sock.subscribe("n", NOTES, {"since": 0})
+            await apps.bid(0, alice, auction_id, "10")
+            await apps.bid(1, bob, auction_id, "20")  # persisted by either process
+            note = await _note(sock, "n")
+            assert (note["kind"], note["sequence"]) == ("OUTBID", 1)
+            await sock.assert_quiet()
