@@ -69,6 +69,7 @@ class RecomputedAuction:
     after: AuctionState
     ignored: list[int] = field(default_factory=list)
     sequence: int | None = None
+    currency: str = ""  # of the prices (ISO 4217)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +170,7 @@ async def _recompute(
         voided = choose(bids, ends)
         if not voided:
             state = _state_of(auction, bids)
-            return RecomputedAuction(auction_id, [], state, state)
+            return RecomputedAuction(auction_id, [], state, state, currency=auction.currency)
         gone = set(voided)
         remaining = [
             ReplayBid(b.sequence, str(b.bidder_id), b.amount, b.ceiling)
