@@ -119,10 +119,11 @@ async def record_voids_on(
     ]
     if not events:
         return
-    session = AsyncSession(bind=conn)
-    for auction_id, e in events:
-        await record_voids(session, auction_id, e)
-    await session.flush()
+    # Closing a session that joined an outer transaction leaves that transaction alone.
+    async with AsyncSession(bind=conn) as session:
+        for auction_id, e in events:
+            await record_voids(session, auction_id, e)
+        await session.flush()
 
 
 def _note(user_id: uuid.UUID, kind: str, auction_id: uuid.UUID, e: BidsVoided) -> NewNotification:
