@@ -71,3 +71,19 @@ def audit_row(
     if at is not None:
         row.at = at
     return row
+
+
+def changes(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `before` / `after` pair of the fields that differ between two snapshots."""
+    keys = [k for k in after if before.get(k) != after[k]]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def snapshot(
+    row: Any, *, prefix: str = "", skip: tuple[str, ...] = ("updated_at",)
+) -> dict[str, Any]:
+    """A SQLModel row's columns as a plain dict (keys prefixed), for `changes`."""
+    values: dict[str, Any] = row.model_dump()
+    return {f"{prefix}{k}": v for k, v in values.items() if k not in skip}
