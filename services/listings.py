@@ -273,6 +273,9 @@ async def cancel_auction(
         voided = 0
         if stopped is not None and stopped.bid_count:
             voided = await _void_bids(deps, uow, auction, now)
+        if stopped is not None and stopped.bid_count is not None:
+            # The slot's count is the truth; the row's may lag the persister.
+            before["bid_count"] = stopped.bid_count
         _audit(
             uow,
             actor,
