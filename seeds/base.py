@@ -9,7 +9,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from storage.tables import Auction, AuctionEvent, Bid, Item, Notification, User, Watch
+from storage.tables import (
+    Auction,
+    AuctionEvent,
+    Bid,
+    FraudFlag,
+    Item,
+    Notification,
+    User,
+    Watch,
+)
 
 NAMESPACE = uuid.UUID("6f1c0b8e-5d2a-4c1e-9a7b-3e8d2f4a6c10")
 
@@ -33,6 +42,8 @@ class SeedRows:
     auction_events: list[AuctionEvent] = field(default_factory=list)
     watchlist: list[Watch] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
+    # The admin queue's demo flags (seeds/fraud_flags.py).
+    fraud_flags: list[FraudFlag] = field(default_factory=list)
 
     def tables(self) -> list[tuple[str, list[Any]]]:
         return [
@@ -43,6 +54,7 @@ class SeedRows:
             ("auction_events", self.auction_events),
             ("watchlist", self.watchlist),
             ("notifications", self.notifications),
+            ("fraud_flags", self.fraud_flags),
         ]
 
 
