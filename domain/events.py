@@ -35,6 +35,7 @@ class EventKind(StrEnum):
     EXTENDED = "EXTENDED"  # soft close moved the end
     ENDED = "ENDED"
     CANCELLED = "CANCELLED"
+    BIDS_VOIDED = "BIDS_VOIDED"  # bids voided or retracted; the auction was recomputed
 
 
 class EndReason(StrEnum):
@@ -142,7 +143,36 @@ class Cancelled(Event):
     reason: str  # the cancel note ("" for none)
 
 
-AnyEvent = BidAccepted | PriceStep | Extended | Ended | Cancelled
+class VoidReason(StrEnum):
+    VOIDED = "VOIDED"  # an admin voided a bidder's bids
+    RETRACTED = "RETRACTED"  # the bidder retracted their own (eBay's rules)
+
+
+@dataclass(frozen=True, slots=True)
+class PriorState:
+    """The public state just before a recompute (private: the bus form leaves it out)."""
+
+    price: int | None
+    leader: str | None
+    bid_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class BidsVoided(Event):
+    """Bids were voided (`voided`: their sequences) and the auction recomputed by
+    replaying the remaining bids through the same rules (realtime/lua/recompute.lua); the
+    common fields are the state after it. `ignored` lists remaining bids the rules now
+    refuse: they stay recorded but do not count. The end time is never moved by it."""
+
+    kind: ClassVar[EventKind] = EventKind.BIDS_VOIDED
+
+    voided: tuple[int, ...]
+    reason: str  # VoidReason value
+    ignored: tuple[int, ...] = ()
+    before: PriorState | None = None  # None on the bus form
+
+
+AnyEvent = BidAccepted | PriceStep | Extended | Ended | Cancelled | BidsVoided
 
 
 def opt_int(value: Any) -> int | None:
@@ -195,6 +225,14 @@ def parse_event(raw: Mapping[str, Any]) -> AnyEvent:
             return Ended(*common, str(get("reason") or ""), _parse_sealed(get("sealed")), terms)
         if kind == "CANCELLED":
             return Cancelled(*common, str(get("reason") or ""))
+        if kind == "BIDS_VOIDED":
+            return BidsVoided(
+                *common,
+                _sequences(get("voided")),
+                str(get("reason") or ""),
+                _sequences(get("ignored")),
+                _parse_prior(get("before")),
+            )
     except (KeyError, TypeError, ValueError) as err:
         raise MalformedEvent(f"malformed auction event {dict(raw)!r}: {err!r}") from err
     raise MalformedEvent(f"unknown auction event kind {kind!r}")
@@ -213,6 +251,18 @@ def _parse_sealed(value: Any) -> tuple[SealedBid, ...] | None:
             raise MalformedEvent(f"sealed bids must be a list: {value!r}")
         return ()
     return tuple(SealedBid(str(b["bidder"]), int(b["amount"]), int(b["seq"])) for b in value)
+
+
+def _sequences(value: Any) -> tuple[int, ...]:
+    if value is None or value == {}:  # Lua's cjson writes an empty table as {}
+        return ()
+    return tuple(int(v) for v in value)
+
+
+def _parse_prior(value: Any) -> PriorState | None:
+    if not value:
+        return None
+    return PriorState(opt_int(value.get("price")), opt_str(value.get("leader")), int(value["bids"]))
 
 
 def ms_text(value: int | None) -> str:
@@ -263,6 +313,16 @@ def raw_event(event: Event, *, private: bool = True) -> dict[str, Any]:
             ]
     elif isinstance(event, Cancelled):
         out["reason"] = event.reason
+    elif isinstance(event, BidsVoided):
+        out["voided"] = list(event.voided)
+        out["ignored"] = list(event.ignored)
+        out["reason"] = event.reason
+        if private and event.before is not None:
+            out["before"] = {
+                "price": ms_text(event.before.price),
+                "leader": event.before.leader or "",
+                "bids": event.before.bid_count,
+            }
     return out
 
 
@@ -275,9 +335,9 @@ def stored_event(event: Event) -> dict[str, Any]:
 
 def public_event(event: Event, auction_id: str, *, sealed: bool) -> dict[str, Any]:
     """The bus form: the raw form without the proxy ceiling, the idempotency key, the
-    sealed bids, a replaced sealed amount and the reserve (the seller's), plus the
-    auction's id; on a `sealed` auction also without who bid what (SPEC section 3: secret
-    until the end)."""
+    sealed bids, a replaced sealed amount, the reserve (the seller's) and the state before
+    a recompute, plus the auction's id; on a `sealed` auction also without who bid what
+    (SPEC section 3: secret until the end)."""
     out = raw_event(event, private=False)
     if sealed:
         for hidden in ("amount", "bidder", "outbid"):

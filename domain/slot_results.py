@@ -1,9 +1,9 @@
 """The auction slot scripts' answers (realtime/lua/bid.lua, close.lua, cancel.lua,
-tick.lua), typed: `parse_bid_result`, `parse_close_result`, `parse_cancel_result` and
-`parse_tick_result` turn a decoded answer into its result type; `raw_bid_result` writes an
-accepted bid's answer back (rebuilding a lost slot). Money is integer minor units; moments
-are milliseconds since the Unix epoch, as in domain/events.py, which reads the events the
-answers carry.
+tick.lua, recompute.lua), typed: `parse_bid_result`, `parse_close_result`,
+`parse_cancel_result`, `parse_tick_result` and `parse_recompute_result` turn a decoded
+answer into its result type; `raw_bid_result` writes an accepted bid's answer back
+(rebuilding a lost slot). Money is integer minor units; moments are milliseconds since the
+Unix epoch, as in domain/events.py, which reads the events the answers carry.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from domain.events import (
     AnyEvent,
     BidAccepted,
+    BidsVoided,
     Cancelled,
     Ended,
     MalformedEvent,
@@ -229,3 +230,50 @@ def parse_tick_result(raw: Mapping[str, Any]) -> PriceStep | None:
     if not isinstance(event, PriceStep):
         raise MalformedEvent(f"tick result with a {event.kind} event")
     return event
+
+
+@dataclass(frozen=True, slots=True)
+class RecomputeApplied:
+    """realtime/lua/recompute.lua voided the bids and replayed the rest: its one event."""
+
+    event: BidsVoided
+
+
+@dataclass(frozen=True, slots=True)
+class RecomputeConflict:
+    """The slot's sequence moved (a bid arrived) since the caller read the bids to replay;
+    nothing changed: read them again and retry."""
+
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecomputeRefused:
+    """Nothing to recompute on this auction (a Dutch auction ends on its one bid)."""
+
+    reason: str  # AUCTION_NOT_ACTIVE
+
+
+RecomputeResult = (
+    RecomputeApplied | RecomputeConflict | RecomputeRefused | AlreadyOver | SlotMissing
+)
+
+
+def parse_recompute_result(raw: Mapping[str, Any]) -> RecomputeResult:
+    """realtime/lua/recompute.lua's answer (decoded JSON) as a result; AlreadyOver's status
+    is ENDED also for an ACTIVE auction whose end time has passed (not closed yet)."""
+    try:
+        if raw.get("missing"):
+            return MISSING
+        if raw.get("over"):
+            return AlreadyOver(str(raw["status"]))
+        if raw.get("refused"):
+            return RecomputeRefused(str(raw["reason"]))
+        if raw.get("conflict"):
+            return RecomputeConflict(int(raw["seq"]))
+        event = parse_event(raw["event"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise MalformedEvent(f"malformed recompute result {dict(raw)!r}: {err!r}") from err
+    if not isinstance(event, BidsVoided):
+        raise MalformedEvent(f"recompute result with a {event.kind} event")
+    return RecomputeApplied(event)

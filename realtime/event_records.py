@@ -19,8 +19,17 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
 from domain.enums import AuctionStatus, AuctionType
-from domain.events import AnyEvent, BidAccepted, Cancelled, Ended, PriceStep, stored_event
+from domain.events import (
+    AnyEvent,
+    BidAccepted,
+    BidsVoided,
+    Cancelled,
+    Ended,
+    PriceStep,
+    stored_event,
+)
 from domain.outcome import FinalState, decide
+from realtime.recompute_records import record_voids, record_voids_on
 from storage.tables import Auction, AuctionEvent, Bid, Notification
 
 log = logging.getLogger("gavel.persister")
@@ -163,6 +172,7 @@ async def record_ongoing(conn: Any, ongoing: list[tuple[uuid.UUID, list[AnyEvent
             updates.append({"b_id": fact.id, **{f"b_{k}": v for k, v in row.items()}})
     if bids:
         await conn.execute(insert(BIDS).values(bids).on_conflict_do_nothing())
+    await record_voids_on(conn, ongoing, new)
     if notes:
         await conn.execute(insert(NOTIFICATIONS).values(notes))
     if updates:
@@ -208,6 +218,8 @@ async def record(session: Any, auction: Auction, e: AnyEvent) -> bool:
         await session.exec(insert(Bid).values(**bid).on_conflict_do_nothing())
         if e.outbid:
             session.add(Notification(**_outbid_row(auction.id, e, e.outbid)))
+    if isinstance(e, BidsVoided):
+        await record_voids(session, auction.id, e)
     if e.sequence > auction.last_sequence:
         for column, value in _fold(auction, [e]).items():
             setattr(auction, column, value)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 LUA = Path(__file__).with_name("lua")
-NAMES = ("bid", "close", "cancel", "tick", "init")
+NAMES = ("bid", "close", "cancel", "tick", "init", "recompute")
 
 
 @cache
@@ -25,3 +25,4 @@ class Scripts:
         self.cancel = redis.register_script(source("cancel"))
         self.tick = redis.register_script(source("tick"))
         self.init = redis.register_script(source("init"))
+        self.recompute = redis.register_script(source("recompute"))

@@ -31,9 +31,11 @@ from domain.slot_results import (
     BidTerms,
     CancelResult,
     CloseResult,
+    RecomputeResult,
     parse_bid_result,
     parse_cancel_result,
     parse_close_result,
+    parse_recompute_result,
     parse_tick_result,
 )
 from realtime.batcher import ScriptBatcher
@@ -148,6 +150,17 @@ class SlotSeed:
             "seq": str(self.sequence),
             "inc": ",".join(f"{lower}:{step}" for lower, step in increment_table(self.currency)),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayBid:
+    """A bid to replay in a recompute: its sequence, bidder (user id), amount and proxy
+    ceiling (None: the amount), in minor units."""
+
+    sequence: int
+    bidder: str
+    amount: int
+    ceiling: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +299,32 @@ class AuctionSlots:
             keys=[state, events], args=[reason, "1" if only_before_bids else ""]
         )
         return parse_cancel_result(orjson.loads(raw))
+
+    async def recompute(
+        self,
+        auction_id: uuid.UUID | str,
+        *,
+        expected_sequence: int,
+        reason: str,
+        voided: Sequence[int],
+        remaining: Sequence[ReplayBid],
+    ) -> RecomputeResult:
+        """Void `voided` (sequences) and replay `remaining` (ascending by sequence) through
+        the bidding rules (realtime/lua/recompute.lua), if the slot is still at
+        `expected_sequence`; else RecomputeConflict. `reason` is a VoidReason value."""
+        state, events, _, sealed = keys(auction_id)
+        body = {
+            "voided": list(voided),
+            "bids": [
+                [b.sequence, b.bidder, str(b.amount), "" if b.ceiling is None else str(b.ceiling)]
+                for b in remaining
+            ],
+        }
+        raw = await self.scripts.recompute(
+            keys=[state, events, sealed],
+            args=[str(expected_sequence), reason, orjson.dumps(body).decode()],
+        )
+        return parse_recompute_result(orjson.loads(raw))
 
     async def tick(self, auction_id: uuid.UUID | str) -> PriceStep | None:
         """Step a Dutch auction's price if a step is due; the step's event, if any."""

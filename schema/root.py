@@ -16,6 +16,7 @@ from resolvers import auth as auth_r
 from resolvers import bidding as bidding_r
 from resolvers import discovery as discovery_r
 from resolvers import notifications as notifications_r
+from resolvers import retraction as retraction_r
 from resolvers import settlement as settlement_r
 from resolvers import subscriptions as subscriptions_r
 from schema.admin_types import (
@@ -33,6 +34,7 @@ from schema.discovery_types import SearchResult
 from schema.notification_types import Notification
 from schema.payloads import AuthPayload, CreateAuctionPayload, SimplePayload
 from schema.permissions import IsAdmin, IsAuthenticated
+from schema.retraction_types import RetractBidPayload
 from schema.settlement_payloads import DisputePayload, SetupIntentPayload, TransactionPayload
 from schema.settlement_types import DisputeConnection, Transaction
 from schema.user_types import User
@@ -110,6 +112,13 @@ class BiddingMutations:
     )
     buy_now: PlaceBidResult = strawberry.mutation(
         resolver=bidding_r.buy_now, permission_classes=signed_in
+    )
+    retract_bid: RetractBidPayload = strawberry.mutation(
+        resolver=retraction_r.retract_bid,
+        permission_classes=signed_in,
+        description="Retract your own bids on an ACTIVE auction by eBay's rules: more than"
+        " 12 h before the end all of them; within the last 12 h only your latest bid, within"
+        " 1 h of placing it. The auction is recomputed from the remaining bids.",
     )
 
 

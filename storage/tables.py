@@ -74,6 +74,9 @@ class User(SQLModel, table=True):
     disputes_lost: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     fraud_hold: bool = False
     banned_at: datetime | None = _opt_ts()
+    # Bid retraction (services/bid_voiding.py): retractions made, counted once each (the
+    # fraud rules read it; each retracted bid also keeps its bids.retracted_at).
+    retraction_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -220,6 +223,8 @@ class Bid(SQLModel, table=True):
     placed_at: datetime = _ts()
     idempotency_key: str | None = Field(default=None, max_length=100)
     voided_at: datetime | None = _opt_ts()
+    # Bid retraction: set with voided_at when the bidder retracted it themselves.
+    retracted_at: datetime | None = _opt_ts()
 
 
 class AuctionEvent(SQLModel, table=True):

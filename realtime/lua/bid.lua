@@ -32,14 +32,8 @@ local function reject(reason, minimum, detail)
   result = {ok = false, reason = reason, min = int(minimum), detail = detail, seq = num(s.seq)}
 end
 
-local function english_min()
-  local p = num(s.price)
-  if p == nil then return num(s.start) end
-  return p + increment(s, p)
-end
-
 local function minimum_now()
-  if s.type == 'ENGLISH' then return english_min() end
+  if s.type == 'ENGLISH' then return english_min(s) end
   if s.type == 'DUTCH' then return (dutch_price(s, now)) end
   return num(s.start)
 end
@@ -86,44 +80,13 @@ elseif kind == 'buynow' then
     finish_bid({e1, e2}, true, e1.seq)
   end
 elseif s.type == 'ENGLISH' then
-  -- A missing ceiling (a record without proxy data) means the price is the ceiling.
-  local p, m, leader = num(s.price), num(s.ceiling) or num(s.price), s.leader
-  local leading
-  if p ~= nil and bidder == leader then
-    if ceiling <= m then
-      reject('BID_TOO_LOW', m + 1, 'CEILING_NOT_RAISED')
-    else
-      s.ceiling = int(ceiling)
-      leading = true
-    end
+  -- The rules themselves are common.lua's english_decide (recompute.lua replays with it).
+  -- Accepted: ok, leading, outbid; refused: ok, reason, minimum, detail.
+  local ok, leading_or_reason, outbid_or_min, detail = english_decide(s, bidder, amount, ceiling)
+  if not ok then
+    reject(leading_or_reason, outbid_or_min, detail)
   else
-    local minimum = english_min()
-    if amount < minimum then
-      reject('BID_TOO_LOW', minimum)
-    elseif p == nil then
-      s.price, s.leader, s.ceiling = int(amount), bidder, int(ceiling)
-      leading = true
-    elseif ceiling > m then
-      local np = math.min(ceiling, m + increment(s, m))
-      if amount > np then np = amount end
-      s.price, s.leader, s.ceiling = int(np), bidder, int(ceiling)
-      leading = true
-    else
-      local np = math.min(m, ceiling + increment(s, ceiling))
-      s.price = int(np)
-      leading = false
-    end
-  end
-  if not result then
-    local r = num(s.reserve)
-    if r ~= nil and num(s.ceiling) >= r and num(s.price) < r then s.price = int(r) end
-    -- Who just lost the lead: the previous leader, or this bidder at once (C <= M).
-    local outbid = nil
-    if not leading then
-      outbid = bidder
-    elseif leader ~= nil and leader ~= '' and leader ~= bidder then
-      outbid = leader
-    end
+    local leading, outbid = leading_or_reason, outbid_or_min
     local e1 = bid_event({bidder = bidder, amount = int(amount), max = int(ceiling),
                           leading = leading, outbid = outbid, idem = idem})
     local events = {e1}
@@ -154,13 +117,11 @@ elseif s.type == 'DUTCH' then
     finish_bid({e1, e2}, true, e1.seq)
   end
 else  -- sealed, first- or second-price
-  local start = num(s.start)
   local prior = redis.call('HGET', k_sealed, bidder)
   local prior_amount = prior and tonumber(string.match(prior, '^(%d+)')) or nil
-  if amount < start then
-    reject('BID_TOO_LOW', start)
-  elseif prior_amount ~= nil and amount <= prior_amount then
-    reject('BID_TOO_LOW', prior_amount + 1, 'NOT_ABOVE_OWN_BID')
+  local ok, reason, minimum, detail = sealed_decide(s, prior_amount, amount)
+  if not ok then
+    reject(reason, minimum, detail)
   else
     local e1 = bid_event({bidder = bidder, amount = int(amount), max = int(amount),
                           leading = false, replaces = prior and int(prior_amount) or nil,

@@ -56,3 +56,62 @@ local function emit(keys_events, s, kind, now, extra)
   redis.call('XADD', keys_events, int(seq) .. '-0', 'e', body)
   return e
 end
+
+-- The bidding rules both bid.lua (a new bid) and recompute.lua (a replay after a void)
+-- apply, so a recomputed auction is decided by the very same code (SPEC section 4).
+-- Each returns true plus its facts when the bid is accepted, or false, reason, minimum,
+-- detail when the rules refuse it; only an accepted bid changes `s`.
+
+local function english_min(s)
+  local p = num(s.price)
+  if p == nil then return num(s.start) end
+  return p + increment(s, p)
+end
+
+-- English proxy bidding: updates s.price, s.leader, s.ceiling; returns true, leading,
+-- outbid (who just lost the lead: the previous leader, or this bidder at once, C <= M).
+local function english_decide(s, bidder, amount, ceiling)
+  -- A missing ceiling (a record without proxy data) means the price is the ceiling.
+  local p, m, leader = num(s.price), num(s.ceiling) or num(s.price), s.leader
+  local leading
+  if p ~= nil and bidder == leader then
+    if ceiling <= m then return false, 'BID_TOO_LOW', m + 1, 'CEILING_NOT_RAISED' end
+    s.ceiling = int(ceiling)
+    leading = true
+  else
+    local minimum = english_min(s)
+    if amount < minimum then return false, 'BID_TOO_LOW', minimum end
+    if p == nil then
+      s.price, s.leader, s.ceiling = int(amount), bidder, int(ceiling)
+      leading = true
+    elseif ceiling > m then
+      local np = math.min(ceiling, m + increment(s, m))
+      if amount > np then np = amount end
+      s.price, s.leader, s.ceiling = int(np), bidder, int(ceiling)
+      leading = true
+    else
+      s.price = int(math.min(m, ceiling + increment(s, ceiling)))
+      leading = false
+    end
+  end
+  local r = num(s.reserve)
+  if r ~= nil and num(s.ceiling) >= r and num(s.price) < r then s.price = int(r) end
+  local outbid = nil
+  if not leading then
+    outbid = bidder
+  elseif leader ~= nil and leader ~= '' and leader ~= bidder then
+    outbid = leader
+  end
+  return true, leading, outbid
+end
+
+-- A sealed bid: at least the starting price, and above the bidder's own live bid
+-- (`prior_amount`, nil for none), which it replaces.
+local function sealed_decide(s, prior_amount, amount)
+  local start = num(s.start)
+  if amount < start then return false, 'BID_TOO_LOW', start end
+  if prior_amount ~= nil and amount <= prior_amount then
+    return false, 'BID_TOO_LOW', prior_amount + 1, 'NOT_ABOVE_OWN_BID'
+  end
+  return true
+end
