@@ -5,9 +5,10 @@ cases check it again (FORBIDDEN)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import strawberry
 
-from domain.errors import NotAvailableYet
 from schema.admin_types import (
     AdminUser,
     AdminUserConnection,
@@ -23,7 +24,9 @@ from schema.admin_types import (
     fraud_flag_connection,
 )
 from schema.context import Ctx
+from schema.retraction_types import RecomputedAuction
 from services import admin_queries, moderation
+from services.bid_voiding import RecomputedAuction as RecomputedResult
 from storage.tables import User
 
 from .common import as_payload, parse_id, viewer
@@ -123,14 +126,26 @@ async def void_bids(
     those auctions by the same rules (docs/auction-rules.md "Voiding and retraction")."""
 
     async def act() -> VoidBidsPayload:
-        parse_id(user_id, "userId")
-        if auction_id is not None:
-            parse_id(auction_id, "auctionId")
-        moderation.require_admin(viewer(info))
-        moderation.check_reason(reason)
-        raise NotAvailableYet("voidBids")
+        deps = info.context.deps
+        report = await moderation.void_bidder_bids(
+            deps,
+            viewer(info),
+            parse_id(user_id, "userId"),
+            parse_id(auction_id, "auctionId") if auction_id is not None else None,
+            reason=reason,
+        )
+        return VoidBidsPayload(auctions=[await _with_currency(info, r) for r in report.auctions])
 
     return await as_payload(VoidBidsPayload.failed, act)
+
+
+async def _with_currency(info: Ctx, result: RecomputedResult) -> RecomputedAuction:
+    # A recompute's report may leave its currency empty; the prices are in the auction's.
+    if not result.currency:
+        row = await info.context.loaders.auctions.load(result.auction_id)
+        assert row is not None
+        result = dataclasses.replace(result, currency=row.currency)
+    return RecomputedAuction.of(result)
 
 
 async def _admin_user(info: Ctx, user: User) -> AdminUserPayload:

@@ -4,7 +4,6 @@ admins-only in schema/root.py, and the use cases check it again."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +17,7 @@ from schema.connection import Connection, connection
 from schema.context import Ctx
 from schema.enums import Role
 from schema.errors import UserError
-from schema.money import Money
+from schema.retraction_types import RecomputedAuction
 from schema.user_types import User, load_user, require_user
 from services.paging import Page
 from storage import tables
@@ -268,34 +267,12 @@ class AdminUserPayload:
         return cls(errors=[error])
 
 
-@strawberry.type(description="One auction a void recomputed: its state before and after.")
-class VoidedAuction:
-    auction_id: strawberry.Private[uuid.UUID]
-    voided_sequences: list[int] = strawberry.field(description="The bids voided, by sequence.")
-    price_before: Money | None
-    price_after: Money | None
-    leader_before_id: strawberry.Private[uuid.UUID | None]
-    leader_after_id: strawberry.Private[uuid.UUID | None]
-    bid_count_before: int
-    bid_count_after: int
-
-    @strawberry.field
-    async def auction(self, info: Ctx) -> Auction | None:
-        row = await info.context.loaders.auctions.load(self.auction_id)
-        return Auction(row=row) if row is not None else None
-
-    @strawberry.field
-    async def leader_before(self, info: Ctx) -> User | None:
-        return await load_user(info, self.leader_before_id)
-
-    @strawberry.field
-    async def leader_after(self, info: Ctx) -> User | None:
-        return await load_user(info, self.leader_after_id)
-
-
 @strawberry.type
 class VoidBidsPayload:
-    auctions: list[VoidedAuction] = strawberry.field(default_factory=list)
+    """voidBids' answer: each auction recomputed (its state before and after), or
+    `errors` and nothing changed."""
+
+    auctions: list[RecomputedAuction] = strawberry.field(default_factory=list)
     errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod

@@ -10,7 +10,8 @@ their user cache's TTL.
 Two layers:
 - `set_banned` / `set_fraud_hold`: the system's switches (the fraud scorer, tests); an
   unchanged state is a no-op.
-- `ban_user`, `unban_user`, `set_hold`, `dismiss_flag`: an admin's decisions. Admins
+- `ban_user`, `unban_user`, `set_hold`, `dismiss_flag`, `void_bidder_bids`: an admin's
+  decisions. Admins
   only (FORBIDDEN), with a reason (INVALID_INPUT, field `reason`: 1-500 characters), never
   on the admin's own account nor another admin's (FORBIDDEN, field `userId`: admins are
   demoted in the database first, so no admin can lock the others out). A decision that
@@ -34,8 +35,10 @@ from sqlmodel import col, select, update
 
 from domain.enums import FraudFlagStatus, Role
 from domain.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from services import bid_voiding
 from services.accounts import commit_account
 from services.audit import audit_row
+from services.bid_voiding import VoidReport
 from services.deps import Deps
 from storage.tables import FraudFlag, RefreshToken, User
 from storage.uow import UnitOfWork
@@ -175,6 +178,30 @@ async def dismiss_flag(deps: Deps, actor: User, flag_id: uuid.UUID, *, reason: s
         )
         await uow.commit()
         return flag
+
+
+async def void_bidder_bids(
+    deps: Deps,
+    actor: User,
+    bidder_id: uuid.UUID,
+    auction_id: uuid.UUID | None = None,
+    *,
+    reason: str,
+) -> VoidReport:
+    """An admin voids a bidder's bids on `auction_id` (None: every ACTIVE auction they
+    have live bids on) and each auction is recomputed by the same rules
+    (services/bid_voiding.py, which writes the `void_bids` audit row per auction).
+    Errors: FORBIDDEN (not an admin, or the admin's own bids: nobody judges their own
+    case), INVALID_INPUT (reason), NOT_FOUND (no such user or auction), and
+    bid_voiding's AUCTION_ENDED, AUCTION_NOT_ACTIVE, AUCTION_BUSY."""
+    require_admin(actor)
+    why = check_reason(reason)
+    if bidder_id == actor.id:
+        raise Forbidden("admins cannot void their own bids", field="userId")
+    async with deps.uow() as uow:
+        if await uow.session.get(User, bidder_id) is None:
+            raise NotFound("no such user", field="userId")
+    return await bid_voiding.void_bids(deps, actor, bidder_id, auction_id, reason=why)
 
 
 # -- the steps ----------------------------------------------------------------------------

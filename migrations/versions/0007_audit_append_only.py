@@ -1,7 +1,7 @@
 """audit log append-only: PostgreSQL refuses UPDATE and DELETE on audit_log
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006 (0003 before i15-recompute was merged in)
 Create Date: 2026-11-30
 
 The API offers no way to edit or delete an audit row; this trigger is the last guard, for
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0003"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -71,8 +71,9 @@ mutation($id: ID!, $reason: String!) {
 VOID = """
 mutation($id: ID!, $auctionId: ID, $reason: String!) {
   voidBids(userId: $id, auctionId: $auctionId, reason: $reason) {
-    auctions { auction { id } voidedSequences bidCountBefore bidCountAfter
-      priceBefore { amount } priceAfter { amount } leaderBefore { id } leaderAfter { id } }
+    auctions { auctionId voidedSequences sequence
+      before { price { amount currency } leaderId bidCount }
+      after { price { amount currency } leaderId bidCount } }
     errors { code field message }
   }
 }"""

@@ -223,14 +223,54 @@ async def test_admins_cannot_act_on_themselves_nor_on_another_admin(gql, app):
     assert codes(malformed) == ["INVALID_ID"]
 
 
-async def test_void_bids_checks_its_input(gql, app):
+async def test_voiding_a_bidders_bids_recomputes_the_auction(gql, app):
+    admin = await make_admin(gql, app)
+    seller = await register(gql, seller=True)
+    auction = await create_auction(gql, seller)
+    await gql(PUBLISH, {"id": auction["id"]}, token=seller.token)
+    honest, shill = await register(gql), await register(gql)
+    for bidder, amount in ((honest, "100"), (shill, "150")):
+        placed = await gql(BID, {"id": auction["id"], "amount": amount}, token=bidder.token)
+        assert placed["data"]["placeBid"]["__typename"] == "BidAccepted", placed
+
+    result = payload(
+        await gql(
+            VOID, {"id": shill.id, "auctionId": auction["id"], "reason": REASON}, token=admin.token
+        ),
+        "voidBids",
+    )
+    assert result["errors"] == []
+    [done] = result["auctions"]
+    assert done["auctionId"] == auction["id"] and done["voidedSequences"] == [2]
+    assert done["before"] == {
+        "price": {"amount": "150.00", "currency": "USD"},
+        "leaderId": shill.id,
+        "bidCount": 2,
+    }
+    assert done["after"]["leaderId"] == honest.id and done["after"]["bidCount"] == 1
+    assert done["after"]["price"] == {"amount": "100.00", "currency": "USD"}
+    [row] = [r for r in await audit_rows(app, auction["id"]) if r["action"] == "void_bids"]
+    assert str(row["actor_id"]) == admin.id and row["details"]["reason"] == REASON
+
+    # Every active auction (none left with their bids): nothing to void, nothing changes.
+    again = payload(
+        await gql(VOID, {"id": shill.id, "reason": REASON}, token=admin.token), "voidBids"
+    )
+    assert again["errors"] == [] and again["auctions"] == []
+
+
+async def test_void_bids_refusals_change_nothing(gql, app):
     admin = await make_admin(gql, app)
     bidder = await register(gql)
     for variables, code in (
         ({"id": "nope", "reason": REASON}, "INVALID_ID"),
         ({"id": bidder.id, "auctionId": "nope", "reason": REASON}, "INVALID_ID"),
         ({"id": bidder.id, "reason": ""}, "INVALID_INPUT"),
+        ({"id": str(uuid.uuid4()), "reason": REASON}, "NOT_FOUND"),
+        ({"id": bidder.id, "auctionId": str(uuid.uuid4()), "reason": REASON}, "NOT_FOUND"),
+        ({"id": admin.id, "reason": REASON}, "FORBIDDEN"),
     ):
         result = payload(await gql(VOID, variables, token=admin.token), "voidBids")
-        assert codes(result) == [code], result
+        assert codes(result) == [code], (variables, result)
         assert result["auctions"] == []
+    assert await audit_rows(app, bidder.id) == []
