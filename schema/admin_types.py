@@ -31,34 +31,44 @@ strawberry.enum(
 
 @strawberry.type(description="One signal that fired in a fraud rule (its explanation).")
 class FraudSignal:
-    name: str
+    name: str = strawberry.field(description="The signal (a UCI shill feature) or the rule.")
     value: float | None = None
     weight: float | None = strawberry.field(
-        default=None, description="What the signal adds to the flag's score, if the rule says."
+        default=None, description="What it adds to the flag's score (0-100), if recorded."
     )
     explanation: str | None = None
+    evidence: JSON | None = strawberry.field(
+        default=None, description="The numbers and ids the rule based it on, as stored."
+    )
 
 
 def signals_of(details: dict[str, Any]) -> list[FraudSignal]:
-    """`details.signals` as the fraud rules write it: a list of objects
-    `{name, value, weight?, explanation?}` or a mapping name -> value; anything else is
-    skipped rather than failing the admin's page."""
+    """The signals a fraud rule recorded in a flag's `details`: `signals` (a list of
+    objects `{name or rule, value?, weight or score?, explanation?, evidence?}`, or a
+    mapping name -> value) and `signal` (one such object, as services/fraud writes it).
+    Anything else is skipped rather than failing the admin's page."""
     raw = details.get("signals")
     if isinstance(raw, dict):
         raw = [{"name": k, "value": v} for k, v in raw.items()]
-    if not isinstance(raw, list):
-        return []
+    items = list(raw) if isinstance(raw, list) else []
+    if isinstance(details.get("signal"), dict):
+        items.append(details["signal"])
     out: list[FraudSignal] = []
-    for item in raw:
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        name = item.get("name", item.get("rule"))
+        if not isinstance(name, str):
             continue
         explanation = item.get("explanation")
+        evidence = item.get("evidence")
         out.append(
             FraudSignal(
-                name=item["name"],
+                name=name,
                 value=_number(item.get("value")),
-                weight=_number(item.get("weight")),
+                weight=_number(item.get("weight", item.get("score"))),
                 explanation=explanation if isinstance(explanation, str) else None,
+                evidence=JSON(evidence) if isinstance(evidence, dict) else None,
             )
         )
     return out

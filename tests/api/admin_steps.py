@@ -16,7 +16,7 @@ query($status: FraudFlagStatus, $userId: ID, $first: Int, $after: String) {
     totalCount pageInfo { hasNextPage endCursor }
     edges { cursor node { id rule score status createdAt resolvedAt
       resolvedBy { id } user { id } auction { id }
-      signals { name value weight explanation } } }
+      signals { name value weight explanation evidence } } }
   }
 }"""
 

@@ -39,6 +39,7 @@ async def test_the_flag_queue_shows_each_flag_with_its_signals(gql, app):
         "value": 0.9,
         "weight": 30.0,
         "explanation": "90% of their bids go to one seller",
+        "evidence": None,
     }
     assert node["signals"][1]["name"] == "winning_ratio"
 
