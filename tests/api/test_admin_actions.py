@@ -4,6 +4,7 @@ changes nothing (no row, no audit)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -276,3 +277,23 @@ async def test_void_bids_refusals_change_nothing(gql, app):
         assert codes(result) == [code], (variables, result)
         assert result["auctions"] == []
     assert await audit_rows(app, bidder.id) == []
+
+
+async def test_two_admins_deciding_at_once_decide_once(gql, app):
+    first, second = await make_admin(gql, app), await make_admin(gql, app)
+    target = await register(gql)
+    flag = await add_flag(app, target.id)
+
+    async def dismiss(admin: Any) -> dict[str, Any]:
+        body = await gql(DISMISS, {"id": flag, "reason": "duplicate"}, token=admin.token)
+        return payload(body, "dismissFraudFlag")
+
+    async def ban(admin: Any) -> dict[str, Any]:
+        body = await gql(BAN, {"id": target.id, "reason": "ring"}, token=admin.token)
+        return payload(body, "banUser")
+
+    for action, refused in ((dismiss, "FLAG_NOT_OPEN"), (ban, "ALREADY_BANNED")):
+        results = await asyncio.gather(action(first), action(second))
+        assert sorted(codes(r) for r in results) == [[], [refused]], results
+    assert len(await audit_rows(app, flag)) == 1
+    assert [r["action"] for r in await audit_rows(app, target.id)] == ["ban_user"]
