@@ -30,7 +30,8 @@ def test_one_rule_signal_with_its_evidence() -> None:
     }
     [signal] = signals_of(details)
     assert (signal.name, signal.weight) == ("shill_bidding", 81.0)
-    assert signal.evidence == {"bidder_tendency": 0.86, "winning_ratio": 0.0}
+    evidence: object = signal.evidence
+    assert evidence == {"bidder_tendency": 0.86, "winning_ratio": 0.0}
 
 
 def test_a_mapping_and_junk() -> None:
