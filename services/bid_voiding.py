@@ -67,9 +67,9 @@ class RecomputedAuction:
     voided: list[int]
     before: AuctionState
     after: AuctionState
+    currency: str  # of the prices (ISO 4217)
     ignored: list[int] = field(default_factory=list)
     sequence: int | None = None
-    currency: str = ""  # of the prices (ISO 4217)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +170,7 @@ async def _recompute(
         voided = choose(bids, ends)
         if not voided:
             state = _state_of(auction, bids)
-            return RecomputedAuction(auction_id, [], state, state, currency=auction.currency)
+            return RecomputedAuction(auction_id, [], state, state, auction.currency)
         gone = set(voided)
         remaining = [
             ReplayBid(b.sequence, str(b.bidder_id), b.amount, b.ceiling)
@@ -298,7 +298,9 @@ async def _applied(
             )
         )
         await uow.commit()
-    return RecomputedAuction(auction.id, list(e.voided), before, after, list(e.ignored), e.sequence)
+    return RecomputedAuction(
+        auction.id, list(e.voided), before, after, auction.currency, list(e.ignored), e.sequence
+    )
 
 
 def _audit_state(state: AuctionState) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
@@ -26,7 +27,7 @@ from hypothesis import strategies as st
 from devservers.ports import free_port
 from devservers.redis import EmbeddedRedis
 from domain.enums import AuctionType
-from domain.events import BidsVoided
+from domain.events import BidsVoided, PriorState, parse_event, public_event, raw_event
 from domain.outcome import FinalState, decide
 from domain.slot_results import (
     AlreadyOver,
@@ -38,6 +39,7 @@ from domain.slot_results import (
     RecomputeRefused,
 )
 from realtime.slots import AuctionSlots, ReplayBid, SlotSeed, keys
+from tests.integration.test_event_shapes import lua_empty_as_list
 from tests.model.reference import English, Sealed, inc
 
 T = TypeVar("T")
@@ -291,3 +293,43 @@ def test_only_active_english_and_sealed_auctions_are_recomputed(engine: Engine) 
 
 def _fields(seed: SlotSeed) -> dict[str, Any]:
     return {name: getattr(seed, name) for name in SlotSeed.__slots__}
+
+
+def test_the_bids_voided_event_round_trips(engine: Engine) -> None:
+    """The script's raw BIDS_VOIDED (stream entry and answer) parses and writes back
+    unchanged, and its bus form leaves out the state before."""
+
+    async def scenario() -> None:
+        seed = _seed("ENGLISH", start=100)
+        await engine.slots.create(seed)
+        a, b = uuid.uuid4(), uuid.uuid4()
+        await engine.slots.bid(seed.auction_id, a, 100, 500, None)
+        await engine.slots.bid(seed.auction_id, b, 600, None, None)
+        for voided, remaining in (([2], [ReplayBid(1, str(a), 100, 500)]), ([1], [])):
+            (live,) = await engine.slots.live([seed.auction_id])
+            assert live is not None
+            await engine.slots.recompute(
+                seed.auction_id,
+                expected_sequence=live.sequence,
+                reason="RETRACTED",
+                voided=voided,
+                remaining=remaining,
+            )
+        entries = await engine.redis.xrange(keys(seed.auction_id)[1])
+        raws = [orjson.loads(fields["e"]) for _, fields in entries][2:]
+        for raw in raws:
+            assert raw_event(parse_event(raw)) == lua_empty_as_list(raw), raw
+            public = public_event(parse_event(raw), str(seed.auction_id), sealed=False)
+            assert "before" not in public and public["voided"] == raw["voided"]
+        first, second = (parse_event(r) for r in raws)
+        assert isinstance(first, BidsVoided) and isinstance(second, BidsVoided)
+        assert (first.price, first.leader, first.bid_count) == (100, str(a), 1)
+        assert first.before == PriorState(600, str(b), 2)
+        assert (second.price, second.leader, second.bid_count, second.ignored) == (
+            None,
+            None,
+            0,
+            (),
+        )
+
+    engine.run(scenario())
