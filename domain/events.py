@@ -169,7 +169,10 @@ class BidsVoided(Event):
     voided: tuple[int, ...]
     reason: str  # VoidReason value
     ignored: tuple[int, ...] = ()
-    before: PriorState | None = None  # None on the bus form
+    # Private (None on the bus form): the state before, who acted and the admin's note.
+    before: PriorState | None = None
+    actor: str | None = None
+    note: str | None = None
 
 
 AnyEvent = BidAccepted | PriceStep | Extended | Ended | Cancelled | BidsVoided
@@ -232,6 +235,8 @@ def parse_event(raw: Mapping[str, Any]) -> AnyEvent:
                 str(get("reason") or ""),
                 _sequences(get("ignored")),
                 _parse_prior(get("before")),
+                opt_str(get("actor")),
+                opt_str(get("note")),
             )
     except (KeyError, TypeError, ValueError) as err:
         raise MalformedEvent(f"malformed auction event {dict(raw)!r}: {err!r}") from err
@@ -317,12 +322,15 @@ def raw_event(event: Event, *, private: bool = True) -> dict[str, Any]:
         out["voided"] = list(event.voided)
         out["ignored"] = list(event.ignored)
         out["reason"] = event.reason
-        if private and event.before is not None:
-            out["before"] = {
-                "price": ms_text(event.before.price),
-                "leader": event.before.leader or "",
-                "bids": event.before.bid_count,
-            }
+        if private:
+            if event.before is not None:
+                out["before"] = {
+                    "price": ms_text(event.before.price),
+                    "leader": event.before.leader or "",
+                    "bids": event.before.bid_count,
+                }
+            out["actor"] = event.actor or ""
+            out["note"] = event.note or ""
     return out
 
 
@@ -335,9 +343,9 @@ def stored_event(event: Event) -> dict[str, Any]:
 
 def public_event(event: Event, auction_id: str, *, sealed: bool) -> dict[str, Any]:
     """The bus form: the raw form without the proxy ceiling, the idempotency key, the
-    sealed bids, a replaced sealed amount, the reserve (the seller's) and the state before
-    a recompute, plus the auction's id; on a `sealed` auction also without who bid what
-    (SPEC section 3: secret until the end)."""
+    sealed bids, a replaced sealed amount, the reserve (the seller's) and a recompute's
+    state before, actor and note, plus the auction's id; on a `sealed` auction also
+    without who bid what (SPEC section 3: secret until the end)."""
     out = raw_event(event, private=False)
     if sealed:
         for hidden in ("amount", "bidder", "outbid"):

@@ -9,7 +9,9 @@ event twice changes nothing:
 - a retraction counts once on the bidder's record (`users.retraction_count`);
 - notifications (storage/notification_writer.py): each bidder whose bids were voided
   (BIDS_VOIDED) or retracted (BIDS_RETRACTED), the new leader when the lead changed
-  (LEADING_AGAIN), and the former leader who no longer leads (OUTBID), unless voided.
+  (LEADING_AGAIN), and the former leader who no longer leads (OUTBID), unless voided;
+- the audit row (`void_bids` or `retract_bids`, by the event's actor) with the state
+  before and after, in the same transaction as the rows it describes.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from collections.abc import Sequence, Set
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.events import AnyEvent, BidsVoided, VoidReason
 from storage.notification_writer import NewNotification, add_notifications
-from storage.tables import Bid, User
+from storage.tables import Auction, AuditLog, Bid, User
 
 _MESSAGES = {
     "BIDS_VOIDED": "An administrator voided your bids on an auction; it was recomputed.",
@@ -67,6 +69,38 @@ async def record_voids(session: Any, auction_id: uuid.UUID, e: BidsVoided) -> No
         if before is not None and uuid.UUID(before) not in voided_bidders:
             notes.append(_note(uuid.UUID(before), "OUTBID", auction_id, e))
     await add_notifications(session, notes)
+    session.add(await _audit(session, auction_id, e, sorted(voided_bidders)))
+
+
+async def _audit(
+    session: Any, auction_id: uuid.UUID, e: BidsVoided, bidders: list[uuid.UUID]
+) -> AuditLog:
+    query = select(Auction.currency).where(col(Auction.id) == auction_id)
+    currency = (await session.exec(query)).one()
+    retracted = e.reason == VoidReason.RETRACTED.value
+    prior = e.before
+    before = (
+        {"price": prior.price, "leader_id": prior.leader, "bid_count": prior.bid_count}
+        if prior is not None
+        else None
+    )
+    return AuditLog(
+        actor_id=None if e.actor is None else uuid.UUID(e.actor),
+        action="retract_bids" if retracted else "void_bids",
+        entity_type="auction",
+        entity_id=str(auction_id),
+        at=e.at,
+        details={
+            "before": before,
+            "after": {"price": e.price, "leader_id": e.leader, "bid_count": e.bid_count},
+            "reason": e.note or e.reason,
+            "bidders": [str(b) for b in bidders],
+            "voided": list(e.voided),
+            "ignored": list(e.ignored),
+            "sequence": e.sequence,
+            "currency": currency,
+        },
+    )
 
 
 async def record_voids_on(
@@ -85,10 +119,11 @@ async def record_voids_on(
     ]
     if not events:
         return
-    session = AsyncSession(bind=conn)
-    for auction_id, e in events:
-        await record_voids(session, auction_id, e)
-    await session.flush()
+    # Closing a session that joined an outer transaction leaves that transaction alone.
+    async with AsyncSession(bind=conn) as session:
+        for auction_id, e in events:
+            await record_voids(session, auction_id, e)
+        await session.flush()
 
 
 def _note(user_id: uuid.UUID, kind: str, auction_id: uuid.UUID, e: BidsVoided) -> NewNotification:

@@ -308,10 +308,13 @@ class AuctionSlots:
         reason: str,
         voided: Sequence[int],
         remaining: Sequence[ReplayBid],
+        actor: uuid.UUID | str | None = None,
+        note: str | None = None,
     ) -> RecomputeResult:
         """Void `voided` (sequences) and replay `remaining` (ascending by sequence) through
         the bidding rules (realtime/lua/recompute.lua), if the slot is still at
-        `expected_sequence`; else RecomputeConflict. `reason` is a VoidReason value."""
+        `expected_sequence`; else RecomputeConflict. `reason` is a VoidReason value;
+        `actor` (a user id) and `note` travel privately in the event, for the audit log."""
         state, events, _, sealed = keys(auction_id)
         body = {
             "voided": list(voided),
@@ -322,7 +325,13 @@ class AuctionSlots:
         }
         raw = await self.scripts.recompute(
             keys=[state, events, sealed],
-            args=[str(expected_sequence), reason, orjson.dumps(body).decode()],
+            args=[
+                str(expected_sequence),
+                reason,
+                orjson.dumps(body).decode(),
+                "" if actor is None else str(actor),
+                note or "",
+            ],
         )
         return parse_recompute_result(orjson.loads(raw))
 

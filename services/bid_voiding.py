@@ -10,17 +10,19 @@ auctions can be recomputed (a Dutch auction ends on its one bid).
 The bids replayed are PostgreSQL's live bids plus the slot's stream after the row's
 `last_sequence` (the persister may lag), minus those voided; the script refuses with a
 conflict when a bid arrived meanwhile, and the use case reads again (a bounded number of
-times, then `AUCTION_BUSY`). Each recompute writes an audit row (`void_bids`,
-`retract_bids`) with the state before and after, right after the slot applied it.
+times, then `AUCTION_BUSY`). The event carries the actor and the note, so the audit row
+(`void_bids`, `retract_bids`, with the state before and after) is written with the rows
+it describes, exactly once.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from sqlmodel import col, select
 
@@ -39,7 +41,10 @@ from realtime.events import publish
 from realtime.slot_seeding import ensure_slot
 from realtime.slots import ReplayBid
 from services.deps import Deps
-from storage.tables import Auction, AuditLog, Bid, User
+from services.unavailable import unavailable
+from storage.tables import Auction, Bid, User
+
+log = logging.getLogger("gavel.bid_voiding")
 
 # A bid arriving between reading the bids and the script makes it refuse; reading again
 # is cheap, and a burst of bids long enough to exhaust this is the client's cue to retry.
@@ -183,6 +188,8 @@ async def _recompute(
             reason=reason.value,
             voided=sorted(gone),
             remaining=remaining,
+            actor=actor.id,
+            note=note,
         )
         if isinstance(result, RecomputeConflict | SlotMissing):
             continue  # a bid arrived, or the slot was lost: read again
@@ -193,7 +200,7 @@ async def _recompute(
                 "bids on this auction cannot be voided", code=result.reason, field="auctionId"
             )
         assert isinstance(result, RecomputeApplied)
-        return await _applied(deps, actor, auction, result.event, note, bidder_id)
+        return await _applied(deps, auction, result.event)
     raise Conflict("bids kept arriving on this auction; try again", code="AUCTION_BUSY")
 
 
@@ -257,16 +264,19 @@ def _opt_id(value: str | None) -> uuid.UUID | None:
     return None if value is None else uuid.UUID(value)
 
 
-async def _applied(
-    deps: Deps,
-    actor: User,
-    auction: Auction,
-    e: BidsVoided,
-    note: str | None,
-    bidder_id: uuid.UUID,
-) -> RecomputedAuction:
-    """Publish the recompute, record it now (bids void, the auction row, notifications)
-    and write its audit row."""
+async def _applied(deps: Deps, auction: Auction, e: BidsVoided) -> RecomputedAuction:
+    """Publish the recompute and record it now (bids void, the auction row,
+    notifications, the audit row: realtime/recompute_records.py). The slot holds it
+    already: if either fails on an outage, subscribers fill the gap from the stream and
+    the persister records it on its next pass."""
+    try:
+        await publish(deps.bus, auction.id, [e], sealed=AuctionType(auction.type).sealed)
+        if deps.outbox is not None:
+            await deps.outbox.drain([str(auction.id)])
+    except Exception as err:
+        if unavailable(err) is None:
+            raise
+        log.warning("recompute of %s not yet published or recorded: %r", auction.id, err)
     prior = e.before
     before = (
         AuctionState(prior.price, _opt_id(prior.leader), prior.bid_count)
@@ -274,38 +284,6 @@ async def _applied(
         else AuctionState(None, None, 0)
     )
     after = AuctionState(e.price, _opt_id(e.leader), e.bid_count)
-    await publish(deps.bus, auction.id, [e], sealed=AuctionType(auction.type).sealed)
-    if deps.outbox is not None:
-        await deps.outbox.drain([str(auction.id)])
-    retracted = e.reason == VoidReason.RETRACTED.value
-    async with deps.uow() as uow:
-        uow.session.add(
-            AuditLog(
-                actor_id=actor.id,
-                action="retract_bids" if retracted else "void_bids",
-                entity_type="auction",
-                entity_id=str(auction.id),
-                details={
-                    "bidder_id": str(bidder_id),
-                    "sequence": e.sequence,
-                    "voided": list(e.voided),
-                    "ignored": list(e.ignored),
-                    "currency": auction.currency,
-                    "before": _audit_state(before),
-                    "after": _audit_state(after),
-                    "reason": note if note is not None else "RETRACTED",
-                },
-            )
-        )
-        await uow.commit()
     return RecomputedAuction(
         auction.id, list(e.voided), before, after, auction.currency, list(e.ignored), e.sequence
     )
-
-
-def _audit_state(state: AuctionState) -> dict[str, Any]:
-    return {
-        "price": state.price,
-        "leader_id": None if state.leader_id is None else str(state.leader_id),
-        "bid_count": state.bid_count,
-    }

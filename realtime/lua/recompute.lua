@@ -2,14 +2,16 @@
 -- and the remaining bids are replayed, in sequence order, through the same rules that
 -- decided them (common.lua's english_decide / sealed_decide). KEYS: state, events,
 -- sealed. ARGV: the sequence the caller read the bids at, the reason (VOIDED or
--- RETRACTED), and JSON {voided = [seq, ...], bids = [[seq, bidder, amount, max], ...]}
--- (the remaining bids, ascending). The end time stays as it is: replay neither extends
+-- RETRACTED), JSON {voided = [seq, ...], bids = [[seq, bidder, amount, max], ...]} (the
+-- remaining bids, ascending), the acting user's id and the admin's note ('' for none),
+-- which the event carries (privately) to the audit log the persister writes with it. The end time stays as it is: replay neither extends
 -- nor un-extends. A remaining bid the rules now refuse stays recorded but does not count
 -- (`ignored`). Appends one BIDS_VOIDED event. Answers {missing}, {over, status},
 -- {refused, reason} (a Dutch auction), {conflict, seq} (a bid arrived since the caller
 -- read the bids: read again and retry), or {ok, event}.
 local k_state, k_events, k_sealed = KEYS[1], KEYS[2], KEYS[3]
 local expected, reason, input = tonumber(ARGV[1]), ARGV[2], cjson.decode(ARGV[3])
+local actor, note = ARGV[4], ARGV[5]
 
 local s = load_state(k_state)
 if not s then return cjson.encode({missing = true}) end
@@ -48,6 +50,7 @@ if s.type ~= 'ENGLISH' then
 end
 local e = emit(k_events, s, 'BIDS_VOIDED', now, {
   voided = input.voided, ignored = ignored, reason = reason, before = before,
+  actor = actor, note = note,
 })
 redis.call('HSET', k_state, 'price', s.price, 'leader', s.leader, 'ceiling', s.ceiling,
            'bids', s.bids, 'seq', s.seq)

@@ -336,3 +336,23 @@ async def test_retracting_on_an_unknown_or_ended_auction(gql, app, seller, bidde
     await app.state.redis.hset(f"gavel:{{{ended}}}:state", "ends_ms", "1")
     late = await retract(gql, a, ended)
     assert late["errors"][0]["code"] == "AUCTION_ENDED"
+
+
+async def test_sealed_void_keeps_each_bidders_latest_remaining_bid(gql, app, seller, bidders):
+    a, b, _ = bidders
+    admin = await user_row(app, await register(gql), admin=True)
+    auction = await live_auction(
+        gql, seller, type="SEALED_FIRST_PRICE", endsAt=iso(timedelta(hours=13))
+    )
+    for who, amount in ((a, "150"), (b, "200"), (a, "250"), (b, "300")):
+        assert (await bid(gql, who, auction, amount))["__typename"] == "BidAccepted"
+    done = await retract(gql, b, auction)  # more than 12 h before the end: all of b's
+    assert done["errors"] == [] and done["result"]["voidedSequences"] == [2, 4]
+    assert done["result"]["after"] == {"price": None, "leaderId": None, "bidCount": 2}
+    sealed = await app.state.redis.hgetall(f"gavel:{{{auction}}}:sealed")
+    assert sealed == {a.id: "25000:3"}
+    report = await bid_voiding.void_bids(
+        app.state.deps, admin, uuid.UUID(a.id), uuid.UUID(auction), reason="ring"
+    )
+    assert report.auctions[0].voided == [1, 3] and report.auctions[0].after.bid_count == 0
+    assert await app.state.redis.hgetall(f"gavel:{{{auction}}}:sealed") == {}

@@ -37,6 +37,7 @@ async def _voided_auction(app: FastAPI, reason: str) -> tuple[Auction, list[User
         reason=reason,
         voided=[1, 3],
         remaining=[ReplayBid(2, str(b.id), 200, None)],
+        actor=a.id,
     )
     assert isinstance(done, RecomputeApplied)
     return auction, [a, b], done.event
@@ -64,6 +65,10 @@ async def _facts(app: FastAPI, auction: Auction, users: list[User]) -> dict[str,
                 " AND kind <> 'OUTBID' ORDER BY kind",
                 a=auction.id,
             ),
+            "audits": await all_of(
+                "SELECT action, actor_id, details->>'reason' FROM audit_log WHERE entity_id = :a",
+                a=str(auction.id),
+            ),
             "retractions": await all_of(
                 "SELECT id, retraction_count FROM users WHERE id = ANY(:u) ORDER BY id",
                 u=[u.id for u in users],
@@ -87,5 +92,6 @@ async def test_both_paths_record_a_retraction_once(app: FastAPI, path: str) -> N
         assert facts["row"] == [(200, b.id, 1, 4)]
         assert facts["notes"] == sorted([(a.id, "BIDS_RETRACTED"), (b.id, "LEADING_AGAIN")],
                                         key=lambda n: n[1])  # fmt: skip
+        assert facts["audits"] == [("retract_bids", a.id, "RETRACTED")]
         counts = dict(facts["retractions"])
         assert counts == {a.id: 1, b.id: 0}

@@ -8,8 +8,9 @@ from pathlib import Path
 from domain.rejections import DETAILS, MESSAGES, BidRejection
 
 LUA = Path(__file__).resolve().parents[2] / "realtime" / "lua"
-# reject('REASON'[, minimum[, 'DETAIL']]) in the scripts, one call a line.
-REJECT = re.compile(r"reject\('([A-Z_]+)'([^\n]*)")
+# reject('REASON'[, minimum[, 'DETAIL']]) in the scripts, one call a line, and the shared
+# rule functions' refusals (common.lua): return false, 'REASON'[, minimum[, 'DETAIL']].
+REJECT = re.compile(r"(?:reject\(|return false, )'([A-Z_]+)'([^\n]*)")
 QUOTED = re.compile(r"'([A-Z_]+)'")
 
 
