@@ -5,8 +5,6 @@ cases check it again (FORBIDDEN)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import strawberry
 
 from schema.admin_types import (
@@ -26,7 +24,6 @@ from schema.admin_types import (
 from schema.context import Ctx
 from schema.retraction_types import RecomputedAuction
 from services import admin_queries, moderation
-from services.bid_voiding import RecomputedAuction as RecomputedResult
 from storage.tables import User
 
 from .common import as_payload, parse_id, viewer
@@ -134,18 +131,9 @@ async def void_bids(
             parse_id(auction_id, "auctionId") if auction_id is not None else None,
             reason=reason,
         )
-        return VoidBidsPayload(auctions=[await _with_currency(info, r) for r in report.auctions])
+        return VoidBidsPayload(auctions=[RecomputedAuction.of(r) for r in report.auctions])
 
     return await as_payload(VoidBidsPayload.failed, act)
-
-
-async def _with_currency(info: Ctx, result: RecomputedResult) -> RecomputedAuction:
-    # A recompute's report may leave its currency empty; the prices are in the auction's.
-    if not result.currency:
-        row = await info.context.loaders.auctions.load(result.auction_id)
-        assert row is not None
-        result = dataclasses.replace(result, currency=row.currency)
-    return RecomputedAuction.of(result)
 
 
 async def _admin_user(info: Ctx, user: User) -> AdminUserPayload:
