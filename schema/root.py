@@ -10,6 +10,7 @@ from strawberry.permission import BasePermission
 from strawberry.tools import merge_types
 from strawberry.types import Info
 
+from resolvers import admin as admin_r
 from resolvers import auctions as listing_r
 from resolvers import auth as auth_r
 from resolvers import bidding as bidding_r
@@ -18,6 +19,14 @@ from resolvers import notifications as notifications_r
 from resolvers import retraction as retraction_r
 from resolvers import settlement as settlement_r
 from resolvers import subscriptions as subscriptions_r
+from schema.admin_types import (
+    AdminUserConnection,
+    AdminUserPayload,
+    AuditEntryConnection,
+    FraudFlagConnection,
+    FraudFlagPayload,
+    VoidBidsPayload,
+)
 from schema.auction_types import Auction, AuctionConnection
 from schema.bid_result_types import PlaceBidResult
 from schema.context import GavelContext
@@ -233,7 +242,62 @@ class SettlementMutations:
     )
 
 
-Query = merge_types("Query", (AccountQueries, AuctionQueries, DiscoveryQueries, SettlementQueries))
+# -- admin surface (issue 15, C2; docs/admin-api.md): admins only, field by field -------
+
+
+@strawberry.type
+class AdminQueries:
+    fraud_flags: FraudFlagConnection = strawberry.field(
+        resolver=admin_r.fraud_flags,
+        permission_classes=admins,
+        description="Admins: fraud flags newest first, of one status and/or user if given.",
+    )
+    admin_users: AdminUserConnection = strawberry.field(
+        resolver=admin_r.admin_users,
+        permission_classes=admins,
+        description="Admins: accounts whose username or email starts with `query`.",
+    )
+    audit_log: AuditEntryConnection = strawberry.field(
+        resolver=admin_r.audit_log,
+        permission_classes=admins,
+        description="Admins: the append-only audit log, newest first, filtered exactly.",
+    )
+
+
+@strawberry.type
+class AdminMutations:
+    dismiss_fraud_flag: FraudFlagPayload = strawberry.mutation(
+        resolver=admin_r.dismiss_fraud_flag,
+        permission_classes=admins,
+        description="Admins: an OPEN flag reviewed and dismissed (FLAG_NOT_OPEN otherwise).",
+    )
+    set_fraud_hold: AdminUserPayload = strawberry.mutation(
+        resolver=admin_r.set_fraud_hold,
+        permission_classes=admins,
+        description="Admins: hold an account's bids (its OPEN flags ACTIONED) or release "
+        "it (its OPEN flags DISMISSED).",
+    )
+    ban_user: AdminUserPayload = strawberry.mutation(
+        resolver=admin_r.ban_user,
+        permission_classes=admins,
+        description="Admins: refuse every request of the account; revokes its refresh tokens.",
+    )
+    unban_user: AdminUserPayload = strawberry.mutation(
+        resolver=admin_r.unban_user,
+        permission_classes=admins,
+        description="Admins: lift a ban.",
+    )
+    void_bids: VoidBidsPayload = strawberry.mutation(
+        resolver=admin_r.void_bids,
+        permission_classes=admins,
+        description="Admins: void a bidder's bids on one auction (or every active one) and "
+        "recompute the auctions by the same rules.",
+    )
+
+
+Query = merge_types(
+    "Query", (AccountQueries, AuctionQueries, DiscoveryQueries, SettlementQueries, AdminQueries)
+)
 Mutation = merge_types(
     "Mutation",
     (
@@ -243,6 +307,7 @@ Mutation = merge_types(
         BiddingMutations,
         AfterSaleMutations,
         SettlementMutations,
+        AdminMutations,
     ),
 )
 

@@ -13,6 +13,7 @@ from storage.tables import (
     Auction,
     AuctionEvent,
     Bid,
+    FraudFlag,
     Item,
     Notification,
     NotificationCounter,
@@ -43,6 +44,8 @@ class SeedRows:
     watchlist: list[Watch] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     notification_counters: list[NotificationCounter] = field(default_factory=list)
+    # The admin queue's demo flags (seeds/fraud_flags.py).
+    fraud_flags: list[FraudFlag] = field(default_factory=list)
 
     def tables(self) -> list[tuple[str, list[Any]]]:
         return [
@@ -54,6 +57,7 @@ class SeedRows:
             ("watchlist", self.watchlist),
             ("notifications", self.notifications),
             ("notification_counters", self.notification_counters),
+            ("fraud_flags", self.fraud_flags),
         ]
 
 

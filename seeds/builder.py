@@ -27,6 +27,7 @@ from seeds.catalog_data import (
     STREETS,
     CategorySpec,
 )
+from seeds.fraud_flags import demo_flags
 from storage.tables import Auction, Bid, Item, Notification, NotificationCounter, User, Watch
 
 ADMIN_EMAIL = "admin@gavel.test"
@@ -277,4 +278,5 @@ def build(now: datetime, password_hashes: dict[str, str]) -> SeedRows:
     builder.items()
     builder.auctions()
     builder.social()
+    builder.rows.fraud_flags = demo_flags(builder.rows, now)
     return builder.rows

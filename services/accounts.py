@@ -23,10 +23,11 @@ from domain.accounts import (
 from domain.enums import Role
 from domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from services import second_factor
+from services.audit import audit_row
 from services.deps import Deps
 from services.limits import LoginOutcome
 from services.unavailable import Unavailable, unavailable
-from storage.tables import AuditLog, RefreshToken, User
+from storage.tables import RefreshToken, User
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("gavel.accounts")
@@ -191,13 +192,7 @@ async def _second_factor(deps: Deps, uow: UnitOfWork, user: User, otp: str | Non
         raise AuthFailed("the one-time code is wrong or was used", code="INVALID_OTP", field="otp")
     if factor == "recovery":
         uow.session.add(
-            AuditLog(
-                actor_id=locked.id,
-                action="use_recovery_code",
-                entity_type="user",
-                entity_id=str(locked.id),
-                details={"reason": "login"},
-            )
+            audit_row(locked.id, "use_recovery_code", "user", locked.id, reason="login")
         )
     return locked
 
@@ -377,14 +372,17 @@ async def become_seller(deps: Deps, actor: User) -> None:
         if user is None:
             raise NotFound("no such user")
         if Role.SELLER.value not in user.roles:
+            before = {"roles": list(user.roles)}
             user.roles = with_role(list(user.roles), Role.SELLER)
             user.updated_at = deps.clock()
             uow.session.add(
-                AuditLog(
-                    actor_id=user.id,
-                    action="become_seller",
-                    entity_type="user",
-                    entity_id=str(user.id),
+                audit_row(
+                    user.id,
+                    "become_seller",
+                    "user",
+                    user.id,
+                    before=before,
+                    after={"roles": user.roles},
                 )
             )
             await commit_account(deps, uow, user)

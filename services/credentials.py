@@ -16,9 +16,10 @@ from services.accounts import (
     revoke_all_sessions,
     start_session,
 )
+from services.audit import audit_row
 from services.deps import Deps
 from services.limits import LoginOutcome
-from storage.tables import AuditLog, User
+from storage.tables import User
 from storage.uow import UnitOfWork
 
 T = TypeVar("T")
@@ -48,15 +49,7 @@ def audit(uow: UnitOfWork, user: User, action: str, **details: Any) -> None:
     """The audit row of a credential change the user made themselves (actor = the user).
     Details never hold a secret: only what changed, e.g. {"before": {"mfa_enabled":
     False}, "after": {"mfa_enabled": True}}."""
-    uow.session.add(
-        AuditLog(
-            actor_id=user.id,
-            action=action,
-            entity_type="user",
-            entity_id=str(user.id),
-            details=details,
-        )
-    )
+    uow.session.add(audit_row(user.id, action, "user", user.id, **details))
 
 
 async def locked_user(uow: UnitOfWork, actor: User) -> User:

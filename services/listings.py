@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
@@ -24,9 +25,11 @@ from domain.listing import (
 from domain.slot_results import AlreadyOver, CancelApplied, CancelRefused, SlotMissing
 from realtime.events import publish
 from realtime.slot_seeding import seed_for
+from services.audit import audit_row, snapshot
+from services.audit import changes as changed_fields
 from services.deps import Deps
 from storage.notification_writer import NewNotification, add_notifications
-from storage.tables import Auction, AuditLog, Bid, Item, ItemImage, User, Watch
+from storage.tables import Auction, Bid, Item, ItemImage, User, Watch
 from storage.uow import UnitOfWork
 
 
@@ -127,7 +130,7 @@ async def create_auction(
                     size_bytes=image.size_bytes,
                 )
             )
-        _audit(uow, actor, "auction.create", auction.id)
+        _audit(uow, actor, "auction.create", auction.id, after={"status": auction.status})
         await uow.commit()
         return auction
 
@@ -148,15 +151,26 @@ async def _own_auction(uow: UnitOfWork, actor: User, auction_id: uuid.UUID) -> t
 
 
 def _audit(
-    uow: UnitOfWork, actor: User, action: str, auction_id: uuid.UUID, **details: object
+    uow: UnitOfWork,
+    actor: User,
+    action: str,
+    auction_id: uuid.UUID,
+    *,
+    before: dict[str, object] | None = None,
+    after: dict[str, object] | None = None,
+    reason: str | None = None,
+    **facts: Any,
 ) -> None:
     uow.session.add(
-        AuditLog(
-            actor_id=actor.id,
-            action=action,
-            entity_type="auction",
-            entity_id=str(auction_id),
-            details=details,
+        audit_row(
+            actor.id,
+            action,
+            "auction",
+            auction_id,
+            before=before,
+            after=after,
+            reason=reason,
+            **facts,
         )
     )
 
@@ -182,8 +196,10 @@ async def update_auction(
                 code="INVALID_SCHEDULE",
                 field="startsAt",
             )
+        was = snapshot(auction) | snapshot(item, prefix="item.")
         _write_terms(terms, auction, item, now)
-        _audit(uow, actor, "auction.update", auction.id)
+        before, after = changed_fields(was, snapshot(auction) | snapshot(item, prefix="item."))
+        _audit(uow, actor, "auction.update", auction.id, before=before, after=after)
         await uow.commit()
         return auction
 
@@ -205,7 +221,14 @@ async def publish_auction(deps: Deps, actor: User, auction_id: uuid.UUID) -> Auc
             auction.starts_at = now
             auction.activated_at = now
         auction.updated_at = now
-        _audit(uow, actor, "auction.publish", auction.id, status=status.value)
+        _audit(
+            uow,
+            actor,
+            "auction.publish",
+            auction.id,
+            before={"status": AuctionStatus.DRAFT.value},
+            after={"status": status.value, "starts_at": auction.starts_at},
+        )
         seed = await seed_for(uow, auction) if status is AuctionStatus.ACTIVE else None
         await uow.commit()
     if seed is not None:
@@ -234,6 +257,12 @@ async def cancel_auction(
     async with deps.uow() as uow:
         auction, _ = await _own_auction(uow, actor, auction_id)
         check_cancellable(AuctionStatus(auction.status), auction.bid_count, by_admin=by_admin)
+        before = {
+            "status": auction.status,
+            "bid_count": auction.bid_count,
+            "current_price": auction.current_price,
+            "leader_id": auction.leader_id,
+        }
         stopped = None
         if auction.status == AuctionStatus.ACTIVE.value:
             stopped = await _stop_bidding(deps, uow, auction, note, by_admin=by_admin)
@@ -242,9 +271,23 @@ async def cancel_auction(
         auction.cancelled_at = auction.cancelled_at or now
         auction.cancel_reason = note
         auction.updated_at = now
+        voided = 0
         if stopped is not None and stopped.bid_count:
-            await _void_bids(deps, uow, auction, now)
-        _audit(uow, actor, "auction.cancel", auction.id, reason=note, by_admin=by_admin)
+            voided = await _void_bids(deps, uow, auction, now)
+        if stopped is not None and stopped.bid_count is not None:
+            # The slot's count is the truth; the row's may lag the persister.
+            before["bid_count"] = stopped.bid_count
+        _audit(
+            uow,
+            actor,
+            "auction.cancel",
+            auction.id,
+            before=before,
+            after={"status": auction.status, "cancelled_at": auction.cancelled_at},
+            reason=note,
+            by_admin=by_admin,
+            voided_bids=voided,
+        )
         await uow.commit()
     if stopped is not None:
         if isinstance(stopped, CancelApplied):
@@ -277,10 +320,10 @@ async def _stop_bidding(
     return result
 
 
-async def _void_bids(deps: Deps, uow: UnitOfWork, auction: Auction, now: datetime) -> None:
+async def _void_bids(deps: Deps, uow: UnitOfWork, auction: Auction, now: datetime) -> int:
     """Void the recorded bids and notify every bidder the slot accepted (its event stream
-    names them all, recorded yet or not)."""
-    await uow.session.exec(
+    names them all, recorded yet or not); returns how many recorded bids it voided."""
+    voided = await uow.session.exec(
         update(Bid)
         .where(col(Bid.auction_id) == auction.id, col(Bid.voided_at).is_(None))
         .values(voided_at=now)
@@ -317,6 +360,7 @@ async def _void_bids(deps: Deps, uow: UnitOfWork, auction: Auction, now: datetim
             if user_id != str(auction.seller_id)
         ],
     )
+    return int(voided.rowcount)
 
 
 async def watch(deps: Deps, actor: User, auction_id: uuid.UUID) -> None:

@@ -1,52 +1,348 @@
-"""Account holds and bans (SPEC section 8: fraud holds; the admin queue bans accounts).
+"""Account holds and bans, and the admins' moderation use cases (SPEC section 8: fraud
+holds; the admin queue bans accounts and reviews fraud flags; docs/admin-api.md).
 
-A ban refuses every request of the account (`ACCOUNT_BANNED`; sockets close with 4403); a
-fraud hold refuses its bids (`FRAUD_HOLD`). Both take effect through the account's state
-in Redis (realtime/account_states.py), written in the same step as the row
-(`accounts.commit_account`): other app processes see them within their user cache's TTL.
+A ban refuses every request of the account (`ACCOUNT_BANNED`; sockets close with 4403)
+and revokes its refresh tokens; a fraud hold refuses its bids (`FRAUD_HOLD`). Both take
+effect through the account's state in Redis (realtime/account_states.py), written in the
+same step as the row (`accounts.commit_account`): other app processes see them within
+their user cache's TTL.
+
+Two layers:
+- `set_banned` / `set_fraud_hold`: the system's switches (the fraud scorer, tests); an
+  unchanged state is a no-op.
+- `ban_user`, `unban_user`, `set_hold`, `dismiss_flag`, `void_bidder_bids`: an admin's
+  decisions. Admins
+  only (FORBIDDEN), with a reason (INVALID_INPUT, field `reason`: 1-500 characters), never
+  on the admin's own account nor another admin's (FORBIDDEN, field `userId`: admins are
+  demoted in the database first, so no admin can lock the others out). A decision that
+  changes nothing is refused with a stable code (ALREADY_BANNED, NOT_BANNED,
+  ALREADY_HELD, NOT_HELD, FLAG_NOT_OPEN) and writes nothing.
+
+Flags follow the decision on the account: a hold or a ban marks the account's OPEN flags
+ACTIONED, a release marks them DISMISSED (the admin reviewed them and found nothing to
+act on); an unban leaves them alone. Every change writes exactly one audit row
+(services/audit.py) in the same transaction, naming the flags it closed.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
-from domain.errors import NotFound
+from sqlmodel import col, select, update
+
+from domain.enums import FraudFlagStatus, Role
+from domain.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from services import bid_voiding
 from services.accounts import commit_account
+from services.audit import audit_row
+from services.bid_voiding import VoidReport
 from services.deps import Deps
-from storage.tables import AuditLog, User
+from storage.tables import FraudFlag, RefreshToken, User
+from storage.uow import UnitOfWork
+
+MAX_REASON_CHARS = 500
+
+
+def require_admin(actor: User) -> None:
+    """FORBIDDEN unless `actor` is an admin (the use cases check it as well as the schema:
+    the admin app calls them directly)."""
+    if Role.ADMIN.value not in actor.roles:
+        raise Forbidden("admins only")
+
+
+def check_reason(reason: str) -> str:
+    """The reason an admin gives, trimmed: 1-500 characters, else INVALID_INPUT."""
+    text = reason.strip()
+    if not text or len(text) > MAX_REASON_CHARS:
+        raise ValidationFailed(
+            f"give a reason of 1 to {MAX_REASON_CHARS} characters", field="reason"
+        )
+    return text
 
 
 async def set_banned(
-    deps: Deps, user_id: uuid.UUID, banned: bool, *, actor_id: uuid.UUID | None = None
+    deps: Deps,
+    user_id: uuid.UUID,
+    banned: bool,
+    *,
+    actor_id: uuid.UUID | None = None,
+    reason: str | None = None,
 ) -> User:
-    """Ban (or unban) an account. Raises NotFound for an unknown id."""
+    """Ban (or unban) an account; a ban revokes its refresh tokens. Raises NotFound for an
+    unknown id; an unchanged state is a no-op."""
     async with deps.uow() as uow:
-        user = await uow.session.get(User, user_id, with_for_update=True)
-        if user is None:
-            raise NotFound("no such user", field="userId")
+        user = await _locked_user(uow, user_id)
         if (user.banned_at is not None) != banned:
-            user.banned_at = deps.clock() if banned else None
-            user.updated_at = deps.clock()
-            uow.session.add(_audit(actor_id, "ban" if banned else "unban", user.id))
-            await commit_account(deps, uow, user)
+            await _ban(deps, uow, user, banned, actor_id=actor_id, reason=reason)
         return user
 
 
 async def set_fraud_hold(
-    deps: Deps, user_id: uuid.UUID, held: bool, *, actor_id: uuid.UUID | None = None
+    deps: Deps,
+    user_id: uuid.UUID,
+    held: bool,
+    *,
+    actor_id: uuid.UUID | None = None,
+    reason: str | None = None,
 ) -> User:
-    """Put an account on fraud hold (or release it). Raises NotFound for an unknown id."""
+    """Put an account on fraud hold (or release it). Raises NotFound for an unknown id;
+    an unchanged state is a no-op. Its flags stay as they are (an admin reviews them)."""
     async with deps.uow() as uow:
-        user = await uow.session.get(User, user_id, with_for_update=True)
-        if user is None:
-            raise NotFound("no such user", field="userId")
+        user = await _locked_user(uow, user_id)
         if user.fraud_hold != held:
-            user.fraud_hold = held
-            user.updated_at = deps.clock()
-            uow.session.add(_audit(actor_id, "fraud_hold" if held else "fraud_release", user.id))
-            await commit_account(deps, uow, user)
+            await _hold(deps, uow, user, held, actor_id=actor_id, reason=reason, flags=None)
         return user
 
 
-def _audit(actor_id: uuid.UUID | None, action: str, user_id: uuid.UUID) -> AuditLog:
-    return AuditLog(actor_id=actor_id, action=action, entity_type="user", entity_id=str(user_id))
+async def ban_user(deps: Deps, actor: User, user_id: uuid.UUID, *, reason: str) -> User:
+    """An admin bans an account: refused at once everywhere, refresh tokens revoked, its
+    OPEN flags ACTIONED. Errors: FORBIDDEN, INVALID_INPUT, NOT_FOUND, ALREADY_BANNED."""
+    return await _decide(
+        deps,
+        actor,
+        user_id,
+        reason,
+        unchanged=lambda u: u.banned_at is not None,
+        code="ALREADY_BANNED",
+        apply=lambda uow, user, why: _ban(deps, uow, user, True, actor_id=actor.id, reason=why),
+    )
+
+
+async def unban_user(deps: Deps, actor: User, user_id: uuid.UUID, *, reason: str) -> User:
+    """An admin lifts a ban. Errors: FORBIDDEN, INVALID_INPUT, NOT_FOUND, NOT_BANNED."""
+    return await _decide(
+        deps,
+        actor,
+        user_id,
+        reason,
+        unchanged=lambda u: u.banned_at is None,
+        code="NOT_BANNED",
+        apply=lambda uow, user, why: _ban(deps, uow, user, False, actor_id=actor.id, reason=why),
+    )
+
+
+async def set_hold(deps: Deps, actor: User, user_id: uuid.UUID, held: bool, *, reason: str) -> User:
+    """An admin holds an account (its bids refused FRAUD_HOLD; OPEN flags ACTIONED) or
+    releases it (OPEN flags DISMISSED). Errors: FORBIDDEN, INVALID_INPUT, NOT_FOUND,
+    ALREADY_HELD, NOT_HELD."""
+    closes = FraudFlagStatus.ACTIONED if held else FraudFlagStatus.DISMISSED
+    return await _decide(
+        deps,
+        actor,
+        user_id,
+        reason,
+        unchanged=lambda u: u.fraud_hold == held,
+        code="ALREADY_HELD" if held else "NOT_HELD",
+        apply=lambda uow, user, why: _hold(
+            deps, uow, user, held, actor_id=actor.id, reason=why, flags=closes
+        ),
+    )
+
+
+async def dismiss_flag(deps: Deps, actor: User, flag_id: uuid.UUID, *, reason: str) -> FraudFlag:
+    """An admin dismisses a fraud flag: OPEN -> DISMISSED with resolved_by/at; the
+    account's hold is not touched (release it with `set_hold`). Errors: FORBIDDEN,
+    INVALID_INPUT, NOT_FOUND (field flagId), FLAG_NOT_OPEN."""
+    require_admin(actor)
+    why = check_reason(reason)
+    async with deps.uow() as uow:
+        flag = await uow.session.get(FraudFlag, flag_id, with_for_update=True)
+        if flag is None:
+            raise NotFound("no such fraud flag", field="flagId")
+        if flag.status != FraudFlagStatus.OPEN.value:
+            raise InvalidState(
+                f"the flag is {flag.status}, not OPEN", code="FLAG_NOT_OPEN", field="flagId"
+            )
+        now = deps.clock()
+        before = {"status": flag.status, "resolved_by_id": None, "resolved_at": None}
+        flag.status = FraudFlagStatus.DISMISSED.value
+        flag.resolved_by_id = actor.id
+        flag.resolved_at = now
+        after = {"status": flag.status, "resolved_by_id": actor.id, "resolved_at": now}
+        uow.session.add(
+            audit_row(
+                actor.id,
+                "dismiss_fraud_flag",
+                "fraud_flag",
+                flag.id,
+                before=before,
+                after=after,
+                reason=why,
+                at=now,
+                user_id=flag.user_id,
+                rule=flag.rule,
+            )
+        )
+        await uow.commit()
+        return flag
+
+
+async def void_bidder_bids(
+    deps: Deps,
+    actor: User,
+    bidder_id: uuid.UUID,
+    auction_id: uuid.UUID | None = None,
+    *,
+    reason: str,
+) -> VoidReport:
+    """An admin voids a bidder's bids on `auction_id` (None: every ACTIVE auction they
+    have live bids on) and each auction is recomputed by the same rules
+    (services/bid_voiding.py, which writes the `void_bids` audit row per auction).
+    Errors: FORBIDDEN (not an admin, or the admin's own bids: nobody judges their own
+    case), INVALID_INPUT (reason), NOT_FOUND (no such user or auction), and
+    bid_voiding's AUCTION_ENDED, AUCTION_NOT_ACTIVE, AUCTION_BUSY."""
+    require_admin(actor)
+    why = check_reason(reason)
+    if bidder_id == actor.id:
+        raise Forbidden("admins cannot void their own bids", field="userId")
+    async with deps.uow() as uow:
+        if await uow.session.get(User, bidder_id) is None:
+            raise NotFound("no such user", field="userId")
+    return await bid_voiding.void_bids(deps, actor, bidder_id, auction_id, reason=why)
+
+
+# -- the steps ----------------------------------------------------------------------------
+
+
+Apply = Callable[[UnitOfWork, User, str], Any]
+
+
+async def _decide(
+    deps: Deps,
+    actor: User,
+    user_id: uuid.UUID,
+    reason: str,
+    *,
+    unchanged: Callable[[User], bool],
+    code: str,
+    apply: Apply,
+) -> User:
+    require_admin(actor)
+    why = check_reason(reason)
+    if user_id == actor.id:
+        raise Forbidden("admins cannot act on their own account", field="userId")
+    async with deps.uow() as uow:
+        user = await _locked_user(uow, user_id)
+        if Role.ADMIN.value in user.roles:
+            raise Forbidden("another admin's account: remove the ADMIN role first", field="userId")
+        if unchanged(user):
+            raise InvalidState(f"nothing to change ({code})", code=code, field="userId")
+        await apply(uow, user, why)
+        return user
+
+
+async def _locked_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
+    user = await uow.session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise NotFound("no such user", field="userId")
+    return user
+
+
+async def _ban(
+    deps: Deps,
+    uow: UnitOfWork,
+    user: User,
+    banned: bool,
+    *,
+    actor_id: uuid.UUID | None,
+    reason: str | None,
+) -> None:
+    now = deps.clock()
+    before = {"banned_at": user.banned_at}
+    user.banned_at = now if banned else None
+    user.updated_at = now
+    facts: dict[str, Any] = {}
+    if banned:
+        facts["revoked_refresh_tokens"] = await _revoke_refresh_tokens(uow, user.id, now)
+        if actor_id is not None:
+            facts["flags_actioned"] = await _close_open_flags(
+                uow, user.id, FraudFlagStatus.ACTIONED, actor_id, now
+            )
+    uow.session.add(
+        audit_row(
+            actor_id,
+            "ban_user" if banned else "unban_user",
+            "user",
+            user.id,
+            before=before,
+            after={"banned_at": user.banned_at},
+            reason=reason,
+            at=now,
+            **facts,
+        )
+    )
+    await commit_account(deps, uow, user)
+
+
+async def _hold(
+    deps: Deps,
+    uow: UnitOfWork,
+    user: User,
+    held: bool,
+    *,
+    actor_id: uuid.UUID | None,
+    reason: str | None,
+    flags: FraudFlagStatus | None,
+) -> None:
+    now = deps.clock()
+    before = {"fraud_hold": user.fraud_hold}
+    user.fraud_hold = held
+    user.updated_at = now
+    facts: dict[str, Any] = {}
+    if flags is not None and actor_id is not None:
+        facts[f"flags_{flags.value.lower()}"] = await _close_open_flags(
+            uow, user.id, flags, actor_id, now
+        )
+    uow.session.add(
+        audit_row(
+            actor_id,
+            "hold_account" if held else "release_account",
+            "user",
+            user.id,
+            before=before,
+            after={"fraud_hold": held},
+            reason=reason,
+            at=now,
+            **facts,
+        )
+    )
+    await commit_account(deps, uow, user)
+
+
+async def _revoke_refresh_tokens(uow: UnitOfWork, user_id: uuid.UUID, now: datetime) -> int:
+    """Every live refresh token of the account, revoked: a ban must not be outlived by a
+    session that refreshes after the ban is lifted."""
+    result = await uow.session.exec(
+        update(RefreshToken)
+        .where(col(RefreshToken.user_id) == user_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount)
+
+
+async def _close_open_flags(
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    status: FraudFlagStatus,
+    actor_id: uuid.UUID,
+    now: datetime,
+) -> list[uuid.UUID]:
+    flags = (
+        await uow.session.exec(
+            select(FraudFlag)
+            .where(
+                col(FraudFlag.user_id) == user_id,
+                col(FraudFlag.status) == FraudFlagStatus.OPEN.value,
+            )
+            .order_by(col(FraudFlag.created_at))
+            .with_for_update()
+        )
+    ).all()
+    for flag in flags:
+        flag.status = status.value
+        flag.resolved_by_id = actor_id
+        flag.resolved_at = now
+    return [flag.id for flag in flags]

@@ -338,7 +338,12 @@ class FraudFlag(SQLModel, table=True):
 
 
 class AuditLog(SQLModel, table=True):
+    """Append-only (migration 0007's trigger refuses UPDATE and DELETE). `details` holds
+    `before`/`after` (the changed fields) and `reason` where they apply (docs/admin-api.md)."""
+
     __tablename__ = "audit_log"
+    # Admin surface (issue 15, C2): one entity's history for the admins' audit query.
+    __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"),)
     id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
     actor_id: uuid.UUID | None = _fk("users.id", nullable=True, ondelete="SET NULL")
     action: str = Field(max_length=64)

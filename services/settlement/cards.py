@@ -93,8 +93,19 @@ async def save_payment_method(deps: Deps, viewer: User, payment_method_id: str) 
     async with deps.uow() as uow:
         user = await uow.session.get(User, viewer.id, with_for_update=True)
         assert user is not None
+        had_card = user.stripe_payment_method_id is not None
         user.stripe_payment_method_id = saved
-        audit(uow, viewer.id, "payment_method.saved", "user", viewer.id, deps.clock())
+        audit(
+            uow,
+            viewer.id,
+            "payment_method.saved",
+            "user",
+            viewer.id,
+            deps.clock(),
+            # Whether a card was on file, never the payment method ids themselves.
+            before={"card_on_file": had_card},
+            after={"card_on_file": True},
+        )
         try:
             await uow.commit()
         except IntegrityError:  # uq_users_payment_method: saved by another meanwhile

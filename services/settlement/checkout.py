@@ -117,7 +117,16 @@ async def start_settlement(deps: Deps, auction_id: uuid.UUID) -> Transaction | N
                 txn.seller_id: "Your item sold: awaiting payment.",
             },
         )
-        audit(uow, None, "transaction.start", "transaction", txn.id, now, auction=str(auction_id))
+        audit(
+            uow,
+            None,
+            "transaction.start",
+            "transaction",
+            txn.id,
+            now,
+            after={"status": txn.status, "amount": txn.amount, "currency": txn.currency},
+            auction=str(auction_id),
+        )
         await uow.commit()
     if not authorize:
         return txn
@@ -167,7 +176,15 @@ async def pay(deps: Deps, viewer: User, transaction_id: uuid.UUID | str) -> Tran
             txn.payment_method_id = card
             txn.payment_attempts += 1
             txn_id = txn.id
-            audit(uow, viewer.id, "transaction.pay", "transaction", txn.id, now)
+            audit(
+                uow,
+                viewer.id,
+                "transaction.pay",
+                "transaction",
+                txn.id,
+                now,
+                after={"pending_step": txn.pending_step, "payment_attempts": txn.payment_attempts},
+            )
             await uow.commit()
     if txn.pending_step == steps.AUTHORIZE:
         return await steps.execute(deps, txn_id, now)

@@ -14,9 +14,10 @@ from domain.enums import Role, TransactionStatus
 from domain.errors import Forbidden, NotFound, ValidationFailed
 from domain.ledger import Posting
 from domain.payments import GatewayUnavailable, PaymentGateway
+from services.audit import audit_row
 from services.deps import Deps
 from storage.notification_writer import NewNotification, add_notifications
-from storage.tables import AuditLog, LedgerEntry, Transaction, User
+from storage.tables import LedgerEntry, Transaction, User
 from storage.uow import UnitOfWork
 
 
@@ -150,15 +151,23 @@ def audit(
     entity_type: str,
     entity_id: uuid.UUID,
     now: datetime,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
     **details: Any,
 ) -> None:
+    """One audit row in the shape services/audit.py describes (before/after/reason)."""
     uow.session.add(
-        AuditLog(
-            actor_id=actor_id,
-            action=action,
-            entity_type=entity_type,
-            entity_id=str(entity_id),
-            details=details,
+        audit_row(
+            actor_id,
+            action,
+            entity_type,
+            entity_id,
+            before=before,
+            after=after,
+            reason=reason,
             at=now,
+            **details,
         )
     )

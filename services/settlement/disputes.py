@@ -146,7 +146,17 @@ async def open_dispute(
         uow.session.add(dispute)
         txn.updated_at = now
         await notify_both(uow, txn, "DISPUTE_OPENED", f"A dispute was opened: {reason}.")
-        audit(uow, viewer.id, "dispute.opened", "dispute", dispute.id, now, reason=reason)
+        audit(
+            uow,
+            viewer.id,
+            "dispute.opened",
+            "dispute",
+            dispute.id,
+            now,
+            after={"status": dispute.status},
+            reason=reason,
+            transaction_id=txn.id,
+        )
         await uow.commit()
     return dispute
 
@@ -182,13 +192,23 @@ async def respond_to_dispute(
     async with deps.uow() as uow:
         dispute, txn = await _locked_dispute(uow, viewer, dispute_id)
         require_party(viewer, txn.seller_id, "seller")
+        was = dispute.status
         dispute.status = dispute_transition(
             DisputeStatus(dispute.status), DisputeStatus.SELLER_RESPONDED
         ).value
         dispute.seller_response = message
         dispute.responded_at = now
         await notify_both(uow, txn, "DISPUTE_RESPONDED", "The seller responded to the dispute.")
-        audit(uow, viewer.id, "dispute.responded", "dispute", dispute.id, now)
+        audit(
+            uow,
+            viewer.id,
+            "dispute.responded",
+            "dispute",
+            dispute.id,
+            now,
+            before={"status": was},
+            after={"status": dispute.status},
+        )
         await uow.commit()
     return dispute
 
@@ -250,8 +270,10 @@ async def resolve_dispute(
             "dispute",
             dispute.id,
             now,
-            resolution=resolution,
-            refund_amount=refund,
+            before={"status": current.value, "resolution": None, "refund_amount": None},
+            after={"status": current.value, "resolution": resolution, "refund_amount": refund},
+            transaction_id=txn.id,
+            step=step,
         )
         await uow.commit()
     await steps.execute(deps, txn.id, now)

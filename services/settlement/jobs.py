@@ -190,6 +190,8 @@ async def _claim_unshipped(deps: Deps, now: datetime) -> list[uuid.UUID]:
                 "transaction",
                 txn.id,
                 now,
+                after={"pending_step": steps.REFUND},
+                reason="not shipped in time",
                 ship_by=ship_by.isoformat(),
             )
         await uow.commit()

@@ -93,6 +93,7 @@ async def mark_authorized(
     deps: Deps, uow: UnitOfWork, txn: Transaction, intent: PaymentIntentView, now: datetime
 ) -> None:
     """PENDING -> AUTHORIZED with the escrow posting (also used by webhooks)."""
+    was = txn.status
     txn.status = transition(status_of(txn), TransactionStatus.AUTHORIZED).value
     txn.stripe_payment_intent_id = intent.id
     txn.authorized_at = now
@@ -100,7 +101,17 @@ async def mark_authorized(
     if not await has_posting(uow, txn.id, "authorize"):
         await record(uow, txn, authorize_posting(txn.amount, txn.currency), now)
     await notify_both(uow, txn, "PAYMENT_AUTHORIZED", "Payment received and held in escrow.")
-    audit(uow, None, "transaction.authorized", "transaction", txn.id, now, intent=intent.id)
+    audit(
+        uow,
+        None,
+        "transaction.authorized",
+        "transaction",
+        txn.id,
+        now,
+        before={"status": was},
+        after={"status": txn.status, "capture_before": txn.capture_before},
+        intent=intent.id,
+    )
 
 
 async def mark_failed(
@@ -123,6 +134,7 @@ async def mark_failed(
     - `strike`: the buyer's payment was declined or refused, an unpaid strike like a
       lapse (not on a second-chance offer, which the runner-up was free to decline).
     """
+    was = txn.status
     txn.status = transition(status_of(txn), TransactionStatus.FAILED).value
     txn.failure_reason = reason[:200]
     txn.failed_at = now
@@ -140,7 +152,18 @@ async def mark_failed(
     await notify_both(
         uow, txn, "PAYMENT_FAILED", f"The payment did not go through ({reason}); the sale failed."
     )
-    audit(uow, None, "transaction.failed", "transaction", txn.id, now, reason=reason, strike=strike)
+    audit(
+        uow,
+        None,
+        "transaction.failed",
+        "transaction",
+        txn.id,
+        now,
+        before={"status": was},
+        after={"status": txn.status},
+        reason=reason,
+        strike=strike,
+    )
 
 
 async def _void_dispute(uow: UnitOfWork, txn: Transaction, now: datetime) -> None:
@@ -148,6 +171,7 @@ async def _void_dispute(uow: UnitOfWork, txn: Transaction, now: datetime) -> Non
     dispute = await _dispute_of(uow, txn)
     if dispute is None or DisputeStatus(dispute.status) not in OPEN_DISPUTES:
         return
+    was = dispute.status
     dispute.status = DisputeStatus.RESOLVED_REFUND.value
     dispute.resolution = None
     dispute.refund_amount = 0
@@ -158,7 +182,17 @@ async def _void_dispute(uow: UnitOfWork, txn: Transaction, now: datetime) -> Non
         "DISPUTE_RESOLVED",
         "The dispute was closed: the payment was voided, nothing was taken.",
     )
-    audit(uow, None, "dispute.voided", "dispute", dispute.id, now, note="payment voided")
+    audit(
+        uow,
+        None,
+        "dispute.voided",
+        "dispute",
+        dispute.id,
+        now,
+        before={"status": was},
+        after={"status": dispute.status, "refund_amount": 0},
+        reason="payment voided",
+    )
 
 
 async def _reopen_dispute(
@@ -175,8 +209,8 @@ async def _reopen_dispute(
             "dispute",
             dispute.id,
             now,
-            resolution=dispute.resolution,
-            refund_amount=dispute.refund_amount,
+            before={"resolution": dispute.resolution, "refund_amount": dispute.refund_amount},
+            after={"resolution": None, "refund_amount": None},
             gateway_message=refused,
         )
         dispute.resolution = None
@@ -244,7 +278,16 @@ async def _record_capture(uow: UnitOfWork, txn: Transaction, result: Result, now
     if result.captured and status_of(txn) is TransactionStatus.AUTHORIZED:
         txn.status = transition(TransactionStatus.AUTHORIZED, TransactionStatus.CAPTURED).value
         txn.captured_at = now
-        audit(uow, None, "transaction.captured", "transaction", txn.id, now)
+        audit(
+            uow,
+            None,
+            "transaction.captured",
+            "transaction",
+            txn.id,
+            now,
+            before={"status": TransactionStatus.AUTHORIZED.value},
+            after={"status": txn.status},
+        )
 
 
 def _status(result: Result) -> str | None:
@@ -265,6 +308,7 @@ async def _resolve(
     """Close a dispute being resolved; the loser's record counts it."""
     if dispute is None or dispute.resolution is None or dispute.resolved_at is not None:
         return
+    was = dispute.status
     dispute.status = status.value
     dispute.resolved_at = now
     loser_id = txn.buyer_id if status is DisputeStatus.RESOLVED_RELEASE else txn.seller_id
@@ -281,8 +325,13 @@ async def _resolve(
         "dispute",
         dispute.id,
         now,
-        resolution=dispute.resolution,
-        refund_amount=dispute.refund_amount,
+        before={"status": was},
+        after={
+            "status": dispute.status,
+            "resolution": dispute.resolution,
+            "refund_amount": dispute.refund_amount,
+        },
+        loser_id=loser_id,
     )
 
 
@@ -305,6 +354,8 @@ async def _record_release(
         return
     dispute = await _dispute_of(uow, txn)
     refund = (dispute.refund_amount or 0) if partial and dispute is not None else 0
+    was = txn.status
+    was_refunded = txn.refunded_amount
     if status_of(txn) is TransactionStatus.AUTHORIZED:
         txn.status = transition(TransactionStatus.AUTHORIZED, TransactionStatus.CAPTURED).value
         txn.captured_at = now
@@ -350,6 +401,8 @@ async def _record_release(
         "transaction",
         txn.id,
         now,
+        before={"status": was, "refunded_amount": was_refunded},
+        after={"status": txn.status, "refunded_amount": txn.refunded_amount},
         seller_payable=split.seller_payable,
         platform_fee=split.platform_fee,
         refunded=refund,
@@ -362,6 +415,7 @@ async def _record_refund(uow: UnitOfWork, txn: Transaction, result: Result, now:
         _captured_meanwhile(txn, result, now)
         await _reopen_dispute(uow, txn, REFUND, result.refusal, now)
         return
+    was = {"status": txn.status, "refunded_amount": txn.refunded_amount}
     if result.captured:
         await record(uow, txn, refund_posting(txn.amount, txn.currency), now)
     else:
@@ -373,7 +427,17 @@ async def _record_refund(uow: UnitOfWork, txn: Transaction, result: Result, now:
     await notify_both(
         uow, txn, "PAYMENT_REFUNDED", "The payment was refunded to the buyer in full."
     )
-    audit(uow, None, "transaction.refunded", "transaction", txn.id, now, refund=result.refund_id)
+    audit(
+        uow,
+        None,
+        "transaction.refunded",
+        "transaction",
+        txn.id,
+        now,
+        before=was,
+        after={"status": txn.status, "refunded_amount": txn.refunded_amount},
+        refund=result.refund_id,
+    )
 
 
 async def _record_lapse(
@@ -411,6 +475,7 @@ async def _record_lapse(
 async def lapse_now(uow: UnitOfWork, txn: Transaction, now: datetime) -> None:
     """PENDING -> FAILED for want of payment: an unpaid strike on the buyer (not for a
     second-chance offer, which the runner-up was free to decline)."""
+    was = txn.status
     txn.status = transition(status_of(txn), TransactionStatus.FAILED).value
     txn.failure_reason = "payment window lapsed"
     txn.failed_at = now
@@ -429,4 +494,14 @@ async def lapse_now(uow: UnitOfWork, txn: Transaction, now: datetime) -> None:
             ),
         },
     )
-    audit(uow, None, "transaction.lapsed", "transaction", txn.id, now, strike=not txn.second_chance)
+    audit(
+        uow,
+        None,
+        "transaction.lapsed",
+        "transaction",
+        txn.id,
+        now,
+        before={"status": was},
+        after={"status": txn.status},
+        strike=not txn.second_chance,
+    )
