@@ -62,6 +62,8 @@ from schema.graphiql import asset as graphiql_asset
 from schema.live_delivery import LiveDelivery
 from schema.outage import OutageGuard
 from services.deps import Deps, Outbox
+from services.fraud.scorer import FraudScorer
+from services.fraud.sightings import sighting_key
 from services.limits import Rates, Throttle
 from services.settlement import apply_gateway_event
 from services.settlement.worker import SettlementWorker
@@ -126,6 +128,11 @@ def build_deps(
         public_base_url=f"http://{settings.host}:{settings.port}",
         media_dir=media,
         trusted_proxies=parse_networks(settings.trusted_proxies),
+        sighting_key=sighting_key(
+            settings.fraud_sighting_secret.get_secret_value()
+            if settings.fraud_sighting_secret
+            else secret
+        ),
     )
 
 
@@ -257,6 +264,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     # Subscriptions: one live feed per auction, shared by its subscribers (realtime/feed.py).
     live = LiveDelivery(EventSource(slots=slots, uow=sessions, bus=bus))
     settlement_worker = SettlementWorker(deps, interval=settings.settlement_interval_seconds)
+    # Fraud scoring reads persisted bids, never the bid path (services/fraud/scorer.py).
+    fraud_scorer = FraudScorer(deps, settings.fraud_policy, interval=settings.fraud_poll_seconds)
     deps.media_dir.mkdir(parents=True, exist_ok=True)
     schema = build_schema(
         max_depth=settings.graphql_max_depth,
@@ -320,6 +329,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             tasks.append(asyncio.create_task(scheduler.run(), name="scheduler"))
         if settings.run_settlement:
             tasks.append(asyncio.create_task(settlement_worker.run(), name="settlement"))
+        if settings.fraud_scorer:
+            tasks.append(asyncio.create_task(fraud_scorer.run(), name="fraud-scorer"))
         try:
             with shutdown.signals():  # SIGTERM/SIGINT: unready, then streams end
                 yield
@@ -332,6 +343,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             persister.stop()
             scheduler.stopping.set()
             settlement_worker.stopping.set()
+            fraud_scorer.stopping.set()
             _done, stuck = await asyncio.wait(tasks, timeout=5)
             for task in stuck:
                 log.warning("background task %s did not stop in time", task.get_name())
@@ -437,6 +449,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     app.state.persister = persister
     app.state.scheduler = scheduler
     app.state.settlement_worker = settlement_worker
+    app.state.fraud_scorer = fraud_scorer
     app.state.bus = bus
     app.state.payments = payments
     app.state.graphql = graphql

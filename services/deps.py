@@ -96,3 +96,5 @@ class Deps:
     payments: PaymentGateway | None = None
     # Settlement's windows, fee and premium (domain/settlement.py); defaults match settings.py.
     settlement_policy: SettlementPolicy = field(default_factory=SettlementPolicy)
+    # Key of the HMAC that stores IP/device sightings (services/fraud/sightings.py).
+    sighting_key: bytes = b""

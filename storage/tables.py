@@ -311,6 +311,7 @@ class AuditLog(SQLModel, table=True):
 
 # Settlement's tables live in their own module; importing them here registers them in
 # SQLModel.metadata (Alembic, tests) and keeps `tables.Transaction` working.
+from storage import fraud_tables as fraud_tables  # noqa: E402  (fraud scoring's tables)
 from storage.settlement_tables import (  # noqa: E402
     TRANSACTION_STEPS as TRANSACTION_STEPS,
 )

@@ -1,0 +1,257 @@
+"""The fraud scorer: scores bidders from newly persisted bids, off the bid path.
+
+Every app process runs `FraudScorer.run`, a pass every `interval` seconds (settings:
+GAVEL_FRAUD_POLL_SECONDS). A pass:
+
+1. makes sure every ACTIVE auction, and every one ended within the look-back window,
+   has a cursor row (`fraud_cursors`, last sequence read; its own short transaction);
+2. locks up to `batch` cursors behind their auction's `last_sequence` with
+   `FOR UPDATE SKIP LOCKED`, so several processes share the work and never score the
+   same new bids twice at once (the auctions rows are not locked: the persister keeps
+   writing bids meanwhile);
+3. scores every bidder with a bid in the new sequences (domain/fraud/assess.py) on
+   their whole recent activity;
+4. puts accounts whose total reaches the hold threshold on FRAUD_HOLD through
+   `services.moderation.set_fraud_hold` (its own transaction, a no-op when already
+   held), unless an admin dismissed a combined score at least as high;
+5. upserts one OPEN flag per (user, rule, auction or none) for each signal at the flag
+   threshold, and one `combined_score` flag per held account, writes an audit row per
+   new hold (actor None, the signals in `details`), and moves the cursors; all in one
+   transaction.
+
+A crash before 5 commits leaves the cursors where they were: the next pass scores the
+same bids again, the hold is already in place (no second audit row), and the flags are
+updated in place (the partial unique index `uq_fraud_flags_open`), never duplicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, or_, select, text
+from sqlalchemy import update as sa_update
+from sqlalchemy.dialects.postgresql import insert
+
+from domain.fraud.assess import Assessment, assess
+from domain.fraud.rules import FraudPolicy
+from domain.fraud.signals import Signal, strongest_per_rule
+from realtime.background import StopSignal, cancelling
+from services.deps import Deps
+from services.fraud.facts import COMBINED_RULE, Account, load_facts
+from services.moderation import set_fraud_hold
+from storage.fraud_tables import FraudCursor
+from storage.tables import Auction, AuditLog, Bid, FraudFlag
+
+log = logging.getLogger("gavel.fraud")
+CURSORS = FraudCursor.__table__  # type: ignore[attr-defined]
+AUCTIONS = Auction.__table__  # type: ignore[attr-defined]
+BIDS = Bid.__table__  # type: ignore[attr-defined]
+FLAGS = FraudFlag.__table__  # type: ignore[attr-defined]
+AUDIT = AuditLog.__table__  # type: ignore[attr-defined]
+
+_NEW_CURSORS = text(
+    """
+    INSERT INTO fraud_cursors (auction_id, last_sequence, scored_at)
+    SELECT a.id, 0, :now FROM auctions a
+    WHERE a.last_sequence > 0
+      AND (a.status = 'ACTIVE' OR (a.status = 'ENDED' AND a.ended_at >= :since))
+      AND NOT EXISTS (SELECT 1 FROM fraud_cursors c WHERE c.auction_id = a.id)
+    ORDER BY a.id
+    ON CONFLICT (auction_id) DO NOTHING
+    """
+)
+
+# A test's stand-in for a crash: called after everything is written, before the commit.
+BeforeCommit = Callable[[], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class PassReport:
+    auctions: int = 0
+    bidders: int = 0
+    flags: int = 0
+    held: list[uuid.UUID] = field(default_factory=list)
+
+
+async def score_pass(
+    deps: Deps,
+    policy: FraudPolicy,
+    *,
+    batch: int = 100,
+    before_commit: BeforeCommit | None = None,
+) -> PassReport:
+    """One pass (see the module docstring); returns what it did."""
+    now = deps.clock()
+    since = now - policy.lookback
+    report = PassReport()
+    async with deps.uow() as uow:
+        await uow.session.execute(_NEW_CURSORS, {"now": now, "since": since})
+        await uow.commit()
+    async with deps.uow() as uow:
+        conn = await uow.session.connection()
+        due = (
+            await conn.execute(
+                select(CURSORS.c.auction_id, CURSORS.c.last_sequence, AUCTIONS.c.last_sequence)
+                .join(AUCTIONS, AUCTIONS.c.id == CURSORS.c.auction_id)
+                .where(AUCTIONS.c.last_sequence > CURSORS.c.last_sequence)
+                .order_by(CURSORS.c.auction_id)
+                .limit(batch)
+                .with_for_update(of=CURSORS, skip_locked=True)
+            )
+        ).all()
+        if not due:
+            return report
+        report.auctions = len(due)
+        touched = {
+            row.bidder_id
+            for row in (
+                await conn.execute(
+                    select(BIDS.c.bidder_id)
+                    .where(
+                        or_(
+                            *(
+                                and_(
+                                    BIDS.c.auction_id == auction_id,
+                                    BIDS.c.sequence > read,
+                                    BIDS.c.sequence <= upto,
+                                )
+                                for auction_id, read, upto in due
+                            )
+                        )
+                    )
+                    .distinct()
+                )
+            ).all()
+        }
+        report.bidders = len(touched)
+        if touched:
+            facts = await load_facts(conn, touched, since)
+            for case in facts.cases:
+                found = assess(case, facts.market, policy, now)
+                account = facts.accounts[case.bidder_id]
+                newly_held = await _hold_if_due(deps, found, account)
+                if newly_held:
+                    report.held.append(case.bidder_id)
+                report.flags += await _write_flags(conn, found, policy, now, newly_held)
+        for auction_id, _read, upto in due:
+            await conn.execute(
+                sa_update(CURSORS)
+                .where(CURSORS.c.auction_id == auction_id)
+                .values(last_sequence=upto, scored_at=now)
+            )
+        if before_commit is not None:
+            await before_commit()
+        await uow.commit()
+    return report
+
+
+async def _hold_if_due(deps: Deps, found: Assessment, account: Account) -> bool:
+    """Hold the account when its total calls for it; True when this call held it."""
+    if not found.hold or account.held:
+        return False
+    if account.dismissed_score is not None and found.total <= account.dismissed_score:
+        return False  # an admin already judged this much evidence
+    await set_fraud_hold(deps, found.bidder_id, True, actor_id=None)
+    log.warning("fraud hold: %s scored %d", found.bidder_id, found.total)
+    return True
+
+
+async def _write_flags(
+    conn: Any, found: Assessment, policy: FraudPolicy, now: Any, newly_held: bool
+) -> int:
+    strongest = [s.as_json() for s in strongest_per_rule(found.signals)]
+    context = {
+        "signals": strongest,
+        "total": found.total,
+        "held": found.hold,
+        "flag_threshold": policy.flag_threshold,
+        "hold_threshold": policy.hold_threshold,
+    }
+    rows: list[dict[str, Any]] = []
+    for signal in found.flags(policy):
+        details = {**context, "signal": signal.as_json()}
+        rows.append(_flag_row(found.bidder_id, signal, details, now))
+    if found.hold:
+        combined = Signal(
+            rule=COMBINED_RULE,
+            score=found.total,
+            explanation=(
+                f"combined score {found.total} reached the hold threshold {policy.hold_threshold}"
+            ),
+        )
+        rows.append(_flag_row(found.bidder_id, combined, context, now))
+    if rows:
+        statement = insert(FLAGS).values(rows)
+        await conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[FLAGS.c.user_id, FLAGS.c.rule, FLAGS.c.auction_id],
+                index_where=text("status = 'OPEN'"),
+                set_={"score": statement.excluded.score, "details": statement.excluded.details},
+            )
+        )
+    if newly_held:
+        await conn.execute(
+            insert(AUDIT).values(
+                actor_id=None,
+                action="fraud_score_hold",
+                entity_type="user",
+                entity_id=str(found.bidder_id),
+                details={
+                    "before": {"fraud_hold": False},
+                    "after": {"fraud_hold": True, "score": found.total},
+                    "reason": (
+                        f"fraud score {found.total} reached the hold threshold "
+                        f"{policy.hold_threshold}"
+                    ),
+                    "signals": strongest,
+                },
+                at=now,
+            )
+        )
+    return len(rows)
+
+
+def _flag_row(
+    user_id: uuid.UUID, signal: Signal, details: dict[str, Any], now: Any
+) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "user_id": user_id,
+        "auction_id": signal.auction_id,
+        "rule": signal.rule,
+        "score": signal.score,
+        "details": details,
+        "status": "OPEN",
+        "created_at": now,
+    }
+
+
+class FraudScorer:
+    """The loop every app process runs (gavel_app.py); passes back to back while there
+    is a backlog, else one every `interval` seconds."""
+
+    def __init__(self, deps: Deps, policy: FraudPolicy, *, interval: float) -> None:
+        self.deps = deps
+        self.policy = policy
+        self.interval = interval
+        self.stopping = StopSignal()
+
+    async def run(self) -> None:
+        while not self.stopping.is_set:
+            busy = False
+            try:
+                report = await score_pass(self.deps, self.policy)
+                busy = report.auctions > 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if cancelling():
+                    raise
+                log.exception("fraud scoring pass failed; retrying")
+            if not busy:
+                await self.stopping.sleep(self.interval)
