@@ -6,11 +6,12 @@ An account is predicted a shill when its assessment's total reaches the threshol
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from domain.fraud.assess import BidderCase, assess
 from domain.fraud.rules import FraudPolicy
-from domain.fraud.synthetic import LabData
+from domain.fraud.synthetic import HARD, LabData, LabParameters, generate
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +69,60 @@ def measure(data: LabData, policy: FraudPolicy, threshold: int | None = None) ->
         fn += shill and not predicted
         tn += not shill and not predicted
     return Confusion(cut, tp, fp, fn, tn)
+
+
+def pooled(
+    seeds: Sequence[int],
+    policy: FraudPolicy,
+    threshold: int | None = None,
+    params: LabParameters | None = None,
+) -> Confusion:
+    """One confusion matrix over the labs of several seeds (`params` but the seed)."""
+    base = params or LabParameters()
+    parts = [measure(generate(replace(base, seed=s)), policy, threshold) for s in seeds]
+    return Confusion(
+        parts[0].threshold,
+        sum(p.true_positives for p in parts),
+        sum(p.false_positives for p in parts),
+        sum(p.false_negatives for p in parts),
+        sum(p.true_negatives for p in parts),
+    )
+
+
+REPORT_SEEDS = tuple(range(1, 11))
+
+
+def report(policy: FraudPolicy) -> str:
+    """The accuracy report (docs/fraud.md): the default lab and ten seeds pooled, at the
+    hold and the flag thresholds."""
+    lab = generate()
+    lines = [
+        "# Fraud rules: accuracy on the synthetic lab",
+        "",
+        f"Lab: domain/fraud/synthetic.py, {LabParameters()}",
+        f"Shills: {len(lab.shills)}, honest bidders who bid: "
+        f"{len(set(lab.joined()) - lab.shills)}, auctions: {len(lab.auctions)}",
+        "",
+        "## Default seed, hold threshold",
+        "",
+        measure(lab, policy).table(),
+        "",
+        "## Default seed, flag threshold",
+        "",
+        measure(lab, policy, policy.flag_threshold).table(),
+        "",
+        f"## Seeds {REPORT_SEEDS[0]}..{REPORT_SEEDS[-1]} pooled, hold threshold",
+        "",
+        pooled(REPORT_SEEDS, policy).table(),
+        "",
+        f"## Hard lab, seeds {REPORT_SEEDS[0]}..{REPORT_SEEDS[-1]} pooled, hold threshold",
+        "",
+        f"{HARD}",
+        "",
+        pooled(REPORT_SEEDS, policy, params=HARD).table(),
+        "",
+        f"## Hard lab, seeds {REPORT_SEEDS[0]}..{REPORT_SEEDS[-1]} pooled, flag threshold",
+        "",
+        pooled(REPORT_SEEDS, policy, policy.flag_threshold, params=HARD).table(),
+    ]
+    return "\n".join(lines) + "\n"

@@ -36,7 +36,7 @@ class FraudPolicy:
 
 
 SHARED_DEVICE = 90
-SHARED_IP = 60
+SHARED_IP = 50
 
 
 def shared_identity(
@@ -46,8 +46,9 @@ def shared_identity(
     seller_id: uuid.UUID,
     auction_id: uuid.UUID,
 ) -> Signal | None:
-    """Bidder and seller were seen with the same device fingerprint (score 90) or the
-    same IP address (60: shared networks exist). Sightings are (kind, keyed hash)."""
+    """Bidder and seller were seen with the same device fingerprint (score 90) or only
+    the same IP address (50: offices, homes and carrier NAT share addresses, so an IP
+    alone flags but never holds). Sightings are (kind, keyed hash)."""
     shared = set(bidder_sightings) & set(seller_sightings)
     if not shared:
         return None

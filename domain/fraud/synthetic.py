@@ -46,6 +46,27 @@ class LabParameters:
     typical_price: int = 10_000
     days: int = 30
     duration_hours: int = 72
+    # How a shill bids: first bids within this share of the duration, stops by
+    # `shill_stop`, `shill_bids` early bids, raises by 1..`shill_steps` increments.
+    shill_window: float = 0.25
+    shill_stop: float = 0.85
+    shill_bids: tuple[int, int] = (3, 8)
+    shill_steps: int = 1
+    # Honest bidders in a bidding war: this share of them raise by one increment only.
+    small_steppers: float = 0.0
+
+
+# Cautious rings and honest crowds that look more like them (docs/fraud.md "hard lab"):
+# shills start later, bid less, take bigger steps and stay longer; a third of the honest
+# bidders are fans of one seller and a third raise by the minimum.
+HARD = LabParameters(
+    loyal_share=0.33,
+    small_steppers=0.33,
+    shill_window=0.5,
+    shill_stop=0.95,
+    shill_bids=(2, 5),
+    shill_steps=2,
+)
 
 
 @dataclass(slots=True)
@@ -78,6 +99,7 @@ class _Plan:
     at: float  # share of the duration, 0..1
     shill: bool
     value: int
+    steps: int  # raises by 1..steps increments
 
 
 def _uuid(rng: random.Random) -> uuid.UUID:
@@ -97,6 +119,7 @@ def generate(params: LabParameters | None = None) -> LabData:
     honest = [_uuid(rng) for _ in range(p.honest_bidders)]
     values = {h: int(p.typical_price * rng.uniform(0.6, 2.5)) for h in honest}
     fans = {h: rng.choice(sellers) for h in honest if rng.random() < p.loyal_share}
+    steppers = {h for h in honest if rng.random() < p.small_steppers}
     rings = {
         s: [_uuid(rng) for _ in range(rng.randint(*p.ring_size))]
         for s in rng.sample(sellers, p.ring_sellers)
@@ -118,14 +141,17 @@ def generate(params: LabParameters | None = None) -> LabData:
                 for _ in range(rng.randint(1, 3)):
                     late = rng.random() < p.sniper_share
                     at = rng.uniform(0.9, 1.0) if late else rng.uniform(0.0, 1.0)
-                    plans.append(_Plan(bidder, at, False, values[bidder]))
+                    steps = 1 if bidder in steppers else 3
+                    plans.append(_Plan(bidder, at, False, values[bidder], steps))
             for shill in ring:
                 if rng.random() < p.shill_join:
                     cap = int(p.typical_price * rng.uniform(0.7, 1.1))
-                    for _ in range(rng.randint(3, 8)):
-                        plans.append(_Plan(shill, rng.uniform(0.0, 0.25), True, cap))
+                    for _ in range(rng.randint(*p.shill_bids)):
+                        at = rng.uniform(0.0, p.shill_window)
+                        plans.append(_Plan(shill, at, True, cap, p.shill_steps))
                     for _ in range(rng.randint(0, 3)):
-                        plans.append(_Plan(shill, rng.uniform(0.25, 0.85), True, cap))
+                        at = rng.uniform(p.shill_window, p.shill_stop)
+                        plans.append(_Plan(shill, at, True, cap, p.shill_steps))
             data.auctions.append(_run(rng, seller, start, opened, duration, plans))
     data.now = epoch + timedelta(days=p.days) + duration
     return data

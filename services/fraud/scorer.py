@@ -15,13 +15,14 @@ GAVEL_FRAUD_POLL_SECONDS). A pass:
    `services.moderation.set_fraud_hold` (its own transaction, a no-op when already
    held), unless an admin dismissed a combined score at least as high;
 5. upserts one OPEN flag per (user, rule, auction or none) for each signal at the flag
-   threshold, and one `combined_score` flag per held account, writes an audit row per
-   new hold (actor None, the signals in `details`), and moves the cursors; all in one
-   transaction.
+   threshold, and one `combined_score` flag per held account; opening that flag writes
+   the hold's audit row (actor None, the signals in `details`); moves the cursors; all
+   in one transaction.
 
 A crash before 5 commits leaves the cursors where they were: the next pass scores the
-same bids again, the hold is already in place (no second audit row), and the flags are
-updated in place (the partial unique index `uq_fraud_flags_open`), never duplicated.
+same bids again, the hold is already in place, and the flags are inserted or updated
+in place (the partial unique index `uq_fraud_flags_open`), never duplicated; the audit
+row comes with the `combined_score` flag's insertion, so exactly once.
 """
 
 from __future__ import annotations
@@ -134,10 +135,11 @@ async def score_pass(
             for case in facts.cases:
                 found = assess(case, facts.market, policy, now)
                 account = facts.accounts[case.bidder_id]
-                newly_held = await _hold_if_due(deps, found, account)
-                if newly_held:
+                holdable = _holdable(found, account)
+                if holdable and not account.held:
+                    await _hold(deps, found)
                     report.held.append(case.bidder_id)
-                report.flags += await _write_flags(conn, found, policy, now, newly_held)
+                report.flags += await _write_flags(conn, found, account, policy, now, holdable)
         for auction_id, _read, upto in due:
             await conn.execute(
                 sa_update(CURSORS)
@@ -150,25 +152,33 @@ async def score_pass(
     return report
 
 
-async def _hold_if_due(deps: Deps, found: Assessment, account: Account) -> bool:
-    """Hold the account when its total calls for it; True when this call held it."""
-    if not found.hold or account.held:
-        return False
-    if account.dismissed_score is not None and found.total <= account.dismissed_score:
-        return False  # an admin already judged this much evidence
+def _holdable(found: Assessment, account: Account) -> bool:
+    """The total calls for a hold, and no admin dismissed a combined score as high."""
+    dismissed = account.dismissed_score
+    return found.hold and (dismissed is None or found.total > dismissed)
+
+
+async def _hold(deps: Deps, found: Assessment) -> None:
     await set_fraud_hold(deps, found.bidder_id, True, actor_id=None)
     log.warning("fraud hold: %s scored %d", found.bidder_id, found.total)
-    return True
 
 
 async def _write_flags(
-    conn: Any, found: Assessment, policy: FraudPolicy, now: Any, newly_held: bool
+    conn: Any,
+    found: Assessment,
+    account: Account,
+    policy: FraudPolicy,
+    now: Any,
+    holdable: bool,
 ) -> int:
+    """Upsert the account's flags; a `combined_score` flag newly opened also writes the
+    hold's audit row with the signals (so a pass that crashed after the hold writes it
+    when it runs again, and a repeated pass does not write it twice)."""
     strongest = [s.as_json() for s in strongest_per_rule(found.signals)]
     context = {
         "signals": strongest,
         "total": found.total,
-        "held": found.hold,
+        "held": holdable or account.held,
         "flag_threshold": policy.flag_threshold,
         "hold_threshold": policy.hold_threshold,
     }
@@ -176,7 +186,7 @@ async def _write_flags(
     for signal in found.flags(policy):
         details = {**context, "signal": signal.as_json()}
         rows.append(_flag_row(found.bidder_id, signal, details, now))
-    if found.hold:
+    if holdable:
         combined = Signal(
             rule=COMBINED_RULE,
             score=found.total,
@@ -185,16 +195,17 @@ async def _write_flags(
             ),
         )
         rows.append(_flag_row(found.bidder_id, combined, context, now))
-    if rows:
-        statement = insert(FLAGS).values(rows)
-        await conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[FLAGS.c.user_id, FLAGS.c.rule, FLAGS.c.auction_id],
-                index_where=text("status = 'OPEN'"),
-                set_={"score": statement.excluded.score, "details": statement.excluded.details},
-            )
-        )
-    if newly_held:
+    if not rows:
+        return 0
+    statement = insert(FLAGS).values(rows)
+    written = await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[FLAGS.c.user_id, FLAGS.c.rule, FLAGS.c.auction_id],
+            index_where=text("status = 'OPEN'"),
+            set_={"score": statement.excluded.score, "details": statement.excluded.details},
+        ).returning(FLAGS.c.rule, text("(xmax = 0) AS inserted"))
+    )
+    if any(row.rule == COMBINED_RULE and row.inserted for row in written.all()):
         await conn.execute(
             insert(AUDIT).values(
                 actor_id=None,
@@ -202,7 +213,7 @@ async def _write_flags(
                 entity_type="user",
                 entity_id=str(found.bidder_id),
                 details={
-                    "before": {"fraud_hold": False},
+                    "before": {"fraud_hold": account.held},
                     "after": {"fraud_hold": True, "score": found.total},
                     "reason": (
                         f"fraud score {found.total} reached the hold threshold "
