@@ -91,7 +91,7 @@ async def score_pass(
     since = now - policy.lookback
     report = PassReport()
     async with deps.uow() as uow:
-        await uow.session.execute(_NEW_CURSORS, {"now": now, "since": since})
+        await (await uow.session.connection()).execute(_NEW_CURSORS, {"now": now, "since": since})
         await uow.commit()
     async with deps.uow() as uow:
         conn = await uow.session.connection()

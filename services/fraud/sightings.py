@@ -74,7 +74,7 @@ async def record_sighting(
     )
     try:
         async with deps.uow() as uow:
-            await uow.session.execute(statement)
+            await (await uow.session.connection()).execute(statement)
             await uow.commit()
     except Exception:  # evidence for the rules, never a reason to fail a login
         log.exception("sighting of %s not recorded", user_id)

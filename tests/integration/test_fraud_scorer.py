@@ -127,7 +127,7 @@ async def persisted(app: FastAPI, *auction_ids: str) -> None:
 async def held(app: FastAPI, user: uuid.UUID) -> bool:
     async with app.state.deps.uow() as uow:
         row = (
-            await uow.session.execute(
+            await (await uow.session.connection()).execute(
                 text("SELECT fraud_hold FROM users WHERE id = :u"), {"u": user}
             )
         ).one()
@@ -137,7 +137,7 @@ async def held(app: FastAPI, user: uuid.UUID) -> bool:
 async def rows(app: FastAPI, sql: str, **params: Any) -> list[Any]:
     """Run one statement and commit (UPDATE ... RETURNING included)."""
     async with app.state.deps.uow() as uow:
-        found = list((await uow.session.execute(text(sql), params)).all())
+        found = list((await (await uow.session.connection()).execute(text(sql), params)).all())
         await uow.commit()
         return found
 
@@ -318,7 +318,7 @@ async def test_the_database_refuses_a_second_open_flag(app, people):
     await rows(app, insert + " RETURNING 1", id=uuid.uuid4(), u=person.id, s="OPEN")
     async with app.state.deps.uow() as uow:
         with pytest.raises(Exception, match="uq_fraud_flags_open"):
-            await uow.session.execute(
+            await (await uow.session.connection()).execute(
                 text(insert), {"id": uuid.uuid4(), "u": person.id, "s": "OPEN"}
             )
     # A closed flag does not count: a new OPEN one may follow a DISMISSED one.
