@@ -32,11 +32,13 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select, text
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.fraud.assess import Assessment, assess
 from domain.fraud.rules import FraudPolicy
@@ -140,6 +142,7 @@ async def score_pass(
                     await _hold(deps, found)
                     report.held.append(case.bidder_id)
                 report.flags += await _write_flags(conn, found, account, policy, now, holdable)
+                await asyncio.sleep(0)  # the app's requests share this event loop
         for auction_id, _read, upto in due:
             await conn.execute(
                 sa_update(CURSORS)
@@ -164,11 +167,11 @@ async def _hold(deps: Deps, found: Assessment) -> None:
 
 
 async def _write_flags(
-    conn: Any,
+    conn: AsyncConnection,
     found: Assessment,
     account: Account,
     policy: FraudPolicy,
-    now: Any,
+    now: datetime,
     holdable: bool,
 ) -> int:
     """Upsert the account's flags; a `combined_score` flag newly opened also writes the
@@ -228,7 +231,7 @@ async def _write_flags(
 
 
 def _flag_row(
-    user_id: uuid.UUID, signal: Signal, details: dict[str, Any], now: Any
+    user_id: uuid.UUID, signal: Signal, details: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
@@ -243,26 +246,28 @@ def _flag_row(
 
 
 class FraudScorer:
-    """The loop every app process runs (gavel_app.py); passes back to back while there
-    is a backlog, else one every `interval` seconds."""
+    """The loop every app process runs (gavel_app.py): a pass every `interval` seconds,
+    the next one at once only while a full batch shows a backlog. It shares the app's
+    event loop, so a pass yields between bidders and never runs back to back for long
+    without a backlog to clear."""
 
-    def __init__(self, deps: Deps, policy: FraudPolicy, *, interval: float) -> None:
+    def __init__(self, deps: Deps, policy: FraudPolicy, *, interval: float, batch: int = 100):
         self.deps = deps
         self.policy = policy
         self.interval = interval
+        self.batch = batch
         self.stopping = StopSignal()
 
     async def run(self) -> None:
         while not self.stopping.is_set:
-            busy = False
+            backlog = False
             try:
-                report = await score_pass(self.deps, self.policy)
-                busy = report.auctions > 0
+                report = await score_pass(self.deps, self.policy, batch=self.batch)
+                backlog = report.auctions >= self.batch
             except asyncio.CancelledError:
                 raise
             except Exception:
                 if cancelling():
                     raise
                 log.exception("fraud scoring pass failed; retrying")
-            if not busy:
-                await self.stopping.sleep(self.interval)
+            await self.stopping.sleep(0 if backlog else self.interval)
