@@ -242,7 +242,7 @@ class Settings(BaseSettings):
     fraud_poll_seconds: float = Field(default=1.0, gt=0, alias="GAVEL_FRAUD_POLL_SECONDS")
     # Scores 0..100: a signal at the flag threshold opens a flag for the admin queue; an
     # account's combined score at the hold threshold puts it on FRAUD_HOLD.
-    fraud_flag_threshold: int = Field(default=50, ge=1, le=100, alias="GAVEL_FRAUD_FLAG_THRESHOLD")
+    fraud_flag_threshold: int = Field(default=60, ge=1, le=100, alias="GAVEL_FRAUD_FLAG_THRESHOLD")
     fraud_hold_threshold: int = Field(default=70, ge=1, le=100, alias="GAVEL_FRAUD_HOLD_THRESHOLD")
     # A "new account" is younger than this; a "high-value bid" at least this many minor
     # units of the auction's currency.

@@ -49,8 +49,10 @@ class Assessment:
 
 
 def assess(case: BidderCase, market: Market, policy: FraudPolicy, now: datetime) -> Assessment:
-    """Run every rule on `case`; the total combines the strongest signal of each rule
-    (domain/fraud/signals.py). Self-bidding is not here: the bid script refuses it."""
+    """Run every rule on `case`. The total combines the strongest signal of each rule
+    that reaches the flag threshold (domain/fraud/signals.py): weaker ones are noise, and
+    adding them up held honest newcomers in the synthetic lab (docs/fraud.md).
+    Self-bidding is not here: the bid script refuses it."""
     own: list[tuple[uuid.UUID, BidFact]] = [
         (a.id, b) for a in case.auctions for b in a.bids if b.bidder_id == case.bidder_id
     ]
@@ -72,5 +74,6 @@ def assess(case: BidderCase, market: Market, policy: FraudPolicy, now: datetime)
     ):
         if found is not None:
             signals.append(found)
-    total = combine(strongest_per_rule(signals))
+    evidence = [s for s in strongest_per_rule(signals) if s.score >= policy.flag_threshold]
+    total = combine(evidence)
     return Assessment(case.bidder_id, signals, total, total >= policy.hold_threshold)

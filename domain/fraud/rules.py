@@ -25,7 +25,7 @@ class FraudPolicy:
     retractions / bids, counted from `retraction_min` retractions on.
     """
 
-    flag_threshold: int = 50
+    flag_threshold: int = 60
     hold_threshold: int = 70
     new_account_age: timedelta = timedelta(days=7)
     high_value_bid: int = 100_000
@@ -36,7 +36,7 @@ class FraudPolicy:
 
 
 SHARED_DEVICE = 90
-SHARED_IP = 50
+SHARED_IP = 60
 
 
 def shared_identity(
@@ -47,7 +47,7 @@ def shared_identity(
     auction_id: uuid.UUID,
 ) -> Signal | None:
     """Bidder and seller were seen with the same device fingerprint (score 90) or only
-    the same IP address (50: offices, homes and carrier NAT share addresses, so an IP
+    the same IP address (60: offices, homes and carrier NAT share addresses, so an IP
     alone flags but never holds). Sightings are (kind, keyed hash)."""
     shared = set(bidder_sightings) & set(seller_sightings)
     if not shared:
@@ -100,7 +100,7 @@ def new_account_high_value(
 
 def bid_velocity(placed: Sequence[datetime], policy: FraudPolicy) -> Signal | None:
     """The most bids the account placed within any 60 s, across auctions, at least
-    `velocity_per_minute`: score 50 at the limit, +10 per further limit's worth, max 90."""
+    `velocity_per_minute`: score 60 at the limit, +10 per further limit's worth, max 90."""
     times = sorted(placed)
     most, start = 0, 0
     for end, at in enumerate(times):
@@ -111,7 +111,7 @@ def bid_velocity(placed: Sequence[datetime], policy: FraudPolicy) -> Signal | No
         return None
     return Signal(
         rule="bid_velocity",
-        score=clamp_score(min(90.0, 50 + 10 * (most / policy.velocity_per_minute - 1))),
+        score=clamp_score(min(90.0, 60 + 10 * (most / policy.velocity_per_minute - 1))),
         explanation=f"{most} bids within one minute (limit {policy.velocity_per_minute})",
         evidence={"bids_in_a_minute": most, "limit": policy.velocity_per_minute},
     )
@@ -119,7 +119,7 @@ def bid_velocity(placed: Sequence[datetime], policy: FraudPolicy) -> Signal | No
 
 def retraction_abuse(retractions: int, bids: int, policy: FraudPolicy) -> Signal | None:
     """Retracting often: at least `retraction_min` retractions and retractions / bids at
-    least `retraction_ratio`. Score 50 at the ratio, rising to 100 at three times it."""
+    least `retraction_ratio`. Score 60 at the ratio, rising to 100 at three times it."""
     if retractions < policy.retraction_min or bids <= 0:
         return None
     ratio = retractions / bids
@@ -127,7 +127,7 @@ def retraction_abuse(retractions: int, bids: int, policy: FraudPolicy) -> Signal
         return None
     return Signal(
         rule="retraction_abuse",
-        score=clamp_score(50 + 25 * min(2.0, ratio / policy.retraction_ratio - 1)),
+        score=clamp_score(60 + 20 * min(2.0, ratio / policy.retraction_ratio - 1)),
         explanation=f"{retractions} retractions for {bids} bids ({ratio:.0%})",
         evidence={"retractions": retractions, "bids": bids, "ratio": round(ratio, 3)},
     )

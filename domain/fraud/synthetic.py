@@ -54,12 +54,18 @@ class LabParameters:
     shill_steps: int = 1
     # Honest bidders in a bidding war: this share of them raise by one increment only.
     small_steppers: float = 0.0
+    # This share of every account (honest and shill) was opened during the lab's month
+    # (new when it bids); the rest are 30 days to 5 years old.
+    new_accounts: float = 0.1
 
 
 # Cautious rings and honest crowds that look more like them (docs/fraud.md "hard lab"):
 # shills start later, bid less, take bigger steps and stay longer; a third of the honest
-# bidders are fans of one seller and a third raise by the minimum.
+# bidders are fans of one seller and a third raise by the minimum; prices are six times
+# higher and a fifth of the accounts new, so new accounts' high-value bids are common.
 HARD = LabParameters(
+    typical_price=60_000,
+    new_accounts=0.2,
     loyal_share=0.33,
     small_steppers=0.33,
     shill_window=0.5,
@@ -126,7 +132,9 @@ def generate(params: LabParameters | None = None) -> LabData:
     }
     data = LabData(auctions=[], shills={m for r in rings.values() for m in r}, honest=set(honest))
     for account in [*sellers, *honest, *data.shills]:
-        data.created_at[account] = epoch - timedelta(days=rng.randint(30, 2000))
+        new = rng.random() < p.new_accounts
+        age = timedelta(days=-rng.uniform(0, p.days) if new else rng.randint(30, 2000))
+        data.created_at[account] = epoch - age
     duration = timedelta(hours=p.duration_hours)
     for seller in sellers:
         ring = rings.get(seller, [])

@@ -9,8 +9,9 @@ GAVEL_FRAUD_POLL_SECONDS). A pass:
    `FOR UPDATE SKIP LOCKED`, so several processes share the work and never score the
    same new bids twice at once (the auctions rows are not locked: the persister keeps
    writing bids meanwhile);
-3. scores every bidder with a bid in the new sequences (domain/fraud/assess.py) on
-   their whole recent activity;
+3. scores every bidder with a bid in the new sequences, and every bidder of an auction
+   that has ended (its features are final then), on their whole recent activity
+   (domain/fraud/assess.py);
 4. puts accounts whose total reaches the hold threshold on FRAUD_HOLD through
    `services.moderation.set_fraud_hold` (its own transaction, a no-op when already
    held), unless an admin dismissed a combined score at least as high;
@@ -99,7 +100,12 @@ async def score_pass(
         conn = await uow.session.connection()
         due = (
             await conn.execute(
-                select(CURSORS.c.auction_id, CURSORS.c.last_sequence, AUCTIONS.c.last_sequence)
+                select(
+                    CURSORS.c.auction_id,
+                    CURSORS.c.last_sequence,
+                    AUCTIONS.c.last_sequence,
+                    AUCTIONS.c.status,
+                )
                 .join(AUCTIONS, AUCTIONS.c.id == CURSORS.c.auction_id)
                 .where(AUCTIONS.c.last_sequence > CURSORS.c.last_sequence)
                 .order_by(CURSORS.c.auction_id)
@@ -123,8 +129,13 @@ async def score_pass(
                                     BIDS.c.sequence > read,
                                     BIDS.c.sequence <= upto,
                                 )
-                                for auction_id, read, upto in due
-                            )
+                                for auction_id, read, upto, _ in due
+                            ),
+                            # An auction that ended: its features are final, so every
+                            # bidder's score is worth another look.
+                            BIDS.c.auction_id.in_(
+                                [a for a, _, _, status in due if status == "ENDED"]
+                            ),
                         )
                     )
                     .distinct()
@@ -143,7 +154,7 @@ async def score_pass(
                     report.held.append(case.bidder_id)
                 report.flags += await _write_flags(conn, found, account, policy, now, holdable)
                 await asyncio.sleep(0)  # the app's requests share this event loop
-        for auction_id, _read, upto in due:
+        for auction_id, _read, upto, _status in due:
             await conn.execute(
                 sa_update(CURSORS)
                 .where(CURSORS.c.auction_id == auction_id)

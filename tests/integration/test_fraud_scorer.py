@@ -208,7 +208,8 @@ async def test_a_shill_ring_is_held_within_seconds_and_its_next_bid_refused(
     elsewhere = await people.auction(other_seller)
     state: dict[str, str] = {}
     for auction_id in auctions:
-        for bidder in (friend, housemate, honest[0], friend, housemate, friend, honest[1]):
+        ring_and_crowd = (friend, housemate, honest[0], friend, housemate, friend, housemate)
+        for bidder in (*ring_and_crowd, honest[1]):
             await bid_minimum(bidder, auction_id, state)
     for bidder in (honest[2], honest[0], honest[2]):
         await bid_minimum(bidder, elsewhere, state)

@@ -101,7 +101,7 @@ def test_shared_identity_with_the_seller():
     found = shared_identity({device, ip}, {device}, seller_id=SELLER, auction_id=a)
     assert found is not None and found.score == 90 and found.auction_id == a
     only_ip = shared_identity({ip}, {ip, device}, seller_id=SELLER, auction_id=a)
-    assert only_ip is not None and only_ip.score == 50
+    assert only_ip is not None and only_ip.score == 60
     assert shared_identity({("ip", "x")}, {ip}, seller_id=SELLER, auction_id=a) is None
 
 
@@ -121,7 +121,7 @@ def test_bid_velocity_counts_any_sixty_seconds():
     limit = POLICY.velocity_per_minute
     fast = [T0 + timedelta(seconds=i * 59 / (limit - 1)) for i in range(limit)]
     found = bid_velocity(fast, POLICY)
-    assert found is not None and found.score == 50
+    assert found is not None and found.score == 60
     slow = [T0 + timedelta(seconds=i * 61 / (limit - 1)) for i in range(limit)]
     assert bid_velocity(slow, POLICY) is None
 
@@ -130,7 +130,7 @@ def test_retraction_abuse_is_a_function_of_counts():
     assert retraction_abuse(1, 2, POLICY) is None  # one retraction is allowed
     assert retraction_abuse(2, 20, POLICY) is None  # 10%
     found = retraction_abuse(4, 10, POLICY)
-    assert found is not None and found.score == 75
+    assert found is not None and found.score == 80
 
 
 def test_signals_combine_as_independent_evidence():
