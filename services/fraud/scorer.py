@@ -4,7 +4,8 @@ Every app process runs `FraudScorer.run`, a pass every `interval` seconds (setti
 GAVEL_FRAUD_POLL_SECONDS). A pass:
 
 1. makes sure every ACTIVE auction, and every one ended within the look-back window,
-   has a cursor row (`fraud_cursors`, last sequence read; its own short transaction);
+   has a cursor row (`fraud_cursors`, last sequence read), and drops those of auctions
+   closed before the window (its own short transaction);
 2. locks up to `batch` cursors behind their auction's `last_sequence` with
    `FOR UPDATE SKIP LOCKED`, so several processes share the work and never score the
    same new bids twice at once (the auctions rows are not locked: the persister keeps
@@ -70,6 +71,17 @@ _NEW_CURSORS = text(
     """
 )
 
+# Cursors of auctions closed before the look-back window, fully read: nothing more to
+# score there, and the due-cursor query should not scan them forever.
+_OLD_CURSORS = text(
+    """
+    DELETE FROM fraud_cursors c USING auctions a
+    WHERE a.id = c.auction_id
+      AND c.last_sequence >= a.last_sequence
+      AND coalesce(a.ended_at, a.cancelled_at) < :since
+    """
+)
+
 # A test's stand-in for a crash: called after everything is written, before the commit.
 BeforeCommit = Callable[[], Awaitable[None]]
 
@@ -94,7 +106,9 @@ async def score_pass(
     since = now - policy.lookback
     report = PassReport()
     async with deps.uow() as uow:
-        await (await uow.session.connection()).execute(_NEW_CURSORS, {"now": now, "since": since})
+        conn = await uow.session.connection()
+        await conn.execute(_NEW_CURSORS, {"now": now, "since": since})
+        await conn.execute(_OLD_CURSORS, {"since": since})
         await uow.commit()
     async with deps.uow() as uow:
         conn = await uow.session.connection()

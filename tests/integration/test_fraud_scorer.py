@@ -10,6 +10,7 @@ import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ from services.deps import Deps
 from services.fraud.scorer import score_pass
 from services.user_cache import UserCache
 from settings import Settings
-from tests.helpers import BECOME_SELLER, BID, PASSWORD, PUBLISH, REGISTER, create_auction
+from tests.helpers import BECOME_SELLER, BID, PASSWORD, PUBLISH, REGISTER, create_auction, iso
 from tests.helpers import Account as HelperAccount
 
 POLICY = FraudPolicy()
@@ -83,11 +84,11 @@ class People:
             assert (await person.gql(BECOME_SELLER))["data"]["becomeSeller"]["ok"]
         return person
 
-    async def auction(self, seller: Person) -> str:
+    async def auction(self, seller: Person, **overrides: Any) -> str:
         async def gql(query: str, variables: dict[str, Any] | None = None, *, token: str) -> Any:
             return await seller.gql(query, variables)
 
-        auction = await create_auction(gql, seller.account)
+        auction = await create_auction(gql, seller.account, **overrides)
         published = await seller.gql(PUBLISH, {"id": auction["id"]})
         assert published["data"]["publishAuction"]["errors"] == [], published
         return str(auction["id"])
@@ -324,3 +325,31 @@ async def test_the_database_refuses_a_second_open_flag(app, people):
             )
     # A closed flag does not count: a new OPEN one may follow a DISMISSED one.
     await rows(app, insert + " RETURNING 1", id=uuid.uuid4(), u=person.id, s="DISMISSED")
+
+
+async def test_cursors_of_auctions_closed_before_the_window_are_dropped(app, people):
+    deps: Deps = app.state.deps
+    await drained(deps)
+    _shill, _honest, auctions, _ = await ring(people, app)
+    seller = await people.person("10.5.0.1", seller=True)
+    short = await people.auction(
+        seller,
+        endsAt=iso(timedelta(seconds=3)),
+        softCloseWindowSeconds=0,
+        softCloseExtensionSeconds=0,
+    )
+    await bid_minimum(await people.person("10.5.0.2"), short, {})
+    query = "SELECT a.status FROM auctions a WHERE a.id = :a"
+    started = time.monotonic()
+    while (await rows(app, query, a=uuid.UUID(short)))[0].status != "ENDED":
+        assert time.monotonic() - started < 15, "the short auction did not end"
+        await asyncio.sleep(0.3)
+    await drained(deps)  # its end is read: nothing more to score there
+    cursors = "SELECT auction_id FROM fraud_cursors WHERE auction_id = ANY(:a)"
+    ids = [uuid.UUID(a) for a in [*auctions, short]]
+    assert len(await rows(app, cursors, a=ids)) == 3
+
+    # A look-back window that ends now: the short auction ended before it.
+    await score_pass(deps, dataclasses.replace(POLICY, lookback=timedelta(0)))
+    left = {r.auction_id for r in await rows(app, cursors, a=ids)}
+    assert left == {uuid.UUID(a) for a in auctions}, left
