@@ -9,8 +9,9 @@ bidder in one auction and lies in [0, 1], higher meaning more shill-like:
   (0 when the bidder joined a single auction: one auction shows no tendency).
 - Bidding Ratio (BR): the bidder's bids / all bids of the auction.
 - Successive Outbidding (SO): the bidder raises the price in small steps (at most
-  `SMALL_STEP` of the price) right after another bid: 0 for fewer than 2 such bids,
-  0.5 for 2, 1 for 3 or more (the dataset's 0 / 0.5 / 1 coding).
+  `SMALL_STEP` of the previous bid) right after another bid, its own included (a
+  leader raising its own bid, as the dataset's pattern describes): 0 for fewer than 2
+  such bids, 0.5 for 2, 1 for 3 or more (the dataset's 0 / 0.5 / 1 coding).
 - Last Bidding (LB): how long before the end (or before now, while running) the
   bidder went quiet, as a share of the auction's duration.
 - Auction Bids (AB): the auction's bids against the market's average:
