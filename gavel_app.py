@@ -63,6 +63,8 @@ from schema.graphiql import asset as graphiql_asset
 from schema.live_delivery import LiveDelivery
 from schema.outage import OutageGuard
 from services.deps import Deps, Outbox
+from services.fraud.scorer import FraudScorer
+from services.fraud.sightings import sighting_key
 from services.limits import Rates, Throttle
 from services.notifications.email import EmailDispatch
 from services.notifications.ending_soon import EndingSoonJob
@@ -130,6 +132,11 @@ def build_deps(
         public_base_url=f"http://{settings.host}:{settings.port}",
         media_dir=media,
         trusted_proxies=parse_networks(settings.trusted_proxies),
+        sighting_key=sighting_key(
+            settings.fraud_sighting_secret.get_secret_value()
+            if settings.fraud_sighting_secret
+            else secret
+        ),
     )
 
 
@@ -277,6 +284,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         ),
         EmailDispatch(deps, interval=settings.notification_job_interval_seconds),
     ]
+    # Fraud scoring reads persisted bids, never the bid path (services/fraud/scorer.py).
+    fraud_scorer = FraudScorer(deps, settings.fraud_policy, interval=settings.fraud_poll_seconds)
     deps.media_dir.mkdir(parents=True, exist_ok=True)
     schema = build_schema(
         max_depth=settings.graphql_max_depth,
@@ -345,6 +354,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         if settings.run_notification_jobs:
             for job in notification_jobs:
                 tasks.append(asyncio.create_task(job.run(), name=type(job).__name__))
+        if settings.fraud_scorer:
+            tasks.append(asyncio.create_task(fraud_scorer.run(), name="fraud-scorer"))
         try:
             with shutdown.signals():  # SIGTERM/SIGINT: unready, then streams end
                 yield
@@ -360,6 +371,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             notification_feed.stop()
             for job in notification_jobs:
                 job.stopping.set()
+            fraud_scorer.stopping.set()
             _done, stuck = await asyncio.wait(tasks, timeout=5)
             for task in stuck:
                 log.warning("background task %s did not stop in time", task.get_name())
@@ -466,6 +478,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     app.state.scheduler = scheduler
     app.state.settlement_worker = settlement_worker
     app.state.notification_jobs = notification_jobs
+    app.state.fraud_scorer = fraud_scorer
     app.state.bus = bus
     app.state.payments = payments
     app.state.graphql = graphql

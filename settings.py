@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.rate_limits import Rate
+from domain.fraud.rules import FraudPolicy
 from domain.settlement import SettlementPolicy, bps_from_percent
 
 
@@ -265,6 +266,47 @@ class Settings(BaseSettings):
     notification_reconnect_seconds: float = Field(
         default=1.0, gt=0, le=60, alias="GAVEL_NOTIFICATION_RECONNECT_SECONDS"
     )
+
+    # --- Fraud scoring (domain/fraud, services/fraud; docs/fraud.md) ------------------
+    # Every app process runs the scorer (off the bid path): it reads newly persisted bids
+    # every GAVEL_FRAUD_POLL_SECONDS and scores the bidders they touch.
+    fraud_scorer: bool = Field(default=True, alias="GAVEL_FRAUD_SCORER")
+    fraud_poll_seconds: float = Field(default=1.0, gt=0, alias="GAVEL_FRAUD_POLL_SECONDS")
+    # Scores 0..100: a signal at the flag threshold opens a flag for the admin queue; an
+    # account's combined score at the hold threshold puts it on FRAUD_HOLD.
+    fraud_flag_threshold: int = Field(default=60, ge=1, le=100, alias="GAVEL_FRAUD_FLAG_THRESHOLD")
+    fraud_hold_threshold: int = Field(default=70, ge=1, le=100, alias="GAVEL_FRAUD_HOLD_THRESHOLD")
+    # A "new account" is younger than this; a "high-value bid" at least this many minor
+    # units of the auction's currency.
+    fraud_new_account_days: float = Field(default=7, ge=0, alias="GAVEL_FRAUD_NEW_ACCOUNT_DAYS")
+    fraud_high_value_bid: int = Field(default=100_000, ge=1, alias="GAVEL_FRAUD_HIGH_VALUE_BID")
+    # Bids by one account within any minute, across auctions, that count as a signal.
+    fraud_velocity_per_minute: int = Field(
+        default=30, ge=1, alias="GAVEL_FRAUD_VELOCITY_PER_MINUTE"
+    )
+    # Retractions / bids from which retracting counts as abuse (at least 2 retractions).
+    fraud_retraction_ratio: float = Field(
+        default=0.2, gt=0, le=1, alias="GAVEL_FRAUD_RETRACTION_RATIO"
+    )
+    # How far back a bidder's activity is read (auctions, bids, retractions).
+    fraud_lookback_days: int = Field(default=30, ge=1, alias="GAVEL_FRAUD_LOOKBACK_DAYS")
+    # Key of the HMAC that stores IP addresses and device fingerprints (never raw);
+    # unset: derived from GAVEL_JWT_SECRET (set it to keep matches across JWT rotations).
+    fraud_sighting_secret: SecretStr | None = Field(
+        default=None, alias="GAVEL_FRAUD_SIGHTING_SECRET"
+    )
+
+    @property
+    def fraud_policy(self) -> FraudPolicy:
+        return FraudPolicy(
+            flag_threshold=self.fraud_flag_threshold,
+            hold_threshold=self.fraud_hold_threshold,
+            new_account_age=timedelta(days=self.fraud_new_account_days),
+            high_value_bid=self.fraud_high_value_bid,
+            velocity_per_minute=self.fraud_velocity_per_minute,
+            retraction_ratio=self.fraud_retraction_ratio,
+            lookback=timedelta(days=self.fraud_lookback_days),
+        )
 
     @property
     def settlement_policy(self) -> SettlementPolicy:

@@ -14,6 +14,7 @@ from schema.user_types import User
 from schema.viewer_types import Viewer
 from services import accounts, credentials, mfa, password_reset
 from services.accounts import AuthResult
+from services.fraud.sightings import record_sighting
 
 from .common import as_payload, client_ip, parse_id, viewer
 
@@ -30,17 +31,25 @@ def _auth_failed(error: object) -> AuthPayload:
     return AuthPayload(errors=[error])  # type: ignore[list-item]
 
 
+async def _sighting(info: Ctx, result: AuthResult) -> None:
+    """Fraud evidence (services/fraud/sightings.py): the address and the optional
+    X-Device-Fingerprint header the account was seen with."""
+    headers = getattr(info.context.request, "headers", None)
+    device = headers.get("x-device-fingerprint") if headers is not None else None
+    await record_sighting(info.context.deps, result.user.id, ip=client_ip(info), device=device)
+
+
 async def register(info: Ctx, input: RegisterInput) -> AuthPayload:
     async def act() -> AuthPayload:
-        return _auth(
-            await accounts.register(
-                info.context.deps,
-                username=input.username,
-                email=input.email,
-                password=input.password,
-                ip=client_ip(info),
-            )
+        result = await accounts.register(
+            info.context.deps,
+            username=input.username,
+            email=input.email,
+            password=input.password,
+            ip=client_ip(info),
         )
+        await _sighting(info, result)
+        return _auth(result)
 
     return await as_payload(_auth_failed, act)
 
@@ -55,11 +64,11 @@ async def verify_email(info: Ctx, token: str) -> SimplePayload:
 
 async def login(info: Ctx, email: str, password: str, otp: str | None = None) -> AuthPayload:
     async def act() -> AuthPayload:
-        return _auth(
-            await accounts.login(
-                info.context.deps, email=email, password=password, otp=otp, ip=client_ip(info)
-            )
+        result = await accounts.login(
+            info.context.deps, email=email, password=password, otp=otp, ip=client_ip(info)
         )
+        await _sighting(info, result)
+        return _auth(result)
 
     return await as_payload(_auth_failed, act)
 

@@ -102,3 +102,5 @@ class Deps:
     # Notifications part (issue 15): this process's live notification wake-ups
     # (realtime/notification_feed.py); None: subscribers poll.
     notifications: NotificationFeed | None = None
+    # Key of the HMAC that stores IP/device sightings (services/fraud/sightings.py).
+    sighting_key: bytes = b""

@@ -50,6 +50,9 @@ GENEROUS_LIMITS: dict[str, Any] = {
 }
 for _name, _value in GENEROUS_LIMITS.items():
     os.environ.setdefault(_name, str(_value))
+# The fraud scorer would hold the suite's young, fast bidders; its own tests
+# (tests/integration/test_fraud_*.py) run it against the same servers.
+os.environ.setdefault("GAVEL_FRAUD_SCORER", "false")
 
 
 @pytest.fixture(scope="session")

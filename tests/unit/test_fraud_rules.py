@@ -1,0 +1,159 @@
+"""The fraud rules (domain/fraud/): each feature and rule on hand-built facts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.fraud.assess import BidderCase, assess
+from domain.fraud.facts import AuctionFact, BidFact, Market
+from domain.fraud.rules import (
+    FraudPolicy,
+    bid_velocity,
+    new_account_high_value,
+    retraction_abuse,
+    shared_identity,
+)
+from domain.fraud.shill import features, shill_signal
+from domain.fraud.signals import Signal, combine, strongest_per_rule
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SELLER = uuid.uuid4()
+POLICY = FraudPolicy()
+MARKET = Market(average_bids=4.0, average_starting_price=1000.0)
+
+
+def auction(
+    bids: list[tuple[uuid.UUID, int, float]],
+    *,
+    seller: uuid.UUID = SELLER,
+    start: int = 1000,
+    ended: bool = True,
+    winner: uuid.UUID | None = None,
+) -> AuctionFact:
+    """An auction open 100 hours; bids are (bidder, amount, hour)."""
+    return AuctionFact(
+        id=uuid.uuid4(),
+        seller_id=seller,
+        starting_price=start,
+        opened_at=T0,
+        ends_at=T0 + timedelta(hours=100),
+        ended=ended,
+        winner_id=winner,
+        bids=tuple(
+            BidFact(b, amount, T0 + timedelta(hours=h), i + 1)
+            for i, (b, amount, h) in enumerate(bids)
+        ),
+    )
+
+
+def test_the_eight_uci_features_of_a_shill():
+    shill, honest = uuid.uuid4(), uuid.uuid4()
+    pushed = auction(
+        [
+            (shill, 500, 1),
+            (honest, 600, 2),
+            (shill, 620, 3),
+            (honest, 700, 4),
+            (shill, 720, 5),
+            (honest, 800, 6),
+            (shill, 820, 7),
+            (honest, 2000, 99),
+        ],
+        start=500,
+        winner=honest,
+    )
+    other = auction([(shill, 1000, 1), (honest, 1100, 2), (shill, 1150, 3)], winner=honest)
+    found = features(shill, pushed, [pushed, other], MARKET, T0 + timedelta(hours=200))
+    assert found is not None
+    assert found.bidder_tendency == 1.0  # both of its auctions are this seller's
+    assert found.bidding_ratio == 0.5
+    assert found.successive_outbidding == 1.0  # three raises of at most 5%
+    assert found.last_bidding == pytest.approx(0.93)  # quiet for the last 93 hours
+    assert found.early_bidding == pytest.approx(0.99)
+    assert found.winning_ratio == 1.0
+    assert found.auction_bids == 1.0  # 8 bids against a market average of 4
+    assert found.starting_price_average == 0.5
+    assert found.score() >= 85
+
+
+def test_a_one_auction_bidder_has_no_tendency_and_a_single_bid_is_not_scored():
+    a, b = uuid.uuid4(), uuid.uuid4()
+    fact = auction([(a, 1000, 10), (b, 1200, 50), (a, 1500, 90)], winner=a)
+    found = features(a, fact, [fact], MARKET, T0)
+    assert found is not None and found.bidder_tendency == 0.0 and found.winning_ratio == 0.0
+    assert shill_signal(b, fact, [fact], MARKET, T0) is None
+
+
+def test_an_honest_late_winner_scores_low():
+    winner, rival = uuid.uuid4(), uuid.uuid4()
+    fact = auction([(rival, 1000, 60), (winner, 1500, 95), (rival, 1600, 96), (winner, 2000, 99)])
+    elsewhere = auction([(winner, 1000, 50)], seller=uuid.uuid4(), winner=winner)
+    signal = shill_signal(winner, fact, [fact, elsewhere], MARKET, T0 + timedelta(hours=200))
+    assert signal is not None and signal.score < 40, signal
+
+
+def test_shared_identity_with_the_seller():
+    device, ip = ("device", "h1"), ("ip", "h2")
+    a = uuid.uuid4()
+    found = shared_identity({device, ip}, {device}, seller_id=SELLER, auction_id=a)
+    assert found is not None and found.score == 90 and found.auction_id == a
+    only_ip = shared_identity({ip}, {ip, device}, seller_id=SELLER, auction_id=a)
+    assert only_ip is not None and only_ip.score == 60
+    assert shared_identity({("ip", "x")}, {ip}, seller_id=SELLER, auction_id=a) is None
+
+
+def test_a_new_account_bidding_high():
+    a = uuid.uuid4()
+    created = T0
+    big = BidFact(uuid.uuid4(), POLICY.high_value_bid, T0 + timedelta(days=1), 1)
+    found = new_account_high_value(created, [(a, big)], POLICY)
+    assert found is not None and found.score == 60 and found.auction_id == a
+    old = BidFact(big.bidder_id, big.amount * 10, T0 + POLICY.new_account_age, 2)
+    assert new_account_high_value(created, [(a, old)], POLICY) is None  # no longer new
+    small = BidFact(big.bidder_id, POLICY.high_value_bid - 1, T0, 3)
+    assert new_account_high_value(created, [(a, small)], POLICY) is None
+
+
+def test_bid_velocity_counts_any_sixty_seconds():
+    limit = POLICY.velocity_per_minute
+    fast = [T0 + timedelta(seconds=i * 59 / (limit - 1)) for i in range(limit)]
+    found = bid_velocity(fast, POLICY)
+    assert found is not None and found.score == 60
+    slow = [T0 + timedelta(seconds=i * 61 / (limit - 1)) for i in range(limit)]
+    assert bid_velocity(slow, POLICY) is None
+
+
+def test_retraction_abuse_is_a_function_of_counts():
+    assert retraction_abuse(1, 2, POLICY) is None  # one retraction is allowed
+    assert retraction_abuse(2, 20, POLICY) is None  # 10%
+    found = retraction_abuse(4, 10, POLICY)
+    assert found is not None and found.score == 80
+
+
+def test_signals_combine_as_independent_evidence():
+    def s(rule: str, score: int) -> Signal:
+        return Signal(rule, score, "")
+
+    assert combine([]) == 0
+    assert combine([s("a", 60)]) == 60
+    assert combine([s("a", 50), s("b", 50)]) == 75
+    assert combine([s("a", 100), s("b", 10)]) == 100
+    best = strongest_per_rule([s("a", 40), s("a", 70), s("b", 10)])
+    assert [(x.rule, x.score) for x in best] == [("a", 70), ("b", 10)]
+
+
+def test_assess_holds_a_shill_sharing_a_device_and_leaves_an_honest_bidder():
+    shill, honest = uuid.uuid4(), uuid.uuid4()
+    facts = [
+        auction([(shill, 500, 1), (honest, 600, 2), (shill, 620, 3), (shill, 640, 4)]),
+        auction([(shill, 500, 1), (honest, 900, 80)], seller=uuid.uuid4(), winner=honest),
+    ]
+    seen = frozenset({("device", "d")})
+    case = BidderCase(shill, T0 - timedelta(days=90), facts, seen, {SELLER: seen})
+    held = assess(case, MARKET, POLICY, T0 + timedelta(hours=200))
+    assert held.hold and {s.rule for s in held.signals} >= {"shared_identity"}
+    calm = BidderCase(honest, T0 - timedelta(days=90), facts)
+    assert not assess(calm, MARKET, POLICY, T0 + timedelta(hours=200)).hold
