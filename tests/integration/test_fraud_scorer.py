@@ -161,7 +161,7 @@ async def hold_audits(app: FastAPI, user: uuid.UUID) -> list[Any]:
     return await rows(
         app,
         "SELECT action, actor_id, details FROM audit_log WHERE entity_id = :u "
-        "AND action IN ('fraud_score_hold', 'fraud_hold') ORDER BY id",
+        "AND action IN ('fraud_score_hold', 'hold_account') ORDER BY id",
         u=str(user),
     )
 
@@ -271,7 +271,7 @@ async def test_a_pass_that_crashed_before_its_commit_is_redone_without_duplicate
     first = await flags_of(app, shill.id)
     assert {f.rule for f in first} >= {"combined_score", "shared_identity"}, first
     actions = [a.action for a in await hold_audits(app, shill.id)]
-    assert actions.count("fraud_score_hold") == 1 and actions.count("fraud_hold") == 1, actions
+    assert actions.count("fraud_score_hold") == 1 and actions.count("hold_account") == 1, actions
 
     # Rescoring everything again (as if the cursors were lost) updates in place.
     await rows(
@@ -284,7 +284,7 @@ async def test_a_pass_that_crashed_before_its_commit_is_redone_without_duplicate
     keys = [(f.rule, f.auction_id) for f in again]
     assert len(keys) == len(set(keys)) == len(first), again
     actions = [a.action for a in await hold_audits(app, shill.id)]
-    assert actions.count("fraud_score_hold") == 1 and actions.count("fraud_hold") == 1, actions
+    assert actions.count("fraud_score_hold") == 1 and actions.count("hold_account") == 1, actions
     assert not await held(app, honest.id)
 
 
@@ -308,7 +308,7 @@ async def test_two_scorers_at_once_never_double_flag(app, people):
     open_keys = [(f.rule, f.auction_id) for f in flags if f.status == "OPEN"]
     assert len(open_keys) == len(set(open_keys)) and ("combined_score", None) in open_keys
     actions = [a.action for a in await hold_audits(app, shill.id)]
-    assert actions.count("fraud_score_hold") == 1 and actions.count("fraud_hold") == 1, actions
+    assert actions.count("fraud_score_hold") == 1 and actions.count("hold_account") == 1, actions
 
 
 async def test_the_database_refuses_a_second_open_flag(app, people):
