@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
@@ -103,5 +103,23 @@ async def table_counts(database_url: str, names: list[str]) -> dict[str, int]:
                 )
                 for name in names
             }
+    finally:
+        await engine.dispose()
+
+
+async def mark_emailed(database_url: str, *, since: datetime) -> int:
+    """Mark the notifications created since `since` as mailed (demo history the seeds
+    made through the use cases); returns how many."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            result = await conn.execute(
+                text(
+                    "UPDATE notifications SET emailed_at = now()"
+                    " WHERE emailed_at IS NULL AND created_at >= :since"
+                ),
+                {"since": since},
+            )
+            return int(result.rowcount or 0)
     finally:
         await engine.dispose()
