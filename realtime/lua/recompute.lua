@@ -4,8 +4,8 @@
 -- sealed. ARGV: the sequence the caller read the bids at, the reason (VOIDED or
 -- RETRACTED), JSON {voided = [seq, ...], bids = [[seq, bidder, amount, max], ...]} (the
 -- remaining bids, ascending), the acting user's id and the admin's note ('' for none),
--- which the event carries (privately) to the audit log the persister writes with it. The end time stays as it is: replay neither extends
--- nor un-extends. A remaining bid the rules now refuse stays recorded but does not count
+-- which the event carries (privately) to the audit log the persister writes with it.
+-- The end time stays as it is: replay neither extends nor un-extends. A remaining bid the rules now refuse stays recorded but does not count
 -- (`ignored`). Appends one BIDS_VOIDED event. Answers {missing}, {over, status},
 -- {refused, reason} (a Dutch auction), {conflict, seq} (a bid arrived since the caller
 -- read the bids: read again and retry), or {ok, event}.
