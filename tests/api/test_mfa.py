@@ -33,7 +33,7 @@ from tests.api.mfa_steps import (
     login,
 )
 from tests.conftest import GQL
-from tests.helpers import register
+from tests.helpers import PASSWORD, register
 
 
 async def mfa_enabled(gql, token: str) -> bool:
@@ -53,7 +53,7 @@ async def test_enrol_confirm_then_login_needs_a_code(gql, app: FastAPI):
     early = (await gql(CONFIRM, {"code": "123456"}, token=account.token))["data"]["confirmMfa"]
     assert error_codes(early) == ["MFA_NOT_ENROLLED"]
 
-    body = (await gql(ENROLL, token=account.token))["data"]["enrollMfa"]
+    body = (await gql(ENROLL, {"p": PASSWORD}, token=account.token))["data"]["enrollMfa"]
     assert body["errors"] == []
     assert f"Gavel:{account.email}" in unquote(body["provisioningUri"])
     assert body["qrCode"].startswith("data:image/svg+xml")
@@ -76,7 +76,7 @@ async def test_enrol_confirm_then_login_needs_a_code(gql, app: FastAPI):
     assert len(codes) == 10 and len(set(codes)) == 10
     new_token = ok["confirmMfa"]["accessToken"]
     assert await mfa_enabled(gql, new_token)
-    again = (await gql(ENROLL, token=new_token))["data"]["enrollMfa"]
+    again = (await gql(ENROLL, {"p": PASSWORD}, token=new_token))["data"]["enrollMfa"]
     assert error_codes(again) == ["MFA_ALREADY_ENABLED"]
 
     assert error_codes(await login(gql, account)) == ["MFA_REQUIRED"]
@@ -197,7 +197,7 @@ async def test_nobody_else_can_confirm_disable_or_regenerate_your_mfa(gql):
     assert error_codes(taken) == ["MFA_NOT_ENROLLED"]
     assert not await mfa_enabled(gql, owner.token)
     for document in (CONFIRM, DISABLE, REGENERATE, ENROLL):
-        anonymous = await gql(document, {"code": code})
+        anonymous = await gql(document, {"code": code, "p": PASSWORD})
         assert anonymous["errors"][0]["extensions"]["code"] == "NOT_AUTHENTICATED"
     mfa = await enable_mfa(gql, owner)
     for document, field in ((DISABLE, "disableMfa"), (REGENERATE, "regenerateRecoveryCodes")):
