@@ -365,7 +365,8 @@ async def user_for_access_token(deps: Deps, token: str) -> User:
     state, and a request still authenticates while PostgreSQL is down.
 
     A token whose version (`tv` claim) is not the account's `token_version` was issued
-    before a password or MFA change (`revoke_all_sessions`) and is refused at once.
+    before a password or MFA change (`revoke_all_sessions`) or a ban, and is refused at
+    once (ACCOUNT_BANNED while the account is banned, INVALID_TOKEN otherwise).
 
     Raises `TokenRejected` (INVALID_TOKEN, TOKEN_EXPIRED, a revoked token, an account that
     no longer exists), `Forbidden` (ACCOUNT_BANNED), or `Unavailable` when neither Redis
@@ -379,7 +380,11 @@ async def user_for_access_token(deps: Deps, token: str) -> User:
             raise TokenRejected(str(err), code=err.code) from None
         user = await _account_state(deps, claims.user_id)
         if user is not None and claims.token_version != user.token_version:
-            # The password or MFA changed after this token was issued (services/mfa.py).
+            # The password or MFA changed, or a ban came, after this token was issued. A
+            # banned account is told so (its ban raised the version); after an unban the
+            # token stays revoked.
+            if user.banned_at is not None:
+                raise Forbidden("this account is banned", code="ACCOUNT_BANNED")
             raise TokenRejected("the token was revoked: the account's credentials changed")
         if user is not None:
             deps.user_cache.put(token, user, claims.expires_at.timestamp())
