@@ -114,7 +114,8 @@ return 0
 # ARGV[1]) tokens, past its limit: so attempts running at once pay their backoff one
 # after another, as sequential ones do. The debt can never exceed one penalty plus one
 # token (admission needs room for one token), which bounds the wait. Returns {0,
-# penalty} (charged) or {wait ms, 0}.
+# penalty, 0} (charged) or {wait ms, 0, i}: i - 1 indexes the bucket that made the
+# longest wait among KEYS[2..] (so the refusal can say which limit).
 _ATTEMPT = """
 redis.set_repl(redis.REPL_NONE)
 local t = redis.call('TIME')
@@ -122,6 +123,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local streak = tonumber(redis.call('GET', KEYS[1]) or '0')
 local penalty = math.min(2 ^ streak, tonumber(ARGV[1]))
 local wait = 0
+local by = 0
 local next_tat = {}
 for i = 2, #KEYS do
   local interval = tonumber(ARGV[i * 3 - 3])
@@ -131,12 +133,15 @@ for i = 2, #KEYS do
   if tat < now then tat = now end
   local after = tat + interval * cost
   local over = after - now - period
-  if over > wait then wait = over end
+  if over > wait then
+    wait = over
+    by = i
+  end
   if i == 2 then after = after + interval * penalty end
   next_tat[i] = after
 end
 if wait > 0 then
-  return {math.ceil(wait), 0}
+  return {math.ceil(wait), 0, by}
 end
 for i = 2, #KEYS do
   local ttl = math.ceil(next_tat[i] - now)
@@ -146,24 +151,31 @@ for i = 2, #KEYS do
 end
 redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {0, penalty}
+return {0, penalty, 0}
 """
 
 # An attempt that did not fail: KEYS[2] (the backoff bucket, ARGV[1] ms per token) gets
-# back the ARGV[2] tokens of penalty taken in advance; ARGV[3] = "reset": the streak
-# KEYS[1] is forgotten (a success), else it only loses this attempt.
+# back the ARGV[2] tokens of penalty taken in advance; ARGV[3] = "reset" (a success):
+# the streak KEYS[1] is forgotten and the backoff cleared, i.e. the penalties its
+# failures paid (the k-th failure in a row paid min(2^(k-1), ARGV[4])) are given back
+# too; each failure's own token stays spent, so the pair's attempt budget stays honest.
+# Else the streak only loses this attempt.
 _SETTLE = """
 redis.set_repl(redis.REPL_NONE)
+local refund = tonumber(ARGV[2])
+local streak = tonumber(redis.call('GET', KEYS[1]) or '0')
 if ARGV[3] == 'reset' then
+  -- the streak counts this attempt too: its failures are the others
+  for k = 0, streak - 2 do refund = refund + math.min(2 ^ k, tonumber(ARGV[4])) end
   redis.call('DEL', KEYS[1])
-elseif tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then
+elseif streak > 0 then
   redis.call('DECR', KEYS[1])
 end
 local tat = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tat == 0 then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local after = tat - tonumber(ARGV[1]) * tonumber(ARGV[2])
+local after = tat - tonumber(ARGV[1]) * refund
 if after - now < 1 then
   redis.call('DEL', KEYS[2])
 else
@@ -232,27 +244,33 @@ class RedisBuckets:
 
     async def attempt(
         self, streak_key: str, backoff: Charge, others: Sequence[Charge], *, max_penalty: int
-    ) -> tuple[float, int]:
+    ) -> tuple[float, int, int]:
         """One attempt that may fail and then backs off (see _ATTEMPT): charges `backoff`
         and `others` all-or-nothing, plus, on `backoff`, the penalty of a failure in
-        advance. Returns (0.0, penalty tokens taken) or (seconds to wait, 0). The streak
-        is forgotten after the backoff rate's period times `max_penalty`."""
+        advance. Returns (0.0, penalty tokens taken, -1) or (seconds to wait, 0, i), `i`
+        indexing `[backoff, *others]`: the limit that made the wait. The streak is
+        forgotten after the backoff rate's period times `max_penalty`."""
         charges = [backoff, *others]
         period_ms = backoff.rate.seconds * 1000
-        wait, penalty = await self._attempt_script(
+        wait, penalty, by = await self._attempt_script(
             keys=[KEY_PREFIX + streak_key, *(KEY_PREFIX + c.key for c in charges)],
             args=[str(max_penalty), str(math.ceil(period_ms * max_penalty)), *_args(charges)],
         )
-        return int(wait) / 1000, int(penalty)
+        return int(wait) / 1000, int(penalty), int(by) - 2 if int(wait) > 0 else -1
 
-    async def settle(self, streak_key: str, backoff: Charge, penalty: int, *, reset: bool) -> None:
+    async def settle(
+        self, streak_key: str, backoff: Charge, penalty: int, *, reset: bool, max_penalty: int
+    ) -> None:
         """An attempt that did not fail: gives back its `penalty` tokens; `reset` (a
-        success) forgets the streak, else the attempt leaves it as it found it."""
+        success) forgets the streak and gives back the penalties of its failures (each
+        at most `max_penalty`: the backoff is cleared, the failures' own tokens stay
+        spent), else the attempt leaves the streak as it found it."""
         await self._settle_script(
             keys=[KEY_PREFIX + streak_key, KEY_PREFIX + backoff.key],
             args=[
                 repr(backoff.rate.seconds * 1000 / backoff.rate.count),
                 str(penalty),
                 "reset" if reset else "keep",
+                str(max_penalty),
             ],
         )

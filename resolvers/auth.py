@@ -123,9 +123,11 @@ async def update_profile(
 # services/password_reset.py) ---------------------------------------------------------
 
 
-async def enroll_mfa(info: Ctx) -> MfaEnrollmentPayload:
+async def enroll_mfa(info: Ctx, current_password: str) -> MfaEnrollmentPayload:
     async def act() -> MfaEnrollmentPayload:
-        started = await mfa.enroll(info.context.deps, viewer(info))
+        started = await mfa.enroll(
+            info.context.deps, viewer(info), current_password, client_ip(info)
+        )
         return MfaEnrollmentPayload(
             secret=started.secret,
             provisioning_uri=started.provisioning_uri,

@@ -89,7 +89,8 @@ class AccountSecurityMutations:
     enroll_mfa: MfaEnrollmentPayload = strawberry.mutation(
         resolver=auth_r.enroll_mfa,
         permission_classes=signed_in,
-        description="Start multi-factor login: a TOTP secret, its otpauth:// URI and QR image.",
+        description="Start multi-factor login: a TOTP secret, its otpauth:// URI and QR image. "
+        "Needs the current password (a login attempt: the login limits apply).",
     )
     confirm_mfa: MfaEnabledPayload = strawberry.mutation(
         resolver=auth_r.confirm_mfa,

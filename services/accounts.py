@@ -48,7 +48,27 @@ class AuthResult:
     refresh_token: str
 
 
+# The one lock order of everything that touches an account's credentials or sessions:
+# the `users` row first, then its `refresh_tokens` rows (and its other auth rows). A path
+# that locked a token row first and then inserted a token (whose foreign key takes a KEY
+# SHARE lock on `users`) deadlocked with a change that held `users` and revoked tokens.
+# FOR NO KEY UPDATE: these paths change no key of `users`, so they still let other
+# tables' foreign-key checks (bids, notifications, ...) through while they hold it.
+_NO_KEY_UPDATE = {"key_share": True}
+
+
+async def lock_account(uow: UnitOfWork, user_id: uuid.UUID) -> User | None:
+    """The account's row, re-read and locked `FOR NO KEY UPDATE` (the lock order above:
+    take it before any of its refresh-token rows). None when no such account."""
+    return await uow.session.get(
+        User, user_id, with_for_update=_NO_KEY_UPDATE, populate_existing=True
+    )
+
+
 async def _issue(deps: Deps, uow: UnitOfWork, user: User, family: uuid.UUID) -> AuthResult:
+    """A refresh token of `family` and an access token, both bound to `user`'s current
+    `token_version`; `user`'s row must be locked by the caller (`lock_account`), so no
+    credential change can commit between reading the version and storing the token."""
     # The token's requests authenticate from Redis: refresh the account's state from the
     # row just read (this also picks up changes made by hand in SQL).
     await _store_state(deps, user)
@@ -59,6 +79,7 @@ async def _issue(deps: Deps, uow: UnitOfWork, user: User, family: uuid.UUID) -> 
             user_id=user.id,
             family_id=family,
             token_hash=refresh_token_hash(token),
+            token_version=user.token_version,
             created_at=now,
             expires_at=now + deps.refresh_ttl,
         )
@@ -167,34 +188,58 @@ async def _login(deps: Deps, address: str, password: str, otp: str | None) -> Au
         if user is None:
             await deps.hasher.verify_unknown(password)
             raise AuthFailed("wrong email or password")
-        if not await deps.hasher.verify(user.password_hash, password):
+        # The slow hash runs before the lock (argon2 must not hold the account's row)...
+        verified_hash = user.password_hash
+        if not await deps.hasher.verify(verified_hash, password):
             raise AuthFailed("wrong email or password")
-        if user.banned_at is not None:
+        # ...so a password change may have committed meanwhile: decide everything else on
+        # the locked row, and refuse if the password verified is no longer the account's.
+        # A session issued here then never outlives a change (it is bound to the version
+        # read under the lock, and a later change revokes it).
+        locked = await lock_account(uow, user.id)
+        if locked is None or locked.password_hash != verified_hash:
+            raise AuthFailed("wrong email or password")
+        if locked.banned_at is not None:
             raise Forbidden("this account is banned", code="ACCOUNT_BANNED")
-        if user.mfa_enabled:
-            user = await _second_factor(deps, uow, user, otp)
-        result = await _issue(deps, uow, user, uuid.uuid4())
+        factor = await _second_factor(deps, uow, locked, otp) if locked.mfa_enabled else None
+        result = await _issue(deps, uow, locked, uuid.uuid4())
         await uow.commit()
-        return result
+    if factor == "recovery":
+        await _recovery_code_notice(deps, locked)
+    return result
 
 
-async def _second_factor(deps: Deps, uow: UnitOfWork, user: User, otp: str | None) -> User:
+async def _second_factor(
+    deps: Deps, uow: UnitOfWork, user: User, otp: str | None
+) -> second_factor.Factor:
     """The login's second factor: a TOTP code or an unused recovery code
-    (services/second_factor.py), checked on the locked row so a code works once. Raises
-    AuthFailed MFA_REQUIRED (no code) or INVALID_OTP (wrong, replayed or used)."""
+    (services/second_factor.py), checked on the row the caller locked, so a code works
+    once. Raises AuthFailed MFA_REQUIRED (no code) or INVALID_OTP (wrong, replayed or
+    used)."""
     if not otp:
         raise AuthFailed("a one-time code is required", code="MFA_REQUIRED", field="otp")
-    locked = await uow.session.get(User, user.id, with_for_update=True, populate_existing=True)
-    if locked is None:
-        raise AuthFailed("wrong email or password")
-    factor = await second_factor.accept_code(uow, locked, otp, deps.clock())
+    factor = await second_factor.accept_code(uow, user, otp, deps.clock())
     if factor is None:
         raise AuthFailed("the one-time code is wrong or was used", code="INVALID_OTP", field="otp")
     if factor == "recovery":
-        uow.session.add(
-            audit_row(locked.id, "use_recovery_code", "user", locked.id, reason="login")
+        uow.session.add(audit_row(user.id, "use_recovery_code", "user", user.id, reason="login"))
+    return factor
+
+
+async def _recovery_code_notice(deps: Deps, user: User) -> None:
+    """Mail the owner that a recovery code signed in (README "Accounts"): one it did not
+    use means its codes leaked. Best effort: the login already committed."""
+    try:
+        await deps.mailer.send(
+            user.email,
+            "A Gavel recovery code was used",
+            f"Hello {user.username},\n\na recovery code was used to sign in to your account."
+            "\nEach code works once; regenerate them when few are left.\n\nIf this was not"
+            " you, reset your password now, regenerate your recovery codes and contact"
+            " support.\n",
         )
-    return locked
+    except Exception:
+        log.exception("recovery-code notice to %s not sent", user.id)
 
 
 async def start_session(deps: Deps, uow: UnitOfWork, user: User) -> AuthResult:
@@ -207,7 +252,9 @@ async def revoke_all_sessions(deps: Deps, uow: UnitOfWork, user: User) -> None:
     """Revoke every refresh token of `user` and raise its token version, so its access
     tokens stop working too (`user_for_access_token`); the caller commits through
     `commit_account`, which republishes the account's state with the new version.
-    Used when the password or MFA changes (SPEC section 8)."""
+    Used when the password or MFA changes (SPEC section 8). The caller holds `user`'s row
+    lock (`lock_account`), so no login or refresh can issue a token of the old version
+    after this: the version is read under the same lock."""
     now = deps.clock()
     await uow.session.exec(
         update(RefreshToken)
@@ -218,18 +265,45 @@ async def revoke_all_sessions(deps: Deps, uow: UnitOfWork, user: User) -> None:
     user.updated_at = now
 
 
+async def _token_owner(uow: UnitOfWork, token_hash: str) -> User | None:
+    """The locked account (`lock_account`) of the refresh token with `token_hash`; None
+    when no token has that hash. The token's row is read unlocked here: it is locked
+    only after its account, in the one lock order."""
+    owner = (
+        await uow.session.exec(
+            select(RefreshToken.user_id).where(RefreshToken.token_hash == token_hash)
+        )
+    ).first()
+    return None if owner is None else await lock_account(uow, owner)
+
+
+async def _locked_token(uow: UnitOfWork, token_hash: str) -> RefreshToken | None:
+    return (
+        await uow.session.exec(
+            select(RefreshToken)
+            .where(RefreshToken.token_hash == token_hash)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+
+
 async def refresh(deps: Deps, token: str) -> AuthResult:
     """Rotate a refresh token. Presenting an already rotated one revokes its whole family:
-    either the client lost a race with itself or the token was stolen, and we cannot tell."""
+    either the client lost a race with itself or the token was stolen, and we cannot tell.
+
+    The account's row is locked first, then the token's (the lock order above), so a
+    refresh and a credential change or ban run one after the other. A token issued for
+    an older `token_version` (before a password/MFA change or a ban) is refused, so no
+    session issued before a change commits can outlive it.
+
+    Raises TokenRejected (INVALID_TOKEN: unknown, revoked or of an older credential
+    version; TOKEN_REUSED; TOKEN_EXPIRED) or Forbidden (ACCOUNT_BANNED)."""
     now = deps.clock()
+    hashed = refresh_token_hash(token)
     async with deps.uow() as uow:
-        row = (
-            await uow.session.exec(
-                select(RefreshToken)
-                .where(RefreshToken.token_hash == refresh_token_hash(token))
-                .with_for_update()
-            )
-        ).first()
+        user = await _token_owner(uow, hashed)
+        row = await _locked_token(uow, hashed) if user is not None else None
         if row is None or row.revoked_at is not None:
             raise TokenRejected("the refresh token is unknown or revoked", field="refreshToken")
         if row.rotated_at is not None:
@@ -245,9 +319,13 @@ async def refresh(deps: Deps, token: str) -> AuthResult:
             raise TokenRejected(
                 "the refresh token has expired", code="TOKEN_EXPIRED", field="refreshToken"
             )
-        user = await uow.session.get(User, row.user_id)
         if user is None or user.banned_at is not None:
             raise Forbidden("this account is banned", code="ACCOUNT_BANNED")
+        if row.token_version != user.token_version:
+            raise TokenRejected(
+                "the refresh token was revoked: the account's credentials changed",
+                field="refreshToken",
+            )
         row.rotated_at = now
         result = await _issue(deps, uow, user, row.family_id)
         await uow.commit()
@@ -263,12 +341,14 @@ async def _revoke_family(uow: UnitOfWork, family: uuid.UUID, now: object) -> Non
 
 
 async def logout(deps: Deps, token: str) -> None:
+    """Revoke the token's whole family. The account is locked first (the lock order
+    above): a refresh of the same family running at once either commits first (and its
+    new token is revoked here) or waits and then finds its token revoked.
+    Raises TokenRejected INVALID_TOKEN (unknown)."""
+    hashed = refresh_token_hash(token)
     async with deps.uow() as uow:
-        row = (
-            await uow.session.exec(
-                select(RefreshToken).where(RefreshToken.token_hash == refresh_token_hash(token))
-            )
-        ).first()
+        user = await _token_owner(uow, hashed)
+        row = await _locked_token(uow, hashed) if user is not None else None
         if row is None:
             raise TokenRejected("the refresh token is unknown", field="refreshToken")
         await _revoke_family(uow, row.family_id, deps.clock())
@@ -285,7 +365,8 @@ async def user_for_access_token(deps: Deps, token: str) -> User:
     state, and a request still authenticates while PostgreSQL is down.
 
     A token whose version (`tv` claim) is not the account's `token_version` was issued
-    before a password or MFA change (`revoke_all_sessions`) and is refused at once.
+    before a password or MFA change (`revoke_all_sessions`) or a ban, and is refused at
+    once (ACCOUNT_BANNED while the account is banned, INVALID_TOKEN otherwise).
 
     Raises `TokenRejected` (INVALID_TOKEN, TOKEN_EXPIRED, a revoked token, an account that
     no longer exists), `Forbidden` (ACCOUNT_BANNED), or `Unavailable` when neither Redis
@@ -299,7 +380,11 @@ async def user_for_access_token(deps: Deps, token: str) -> User:
             raise TokenRejected(str(err), code=err.code) from None
         user = await _account_state(deps, claims.user_id)
         if user is not None and claims.token_version != user.token_version:
-            # The password or MFA changed after this token was issued (services/mfa.py).
+            # The password or MFA changed, or a ban came, after this token was issued. A
+            # banned account is told so (its ban raised the version); after an unban the
+            # token stays revoked.
+            if user.banned_at is not None:
+                raise Forbidden("this account is banned", code="ACCOUNT_BANNED")
             raise TokenRejected("the token was revoked: the account's credentials changed")
         if user is not None:
             deps.user_cache.put(token, user, claims.expires_at.timestamp())

@@ -13,6 +13,7 @@ from services.accounts import (
     AuthFailed,
     AuthResult,
     commit_account,
+    lock_account,
     revoke_all_sessions,
     start_session,
 )
@@ -53,7 +54,9 @@ def audit(uow: UnitOfWork, user: User, action: str, **details: Any) -> None:
 
 
 async def locked_user(uow: UnitOfWork, actor: User) -> User:
-    user = await uow.session.get(User, actor.id, with_for_update=True)
+    """The actor's row, locked first (services/accounts.py `lock_account`: the users row
+    before its refresh tokens), re-read so the checks see the committed state."""
+    user = await lock_account(uow, actor.id)
     if user is None:
         raise NotFound("no such user")
     return user
@@ -78,6 +81,13 @@ def check_new_password(password: str) -> None:
         raise
 
 
+async def check_current_password(deps: Deps, user: User, password: str) -> None:
+    """Raises AuthFailed INVALID_CREDENTIALS (field currentPassword) unless `password` is
+    `user`'s (a locked row: the hash checked is the one the change replaces)."""
+    if not await deps.hasher.verify(user.password_hash, password):
+        raise AuthFailed("the current password is wrong", field="currentPassword")
+
+
 async def change_password(
     deps: Deps, actor: User, *, current_password: str, new_password: str, ip: str | None = None
 ) -> AuthResult:
@@ -94,8 +104,7 @@ async def change_password(
     async def act() -> tuple[AuthResult, User]:
         async with deps.uow() as uow:
             user = await locked_user(uow, actor)
-            if not await deps.hasher.verify(user.password_hash, current_password):
-                raise AuthFailed("the current password is wrong", field="currentPassword")
+            await check_current_password(deps, user, current_password)
             user.password_hash = await deps.hasher.hash(new_password)
             await revoke_all_sessions(deps, uow, user)
             audit(uow, user, "change_password", reason="changed by the user")

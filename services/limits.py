@@ -19,7 +19,11 @@ the use case changes nothing. The limits, all settings (`.env.example`):
   are sequential (k guesses where (k - 1) + 2^(k-1) <= burst: 3 of a burst of 10). A pair
   is admitted only while its bucket has room for one token, so its debt, and a pair's
   retry-after, is at most (1 + login_backoff_max) token intervals (defaults: 33 x 30 s
-  = 990 s). A successful login resets that pair's streak only;
+  = 990 s). A success (the password and, with MFA, a code: a login or a signed-in
+  user's credential check) clears that pair's backoff only: its streak and the
+  penalties its failures paid, not their own tokens nor the other limits' (so the
+  attempt budgets stay honest). MFA_REQUIRED (right password, no code yet) is no
+  failure. A refusal names the limit that made it wait;
 - a registration: per client address;
 - a password reset request: per email asked for (whether or not an account has it) and
   per client address; a signed-in user's MFA code or current password (confirmMfa,
@@ -81,10 +85,10 @@ class Buckets(Protocol):
 
     async def attempt(
         self, streak_key: str, backoff: Charge, others: Sequence[Charge], *, max_penalty: int
-    ) -> tuple[float, int]: ...
+    ) -> tuple[float, int, int]: ...
 
     async def settle(
-        self, streak_key: str, backoff: Charge, penalty: int, *, reset: bool
+        self, streak_key: str, backoff: Charge, penalty: int, *, reset: bool, max_penalty: int
     ) -> None: ...
 
 
@@ -120,6 +124,14 @@ class LoginAttempt:
     streak_key: str
     pair: Charge
     penalty: int = 0
+
+
+# What a refused login names, by the limit that made the wait (`Throttle.login`'s order).
+_LOGIN_LIMITS = (
+    "login attempts on this account from this address (failed ones back off)",
+    "login attempts on this account from all addresses",
+    "login attempts from this address",
+)
 
 
 def _account(email: str) -> str:
@@ -170,21 +182,28 @@ class Throttle:
         others = [Charge(f"login:a:{account}", rates.login_account_all)]
         if ip:
             others.append(Charge(f"login:ip:{where}", rates.login_ip))
-        wait, attempt.penalty = await buckets.attempt(
+        wait, attempt.penalty, by = await buckets.attempt(
             attempt.streak_key, attempt.pair, others, max_penalty=rates.login_backoff_max
         )
         if wait > 0:
-            raise RateLimited("login attempts", wait)
+            raise RateLimited(_LOGIN_LIMITS[max(by, 0)], wait)
         return attempt
 
     async def login_settled(self, attempt: LoginAttempt | None, outcome: LoginOutcome) -> None:
-        """A failed attempt keeps its penalty; a success gives it back and resets the
-        pair's streak; a neutral end (the password was right but the login did not
-        finish, or the server failed) gives it back and leaves the streak as it was."""
+        """A failed attempt keeps its penalty; a success (the whole secret proven: the
+        password and, with MFA, a code) gives it back and clears the pair's backoff (the
+        streak, and the penalties its failures paid; their own tokens stay spent); a
+        neutral end (the password was right but no code was given yet, MFA_REQUIRED, or
+        the server failed) gives it back and leaves the streak as it was."""
         if self._limits is None or attempt is None or outcome == "failed":
             return
-        await self._limits[0].settle(
-            attempt.streak_key, attempt.pair, attempt.penalty, reset=outcome == "succeeded"
+        buckets, rates = self._limits
+        await buckets.settle(
+            attempt.streak_key,
+            attempt.pair,
+            attempt.penalty,
+            reset=outcome == "succeeded",
+            max_penalty=rates.login_backoff_max,
         )
 
     async def register(self, ip: str | None) -> None:

@@ -25,7 +25,13 @@ from domain.errors import Conflict, InvalidState
 from services import second_factor
 from services.accounts import AuthFailed, AuthResult, commit_account, revoke_all_sessions
 from services.accounts import start_session as _start_session
-from services.credentials import as_login_attempt, audit, locked_user, notify
+from services.credentials import (
+    as_login_attempt,
+    audit,
+    check_current_password,
+    locked_user,
+    notify,
+)
 from services.deps import Deps
 from storage.auth_tables import MfaRecoveryCode
 from storage.tables import User
@@ -56,17 +62,31 @@ def _not_enabled() -> InvalidState:
     return InvalidState("multi-factor login is not enabled", code="MFA_NOT_ENABLED")
 
 
-async def enroll(deps: Deps, actor: User) -> Enrollment:
+async def enroll(
+    deps: Deps, actor: User, current_password: str, ip: str | None = None
+) -> Enrollment:
     """Start (or restart) an enrolment: a new pending secret replaces any earlier one.
-    Raises Conflict MFA_ALREADY_ENABLED (disable first)."""
-    async with deps.uow() as uow:
-        user = await locked_user(uow, actor)
-        if user.mfa_enabled:
-            raise Conflict("multi-factor login is already enabled", code="MFA_ALREADY_ENABLED")
-        secret = second_factor.new_secret()
-        user.mfa_pending_secret = secret
-        await uow.commit()
-    uri = second_factor.provisioning_uri(secret, user.email)
+
+    Needs the account's current password, like changePassword: turning MFA on revokes
+    every other session and is then needed at every login (a password reset keeps it), so
+    an access token alone (stolen) must not be enough to lock the owner out. The password
+    is a login attempt (`as_login_attempt`: the login limits, a wrong one with backoff).
+    Raises AuthFailed INVALID_CREDENTIALS (field currentPassword), RateLimited, Conflict
+    MFA_ALREADY_ENABLED (disable first)."""
+
+    async def act() -> tuple[str, str]:
+        async with deps.uow() as uow:
+            user = await locked_user(uow, actor)
+            await check_current_password(deps, user, current_password)
+            if user.mfa_enabled:
+                raise Conflict("multi-factor login is already enabled", code="MFA_ALREADY_ENABLED")
+            secret = second_factor.new_secret()
+            user.mfa_pending_secret = secret
+            await uow.commit()
+            return secret, user.email
+
+    secret, email = await as_login_attempt(deps, actor.email, ip, act)
+    uri = second_factor.provisioning_uri(secret, email)
     return Enrollment(secret=secret, provisioning_uri=uri, qr_code=svg_data_uri(uri))
 
 

@@ -256,6 +256,10 @@ async def _ban(
     user.updated_at = now
     facts: dict[str, Any] = {}
     if banned:
+        # `user` is locked (`_locked_user`) before its refresh tokens: the one lock order
+        # of services/accounts.py. A new token version ends its access tokens for good:
+        # an unban must not bring a token issued before the ban back.
+        user.token_version += 1
         facts["revoked_refresh_tokens"] = await _revoke_refresh_tokens(uow, user.id, now)
         if actor_id is not None:
             facts["flags_actioned"] = await _close_open_flags(

@@ -22,7 +22,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from domain.accounts import normalize_email
-from services.accounts import TokenRejected, commit_account, revoke_all_sessions
+from services.accounts import TokenRejected, commit_account, lock_account, revoke_all_sessions
 from services.credentials import audit, check_new_password, notify
 from services.deps import Deps
 from storage.auth_tables import PasswordResetToken
@@ -71,21 +71,31 @@ async def reset_password(deps: Deps, token: str, new_password: str) -> None:
     TokenRejected (INVALID_TOKEN: unknown or used; TOKEN_EXPIRED)."""
     check_new_password(new_password)
     now = deps.clock()
+    hashed = token_hash(token)
     async with deps.uow() as uow:
+        # The account's row first, then the token's (services/accounts.py: one lock
+        # order): two of an account's tokens used at once, or a reset racing a refresh or
+        # a password change, then wait for each other instead of deadlocking.
+        owner = (
+            await uow.session.exec(
+                select(PasswordResetToken.user_id).where(PasswordResetToken.token_hash == hashed)
+            )
+        ).first()
+        user = await lock_account(uow, owner) if owner is not None else None
+        if user is None:
+            raise TokenRejected("the reset token is unknown or was used", field="token")
         row = (
             await uow.session.exec(
                 select(PasswordResetToken)
-                .where(PasswordResetToken.token_hash == token_hash(token))
+                .where(PasswordResetToken.token_hash == hashed)
                 .with_for_update()
+                .execution_options(populate_existing=True)
             )
         ).first()
         if row is None or row.used_at is not None:
             raise TokenRejected("the reset token is unknown or was used", field="token")
         if row.expires_at <= now:
             raise TokenRejected("the reset token has expired", code="TOKEN_EXPIRED", field="token")
-        user = await uow.session.get(User, row.user_id, with_for_update=True)
-        if user is None:
-            raise TokenRejected("the reset token's account no longer exists", field="token")
         await uow.session.exec(
             update(PasswordResetToken)
             .where(

@@ -105,6 +105,9 @@ class RefreshToken(SQLModel, table=True):
     expires_at: datetime = _ts()
     rotated_at: datetime | None = _opt_ts()
     revoked_at: datetime | None = _opt_ts()
+    # Credential-change fix (issue 15, F1): the account's `token_version` when this token
+    # was issued; a refresh refuses a token of an older version (services/accounts.py).
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Category(SQLModel, table=True):

@@ -11,7 +11,8 @@ import pyotp
 
 from tests.helpers import LOGIN, PASSWORD, Account
 
-ENROLL = "mutation { enrollMfa { secret provisioningUri qrCode errors { code message } } }"
+ENROLL = """mutation($p: String!) { enrollMfa(currentPassword: $p) {
+  secret provisioningUri qrCode errors { code message field } } }"""
 CONFIRM = """mutation($code: String!) { confirmMfa(code: $code) {
   recoveryCodes accessToken refreshToken user { id } errors { code message field } } }"""
 DISABLE = """mutation($code: String!) { disableMfa(code: $code) {
@@ -50,7 +51,7 @@ class Mfa:
 
 
 async def enroll(gql: Any, account: Account) -> str:
-    data = (await gql(ENROLL, token=account.token))["data"]["enrollMfa"]
+    data = (await gql(ENROLL, {"p": PASSWORD}, token=account.token))["data"]["enrollMfa"]
     assert data["errors"] == [], data
     uri = urlsplit(data["provisioningUri"])
     assert uri.scheme == "otpauth" and uri.netloc == "totp"

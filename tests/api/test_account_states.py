@@ -15,6 +15,7 @@ from domain.errors import Forbidden
 from realtime.account_states import key
 from seeds.loader import forget_account_states
 from services import accounts, moderation
+from services.accounts import TokenRejected
 from services.deps import Deps
 from services.user_cache import UserCache
 from storage.tables import User
@@ -66,7 +67,10 @@ async def test_a_ban_refuses_the_account_in_another_process(gql, app):
     assert body["errors"][0]["extensions"]["code"] == "ACCOUNT_BANNED", body
 
     await moderation.set_banned(app.state.deps, uuid.UUID(account.id), False)
-    assert (await gql(ME, token=account.token))["data"]["me"] is not None
+    # The ban raised the token version: the token issued before it stays revoked.
+    with pytest.raises(TokenRejected):
+        await accounts.user_for_access_token(other_process(app), account.token)
+    assert (await gql(ME, token=account.token))["data"]["me"] is None
 
 
 async def test_a_fraud_hold_refuses_bids_at_once(gql, app):

@@ -80,8 +80,10 @@ async def test_a_ban_revokes_refresh_tokens_and_refuses_the_next_request(gql, ap
         "unbanUser",
     )
     assert lifted["errors"] == [] and lifted["user"]["banned"] is False
-    assert (await gql(ME, token=target.token))["data"]["me"]["user"]["id"] == target.id
-    # The sessions the ban ended stay ended: the user logs in again.
+    # The sessions the ban ended stay ended, access tokens too (the ban raised the token
+    # version): the user logs in again.
+    old_access = await gql(ME, token=target.token)
+    assert old_access["errors"][0]["extensions"]["code"] == "INVALID_TOKEN", old_access
     for token in (target.refresh, other_session):
         refreshed = (await gql(REFRESH, {"t": token}))["data"]["refreshToken"]
         assert refreshed["accessToken"] is None and refreshed["errors"], refreshed

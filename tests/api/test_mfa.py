@@ -33,7 +33,7 @@ from tests.api.mfa_steps import (
     login,
 )
 from tests.conftest import GQL
-from tests.helpers import register
+from tests.helpers import PASSWORD, register
 
 
 async def mfa_enabled(gql, token: str) -> bool:
@@ -53,7 +53,7 @@ async def test_enrol_confirm_then_login_needs_a_code(gql, app: FastAPI):
     early = (await gql(CONFIRM, {"code": "123456"}, token=account.token))["data"]["confirmMfa"]
     assert error_codes(early) == ["MFA_NOT_ENROLLED"]
 
-    body = (await gql(ENROLL, token=account.token))["data"]["enrollMfa"]
+    body = (await gql(ENROLL, {"p": PASSWORD}, token=account.token))["data"]["enrollMfa"]
     assert body["errors"] == []
     assert f"Gavel:{account.email}" in unquote(body["provisioningUri"])
     assert body["qrCode"].startswith("data:image/svg+xml")
@@ -76,7 +76,7 @@ async def test_enrol_confirm_then_login_needs_a_code(gql, app: FastAPI):
     assert len(codes) == 10 and len(set(codes)) == 10
     new_token = ok["confirmMfa"]["accessToken"]
     assert await mfa_enabled(gql, new_token)
-    again = (await gql(ENROLL, token=new_token))["data"]["enrollMfa"]
+    again = (await gql(ENROLL, {"p": PASSWORD}, token=new_token))["data"]["enrollMfa"]
     assert error_codes(again) == ["MFA_ALREADY_ENABLED"]
 
     assert error_codes(await login(gql, account)) == ["MFA_REQUIRED"]
@@ -197,7 +197,7 @@ async def test_nobody_else_can_confirm_disable_or_regenerate_your_mfa(gql):
     assert error_codes(taken) == ["MFA_NOT_ENROLLED"]
     assert not await mfa_enabled(gql, owner.token)
     for document in (CONFIRM, DISABLE, REGENERATE, ENROLL):
-        anonymous = await gql(document, {"code": code})
+        anonymous = await gql(document, {"code": code, "p": PASSWORD})
         assert anonymous["errors"][0]["extensions"]["code"] == "NOT_AUTHENTICATED"
     mfa = await enable_mfa(gql, owner)
     for document, field in ((DISABLE, "disableMfa"), (REGENERATE, "regenerateRecoveryCodes")):
@@ -206,6 +206,42 @@ async def test_nobody_else_can_confirm_disable_or_regenerate_your_mfa(gql):
             assert error_codes(body) == ["MFA_NOT_ENABLED"]
     assert await mfa_enabled(gql, mfa.session.token)
     assert (await login(gql, owner, mfa.recovery_codes[0]))["errors"] == []  # still unused
+
+
+async def test_a_stolen_access_token_alone_cannot_lock_the_owner_out_with_mfa(gql):
+    """Turning MFA on revokes every other session and is then needed at login (a password
+    reset keeps it): enrolling must prove the password, as changePassword does, or a
+    thief holding only an access token owns the account."""
+    victim = await register(gql)
+    bare = await gql("mutation { enrollMfa { secret errors { code } } }", token=victim.token)
+    assert bare["data"] is None and bare["errors"], bare  # the argument is required
+    for guess in ("not the password", ""):
+        wrong = (await gql(ENROLL, {"p": guess}, token=victim.token))["data"]["enrollMfa"]
+        assert error_codes(wrong) == ["INVALID_CREDENTIALS"] and wrong["secret"] is None, wrong
+        assert wrong["errors"][0]["field"] == "currentPassword"
+    # Nothing was stored: confirming has no pending secret to confirm.
+    early = (await gql(CONFIRM, {"code": "123456"}, token=victim.token))["data"]["confirmMfa"]
+    assert error_codes(early) == ["MFA_NOT_ENROLLED"]
+    owner = await login(gql, victim)
+    assert owner["errors"] == [], f"the owner is locked out: {owner['errors']}"
+    assert not await mfa_enabled(gql, victim.token)
+
+
+async def test_signing_in_with_a_recovery_code_mails_the_owner(gql, app: FastAPI):
+    """README "Accounts": using a recovery code mails the owner a notice (a code the
+    owner did not use means the codes leaked); a TOTP login does not."""
+    account = await register(gql)
+    mfa = await enable_mfa(gql, account)
+    mailer = app.state.deps.mailer
+
+    def notices() -> list[str]:
+        return [b for t, s, b in mailer.sent if t == account.email and "recovery code" in s]
+
+    assert (await login(gql, account, mfa.code(1)))["errors"] == []
+    assert notices() == []
+    assert (await login(gql, account, mfa.recovery_codes[3]))["errors"] == []
+    (notice,) = notices()
+    assert "recovery code was used" in notice and mfa.recovery_codes[3] not in notice
 
 
 # --- Failed codes count against the login limits ------------------------------------

@@ -23,6 +23,8 @@ from sqlalchemy import text
 from adapters.stripe_gateway import StripeGateway
 from gavel_app import create_app
 from settings import Settings
+from tests.api.mfa_steps import enable_mfa
+from tests.api.mfa_steps import login as mfa_login
 from tests.api.settlement_steps import GOOD_CARD, PAY, SAVE_CARD, sold
 from tests.conftest import GQL
 from tests.helpers import BID, PASSWORD, PUBLISH, Account, create_auction, register
@@ -277,6 +279,7 @@ async def test_failed_logins_back_off(limited, gql):
             assert failed(await login_from(attacker, account.email, "wrong password"))
         body = await login_from(attacker, account.email, PASSWORD)
         assert 20 < assert_rate_limited_payload(body) <= (1 + 32) * 20
+        assert "on this account from this address" in body["errors"][0]["message"], body
 
 
 @pytest.fixture(scope="module")
@@ -293,20 +296,56 @@ async def roomy(settings: Settings) -> AsyncIterator[FastAPI]:
         yield app
 
 
-async def test_a_success_resets_only_its_pairs_streak(roomy, gql):
-    """Burst 10; the n-th failure in a row costs 1 + 2^(n-1). A fresh pair: 3 guesses."""
+async def test_a_success_clears_only_its_pairs_backoff(roomy, gql):
+    """Burst 10; the n-th failure in a row costs 1 + 2^(n-1). A fresh pair: 3 guesses.
+    A success clears its pair's backoff (streak and the failures' penalties), not the
+    failures' own tokens, and not another pair's backoff."""
     account = await register(gql)
     async with client_at(roomy) as here, client_at(roomy) as there:
         assert failed(await login_from(there, account.email, "wrong"))  # 2 tokens, streak 1
         for _ in range(2):
             assert failed(await login_from(here, account.email, "wrong"))  # 2 + 3 tokens
-        assert (await login_from(here, account.email, PASSWORD))["accessToken"]  # 1 token
-        # Streak reset, 4 tokens left: guesses cost 2 then 3 (2 guesses); without the
-        # reset the next would cost 1 + 4 and be the only one.
-        assert await guesses(here, account.email) == 2
+        assert (await login_from(here, account.email, PASSWORD))["accessToken"]
+        # Backoff cleared: 3 tokens spent (one per attempt), guesses cost 2, 3, then 5
+        # (admitted with room for one token): 3 guesses. Had only the streak been reset
+        # (6 spent), 2; had nothing been cleared, 1.
+        assert await guesses(here, account.email) == 3
         # There's streak survived: 8 tokens left, guesses cost 3 then 5 (2 guesses); had
         # it been reset, 2, 3 and 5 (3 guesses).
         assert await guesses(there, account.email) == 2
+
+
+async def test_the_mfa_login_steps_do_not_pile_up_backoff(roomy, gql):
+    """README's walkthrough: MFA_REQUIRED (the right password, no code yet) is no
+    failure, and the login that finally gives the right code clears the wrong codes'
+    backoff: afterwards the pair has its attempts back but for one token per attempt."""
+    account = await register(gql)
+    async with client_at(roomy) as elsewhere:  # its login limits' rates, another pair
+        mfa = await enable_mfa(elsewhere, account)
+    wrong = mfa.code_not_near_now(40)
+
+    async with client_at(roomy) as here:
+        steps = [
+            await mfa_login(here, account),  # 1 token
+            await mfa_login(here, account, wrong),  # 2 tokens, streak 1
+            await mfa_login(here, account, wrong),  # 3 tokens, streak 2
+        ]
+        assert [p["errors"][0]["code"] for p in steps] == [
+            "MFA_REQUIRED",
+            "INVALID_OTP",
+            "INVALID_OTP",
+        ], steps
+        assert (await mfa_login(here, account, mfa.code(1)))["errors"] == []
+        # 4 tokens spent (one per attempt) of 10: six more first steps fit. Without the
+        # clearing (7 spent) three would; had MFA_REQUIRED failed, fewer.
+        first_steps = 0
+        while first_steps < 12:
+            answer = await mfa_login(here, account)
+            if answer["errors"][0]["code"] != "MFA_REQUIRED":
+                assert answer["errors"][0]["code"] == "RATE_LIMITED", answer
+                break
+            first_steps += 1
+        assert first_steps >= 6, first_steps
 
 
 async def test_the_account_limit_across_addresses(limited, gql):
@@ -317,7 +356,9 @@ async def test_the_account_limit_across_addresses(limited, gql):
             assert failed(await login_from(somewhere, account.email, "guess"))
     tokens = await refresh_tokens(limited, account.id)
     async with client_at(limited) as fresh:
-        assert_rate_limited_payload(await login_from(fresh, account.email, PASSWORD))
+        refused = await login_from(fresh, account.email, PASSWORD)
+        assert_rate_limited_payload(refused)
+        assert "on this account from all addresses" in refused["errors"][0]["message"]
     assert await refresh_tokens(limited, account.id) == tokens
 
 
@@ -329,6 +370,7 @@ async def test_logins_per_address(limited, gql):
             assert body["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS", body
         body = await shared(LOGIN, {"email": account.email, "password": PASSWORD})
         assert_rate_limited_payload(body["data"]["login"])
+        assert "attempts from this address" in body["data"]["login"]["errors"][0]["message"]
         body = await elsewhere(LOGIN, {"email": account.email, "password": PASSWORD})
         assert body["data"]["login"]["accessToken"], body
 

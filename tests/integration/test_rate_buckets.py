@@ -54,7 +54,7 @@ async def test_consecutive_failures_cost_more_each_time(buckets):
     penalties: list[int] = []
     waits: list[float] = []
     while len(penalties) < 6:
-        wait, penalty = await buckets.attempt(streak, Charge(key, rate), [], max_penalty=4)
+        wait, penalty, _ = await buckets.attempt(streak, Charge(key, rate), [], max_penalty=4)
         if wait:
             assert penalty == 0
             waits.append(wait)
@@ -74,16 +74,19 @@ async def test_an_attempt_that_did_not_fail_gives_its_penalty_back(buckets):
     async def streak_now() -> int:
         return int(await buckets.redis.get(KEY_PREFIX + streak) or 0)
 
-    assert await buckets.attempt(streak, pair, [], max_penalty=8) == (0, 1)  # 2 used
-    assert await buckets.attempt(streak, pair, [], max_penalty=8) == (0, 2)  # 5 used
-    assert await buckets.attempt(streak, pair, [other], max_penalty=8) == (0, 4)  # 10 used
+    assert await buckets.attempt(streak, pair, [], max_penalty=8) == (0, 1, -1)  # 2 used
+    assert await buckets.attempt(streak, pair, [], max_penalty=8) == (0, 2, -1)  # 5 used
+    assert await buckets.attempt(streak, pair, [other], max_penalty=8) == (0, 4, -1)  # 10 used
     # All-or-nothing: the emptied other bucket refuses; the streak does not move.
-    wait, penalty = await buckets.attempt(streak, pair, [other], max_penalty=8)
-    assert wait > 0 and penalty == 0 and await streak_now() == 3
-    await buckets.settle(streak, pair, 4, reset=False)  # the third neither failed nor passed
+    wait, penalty, by = await buckets.attempt(streak, pair, [other], max_penalty=8)
+    assert wait > 0 and penalty == 0 and by == 1 and await streak_now() == 3
+    await buckets.settle(streak, pair, 4, reset=False, max_penalty=8)  # neither failed nor passed
     assert await streak_now() == 2  # 6 used
-    assert await buckets.attempt(streak, pair, [], max_penalty=8) == (0, 4)  # 11 used
-    await buckets.settle(streak, pair, 4, reset=True)  # a success: 7 used, streak forgotten
+    assert await buckets.attempt(streak, pair, [], max_penalty=8) == (0, 4, -1)  # 11 used
+    # A success: its own penalty (4) back, and the backoff cleared, i.e. the penalties of
+    # the two failures still in the streak (1 + 2) back too: 4 used (the four attempts'
+    # own tokens), streak forgotten.
+    await buckets.settle(streak, pair, 4, reset=True, max_penalty=8)
     assert await streak_now() == 0
-    assert await buckets.charge([Charge(key, rate, cost=3)]) == 0
+    assert await buckets.charge([Charge(key, rate, cost=6)]) == 0
     assert await buckets.charge([Charge(key, rate)]) > 0
