@@ -139,7 +139,7 @@ async def test_tampered_foreign_unsigned_or_expired_evidence_urls_are_404(gql, a
     path, params = parts(first)
     other_path, _ = parts(second)
     sig = params["sig"]
-    flipped = ("0" if sig[-1] != "0" else "1") + sig[1:]
+    flipped = ("0" if sig[0] != "0" else "1") + sig[1:]  # always differs from sig
     later = str(int(params["exp"]) + 3600)
     wrong: list[str] = [
         at(path, {**params, "sig": flipped}),
