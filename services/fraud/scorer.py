@@ -158,7 +158,7 @@ async def score_pass(
         }
         report.bidders = len(touched)
         if touched:
-            facts = await load_facts(conn, touched, since)
+            facts = await load_facts(conn, touched, since, policy)
             for case in facts.cases:
                 found = assess(case, facts.market, policy, now)
                 account = facts.accounts[case.bidder_id]
@@ -212,7 +212,10 @@ async def _write_flags(
     }
     rows: list[dict[str, Any]] = []
     for signal in found.flags(policy):
-        details = {**context, "signal": signal.as_json()}
+        # The flag's own signal first, then the account's other rules: each once (the
+        # admin queue lists `signals` as they are).
+        others = [s for s in strongest if s["rule"] != signal.rule]
+        details = {**context, "signals": [signal.as_json(), *others]}
         rows.append(_flag_row(found.bidder_id, signal, details, now))
     if holdable:
         combined = Signal(

@@ -99,7 +99,7 @@ def test_shared_identity_with_the_seller():
     device, ip = ("device", "h1"), ("ip", "h2")
     a = uuid.uuid4()
     found = shared_identity({device, ip}, {device}, seller_id=SELLER, auction_id=a)
-    assert found is not None and found.score == 90 and found.auction_id == a
+    assert found is not None and found.score == 65 and found.auction_id == a
     only_ip = shared_identity({ip}, {ip, device}, seller_id=SELLER, auction_id=a)
     assert only_ip is not None and only_ip.score == 60
     assert shared_identity({("ip", "x")}, {ip}, seller_id=SELLER, auction_id=a) is None
@@ -157,3 +157,71 @@ def test_assess_holds_a_shill_sharing_a_device_and_leaves_an_honest_bidder():
     assert held.hold and {s.rule for s in held.signals} >= {"shared_identity"}
     calm = BidderCase(honest, T0 - timedelta(days=90), facts)
     assert not assess(calm, MARKET, POLICY, T0 + timedelta(hours=200)).hold
+
+
+def test_a_shared_device_or_address_alone_flags_but_never_holds():
+    """Issue 15 attack finding 4: a fingerprint is the client's choice, so a bidder who
+    merely shares one (or an address) with the seller is flagged, never held."""
+    honest = uuid.uuid4()
+    once = [auction([(honest, 500, 1)])]
+    for pairs in ({("device", "d")}, {("ip", "i")}, {("device", "d"), ("ip", "i")}):
+        seen = frozenset(pairs)
+        case = BidderCase(honest, T0 - timedelta(days=90), once, seen, {SELLER: seen})
+        found = assess(case, MARKET, POLICY, T0 + timedelta(hours=200))
+        assert not found.hold and found.total < POLICY.flag_threshold, found
+        assert [s.rule for s in found.flags(POLICY)] == ["shared_identity"], found
+
+
+def test_a_shared_identity_counts_beside_a_shill_signal_on_the_same_sellers_auction():
+    shill, honest = uuid.uuid4(), uuid.uuid4()
+    pushed = auction([(shill, 500, 1), (honest, 600, 2), (shill, 620, 3), (shill, 640, 4)])
+    seen = frozenset({("device", "d")})
+    own_seller = BidderCase(shill, T0 - timedelta(days=90), [pushed], seen, {SELLER: seen})
+    assert assess(own_seller, MARKET, POLICY, T0 + timedelta(hours=200)).hold
+    # The same sighting shared with another seller, whose auction the bidder bid on once:
+    # the shill pattern is on SELLER's auction, the link on the other's. No hold.
+    other = uuid.uuid4()
+    elsewhere = auction([(shill, 500, 1)], seller=other)
+    split = BidderCase(
+        shill,
+        T0 - timedelta(days=90),
+        [pushed, elsewhere],
+        seen,
+        {other: seen, SELLER: frozenset()},
+    )
+    shill_only = assess(split, MARKET, POLICY, T0 + timedelta(hours=200))
+    alone = BidderCase(shill, T0 - timedelta(days=90), [pushed, elsewhere])
+    assert shill_only.total == assess(alone, MARKET, POLICY, T0 + timedelta(hours=200)).total
+
+
+def test_flag_level_shill_signals_on_several_of_one_sellers_auctions_hold():
+    """Issue 15 attack finding 11: a ring with nothing shared is held once it shows the
+    pattern on `repeat_auctions` auctions of one seller."""
+    shill, honest = uuid.uuid4(), uuid.uuid4()
+
+    def pushed(seller: uuid.UUID = SELLER) -> AuctionFact:
+        return auction(
+            [(shill, 500, 1), (honest, 600, 2), (shill, 620, 3), (shill, 640, 80)],
+            seller=seller,
+        )
+
+    one = assess(BidderCase(shill, T0 - timedelta(days=90), [pushed()]), MARKET, POLICY, T0)
+    two = BidderCase(shill, T0 - timedelta(days=90), [pushed(), pushed()])
+    found = assess(two, MARKET, POLICY, T0)
+    shill_scores = [s.score for s in found.signals if s.rule == "shill_bidding"]
+    assert min(shill_scores) >= POLICY.flag_threshold and max(shill_scores) < POLICY.hold_threshold
+    assert not one.hold
+    assert found.hold and "repeated_shill_bidding" in {s.rule for s in found.signals}, found
+    # The same pattern split over two sellers is two chances, not a repetition.
+    spread = BidderCase(shill, T0 - timedelta(days=90), [pushed(), pushed(uuid.uuid4())])
+    assert not assess(spread, MARKET, POLICY, T0).hold
+
+
+def test_a_bid_older_than_its_account_reads_zero_hours():
+    found = new_account_high_value(
+        T0 + timedelta(days=2),
+        [(uuid.uuid4(), BidFact(uuid.uuid4(), POLICY.high_value_bid, T0, 1))],
+        POLICY,
+    )
+    assert found is not None and found.evidence["account_age_seconds"] == 0
+    assert "account 0 hours old" in found.explanation
