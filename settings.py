@@ -309,7 +309,7 @@ class Settings(BaseSettings):
         default=40, ge=0, le=100, alias="GAVEL_FRAUD_SHILL_CORROBORATION"
     )
     # Flag-level shill signals on this many auctions of one seller combine (and can hold).
-    fraud_repeat_auctions: int = Field(default=2, ge=2, alias="GAVEL_FRAUD_REPEAT_AUCTIONS")
+    fraud_repeat_auctions: int = Field(default=3, ge=2, alias="GAVEL_FRAUD_REPEAT_AUCTIONS")
 
     @property
     def fraud_policy(self) -> FraudPolicy:

@@ -44,7 +44,7 @@ class FraudPolicy:
     device_limit: int = 5
     shared_value_accounts: int = 8
     shill_corroboration: int = 40
-    repeat_auctions: int = 2
+    repeat_auctions: int = 3
 
 
 # Both below the hold threshold: a fingerprint is whatever the client sends and an

@@ -16,6 +16,7 @@ from settings import Settings
 from tests.helpers import LOGIN, PASSWORD
 from tests.integration.test_fraud_scorer import (  # noqa: F401  (fixtures)
     POLICY,
+    People,
     Person,
     bid_minimum,
     drained,
@@ -131,24 +132,53 @@ async def test_local_runs_on_the_loopback_address_record_no_address(app, people)
     assert not await flags_of(app, bidder.id)
 
 
-async def test_a_shill_ring_that_just_changes_device_and_address_is_still_held(app, people):  # noqa: F811
+async def ring_sharing_nothing(app: FastAPI, people: People, auctions: int) -> list[Person]:  # noqa: F811
     """The ring of test_fraud_scorer.py (two friends bidding early, often and in minimum
     steps on the seller's auctions, rarely winning), except that the friends send their
-    own fingerprints and come from their own addresses: flag-level shill signals on two
-    auctions of one seller combine (`repeated_shill_bidding`)."""
+    own fingerprints and come from their own addresses; `auctions` of one seller, all
+    bid on before anyone is scored. Returns friend, housemate and three honest."""
     await drained(app.state.deps)
-    seller = await people.person("10.78.0.1", "seller-dev", seller=True)
-    friend = await people.person("10.78.0.2", "friend-dev")
-    housemate = await people.person("10.78.0.3", "housemate-dev")
-    honest = [await people.person(f"10.78.1.{i}", f"h{i}") for i in range(3)]
-    auctions = [await people.auction(seller), await people.auction(seller)]
+    net = f"10.{78 + auctions}"
+    seller = await people.person(f"{net}.0.1", "seller-dev", seller=True)
+    friend = await people.person(f"{net}.0.2", "friend-dev")
+    housemate = await people.person(f"{net}.0.3", "housemate-dev")
+    honest = [await people.person(f"{net}.1.{i}", f"h{i}") for i in range(3)]
+    ids = [await people.auction(seller) for _ in range(auctions)]
     state: dict[str, str] = {}
-    for auction_id in auctions:
+    for auction_id in ids:
         ring_and_crowd = (friend, housemate, honest[0], friend, housemate, friend, housemate)
         for bidder in (*ring_and_crowd, honest[1]):
             await bid_minimum(bidder, auction_id, state)
-    await persisted(app, *auctions)
+    await persisted(app, *ids)
     await score_all(app)
+    return [friend, housemate, *honest]
+
+
+async def test_a_shill_ring_that_just_changes_device_and_address_is_flagged_on_two_auctions(
+    app,
+    people,  # noqa: F811
+):
+    """Attack finding 11, decided: on two auctions the ring's flag-level shill signals do
+    not combine (an honest bidder outbid in small steps by a shill on two auctions looks
+    the same: docs/fraud.md "What the rules do not catch"); they are OPEN flags for the
+    admin queue. (Whether one auction's score alone reaches the hold threshold depends
+    on the market, every ACTIVE auction of the database: not asserted here; the unit
+    tests pin two auctions at 60-69 to flags only.)"""
+    friend, housemate, *honest = await ring_sharing_nothing(app, people, 2)
+    for member in (friend, housemate):
+        flags = await flags_of(app, member.id)
+        assert "repeated_shill_bidding" not in {f.rule for f in flags}, flags
+        shill = [f for f in flags if f.rule == "shill_bidding"]
+        assert len(shill) == 2, flags
+        assert all(f.status == "OPEN" and f.score >= POLICY.flag_threshold for f in shill)
+    for person in honest:
+        assert not await held(app, person.id), person.account.username
+
+
+async def test_a_shill_ring_that_just_changes_device_and_address_is_still_held(app, people):  # noqa: F811
+    """The same ring on `repeat_auctions` (3) auctions of one seller: its flag-level shill
+    signals combine (`repeated_shill_bidding`) and it is held; the crowd is not."""
+    friend, housemate, *honest = await ring_sharing_nothing(app, people, POLICY.repeat_auctions)
     for member in (friend, housemate):
         assert await held(app, member.id), member.account.username
         rules = {f.rule for f in await flags_of(app, member.id)}
@@ -191,9 +221,9 @@ def test_the_bounds_are_settings() -> None:
             "GAVEL_FRAUD_DEVICE_LIMIT": 3,
             "GAVEL_FRAUD_SHARED_VALUE_ACCOUNTS": 20,
             "GAVEL_FRAUD_SHILL_CORROBORATION": 50,
-            "GAVEL_FRAUD_REPEAT_AUCTIONS": 3,
+            "GAVEL_FRAUD_REPEAT_AUCTIONS": 4,
         }
     ).fraud_policy
     assert (policy.device_limit, policy.shared_value_accounts) == (3, 20)
-    assert (policy.shill_corroboration, policy.repeat_auctions) == (50, 3)
+    assert (policy.shill_corroboration, policy.repeat_auctions) == (50, 4)
     assert FraudPolicy().device_limit == 5
