@@ -86,10 +86,14 @@ def new_account_high_value(
 ) -> Signal | None:
     """An account younger than `new_account_age` bidding at least `high_value_bid`
     (amount or proxy maximum, minor units) at the time of the bid. `bids` are
-    (auction id, bid). Score 60, up to 75 at ten times the threshold."""
+    (auction id, bid); bids dated before the account's creation are skipped. Score 60,
+    up to 75 at ten times the threshold."""
     worst: tuple[uuid.UUID, BidFact] | None = None
     for auction_id, bid in bids:
-        young = bid.placed_at - account_created_at < policy.new_account_age
+        # A bid older than its account only exists in imported or seeded data: the
+        # account's age at that bid is unknown, so it is no evidence either way.
+        age = bid.placed_at - account_created_at
+        young = timedelta(0) <= age < policy.new_account_age
         big = bid.amount >= policy.high_value_bid
         if young and big and (worst is None or bid.amount > worst[1].amount):
             worst = (auction_id, bid)
@@ -97,8 +101,7 @@ def new_account_high_value(
         return None
     auction_id, bid = worst
     times = bid.amount / policy.high_value_bid
-    # A bid older than its account only happens in imported or seeded data: say 0.
-    age = max(timedelta(0), bid.placed_at - account_created_at)
+    age = bid.placed_at - account_created_at
     return Signal(
         rule="new_account_high_value",
         score=clamp_score(60 + 15 * min(1.0, (times - 1) / 9)),

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.fraud.assess import BidderCase, Sightings
 from domain.fraud.facts import AuctionFact, BidFact, Market
+from domain.fraud.flags import COMBINED_RULE
 from domain.fraud.rules import FINGERPRINT_SPRAYING, FraudPolicy
 from storage.fraud_tables import FraudSighting
 from storage.tables import Auction, AuditLog, Bid, FraudFlag, User
@@ -26,7 +27,6 @@ FLAGS = FraudFlag.__table__  # type: ignore[attr-defined]
 # The audit action of a bidder retracting their own bids (services/bid_voiding.py); the
 # count per bidder is all the retraction rule needs.
 RETRACTION_ACTION = "retract_bids"
-COMBINED_RULE = "combined_score"
 
 
 @dataclass(frozen=True, slots=True)

@@ -219,11 +219,13 @@ def test_flag_level_shill_signals_on_several_of_one_sellers_auctions_hold():
     assert not of([pushed(), pushed(), pushed(uuid.uuid4())]).hold
 
 
-def test_a_bid_older_than_its_account_reads_zero_hours():
-    found = new_account_high_value(
-        T0 + timedelta(days=2),
-        [(uuid.uuid4(), BidFact(uuid.uuid4(), POLICY.high_value_bid, T0, 1))],
-        POLICY,
-    )
-    assert found is not None and found.evidence["account_age_seconds"] == 0
-    assert "account 0 hours old" in found.explanation
+def test_a_bid_dated_before_its_account_is_no_evidence_and_ages_read_plainly():
+    """Trial T6: the demo queue said "account -2 days old" (a seeded bid older than its
+    account). Such a bid is skipped; a young account's age reads in hours."""
+    created = T0 + timedelta(days=2)
+    before = BidFact(uuid.uuid4(), POLICY.high_value_bid * 5, T0, 1)
+    assert new_account_high_value(created, [(uuid.uuid4(), before)], POLICY) is None
+    after = BidFact(before.bidder_id, POLICY.high_value_bid, created + timedelta(hours=6), 2)
+    found = new_account_high_value(created, [(uuid.uuid4(), before), (uuid.uuid4(), after)], POLICY)
+    assert found is not None and found.evidence["account_age_seconds"] == 6 * 3600
+    assert "account 6 hours old" in found.explanation
