@@ -306,7 +306,7 @@ class Settings(BaseSettings):
     )
     # A shared identity counts towards the total only beside a shill signal at least this.
     fraud_shill_corroboration: int = Field(
-        default=40, ge=0, le=100, alias="GAVEL_FRAUD_SHILL_CORROBORATION"
+        default=60, ge=0, le=100, alias="GAVEL_FRAUD_SHILL_CORROBORATION"
     )
     # Flag-level shill signals on this many auctions of one seller combine (and can hold).
     fraud_repeat_auctions: int = Field(default=3, ge=2, alias="GAVEL_FRAUD_REPEAT_AUCTIONS")

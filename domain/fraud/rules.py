@@ -43,7 +43,7 @@ class FraudPolicy:
     lookback: timedelta = timedelta(days=30)
     device_limit: int = 5
     shared_value_accounts: int = 8
-    shill_corroboration: int = 40
+    shill_corroboration: int = 60
     repeat_auctions: int = 3
 
 
