@@ -95,6 +95,23 @@ async def test_a_seller_claiming_the_victims_fingerprint_first_only_opens_a_flag
     assert all(f.score < POLICY.hold_threshold for f in flags)
 
 
+async def test_a_sprayers_fingerprints_link_nobody_even_the_ones_it_kept(app, people):  # noqa: F811
+    """The victim's value claimed first (kept: within the bound), then more sprayed: the
+    account is flagged fingerprint_spraying and none of its fingerprints is a link."""
+    await drained(app.state.deps)
+    victim = await people.person("10.77.2.9", "web-5f2c9a-kept")
+    seller = await people.person("10.77.2.1", seller=True)
+    for guess in ["web-5f2c9a-kept"] + [f"spray-{i}" for i in range(POLICY.device_limit + 1)]:
+        await login_as(seller, guess)
+    auction = await people.auction(seller)
+    await bid_minimum(victim, auction, {})
+    await persisted(app, auction)
+    await score_all(app)
+    assert {f.rule for f in await flags_of(app, seller.id)} == {"fingerprint_spraying"}
+    assert not await flags_of(app, victim.id)
+    assert not await held(app, victim.id)
+
+
 async def test_an_address_many_accounts_share_links_nobody(app, people):  # noqa: F811
     """A proxy's address (no GAVEL_TRUSTED_PROXIES) or a carrier's NAT: more than
     `shared_value_accounts` accounts on one address; nobody is flagged for it."""

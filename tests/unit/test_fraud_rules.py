@@ -229,3 +229,15 @@ def test_a_bid_dated_before_its_account_is_no_evidence_and_ages_read_plainly():
     found = new_account_high_value(created, [(uuid.uuid4(), before), (uuid.uuid4(), after)], POLICY)
     assert found is not None and found.evidence["account_age_seconds"] == 6 * 3600
     assert "account 6 hours old" in found.explanation
+
+
+def test_a_shared_address_beside_another_rule_than_shill_bidding_does_not_hold():
+    """Attack finding 4, related: an IP (60) plus any other flag-level signal (here a new
+    account's high bid, 60) made 84 and held; behind a proxy every account shares it."""
+    newcomer = uuid.uuid4()
+    big = auction([(newcomer, POLICY.high_value_bid, 1)])
+    seen = frozenset({("ip", "proxy")})
+    case = BidderCase(newcomer, T0, [big], seen, {SELLER: seen})
+    found = assess(case, MARKET, POLICY, T0 + timedelta(hours=200))
+    assert {s.rule for s in found.flags(POLICY)} == {"shared_identity", "new_account_high_value"}
+    assert found.total == 60 and not found.hold, found
