@@ -137,6 +137,7 @@ def build_deps(
             if settings.fraud_sighting_secret
             else secret
         ),
+        fraud_policy=settings.fraud_policy,
     )
 
 

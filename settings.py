@@ -296,6 +296,21 @@ class Settings(BaseSettings):
         default=None, alias="GAVEL_FRAUD_SIGHTING_SECRET"
     )
 
+    # --- Fraud: forged signals (fix F3; docs/fraud.md "Sightings") ---------------------
+    # Distinct device fingerprints an account keeps per look-back window; a further one
+    # is not stored and flags the account `fingerprint_spraying`.
+    fraud_device_limit: int = Field(default=5, ge=1, alias="GAVEL_FRAUD_DEVICE_LIMIT")
+    # A value (IP address, fingerprint) seen on more accounts than this links nobody.
+    fraud_shared_value_accounts: int = Field(
+        default=8, ge=1, alias="GAVEL_FRAUD_SHARED_VALUE_ACCOUNTS"
+    )
+    # A shared identity counts towards the total only beside a shill signal at least this.
+    fraud_shill_corroboration: int = Field(
+        default=60, ge=0, le=100, alias="GAVEL_FRAUD_SHILL_CORROBORATION"
+    )
+    # Flag-level shill signals on this many auctions of one seller combine (and can hold).
+    fraud_repeat_auctions: int = Field(default=3, ge=2, alias="GAVEL_FRAUD_REPEAT_AUCTIONS")
+
     @property
     def fraud_policy(self) -> FraudPolicy:
         return FraudPolicy(
@@ -306,6 +321,10 @@ class Settings(BaseSettings):
             velocity_per_minute=self.fraud_velocity_per_minute,
             retraction_ratio=self.fraud_retraction_ratio,
             lookback=timedelta(days=self.fraud_lookback_days),
+            device_limit=self.fraud_device_limit,
+            shared_value_accounts=self.fraud_shared_value_accounts,
+            shill_corroboration=self.fraud_shill_corroboration,
+            repeat_auctions=self.fraud_repeat_auctions,
         )
 
     @property

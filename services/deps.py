@@ -23,6 +23,7 @@ from adapters.mailer import LogMailer
 from adapters.passwords import PasswordHasher
 from adapters.signed_media import SignedMedia
 from adapters.tokens import TokenService
+from domain.fraud.rules import FraudPolicy
 from domain.listing import ListingPolicy
 from domain.payments import PaymentGateway
 from domain.settlement import SettlementPolicy
@@ -104,3 +105,5 @@ class Deps:
     notifications: NotificationFeed | None = None
     # Key of the HMAC that stores IP/device sightings (services/fraud/sightings.py).
     sighting_key: bytes = b""
+    # Fraud fix F3: the rules' policy, for the sightings' bounds at login (settings.py).
+    fraud_policy: FraudPolicy = field(default_factory=FraudPolicy)

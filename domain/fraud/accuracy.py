@@ -14,7 +14,7 @@ ways to look (`live`):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 from domain.fraud.assess import BidderCase, assess
@@ -127,6 +127,15 @@ class LabRun:
 REPORT_SEEDS = tuple(range(1, 11))
 
 
+def described(params: LabParameters, seeds: Sequence[int] = REPORT_SEEDS) -> str:
+    """The lab's parameters as the report runs them: the seeds it pools instead of the
+    single `seed` field (which the report never uses)."""
+    shown = ", ".join(
+        f"{f.name}={getattr(params, f.name)!r}" for f in fields(params) if f.name != "seed"
+    )
+    return f"{shown}; seeds {seeds[0]}..{seeds[-1]}"
+
+
 def labs(params: LabParameters, seeds: Sequence[int] = REPORT_SEEDS) -> list[LabData]:
     """The labs of `params` under each seed."""
     return [generate(replace(params, seed=s)) for s in seeds]
@@ -150,9 +159,9 @@ class Accuracy:
             "Live: each bidder scored after each of its bids and at each of its auctions'",
             "end, on the auctions as they stood then; its highest total counts.",
             "",
-            f"Default lab: {LabParameters()}",
+            f"Default lab: {described(LabParameters())}",
             "",
-            f"Hard lab: {HARD}",
+            f"Hard lab: {described(HARD)}",
             "",
             f"## Default lab, {seeds}, hold threshold",
             "",

@@ -23,6 +23,14 @@ class FraudPolicy:
     Scores 0..100; `high_value_bid` in minor units of the auction's currency;
     `velocity_per_minute` bids by one account in any 60 s; `retraction_ratio`
     retractions / bids, counted from `retraction_min` retractions on.
+
+    Sightings (client-chosen fingerprints, IP addresses): an account keeps at most
+    `device_limit` distinct fingerprints per look-back window, more is
+    `fingerprint_spraying`; a value seen on more than `shared_value_accounts` accounts
+    (a proxy's address, a common default fingerprint) links nobody; a shared identity
+    counts towards the total only beside a shill signal of at least
+    `shill_corroboration` on the same seller's auction; a bidder's flag-level shill
+    signals on at least `repeat_auctions` auctions of one seller combine.
     """
 
     flag_threshold: int = 60
@@ -33,10 +41,18 @@ class FraudPolicy:
     retraction_ratio: float = 0.2
     retraction_min: int = 2
     lookback: timedelta = timedelta(days=30)
+    device_limit: int = 5
+    shared_value_accounts: int = 8
+    shill_corroboration: int = 60
+    repeat_auctions: int = 3
 
 
-SHARED_DEVICE = 90
+# Both below the hold threshold: a fingerprint is whatever the client sends and an
+# address may be a household's, an office's or a proxy's, so neither holds alone
+# (domain/fraud/assess.py counts them only beside a shill signal).
+SHARED_DEVICE = 65
 SHARED_IP = 60
+FINGERPRINT_SPRAYING = "fingerprint_spraying"
 
 
 def shared_identity(
@@ -46,9 +62,9 @@ def shared_identity(
     seller_id: uuid.UUID,
     auction_id: uuid.UUID,
 ) -> Signal | None:
-    """Bidder and seller were seen with the same device fingerprint (score 90) or only
-    the same IP address (60: offices, homes and carrier NAT share addresses, so an IP
-    alone flags but never holds). Sightings are (kind, keyed hash)."""
+    """Bidder and seller were seen with the same device fingerprint (score 65) or only
+    the same IP address (60). Either flags; neither holds alone (see SHARED_DEVICE).
+    Sightings are (kind, keyed hash), common values already left out by the caller."""
     shared = set(bidder_sightings) & set(seller_sightings)
     if not shared:
         return None
@@ -70,10 +86,14 @@ def new_account_high_value(
 ) -> Signal | None:
     """An account younger than `new_account_age` bidding at least `high_value_bid`
     (amount or proxy maximum, minor units) at the time of the bid. `bids` are
-    (auction id, bid). Score 60, up to 75 at ten times the threshold."""
+    (auction id, bid); bids dated before the account's creation are skipped. Score 60,
+    up to 75 at ten times the threshold."""
     worst: tuple[uuid.UUID, BidFact] | None = None
     for auction_id, bid in bids:
-        young = bid.placed_at - account_created_at < policy.new_account_age
+        # A bid older than its account only exists in imported or seeded data: the
+        # account's age at that bid is unknown, so it is no evidence either way.
+        age = bid.placed_at - account_created_at
+        young = timedelta(0) <= age < policy.new_account_age
         big = bid.amount >= policy.high_value_bid
         if young and big and (worst is None or bid.amount > worst[1].amount):
             worst = (auction_id, bid)
@@ -86,7 +106,7 @@ def new_account_high_value(
         rule="new_account_high_value",
         score=clamp_score(60 + 15 * min(1.0, (times - 1) / 9)),
         explanation=(
-            f"account {age.days} days old bid {bid.amount} minor units "
+            f"account {_age_text(age)} old bid {bid.amount} minor units "
             f"(threshold {policy.high_value_bid})"
         ),
         evidence={
@@ -95,6 +115,27 @@ def new_account_high_value(
             "account_age_seconds": int(age.total_seconds()),
         },
         auction_id=auction_id,
+    )
+
+
+def _age_text(age: timedelta) -> str:
+    hours = int(age.total_seconds() // 3600)
+    return f"{hours} hours" if hours < 48 else f"{age.days} days"
+
+
+def fingerprint_spraying(policy: FraudPolicy) -> Signal:
+    """The account presented more than `device_limit` distinct device fingerprints in
+    the look-back window: a flag (at the flag threshold), never a hold. The fingerprints
+    beyond the limit are not stored, so they link it to nobody
+    (services/fraud/sightings.py)."""
+    return Signal(
+        rule=FINGERPRINT_SPRAYING,
+        score=policy.flag_threshold,
+        explanation=(
+            f"presented more than {policy.device_limit} distinct device fingerprints "
+            f"within {policy.lookback.days} days; the extra ones were not recorded"
+        ),
+        evidence={"limit": policy.device_limit, "lookback_days": policy.lookback.days},
     )
 
 

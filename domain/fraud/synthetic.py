@@ -162,6 +162,13 @@ def generate(params: LabParameters | None = None) -> LabData:
                         plans.append(_Plan(shill, at, True, cap, p.shill_steps))
             data.auctions.append(_run(rng, seller, start, opened, duration, plans))
     data.now = epoch + timedelta(days=p.days) + duration
+    # An account exists before its first bid: a new account drawn to open after it did
+    # opens an hour before it instead (no random draw, so the bids stay as they were).
+    for auction in data.auctions:
+        for bid in auction.bids:
+            opened_at = bid.placed_at - timedelta(hours=1)
+            if data.created_at[bid.bidder_id] > opened_at:
+                data.created_at[bid.bidder_id] = opened_at
     return data
 
 

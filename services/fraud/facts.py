@@ -8,11 +8,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.fraud.assess import BidderCase, Sightings
 from domain.fraud.facts import AuctionFact, BidFact, Market
+from domain.fraud.flags import COMBINED_RULE
+from domain.fraud.rules import FINGERPRINT_SPRAYING, FraudPolicy
 from storage.fraud_tables import FraudSighting
 from storage.tables import Auction, AuditLog, Bid, FraudFlag, User
 
@@ -25,7 +27,6 @@ FLAGS = FraudFlag.__table__  # type: ignore[attr-defined]
 # The audit action of a bidder retracting their own bids (services/bid_voiding.py); the
 # count per bidder is all the retraction rule needs.
 RETRACTION_ACTION = "retract_bids"
-COMBINED_RULE = "combined_score"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,9 @@ class Facts:
     market: Market
 
 
-async def load_facts(conn: AsyncConnection, bidders: set[uuid.UUID], since: datetime) -> Facts:
+async def load_facts(
+    conn: AsyncConnection, bidders: set[uuid.UUID], since: datetime, policy: FraudPolicy
+) -> Facts:
     """The cases of `bidders` from `since` on (live bids only), the market's averages
     over the auctions open or ended since then, and each account's hold state."""
     execute = conn.execute
@@ -99,15 +102,7 @@ async def load_facts(conn: AsyncConnection, bidders: set[uuid.UUID], since: date
         for row in auction_rows
     }
     sellers = {a.seller_id for a in auctions.values()}
-    sightings: dict[uuid.UUID, set[tuple[str, str]]] = defaultdict(set)
-    for row in (
-        await execute(
-            select(SIGHTINGS.c.user_id, SIGHTINGS.c.kind, SIGHTINGS.c.value_hash).where(
-                SIGHTINGS.c.user_id.in_(sorted(bidders | sellers))
-            )
-        )
-    ).all():
-        sightings[row.user_id].add((row.kind, row.value_hash))
+    sightings = await _sightings(conn, bidders | sellers, since, policy)
     retractions = {
         row.actor_id: row.n
         for row in (
@@ -178,3 +173,58 @@ async def load_facts(conn: AsyncConnection, bidders: set[uuid.UUID], since: date
             average_starting_price=float(market.start or 0.0),
         ),
     )
+
+
+async def _sightings(
+    conn: AsyncConnection, users: set[uuid.UUID], since: datetime, policy: FraudPolicy
+) -> dict[uuid.UUID, set[tuple[str, str]]]:
+    """The users' sightings in the window that can link two accounts: a value seen on
+    more than `shared_value_accounts` accounts (a proxy's or carrier's address, a
+    common default fingerprint) links nobody, and the fingerprints of an account
+    flagged `fingerprint_spraying` are its own inventions."""
+    found: dict[uuid.UUID, set[tuple[str, str]]] = defaultdict(set)
+    rows = (
+        await conn.execute(
+            select(SIGHTINGS.c.user_id, SIGHTINGS.c.kind, SIGHTINGS.c.value_hash).where(
+                SIGHTINGS.c.user_id.in_(sorted(users)), SIGHTINGS.c.last_seen_at >= since
+            )
+        )
+    ).all()
+    if not rows:
+        return found
+    values = sorted({(row.kind, row.value_hash) for row in rows})
+    common = {
+        (row.kind, row.value_hash)
+        for row in (
+            await conn.execute(
+                select(SIGHTINGS.c.kind, SIGHTINGS.c.value_hash)
+                .where(
+                    tuple_(SIGHTINGS.c.kind, SIGHTINGS.c.value_hash).in_(values),
+                    SIGHTINGS.c.last_seen_at >= since,
+                )
+                .group_by(SIGHTINGS.c.kind, SIGHTINGS.c.value_hash)
+                .having(func.count() > policy.shared_value_accounts)
+            )
+        ).all()
+    }
+    sprayers = set(
+        (
+            await conn.execute(
+                select(FLAGS.c.user_id)
+                .where(
+                    FLAGS.c.user_id.in_(sorted(users)),
+                    FLAGS.c.rule == FINGERPRINT_SPRAYING,
+                    FLAGS.c.created_at >= since,
+                )
+                .distinct()
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for row in rows:
+        value = (row.kind, row.value_hash)
+        if value in common or (row.kind == "device" and row.user_id in sprayers):
+            continue
+        found[row.user_id].add(value)
+    return found

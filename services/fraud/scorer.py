@@ -43,11 +43,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.fraud.assess import Assessment, assess
+from domain.fraud.flags import COMBINED_RULE, flags_of
 from domain.fraud.rules import FraudPolicy
 from domain.fraud.signals import Signal, strongest_per_rule
 from realtime.background import StopSignal, cancelling
 from services.deps import Deps
-from services.fraud.facts import COMBINED_RULE, Account, load_facts
+from services.fraud.facts import Account, load_facts
 from services.moderation import set_fraud_hold
 from storage.fraud_tables import FraudCursor
 from storage.tables import Auction, AuditLog, Bid, FraudFlag
@@ -158,7 +159,7 @@ async def score_pass(
         }
         report.bidders = len(touched)
         if touched:
-            facts = await load_facts(conn, touched, since)
+            facts = await load_facts(conn, touched, since, policy)
             for case in facts.cases:
                 found = assess(case, facts.market, policy, now)
                 account = facts.accounts[case.bidder_id]
@@ -202,27 +203,11 @@ async def _write_flags(
     """Upsert the account's flags; a `combined_score` flag newly opened also writes the
     hold's audit row with the signals (so a pass that crashed after the hold writes it
     when it runs again, and a repeated pass does not write it twice)."""
+    rows = [
+        _flag_row(found.bidder_id, signal, details, now)
+        for signal, details in flags_of(found, policy, held=account.held, holds=holdable)
+    ]
     strongest = [s.as_json() for s in strongest_per_rule(found.signals)]
-    context = {
-        "signals": strongest,
-        "total": found.total,
-        "held": holdable or account.held,
-        "flag_threshold": policy.flag_threshold,
-        "hold_threshold": policy.hold_threshold,
-    }
-    rows: list[dict[str, Any]] = []
-    for signal in found.flags(policy):
-        details = {**context, "signal": signal.as_json()}
-        rows.append(_flag_row(found.bidder_id, signal, details, now))
-    if holdable:
-        combined = Signal(
-            rule=COMBINED_RULE,
-            score=found.total,
-            explanation=(
-                f"combined score {found.total} reached the hold threshold {policy.hold_threshold}"
-            ),
-        )
-        rows.append(_flag_row(found.bidder_id, combined, context, now))
     if not rows:
         return 0
     statement = insert(FLAGS).values(rows)

@@ -1,5 +1,6 @@
 """The demo data (seeds/) is honest bidding: the scorer, run over all of it with the
-default thresholds, holds nobody, so `make run`'s demo logins keep working."""
+default thresholds, holds nobody, so `make run`'s demo logins keep working; and the
+seeded queue is what the scorer raises: it updates those flags in place, adds none."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ async def test_the_scorer_holds_no_seeded_account(stack: StackUrls, settings: Se
             AuctionSlots(redis),
             fast_hash=True,
         )
+        seeded_flags = "SELECT user_id, rule, auction_id FROM fraud_flags WHERE status = 'OPEN'"
+        async with engine.connect() as conn:
+            seeded = set((await conn.execute(text(seeded_flags))).all())
         passes = scored = 0
         while (report := await score_pass(deps, settings.fraud_policy)).auctions:
             passes += 1
@@ -43,8 +47,10 @@ async def test_the_scorer_holds_no_seeded_account(stack: StackUrls, settings: Se
             flags = (
                 await conn.execute(text("SELECT rule, count(*) FROM fraud_flags GROUP BY rule"))
             ).all()
+            after = set((await conn.execute(text(seeded_flags))).all())
         assert passes > 0 and scored > 0
         assert held == 0, flags
+        assert seeded and after == seeded, (seeded, after)
         print(f"\nseeds: {scored} bidder scorings in {passes} passes; flags by rule: {flags}")
     finally:
         await redis.aclose()

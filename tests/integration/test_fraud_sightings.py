@@ -80,5 +80,9 @@ def test_only_plausible_values_are_kept_and_the_key_is_derived():
     assert observed(None, None) == []
     assert observed(" 10.0.0.1 ", "  ") == [("ip", "10.0.0.1")]
     assert observed(None, "x" * 513) == []
+    # Loopback is the server's own host (a local run, a same-machine proxy): not recorded.
+    assert observed("127.0.0.1", None) == observed("::1", None) == []
+    assert observed("127.8.0.1", "d") == [("device", "d")]
+    assert observed("not-an-ip", None) == [("ip", "not-an-ip")]
     assert sighting_key("a") != sighting_key("b") and len(sighting_key("a")) == 32
     assert value_hash(b"k", "ip", "1.2.3.4") != value_hash(b"k2", "ip", "1.2.3.4")

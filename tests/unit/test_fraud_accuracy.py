@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.fraud.accuracy import Confusion, accuracy, measure
+from domain.fraud.accuracy import REPORT_SEEDS, Accuracy, Confusion, LabRun, accuracy, measure
 from domain.fraud.rules import FraudPolicy
 from domain.fraud.synthetic import LabParameters, generate
 
@@ -56,3 +56,11 @@ def test_the_measure_counts_each_cell():
     nobody = measure(lab, POLICY, threshold=101)
     assert nobody.recall == 0.0 and nobody.precision == 1.0
     assert Confusion(70, 1, 1, 1, 1).table().endswith("precision 0.500, recall 0.500")
+
+
+def test_the_report_names_the_seeds_it_pools_and_no_other():
+    """Trial: the report said "seeds 1..10 pooled" but printed the lab's default seed."""
+    text = Accuracy(POLICY, default=LabRun(()), hard=LabRun(())).report()
+    assert f"seed={LabParameters().seed}" not in text and "seed=" not in text
+    first, last = REPORT_SEEDS[0], REPORT_SEEDS[-1]
+    assert text.count(f"seeds {first}..{last}") == 6, text
