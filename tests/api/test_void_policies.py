@@ -226,3 +226,18 @@ async def test_an_admin_cannot_dismiss_a_flag_on_their_own_account_or_another_ad
         assert [(e["code"], e["field"]) for e in errors] == [("FORBIDDEN", "flagId")], body
         assert await flag_status(app, flag) == "OPEN"
         assert [r for r in await audit_rows(app, flag)] == []
+
+
+PREFS_UPDATE = """mutation($p: [NotificationPreferenceInput!]!) {
+  updateNotificationPreferences(preferences: $p) { preferences { kind email } errors { code } } }"""
+
+
+async def test_the_recompute_notification_kinds_have_email_preferences(gql):
+    user = await register(gql)
+    kinds = ["BIDS_VOIDED", "BIDS_RETRACTED", "LEADING_AGAIN"]
+    changes = [{"kind": kind, "email": False} for kind in kinds]
+    body = await gql(PREFS_UPDATE, {"p": changes}, token=user.token)
+    payload = body["data"]["updateNotificationPreferences"]
+    assert payload["errors"] == [], body
+    chosen = {p["kind"]: p["email"] for p in payload["preferences"]}
+    assert [chosen[kind] for kind in kinds] == [False, False, False]
