@@ -22,10 +22,13 @@ Bids follow too (eBay: a suspended member's bids are removed): once a ban or a h
 committed and the account state is written, its live bids on every ACTIVE auction are
 voided and those auctions recomputed (`bid_voiding.void_account_bids`, reason VOIDED,
 note "account banned" / "account held", by the admin or None for the fraud scorer); the
-bidders concerned are notified as for any void. An auction that refuses (its end has
-passed, or bids kept arriving) is skipped and logged. Any later recompute does not replay
-the bids of an account banned or held (services/bid_voiding.py), so a bid accepted in the
-moment before every app process saw the new state cannot regain the lead through one.
+bidders concerned are notified as for any void (the system's hold, `set_fraud_hold`, voids
+in a task beside its caller: the fraud scorer calls it inside its open transaction; a
+crash in between leaves the bids, which later recomputes then skip). An auction that
+refuses (its end has passed, or bids kept arriving) is skipped and logged. Any later
+recompute does not replay the bids of an account banned or held (services/bid_voiding.py),
+so a bid accepted in the moment before every app process saw the new state cannot regain
+the lead through one.
 Releasing or unbanning restores nothing.
 
 Flags follow the decision on the account: a hold or a ban marks the account's OPEN flags
@@ -36,9 +39,10 @@ act on); an unban leaves them alone. Every change writes exactly one audit row
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -112,7 +116,10 @@ async def set_fraud_hold(
         if changed:
             await _hold(deps, uow, user, held, actor_id=actor_id, reason=reason, flags=None)
     if changed and held:
-        await _void_live_bids(deps, user_id, actor_id, HELD_NOTE)
+        # The fraud scorer calls this inside its pass's open transaction: voiding (one
+        # recompute per auction, each recorded by the persister) must not hold that
+        # transaction open, so it runs beside it.
+        _in_background(_void_live_bids(deps, user_id, actor_id, HELD_NOTE))
     return user
 
 
@@ -228,6 +235,22 @@ async def void_bidder_bids(
     async with deps.uow() as uow:
         await _not_an_admins_case(uow, actor, bidder_id, field="userId")
     return await bid_voiding.void_bids(deps, actor, bidder_id, auction_id, reason=why)
+
+
+_VOIDS_RUNNING: set[asyncio.Task[None]] = set()
+
+
+def _in_background(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` beside the caller (kept referenced until done; a failure is logged)."""
+    task = asyncio.create_task(work)
+    _VOIDS_RUNNING.add(task)
+
+    def done(t: asyncio.Task[None]) -> None:
+        _VOIDS_RUNNING.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            log.error("voiding a held account's bids failed", exc_info=t.exception())
+
+    task.add_done_callback(done)
 
 
 BANNED_NOTE = "account banned"
