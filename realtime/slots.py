@@ -310,14 +310,18 @@ class AuctionSlots:
         remaining: Sequence[ReplayBid],
         actor: uuid.UUID | str | None = None,
         note: str | None = None,
+        skip: Sequence[int] = (),
     ) -> RecomputeResult:
         """Void `voided` (sequences) and replay `remaining` (ascending by sequence) through
         the bidding rules (realtime/lua/recompute.lua), if the slot is still at
         `expected_sequence`; else RecomputeConflict. `reason` is a VoidReason value;
-        `actor` (a user id) and `note` travel privately in the event, for the audit log."""
+        `actor` (a user id) and `note` travel privately in the event, for the audit log.
+        `skip`: sequences of `remaining` not to replay (bids of barred accounts), recorded
+        as ignored."""
         state, events, _, sealed = keys(auction_id)
         body = {
             "voided": list(voided),
+            "skip": list(skip),
             "bids": [
                 [b.sequence, b.bidder, str(b.amount), "" if b.ceiling is None else str(b.ceiling)]
                 for b in remaining

@@ -16,6 +16,7 @@ from schema.admin_types import (
     FraudFlagConnection,
     FraudFlagPayload,
     FraudFlagStatus,
+    SkippedAuction,
     VoidBidsPayload,
     admin_user_connection,
     audit_connection,
@@ -119,8 +120,9 @@ async def unban_user(info: Ctx, user_id: strawberry.ID, reason: str) -> AdminUse
 async def void_bids(
     info: Ctx, user_id: strawberry.ID, reason: str, auction_id: strawberry.ID | None = None
 ) -> VoidBidsPayload:
-    """Void a bidder's bids (on one auction, or every ACTIVE one they bid on) and recompute
-    those auctions by the same rules (docs/auction-rules.md "Voiding and retraction")."""
+    """Void a bidder's bids (on one auction, or every ACTIVE one they bid on: those that
+    refuse are listed in `skipped`) and recompute those auctions by the same rules
+    (docs/auction-rules.md "Voiding and retraction")."""
 
     async def act() -> VoidBidsPayload:
         deps = info.context.deps
@@ -131,7 +133,13 @@ async def void_bids(
             parse_id(auction_id, "auctionId") if auction_id is not None else None,
             reason=reason,
         )
-        return VoidBidsPayload(auctions=[RecomputedAuction.of(r) for r in report.auctions])
+        return VoidBidsPayload(
+            auctions=[RecomputedAuction.of(r) for r in report.auctions],
+            skipped=[
+                SkippedAuction(auction_id=strawberry.ID(str(s.auction_id)), code=s.code)
+                for s in report.skipped
+            ],
+        )
 
     return await as_payload(VoidBidsPayload.failed, act)
 

@@ -277,12 +277,25 @@ class AdminUserPayload:
         return cls(errors=[error])
 
 
+@strawberry.type(description="An auction a voidBids on every auction left as it was.")
+class SkippedAuction:
+    auction_id: strawberry.ID
+    code: str = strawberry.field(
+        description="Why, as the auction alone would answer: AUCTION_ENDED, "
+        "AUCTION_NOT_ACTIVE, AUCTION_BUSY, NO_BIDS, NOT_FOUND."
+    )
+
+
 @strawberry.type
 class VoidBidsPayload:
-    """voidBids' answer: each auction recomputed (its state before and after), or
-    `errors` and nothing changed."""
+    """voidBids' answer: each auction recomputed (its state before and after) and, on
+    every auction, those skipped with their code; or `errors` and nothing changed."""
 
     auctions: list[RecomputedAuction] = strawberry.field(default_factory=list)
+    skipped: list[SkippedAuction] = strawberry.field(
+        default_factory=list,
+        description="Without auctionId: the auctions left as they were, and why.",
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod

@@ -18,6 +18,20 @@ Two layers:
   changes nothing is refused with a stable code (ALREADY_BANNED, NOT_BANNED,
   ALREADY_HELD, NOT_HELD, FLAG_NOT_OPEN) and writes nothing.
 
+Bids follow too (eBay: a suspended member's bids are removed): once a ban or a hold has
+committed and the account state is written, its live bids on every ACTIVE auction are
+voided and those auctions recomputed (`bid_voiding.void_account_bids`, reason VOIDED,
+note "account banned" / "account held", by the admin or None for the fraud scorer); the
+bidders concerned are notified as for any void (the system's hold, `set_fraud_hold`, voids
+in a task beside its caller: the fraud scorer calls it inside its open transaction; a
+crash in between leaves the bids, which later recomputes skip and the fraud scorer's
+sweep, `sweep_barred_bids`, voids within about 30 s). An auction that
+refuses (its end has passed, or bids kept arriving) is skipped and logged. Any later
+recompute does not replay the bids of an account banned or held (services/bid_voiding.py),
+so a bid accepted in the moment before every app process saw the new state cannot regain
+the lead through one.
+Releasing or unbanning restores nothing.
+
 Flags follow the decision on the account: a hold or a ban marks the account's OPEN flags
 ACTIONED, a release marks them DISMISSED (the admin reviewed them and found nothing to
 act on); an unban leaves them alone. Every change writes exactly one audit row
@@ -26,22 +40,27 @@ act on); an unban leaves them alone. Every change writes exactly one audit row
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import col, select, update
 
-from domain.enums import FraudFlagStatus, Role
+from domain.enums import AuctionStatus, FraudFlagStatus, Role
 from domain.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from services import bid_voiding
 from services.accounts import commit_account
 from services.audit import audit_row
 from services.bid_voiding import VoidReport
 from services.deps import Deps
-from storage.tables import FraudFlag, RefreshToken, User
+from storage.tables import Auction, Bid, FraudFlag, RefreshToken, User
 from storage.uow import UnitOfWork
+
+log = logging.getLogger("gavel.moderation")
 
 MAX_REASON_CHARS = 500
 
@@ -75,9 +94,12 @@ async def set_banned(
     unknown id; an unchanged state is a no-op."""
     async with deps.uow() as uow:
         user = await _locked_user(uow, user_id)
-        if (user.banned_at is not None) != banned:
+        changed = (user.banned_at is not None) != banned
+        if changed:
             await _ban(deps, uow, user, banned, actor_id=actor_id, reason=reason)
-        return user
+    if changed and banned:
+        await _void_live_bids(deps, user_id, actor_id, BANNED_NOTE)
+    return user
 
 
 async def set_fraud_hold(
@@ -92,15 +114,22 @@ async def set_fraud_hold(
     an unchanged state is a no-op. Its flags stay as they are (an admin reviews them)."""
     async with deps.uow() as uow:
         user = await _locked_user(uow, user_id)
-        if user.fraud_hold != held:
+        changed = user.fraud_hold != held
+        if changed:
             await _hold(deps, uow, user, held, actor_id=actor_id, reason=reason, flags=None)
-        return user
+    if changed and held:
+        # The fraud scorer calls this inside its pass's open transaction: voiding (one
+        # recompute per auction, each recorded by the persister) must not hold that
+        # transaction open, so it runs beside it.
+        _in_background(_void_live_bids(deps, user_id, actor_id, HELD_NOTE))
+    return user
 
 
 async def ban_user(deps: Deps, actor: User, user_id: uuid.UUID, *, reason: str) -> User:
     """An admin bans an account: refused at once everywhere, refresh tokens revoked, its
-    OPEN flags ACTIONED. Errors: FORBIDDEN, INVALID_INPUT, NOT_FOUND, ALREADY_BANNED."""
-    return await _decide(
+    OPEN flags ACTIONED, then its live bids voided on every ACTIVE auction. Errors:
+    FORBIDDEN, INVALID_INPUT, NOT_FOUND, ALREADY_BANNED."""
+    user = await _decide(
         deps,
         actor,
         user_id,
@@ -109,6 +138,8 @@ async def ban_user(deps: Deps, actor: User, user_id: uuid.UUID, *, reason: str) 
         code="ALREADY_BANNED",
         apply=lambda uow, user, why: _ban(deps, uow, user, True, actor_id=actor.id, reason=why),
     )
+    await _void_live_bids(deps, user.id, actor.id, BANNED_NOTE)
+    return user
 
 
 async def unban_user(deps: Deps, actor: User, user_id: uuid.UUID, *, reason: str) -> User:
@@ -125,11 +156,12 @@ async def unban_user(deps: Deps, actor: User, user_id: uuid.UUID, *, reason: str
 
 
 async def set_hold(deps: Deps, actor: User, user_id: uuid.UUID, held: bool, *, reason: str) -> User:
-    """An admin holds an account (its bids refused FRAUD_HOLD; OPEN flags ACTIONED) or
-    releases it (OPEN flags DISMISSED). Errors: FORBIDDEN, INVALID_INPUT, NOT_FOUND,
-    ALREADY_HELD, NOT_HELD."""
+    """An admin holds an account (its bids refused FRAUD_HOLD; OPEN flags ACTIONED; its
+    live bids voided on every ACTIVE auction) or releases it (OPEN flags DISMISSED;
+    nothing restored). Errors: FORBIDDEN, INVALID_INPUT, NOT_FOUND, ALREADY_HELD,
+    NOT_HELD."""
     closes = FraudFlagStatus.ACTIONED if held else FraudFlagStatus.DISMISSED
-    return await _decide(
+    user = await _decide(
         deps,
         actor,
         user_id,
@@ -140,11 +172,15 @@ async def set_hold(deps: Deps, actor: User, user_id: uuid.UUID, held: bool, *, r
             deps, uow, user, held, actor_id=actor.id, reason=why, flags=closes
         ),
     )
+    if held:
+        await _void_live_bids(deps, user.id, actor.id, HELD_NOTE)
+    return user
 
 
 async def dismiss_flag(deps: Deps, actor: User, flag_id: uuid.UUID, *, reason: str) -> FraudFlag:
     """An admin dismisses a fraud flag: OPEN -> DISMISSED with resolved_by/at; the
-    account's hold is not touched (release it with `set_hold`). Errors: FORBIDDEN,
+    account's hold is not touched (release it with `set_hold`). Errors: FORBIDDEN (not
+    an admin, or a flag on the admin's own account or another admin's, field flagId),
     INVALID_INPUT, NOT_FOUND (field flagId), FLAG_NOT_OPEN."""
     require_admin(actor)
     why = check_reason(reason)
@@ -152,6 +188,7 @@ async def dismiss_flag(deps: Deps, actor: User, flag_id: uuid.UUID, *, reason: s
         flag = await uow.session.get(FraudFlag, flag_id, with_for_update=True)
         if flag is None:
             raise NotFound("no such fraud flag", field="flagId")
+        await _not_an_admins_case(uow, actor, flag.user_id, field="flagId")
         if flag.status != FraudFlagStatus.OPEN.value:
             raise InvalidState(
                 f"the flag is {flag.status}, not OPEN", code="FLAG_NOT_OPEN", field="flagId"
@@ -191,17 +228,93 @@ async def void_bidder_bids(
     """An admin voids a bidder's bids on `auction_id` (None: every ACTIVE auction they
     have live bids on) and each auction is recomputed by the same rules
     (services/bid_voiding.py, which writes the `void_bids` audit row per auction).
-    Errors: FORBIDDEN (not an admin, or the admin's own bids: nobody judges their own
-    case), INVALID_INPUT (reason), NOT_FOUND (no such user or auction), and
-    bid_voiding's AUCTION_ENDED, AUCTION_NOT_ACTIVE, AUCTION_BUSY."""
+    Errors: FORBIDDEN (not an admin, or the admin's own bids or another admin's: nobody
+    judges their own case), INVALID_INPUT (reason), NOT_FOUND (no such user or auction),
+    and bid_voiding's NO_BIDS, AUCTION_ENDED, AUCTION_NOT_ACTIVE, AUCTION_BUSY (on every
+    auction: the auctions that refuse are skipped, see `bid_voiding.void_bids`)."""
     require_admin(actor)
     why = check_reason(reason)
-    if bidder_id == actor.id:
-        raise Forbidden("admins cannot void their own bids", field="userId")
     async with deps.uow() as uow:
-        if await uow.session.get(User, bidder_id) is None:
-            raise NotFound("no such user", field="userId")
+        await _not_an_admins_case(uow, actor, bidder_id, field="userId")
     return await bid_voiding.void_bids(deps, actor, bidder_id, auction_id, reason=why)
+
+
+_VOIDS_RUNNING: set[asyncio.Task[None]] = set()
+
+
+def _in_background(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` beside the caller (kept referenced until done; a failure is logged)."""
+    task = asyncio.create_task(work)
+    _VOIDS_RUNNING.add(task)
+
+    def done(t: asyncio.Task[None]) -> None:
+        _VOIDS_RUNNING.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            log.error("voiding a held account's bids failed", exc_info=t.exception())
+
+    task.add_done_callback(done)
+
+
+BANNED_NOTE = "account banned"
+HELD_NOTE = "account held"
+
+
+async def _void_live_bids(
+    deps: Deps, user_id: uuid.UUID, actor_id: uuid.UUID | None, note: str
+) -> None:
+    """After a ban or hold committed: its live bids go (see the module's docstring)."""
+    report = await bid_voiding.void_account_bids(deps, user_id, actor_id=actor_id, note=note)
+    for skipped in report.skipped:
+        log.info(
+            "bids of %s on %s left as they are after %r: %s",
+            user_id,
+            skipped.auction_id,
+            note,
+            skipped.code,
+        )
+
+
+# Barred accounts' live bids the sweep handles per call (it runs again soon after).
+SWEEP_BATCH = 50
+
+
+async def sweep_barred_bids(deps: Deps) -> int:
+    """Void the live bids on ACTIVE auctions of accounts banned or on fraud hold (the
+    system's void, actor None), for bids the void at hold/ban time missed: a crash
+    between the hold's commit and its void task, or a bid accepted in the moment before
+    every app process saw the new account state. Returns how many accounts were swept.
+    The fraud scorer runs it every `FraudScorer.sweep_interval` seconds."""
+    async with deps.uow() as uow:
+        rows = await uow.session.exec(
+            select(Bid.bidder_id, col(User.banned_at).is_not(None))
+            .join(Auction, col(Auction.id) == Bid.auction_id)
+            .join(User, col(User.id) == Bid.bidder_id)
+            .where(
+                col(Bid.voided_at).is_(None),
+                col(Auction.status) == AuctionStatus.ACTIVE.value,
+                or_(col(User.fraud_hold), col(User.banned_at).is_not(None)),
+            )
+            .distinct()
+            .limit(SWEEP_BATCH)
+        )
+        barred = sorted(rows.all())
+    for user_id, banned in barred:
+        await _void_live_bids(deps, user_id, None, BANNED_NOTE if banned else HELD_NOTE)
+    return len(barred)
+
+
+async def _not_an_admins_case(
+    uow: UnitOfWork, actor: User, user_id: uuid.UUID, *, field: str
+) -> None:
+    """FORBIDDEN when `user_id` is the actor or another admin (demote them first);
+    NOT_FOUND when there is no such user."""
+    if user_id == actor.id:
+        raise Forbidden("admins cannot decide on their own account", field=field)
+    user = await uow.session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user", field=field)
+    if Role.ADMIN.value in user.roles:
+        raise Forbidden("another admin's account: remove the ADMIN role first", field=field)
 
 
 # -- the steps ----------------------------------------------------------------------------

@@ -2,10 +2,12 @@
 -- and the remaining bids are replayed, in sequence order, through the same rules that
 -- decided them (common.lua's english_decide / sealed_decide). KEYS: state, events,
 -- sealed. ARGV: the sequence the caller read the bids at, the reason (VOIDED or
--- RETRACTED), JSON {voided = [seq, ...], bids = [[seq, bidder, amount, max], ...]} (the
--- remaining bids, ascending), the acting user's id and the admin's note ('' for none),
--- which the event carries (privately) to the audit log the persister writes with it.
--- The end time stays as it is: replay neither extends nor un-extends. A remaining bid the rules now refuse stays recorded but does not count
+-- RETRACTED), JSON {voided = [seq, ...], bids = [[seq, bidder, amount, max], ...] (the
+-- remaining bids, ascending), skip = [seq, ...] (remaining bids not to replay: their
+-- account is banned or on fraud hold; recorded as ignored)}, the acting user's id and
+-- the admin's note ('' for none), which the event carries (privately) to the audit log
+-- the persister writes with it. The end time stays as it is: replay neither extends nor
+-- un-extends. A remaining bid the rules now refuse stays recorded but does not count
 -- (`ignored`). Appends one BIDS_VOIDED event. Answers {missing}, {over, status},
 -- {refused, reason} (a Dutch auction), {conflict, seq} (a bid arrived since the caller
 -- read the bids: read again and retry), or {ok, event}.
@@ -28,10 +30,14 @@ s.price, s.leader, s.ceiling = '', '', ''
 local count = 0
 local ignored = {}
 local sealed = {}  -- bidder -> {amount, seq}: each bidder's latest accepted bid
+local skip = {}
+for _, seq in ipairs(input.skip or {}) do skip[tonumber(seq)] = true end
 for _, b in ipairs(input.bids) do
   local seq, bidder, amount, ceiling = tonumber(b[1]), b[2], tonumber(b[3]), tonumber(b[4])
   local ok
-  if s.type == 'ENGLISH' then
+  if skip[seq] then
+    ok = false
+  elseif s.type == 'ENGLISH' then
     ok = english_decide(s, bidder, amount, ceiling or amount)
   else
     local prior = sealed[bidder]

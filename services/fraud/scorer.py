@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -49,7 +51,7 @@ from domain.fraud.signals import Signal, strongest_per_rule
 from realtime.background import StopSignal, cancelling
 from services.deps import Deps
 from services.fraud.facts import Account, load_facts
-from services.moderation import set_fraud_hold
+from services.moderation import set_fraud_hold, sweep_barred_bids
 from storage.fraud_tables import FraudCursor
 from storage.tables import Auction, AuditLog, Bid, FraudFlag
 
@@ -261,19 +263,33 @@ class FraudScorer:
     event loop, so a pass yields between bidders and never runs back to back for long
     without a backlog to clear."""
 
-    def __init__(self, deps: Deps, policy: FraudPolicy, *, interval: float, batch: int = 100):
+    def __init__(
+        self,
+        deps: Deps,
+        policy: FraudPolicy,
+        *,
+        interval: float,
+        batch: int = 100,
+        sweep_interval: float = 30.0,
+    ):
         self.deps = deps
         self.policy = policy
         self.interval = interval
         self.batch = batch
+        # How often barred accounts' leftover live bids are voided (moderation's sweep).
+        self.sweep_interval = sweep_interval
         self.stopping = StopSignal()
 
     async def run(self) -> None:
+        swept = -math.inf
         while not self.stopping.is_set:
             backlog = False
             try:
                 report = await score_pass(self.deps, self.policy, batch=self.batch)
                 backlog = report.auctions >= self.batch
+                if time.monotonic() - swept >= self.sweep_interval:
+                    swept = time.monotonic()
+                    await sweep_barred_bids(self.deps)
             except asyncio.CancelledError:
                 raise
             except Exception:

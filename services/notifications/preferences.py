@@ -31,6 +31,10 @@ EMAIL_DEFAULTS: dict[str, bool] = {
     "RESERVE_MET": False,
     "ENDING_SOON": False,
     "AUCTION_CANCELLED": True,
+    # bids voided or retracted and the auction recomputed (realtime/recompute_records.py)
+    "BIDS_VOIDED": True,
+    "BIDS_RETRACTED": True,
+    "LEADING_AGAIN": True,
     # settlement (services/settlement)
     "SALE_STARTED": True,
     "PAYMENT_AUTHORIZED": True,
@@ -49,6 +53,8 @@ EMAIL_DEFAULTS: dict[str, bool] = {
     # reserved for the search issue
     "SAVED_SEARCH_MATCH": True,
 }
+# Every kind the code creates is one of these (tests/unit/test_notification_kinds.py finds
+# the creation sites in the source and checks them against it).
 KINDS = tuple(EMAIL_DEFAULTS)
 
 

@@ -140,11 +140,15 @@ async def test_void_recomputes_the_auction_and_records_it(gql, app, seller, bidd
     # from the lead, c leads at 250 with ceiling 250.
     again = await bid(gql, b, auction, "255")
     assert again["leading"] is True and again["auction"]["currentPrice"]["amount"] == "255.00"
-    # Voiding again finds nothing of a's: no event, nothing changes.
-    empty = await bid_voiding.void_bids(
-        app.state.deps, admin, uuid.UUID(a.id), uuid.UUID(auction), reason="again"
-    )
-    assert empty.auctions[0].voided == [] and empty.auctions[0].sequence is None
+    # Voiding again finds nothing of a's: NO_BIDS, no event, nothing changes.
+    (before,) = await app.state.deps.slots.live([uuid.UUID(auction)])
+    with pytest.raises(InvalidState) as empty:
+        await bid_voiding.void_bids(
+            app.state.deps, admin, uuid.UUID(a.id), uuid.UUID(auction), reason="again"
+        )
+    assert empty.value.code == "NO_BIDS"
+    (after,) = await app.state.deps.slots.live([uuid.UUID(auction)])
+    assert after.sequence == before.sequence
 
 
 async def test_void_without_an_auction_covers_every_active_auction(gql, app, seller, bidders):

@@ -43,3 +43,20 @@ def test_no_bids():
     with pytest.raises(RetractionNotAllowed) as refused:
         retractable([], NOW + 13 * H, NOW)
     assert refused.value.reason == "NO_BIDS"
+
+
+def test_within_12_hours_the_latest_ever_placed_decides_even_when_retracted():
+    """A retracted latest bid does not make the bid before it the latest: a second
+    retraction within the last 12 h cannot walk back earlier bids."""
+    own = [OwnBid(1, NOW - timedelta(minutes=9)), OwnBid(3, NOW - timedelta(minutes=5), True)]
+    with pytest.raises(RetractionNotAllowed) as refused:
+        retractable(own, NOW + 6 * H, NOW)
+    assert refused.value.reason == "ALREADY_RETRACTED"
+
+
+def test_more_than_12_hours_before_the_end_only_live_bids_are_retracted():
+    own = [OwnBid(1, NOW - H), OwnBid(3, NOW - H, True), OwnBid(5, NOW - H)]
+    assert retractable(own, NOW + 13 * H, NOW) == [1, 5]
+    with pytest.raises(RetractionNotAllowed) as refused:
+        retractable([OwnBid(3, NOW - H, True)], NOW + 13 * H, NOW)
+    assert refused.value.reason == "NO_BIDS"
