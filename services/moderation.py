@@ -292,6 +292,9 @@ async def sweep_barred_bids(deps: Deps) -> int:
             .where(
                 col(Bid.voided_at).is_(None),
                 col(Auction.status) == AuctionStatus.ACTIVE.value,
+                # Past its end the recompute refuses (the closer decides it): not picked
+                # again and again ahead of the ones that can be swept.
+                col(Auction.ends_at) > deps.clock(),
                 or_(col(User.fraud_hold), col(User.banned_at).is_not(None)),
             )
             .distinct()

@@ -181,13 +181,15 @@ async def test_the_sweep_voids_what_the_hold_time_void_missed(gql, app):
     await eventually(stored)
     async with app.state.engine.begin() as conn:
         await conn.execute(text("UPDATE users SET fraud_hold = true WHERE id = :u"), {"u": held.id})
-    assert await moderation.sweep_barred_bids(app.state.deps) == 1
+    # Other tests' barred accounts may be swept too: the database is shared.
+    assert await moderation.sweep_barred_bids(app.state.deps) >= 1
     assert await live_sequences(app, auction) == [1]
     (live,) = await app.state.deps.slots.live([uuid.UUID(auction)])
     assert str(live.leader_id) == honest.id and live.bid_count == 1
     [row] = [r for r in await audit_rows(app, auction) if r["action"] == "void_bids"]
     assert row["actor_id"] is None and row["details"]["reason"] == "account held"
-    assert await moderation.sweep_barred_bids(app.state.deps) == 0  # nothing left
+    await moderation.sweep_barred_bids(app.state.deps)  # nothing left to void here
+    assert await live_sequences(app, auction) == [1]
 
 
 # -- voidBids -------------------------------------------------------------------------------
