@@ -8,16 +8,15 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, tuple_
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select
 
 from domain.enums import FraudFlagStatus
 from domain.errors import ValidationFailed
 from services.deps import Deps
 from services.moderation import require_admin
-from services.paging import INT64, Page, check_first, decode_cursor, make_page
+from services.paging import INT64, Page, check_first, newest_first
 from storage.tables import AuditLog, FraudFlag, User
 
 MAX_ADMIN_PAGE = 100
@@ -44,23 +43,21 @@ async def list_fraud_flags(
 ) -> Page[FraudFlag]:
     """Fraud flags newest first (created_at, id), of one status and/or one user if given."""
     require_admin(viewer)
-    size = check_first(first, MAX_ADMIN_PAGE)
     where: list[ColumnElement[bool]] = []
     if status is not None:
         where.append(col(FraudFlag.status) == status.value)
     if user_id is not None:
         where.append(col(FraudFlag.user_id) == user_id)
-    query = select(FraudFlag).where(*where)
-    if after:
-        key, row_id = decode_cursor(after, key_type=datetime)
-        query = query.where(tuple_(col(FraudFlag.created_at), col(FraudFlag.id)) < (key, row_id))
-    query = query.order_by(col(FraudFlag.created_at).desc(), col(FraudFlag.id).desc())
-    async with deps.uow() as uow:
-        rows = (await uow.session.exec(query.limit(size + 1))).all()
-        total = (
-            await uow.session.exec(select(func.count()).select_from(FraudFlag).where(*where))
-        ).one()
-    return make_page(rows, size, total, lambda r: r.created_at)
+    return await newest_first(
+        deps,
+        select(FraudFlag).where(*where),
+        FraudFlag,
+        col(FraudFlag.created_at),
+        first,
+        after,
+        MAX_ADMIN_PAGE,
+        select(func.count()).select_from(FraudFlag).where(*where),
+    )
 
 
 async def search_users(
@@ -69,7 +66,7 @@ async def search_users(
     """Accounts whose username or email starts with `query` (case-insensitive; all when
     empty), newest first (created_at, id)."""
     require_admin(viewer)
-    size = check_first(first, MAX_ADMIN_PAGE)
+    check_first(first, MAX_ADMIN_PAGE)  # a bad page size is named before a bad query
     prefix = (query or "").strip().lower()
     if len(prefix) > MAX_QUERY_CHARS:
         raise ValidationFailed(
@@ -84,17 +81,16 @@ async def search_users(
                 col(User.email).like(pattern, escape="\\"),
             )
         )
-    select_users = select(User).where(*where)
-    if after:
-        key, row_id = decode_cursor(after, key_type=datetime)
-        select_users = select_users.where(
-            tuple_(col(User.created_at), col(User.id)) < (key, row_id)
-        )
-    select_users = select_users.order_by(col(User.created_at).desc(), col(User.id).desc())
-    async with deps.uow() as uow:
-        rows = (await uow.session.exec(select_users.limit(size + 1))).all()
-        total = (await uow.session.exec(select(func.count()).select_from(User).where(*where))).one()
-    return make_page(rows, size, total, lambda r: r.created_at)
+    return await newest_first(
+        deps,
+        select(User).where(*where),
+        User,
+        col(User.created_at),
+        first,
+        after,
+        MAX_ADMIN_PAGE,
+        select(func.count()).select_from(User).where(*where),
+    )
 
 
 async def open_flag_counts(deps: Deps, user_ids: list[uuid.UUID]) -> list[int]:

@@ -18,7 +18,7 @@ from domain.errors import ValidationFailed
 from domain.money import CURRENCY_EXPONENTS
 from services.batch_loads import all_per_key, one_per_key
 from services.deps import Deps
-from services.paging import INT32, INT64, Page, check_first, decode_cursor, make_page
+from services.paging import INT32, INT64, Page, check_first, decode_cursor, make_page, newest_first
 from storage.tables import Auction, Bid, Item, ItemImage, Notification, Transaction, User, Watch
 
 PUBLIC_DEFAULT = (AuctionStatus.SCHEDULED, AuctionStatus.ACTIVE)
@@ -160,30 +160,6 @@ async def get_auction(deps: Deps, viewer: User | None, auction_id: uuid.UUID) ->
     return auction if auction is not None and visible(auction, viewer) else None
 
 
-async def _newest_first(
-    deps: Deps,
-    query: Any,
-    model: Any,
-    time_col: Any,
-    first: int | None,
-    after: str | None,
-    max_page: int,
-    count_query: Any,
-) -> Page[Any]:
-    first = check_first(first, max_page)
-    if after:
-        value, row_id = decode_cursor(after, datetime)
-        query = query.where(tuple_(time_col, model.id) < (value, row_id))
-    async with deps.uow() as uow:
-        rows = (
-            await uow.session.exec(
-                query.order_by(time_col.desc(), model.id.desc()).limit(first + 1)
-            )
-        ).all()
-        total = (await uow.session.exec(count_query)).one()
-    return make_page(rows, first, total, lambda r: getattr(r, time_col.key))
-
-
 async def watchlist(
     deps: Deps, viewer: User, first: int | None, after: str | None, max_page: int
 ) -> Page[Auction]:
@@ -194,7 +170,7 @@ async def watchlist(
         .where(Watch.user_id == viewer.id)
     )
     count = select(func.count()).select_from(Watch).where(Watch.user_id == viewer.id)
-    return await _newest_first(
+    return await newest_first(
         deps, query, Auction, col(Auction.created_at), first, after, max_page, count
     )
 
@@ -204,7 +180,7 @@ async def bids_of_user(
 ) -> Page[Bid]:
     query = select(Bid).where(Bid.bidder_id == viewer.id)
     count = select(func.count()).select_from(Bid).where(Bid.bidder_id == viewer.id)
-    return await _newest_first(deps, query, Bid, col(Bid.placed_at), first, after, max_page, count)
+    return await newest_first(deps, query, Bid, col(Bid.placed_at), first, after, max_page, count)
 
 
 async def bids_of_auction(
@@ -216,7 +192,7 @@ async def bids_of_auction(
         .select_from(Bid)
         .where(Bid.auction_id == auction_id, col(Bid.voided_at).is_(None))
     )
-    return await _newest_first(deps, query, Bid, col(Bid.placed_at), first, after, max_page, count)
+    return await newest_first(deps, query, Bid, col(Bid.placed_at), first, after, max_page, count)
 
 
 async def notifications(
@@ -232,7 +208,7 @@ async def notifications(
         where.append(col(Notification.read_at).is_(None))
     query = select(Notification).where(*where)
     count = select(func.count()).select_from(Notification).where(*where)
-    return await _newest_first(
+    return await newest_first(
         deps, query, Notification, col(Notification.created_at), first, after, max_page, count
     )
 
@@ -242,7 +218,7 @@ async def purchases(
 ) -> Page[Transaction]:
     query = select(Transaction).where(Transaction.buyer_id == viewer.id)
     count = select(func.count()).select_from(Transaction).where(Transaction.buyer_id == viewer.id)
-    return await _newest_first(
+    return await newest_first(
         deps, query, Transaction, col(Transaction.created_at), first, after, max_page, count
     )
 

@@ -7,11 +7,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
+from sqlalchemy import tuple_
 
 from domain.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from services.deps import Deps
 
 T = TypeVar("T")
 
@@ -91,3 +95,28 @@ def make_page(rows: Sequence[T], first: int, total: int, key_of: Any) -> Page[T]
         has_next=len(rows) > first,
         total=total,
     )
+
+
+async def newest_first(
+    deps: Deps,
+    query: Any,
+    model: Any,
+    time_col: Any,
+    first: int | None,
+    after: str | None,
+    max_page: int,
+    count_query: Any,
+) -> Page[Any]:
+    """One page of `query`'s `model` rows, newest first by (`time_col`, id), with the
+    keyset cursor of each row and `count_query`'s total. Raises ValidationFailed
+    (INVALID_PAGE_SIZE: `first` outside 0..`max_page`; INVALID_CURSOR)."""
+    size = check_first(first, max_page)
+    if after:
+        value, row_id = decode_cursor(after, datetime)
+        query = query.where(tuple_(time_col, model.id) < (value, row_id))
+    async with deps.uow() as uow:
+        rows = (
+            await uow.session.exec(query.order_by(time_col.desc(), model.id.desc()).limit(size + 1))
+        ).all()
+        total = (await uow.session.exec(count_query)).one()
+    return make_page(rows, size, total, lambda r: getattr(r, time_col.key))

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 
-from sqlalchemy import func, tuple_
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from domain.enums import DisputeStatus
@@ -22,7 +21,7 @@ from domain.errors import Forbidden
 from domain.reputation import Reputation, reputation
 from services.batch_loads import all_per_key, one_per_key
 from services.deps import Deps
-from services.paging import Page, check_first, decode_cursor, make_page
+from services.paging import Page, newest_first
 from services.settlement.common import is_admin
 from storage.tables import Dispute, Feedback, LedgerEntry, Transaction, User
 
@@ -118,16 +117,14 @@ async def list_disputes(
     INVALID_PAGE_SIZE (first outside 0-100)."""
     if not is_admin(viewer):
         raise Forbidden("admins only")
-    size = check_first(first, MAX_DISPUTE_PAGE)
     where = [col(Dispute.status) == status.value] if status is not None else []
-    query = select(Dispute).where(*where)
-    if after:
-        key, row_id = decode_cursor(after, key_type=datetime)
-        query = query.where(tuple_(col(Dispute.created_at), col(Dispute.id)) < (key, row_id))
-    query = query.order_by(col(Dispute.created_at).desc(), col(Dispute.id).desc())
-    async with deps.uow() as uow:
-        rows = (await uow.session.exec(query.limit(size + 1))).all()
-        total = (
-            await uow.session.exec(select(func.count()).select_from(Dispute).where(*where))
-        ).one()
-    return make_page(rows, size, total, lambda r: r.created_at)
+    return await newest_first(
+        deps,
+        select(Dispute).where(*where),
+        Dispute,
+        col(Dispute.created_at),
+        first,
+        after,
+        MAX_DISPUTE_PAGE,
+        select(func.count()).select_from(Dispute).where(*where),
+    )

@@ -5,7 +5,6 @@ does not exist (NOT_FOUND)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -14,7 +13,7 @@ from sqlmodel import col, select
 from domain.reputation import Reputation
 from domain.reputation import reputation as score_of
 from services.deps import Deps
-from services.paging import Page, check_first, decode_cursor, make_page
+from services.paging import Page, newest_first
 from services.settlement.common import visible_transaction
 from storage.tables import Feedback, LedgerEntry, Transaction, User
 
@@ -30,21 +29,16 @@ async def get_transaction(deps: Deps, viewer: User, transaction_id: uuid.UUID | 
 async def _newest_first(
     deps: Deps, where: Any, first: int | None, after: str | None
 ) -> Page[Transaction]:
-    size = check_first(first, MAX_PAGE)
-    query = select(Transaction).where(where)
-    if after:
-        key, row_id = decode_cursor(after, key_type=datetime)
-        query = query.where(
-            (col(Transaction.created_at) < key)
-            | ((col(Transaction.created_at) == key) & (col(Transaction.id) < row_id))
-        )
-    query = query.order_by(col(Transaction.created_at).desc(), col(Transaction.id).desc())
-    async with deps.uow() as uow:
-        rows = (await uow.session.exec(query.limit(size + 1))).all()
-        total = (
-            await uow.session.exec(select(func.count()).select_from(Transaction).where(where))
-        ).one()
-    return make_page(rows, size, total, lambda r: r.created_at)
+    return await newest_first(
+        deps,
+        select(Transaction).where(where),
+        Transaction,
+        col(Transaction.created_at),
+        first,
+        after,
+        MAX_PAGE,
+        select(func.count()).select_from(Transaction).where(where),
+    )
 
 
 async def list_purchases(
