@@ -1,7 +1,9 @@
 """The plain facts the fraud rules read: bids, auctions, the market around them.
 
-Money is integer minor units; times are aware datetimes. Voided bids are left out by
-whoever builds these (a voided bid is no longer evidence of anything).
+Money is integer minor units; times are aware datetimes. Retracted bids are left out by
+whoever builds these (the retraction-abuse rule counts them instead); voided ones stay:
+voiding changes the auction, not what the bidder did, and a hold or ban voids the
+account's bids, which must not erase the evidence that caused it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime
 
 @dataclass(frozen=True, slots=True)
 class BidFact:
-    """One accepted, not voided bid: who, how much (minor units), when, its sequence."""
+    """One accepted, not retracted bid: who, how much (minor units), when, its sequence."""
 
     bidder_id: uuid.UUID
     amount: int

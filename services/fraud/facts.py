@@ -63,7 +63,7 @@ async def load_facts(
                 .where(
                     BIDS.c.bidder_id.in_(ids),
                     BIDS.c.placed_at >= since,
-                    BIDS.c.voided_at.is_(None),
+                    BIDS.c.retracted_at.is_(None),
                 )
                 .distinct()
             )
@@ -81,7 +81,7 @@ async def load_facts(
                 BIDS.c.placed_at,
                 BIDS.c.sequence,
             )
-            .where(BIDS.c.auction_id.in_(auction_ids), BIDS.c.voided_at.is_(None))
+            .where(BIDS.c.auction_id.in_(auction_ids), BIDS.c.retracted_at.is_(None))
             .order_by(BIDS.c.auction_id, BIDS.c.sequence)
         )
     ).all():
