@@ -45,6 +45,7 @@ from adapters.stripe_webhook import stripe_webhook_endpoint
 from adapters.tokens import TokenService
 from adapters.verify_email_page import VerifyEmailPage
 from adapters.ws_limits import LiveConnections, WebSocketConnectionLimit
+from background_loops import BackgroundLoops
 from domain.listing import ListingPolicy
 from domain.payments import PaymentGateway
 from realtime.account_states import AccountStates
@@ -324,6 +325,18 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         # so a foreign page could only act anonymously anyway.
         allowed_origins=settings.allowed_origins,
     )
+    loops = BackgroundLoops()
+    loops.add("persister", persister.run, persister.stop)
+    if settings.run_scheduler:
+        loops.add("scheduler", scheduler.run, scheduler.stopping.set)
+    if settings.run_settlement:
+        loops.add("settlement", settlement_worker.run, settlement_worker.stopping.set)
+    loops.add("notification-feed", notification_feed.run, notification_feed.stop)
+    if settings.run_notification_jobs:
+        for job in notification_jobs:
+            loops.add(type(job).__name__, job.run, job.stopping.set)
+    if settings.fraud_scorer:
+        loops.add("fraud-scorer", fraud_scorer.run, fraud_scorer.stopping.set)
     media = MediaFiles(deps.media_dir)
     shutdown = GracefulShutdown(delay=settings.shutdown_delay_seconds)
     shutdown.on_stop(live.close)
@@ -346,17 +359,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
                     [node_url(settings.redis_url or "", n.host, n.port) for n in redis.get_nodes()]
                 )
         await bus.connect()
-        tasks = [asyncio.create_task(persister.run(), name="persister")]
-        if settings.run_scheduler:
-            tasks.append(asyncio.create_task(scheduler.run(), name="scheduler"))
-        if settings.run_settlement:
-            tasks.append(asyncio.create_task(settlement_worker.run(), name="settlement"))
-        tasks.append(asyncio.create_task(notification_feed.run(), name="notification-feed"))
-        if settings.run_notification_jobs:
-            for job in notification_jobs:
-                tasks.append(asyncio.create_task(job.run(), name=type(job).__name__))
-        if settings.fraud_scorer:
-            tasks.append(asyncio.create_task(fraud_scorer.run(), name="fraud-scorer"))
+        loops.start()
         try:
             with shutdown.signals():  # SIGTERM/SIGINT: unready, then streams end
                 yield
@@ -366,19 +369,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             await shutdown.stop()
             # The loops finish their pass (a persister pass cancelled midway would leave
             # entries read and unacknowledged); cancelled only when stuck.
-            persister.stop()
-            scheduler.stopping.set()
-            settlement_worker.stopping.set()
-            notification_feed.stop()
-            for job in notification_jobs:
-                job.stopping.set()
-            fraud_scorer.stopping.set()
-            _done, stuck = await asyncio.wait(tasks, timeout=5)
-            for task in stuck:
-                log.warning("background task %s did not stop in time", task.get_name())
-                task.cancel()
-            if stuck:
-                await asyncio.wait(stuck, timeout=1)
+            await loops.stop()
             try:
                 # The final drain: every acknowledged bid (and closing event) to PostgreSQL.
                 written = await asyncio.wait_for(

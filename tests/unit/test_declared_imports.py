@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OURS = {*INSTALLED_OURS, "bench", "tests", "migrations"}
 RUNTIME = [
     "gavel_app.py",
+    "background_loops.py",
     "settings.py",
     "schema",
     "resolvers",

@@ -20,6 +20,7 @@ OURS = [
     "devservers",
     "settings",
     "gavel_app",
+    "background_loops",
 ]
 
 
