@@ -14,7 +14,9 @@ from urllib.parse import urlsplit, urlunsplit
 import stripe
 
 from adapters.stripe_gateway import StripeGateway
+from realtime.slot_seeding import seed_for
 from realtime.slots import SlotSeed
+from storage.tables import Auction, Item
 
 REGISTER = """
 mutation($input: RegisterInput!) {
@@ -208,3 +210,46 @@ def slot_seed(kind: str = "ENGLISH", **overrides: object) -> SlotSeed:
     }
     values.update(overrides)
     return SlotSeed(**values)  # type: ignore[arg-type]
+
+
+async def live_english_auction(
+    app: Any,
+    seller: Any,
+    *,
+    reserve: int | None = None,
+    ends_in: timedelta = timedelta(hours=1),
+    slots: Any = None,
+) -> Any:
+    """An ACTIVE English auction of `seller` (a `storage.tables.User`), starting at 100
+    minor units of USD with `reserve` if given, ending in `ends_in`: its rows written and
+    its slot created (in `slots`, default the app's). Returns the `Auction` row."""
+    deps = app.state.deps
+    now = datetime.now(UTC)
+    item = Item(
+        seller_id=seller.id,
+        title="Test gavel",
+        description="An auction made by the tests.",
+        category="collectibles",
+        condition="NEW",
+    )
+    auction = Auction(
+        item_id=item.id,
+        seller_id=seller.id,
+        type="ENGLISH",
+        status="ACTIVE",
+        currency="USD",
+        starting_price=100,
+        reserve_price=reserve,
+        starts_at=now,
+        activated_at=now,
+        published_at=now,
+        ends_at=now + ends_in,
+    )
+    async with deps.uow() as uow:
+        uow.session.add(item)
+        await uow.session.flush()
+        uow.session.add(auction)
+        seed = await seed_for(uow, auction)
+        await uow.commit()
+    await (slots or deps.slots).create(seed)
+    return auction

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from domain.slot_results import CloseApplied
-from realtime.slot_seeding import seed_for
 from realtime.slots import keys
 from services import bidding
-from storage.tables import Auction, Item, User
+from storage.tables import User
+from tests.helpers import live_english_auction
 
 BIDDERS = 200
 
@@ -37,42 +37,10 @@ async def _users(app: FastAPI, count: int) -> list[User]:
     return users
 
 
-async def _live_english_auction(app: FastAPI, seller: User) -> Auction:
-    deps = app.state.deps
-    now = datetime.now(UTC)
-    item = Item(
-        seller_id=seller.id,
-        title="Stress-tested gavel",
-        description="Many bidders.",
-        category="collectibles",
-        condition="NEW",
-    )
-    auction = Auction(
-        item_id=item.id,
-        seller_id=seller.id,
-        type="ENGLISH",
-        status="ACTIVE",
-        currency="USD",
-        starting_price=100,
-        starts_at=now,
-        activated_at=now,
-        published_at=now,
-        ends_at=now + timedelta(hours=1),
-    )
-    async with deps.uow() as uow:
-        uow.session.add(item)
-        await uow.session.flush()
-        uow.session.add(auction)
-        seed = await seed_for(uow, auction)
-        await uow.commit()
-    await deps.slots.create(seed)
-    return auction
-
-
 async def test_two_hundred_concurrent_bidders(app: FastAPI):
     deps = app.state.deps
     seller, *bidders = await _users(app, BIDDERS + 1)
-    auction = await _live_english_auction(app, seller)
+    auction = await live_english_auction(app, seller)
     rng = random.Random(7)
     # Rising amounts with noise: many bids race for the same price level.
     amounts = {

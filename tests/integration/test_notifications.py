@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,7 +23,6 @@ from adapters.mailer import LogMailer
 from devservers.stack import StackUrls
 from gavel_app import build_deps
 from realtime.persister import Persister
-from realtime.slot_seeding import seed_for
 from realtime.slots import AuctionSlots
 from services import bidding
 from services.deps import Deps
@@ -32,9 +31,9 @@ from services.notifications.ending_soon import notify_ending_soon
 from services.notifications.preferences import update_email_preferences
 from settings import Settings
 from storage.notification_writer import NewNotification, add_notifications
-from storage.tables import Auction, Item, User, Watch
-from tests.helpers import own_redis_db
-from tests.integration.test_concurrency import _live_english_auction, _users
+from storage.tables import Auction, User, Watch
+from tests.helpers import live_english_auction, own_redis_db
+from tests.integration.test_concurrency import _users
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,8 +98,8 @@ async def test_ending_soon_once_per_user_with_two_schedulers(app: FastAPI):
     deps = app.state.deps
     seller, watcher, bidder, both, bystander = await _users(app, 5)
     # The slot holds the end (events carry it back to the row): seeded ending soon.
-    auction = await _auction_with_reserve(app, seller, 100, ends_in=timedelta(minutes=5))
-    far = await _live_english_auction(app, seller)  # ends in an hour: not yet
+    auction = await live_english_auction(app, seller, reserve=100, ends_in=timedelta(minutes=5))
+    far = await live_english_auction(app, seller)  # ends in an hour: not yet
     async with deps.uow() as uow:
         uow.session.add_all(
             [
@@ -183,45 +182,6 @@ async def test_unknown_preference_kind_changes_nothing(app: FastAPI):
         assert prefs.scalar_one() == {}
 
 
-async def _auction_with_reserve(
-    app: FastAPI,
-    seller: User,
-    reserve: int | None,
-    ends_in: timedelta = timedelta(hours=1),
-    slots: AuctionSlots | None = None,
-) -> Auction:
-    deps = app.state.deps
-    now = datetime.now(UTC)
-    item = Item(
-        seller_id=seller.id,
-        title="Reserve-priced gavel",
-        description="Has a reserve.",
-        category="collectibles",
-        condition="NEW",
-    )
-    auction = Auction(
-        item_id=item.id,
-        seller_id=seller.id,
-        type="ENGLISH",
-        status="ACTIVE",
-        currency="USD",
-        starting_price=100,
-        reserve_price=reserve,
-        starts_at=now,
-        activated_at=now,
-        published_at=now,
-        ends_at=now + ends_in,
-    )
-    async with deps.uow() as uow:
-        uow.session.add(item)
-        await uow.session.flush()
-        uow.session.add(auction)
-        seed = await seed_for(uow, auction)
-        await uow.commit()
-    await (slots or deps.slots).create(seed)
-    return auction
-
-
 async def _bid(
     app: FastAPI,
     user: User,
@@ -255,7 +215,7 @@ async def _notes_of(app: FastAPI, auction: Auction) -> list[tuple[uuid.UUID, str
 
 async def test_outbid_by_a_proxy_and_reserve_met_once(app: FastAPI):
     seller, alice, bob, carol = await _users(app, 4)
-    auction = await _auction_with_reserve(app, seller, 1000)
+    auction = await live_english_auction(app, seller, reserve=1000)
     await _bid(
         app, alice, auction, "1.00", "30.00"
     )  # alice leads, ceiling 30.00: the price jumps to the reserve
@@ -279,7 +239,7 @@ async def test_outbid_by_a_proxy_and_reserve_met_once(app: FastAPI):
 async def test_the_end_tells_every_other_bidder_once(app: FastAPI):
     deps = app.state.deps
     seller, alice, bob, carol = await _users(app, 4)
-    auction = await _auction_with_reserve(app, seller, 100, ends_in=timedelta(seconds=2))
+    auction = await live_english_auction(app, seller, reserve=100, ends_in=timedelta(seconds=2))
     await _bid(app, alice, auction, "1.00")
     await _bid(app, bob, auction, "2.00")
     await _bid(app, alice, auction, "3.00")
@@ -318,7 +278,7 @@ async def test_a_persister_killed_mid_batch_creates_nothing_twice(
     # The use cases on that Redis database, with no outbox: nothing is persisted yet.
     deps = build_deps(settings, app.state.deps.uow, slots, fast_hash=True)
     seller, alice, bob = await _users(app, 3)
-    auctions = [await _auction_with_reserve(app, seller, None, slots=slots) for _ in range(2)]
+    auctions = [await live_english_auction(app, seller, slots=slots) for _ in range(2)]
     for auction in auctions:
         for i in range(4):
             await _bid(app, (alice, bob)[i % 2], auction, f"{i + 1}.00", deps=deps)

@@ -11,13 +11,14 @@ from sqlalchemy import text
 
 from domain.events import BidAccepted
 from services import bidding
-from tests.integration.test_concurrency import _live_english_auction, _users
+from tests.helpers import live_english_auction
+from tests.integration.test_concurrency import _users
 
 
 async def test_bulk_persisting_matches_the_slots(app: FastAPI):
     deps, persister = app.state.deps, app.state.persister
     seller, *bidders = await _users(app, 7)
-    auctions = [await _live_english_auction(app, seller) for _ in range(3)]
+    auctions = [await live_english_auction(app, seller) for _ in range(3)]
     rng = random.Random(3)
     accepted: dict[object, int] = {a.id: 0 for a in auctions}
     for round_ in range(12):

@@ -17,14 +17,15 @@ from realtime.event_records import record, record_ongoing
 from realtime.slots import ReplayBid
 from services import bidding
 from storage.tables import Auction, User
-from tests.integration.test_concurrency import _live_english_auction, _users
+from tests.helpers import live_english_auction
+from tests.integration.test_concurrency import _users
 
 
 async def _voided_auction(app: FastAPI, reason: str) -> tuple[Auction, list[User], BidsVoided]:
     """An auction with three persisted bids (a, b, a) and a's voided in the slot only."""
     deps = app.state.deps
     seller, a, b = await _users(app, 3)
-    auction = await _live_english_auction(app, seller)
+    auction = await live_english_auction(app, seller)
     for who, amount, ceiling in ((a, "1", "5"), (b, "2", None), (a, "6", None)):
         placed = await bidding.place_bid(
             deps, who, auction.id, Decimal(amount), Decimal(ceiling) if ceiling else None, None

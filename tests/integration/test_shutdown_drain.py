@@ -20,7 +20,8 @@ from realtime.persister import Persister
 from realtime.stream import EventSource, ServerShuttingDown
 from services import bidding
 from storage.tables import User
-from tests.integration.test_concurrency import _live_english_auction, _users
+from tests.helpers import live_english_auction
+from tests.integration.test_concurrency import _users
 
 
 async def _bid(app: FastAPI, bidder: User, auction_id: uuid.UUID, amount: str) -> int:
@@ -42,7 +43,7 @@ async def _stored(app: FastAPI, auction_id: uuid.UUID) -> list[int]:
 
 async def test_the_final_drain_writes_entries_read_but_never_acknowledged(app: FastAPI):
     seller, alice, bob = await _users(app, 3)
-    auction = await _live_english_auction(app, seller)
+    auction = await live_english_auction(app, seller)
     running: Persister = app.state.persister
     # A second consumer of the same group, as another process's persister would be.
     stopping = Persister(app.state.redis, app.state.slots, app.state.deps.uow)
@@ -62,7 +63,7 @@ async def test_the_final_drain_writes_entries_read_but_never_acknowledged(app: F
 async def test_closed_feeds_end_subscribers_with_where_to_resume(app: FastAPI):
     deps = app.state.deps
     seller, alice, bob = await _users(app, 3)
-    auction = await _live_english_auction(app, seller)
+    auction = await live_english_auction(app, seller)
     feeds = AuctionFeeds(EventSource(deps.slots, deps.uow, app.state.bus))
     for amount in ("2", "3", "4"):
         await _bid(app, alice, auction.id, amount)
