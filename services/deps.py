@@ -32,6 +32,7 @@ from realtime.events import Bus
 from realtime.notification_feed import NotificationFeed
 from realtime.slots import AuctionSlots
 from services.limits import Throttle
+from services.search.port import SearchIndex
 from services.user_cache import UserCache
 from storage.uow import UnitOfWorkFactory
 
@@ -107,3 +108,6 @@ class Deps:
     sighting_key: bytes = b""
     # Fraud fix F3: the rules' policy, for the sightings' bounds at login (settings.py).
     fraud_policy: FraudPolicy = field(default_factory=FraudPolicy)
+    # Search part (issue 16): the search index (services/search/port.py); None: search
+    # answers NOT_AVAILABLE_YET (a tool that runs without one).
+    search: SearchIndex | None = None
