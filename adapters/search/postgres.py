@@ -112,7 +112,7 @@ class PostgresSearchIndex:
         columns = [c.name for c in bare.columns if c.name != "document"]
         async for batch in batches:
             async with self._engine.begin() as conn:
-                # COPY: the build table is new and holds each auction once.
+                # COPY: the build table is new; the batches hold each auction once.
                 rows = {d.auction_id: _row(d) for d in batch}.values()
                 raw = (await conn.get_raw_connection()).driver_connection
                 assert raw is not None
@@ -149,8 +149,10 @@ class PostgresSearchIndex:
                 await conn.execute(text(statement))
 
     async def _write(self, conn: AsyncConnection, documents: Sequence[SearchDocument]) -> None:
-        # The last of several versions of one auction in a batch wins.
-        rows = list({d.auction_id: _row(d) for d in documents}.values())
+        # The last of several versions of one auction in a batch wins; rows go in id
+        # order, so two writers of overlapping batches lock them in the same order.
+        latest = {d.auction_id: d for d in documents}
+        rows = [_row(latest[i]) for i in sorted(latest)]
         for chunk in _chunks(rows, ROWS_PER_STATEMENT):
             statement = insert(docs).values(list(chunk))
             statement = statement.on_conflict_do_update(
