@@ -32,6 +32,11 @@ ROWS_PER_STATEMENT = 1000  # 17 parameters a row: under PostgreSQL's 32,767 per 
 BUILD_SUFFIX = "_build"
 KNOWN_WORDS_CACHED = 200_000  # words this process knows the vocabulary holds
 TWO_TYPO_SIMILARITY = 0.2  # pg_trgm threshold for two-typo candidates (then verified)
+REBUILD_LOCK = 0x5EA4C4_0010  # pg_advisory_lock key of the rebuild (any bigint, fixed)
+
+
+class RebuildRunning(RuntimeError):
+    """Another rebuild of this index is in progress."""
 
 
 def _row(document: SearchDocument) -> dict[str, Any]:
@@ -101,6 +106,23 @@ class PostgresSearchIndex:
         return SearchAnswer(ids=found, total=total, facets=facets)
 
     async def rebuild(
+        self, batches: AsyncIterator[Sequence[SearchDocument]], progress: Progress
+    ) -> int:
+        """The port's rebuild. Raises RebuildRunning when another rebuild (any process)
+        holds the build table: two would drop each other's work."""
+        async with self._engine.connect() as guard:
+            # A session lock: held while `guard` is open, freed if this process dies.
+            locked = await guard.scalar(select(func.pg_try_advisory_lock(REBUILD_LOCK)))
+            await guard.commit()
+            if not locked:
+                raise RebuildRunning("a search index rebuild is already running")
+            try:
+                return await self._rebuild(batches, progress)
+            finally:
+                await guard.execute(select(func.pg_advisory_unlock(REBUILD_LOCK)))
+                await guard.commit()
+
+    async def _rebuild(
         self, batches: AsyncIterator[Sequence[SearchDocument]], progress: Progress
     ) -> int:
         build = documents_table(MetaData(), BUILD_SUFFIX)
