@@ -90,8 +90,9 @@ class PostgresSearchIndex:
         async with self._engine.connect() as conn:
             query = None
             if words:
-                fixes = await self._corrections(conn, words)
-                query = pg_query.text_query(words, fixes)
+                words, fixes = await self._corrections(conn, words)
+                if words:  # else only stop words: as if no text was given
+                    query = pg_query.text_query(words, fixes)
             where = pg_query.conditions(request.filter, query)
             ids = (
                 await conn.execute(pg_query.ids_query(where, request.sort, query, request.limit))
@@ -218,22 +219,33 @@ class PostgresSearchIndex:
             self._known_words.clear()
         self._known_words |= words
 
-    async def _corrections(self, conn: AsyncConnection, words: list[str]) -> list[set[str]]:
-        """Each query word's corrections from the vocabulary (pg_typos's rule)."""
+    async def _corrections(
+        self, conn: AsyncConnection, words: list[str]
+    ) -> tuple[list[str], list[set[str]]]:
+        """The query's words without stop words (the `english` configuration drops
+        them from documents, so they can match nothing, and a correction of one must
+        not stand in for it), and each word's corrections (pg_typos's rule). One
+        statement, plus one trigram lookup per word of 9+ letters."""
         wanted: dict[str, set[int]] = defaultdict(set)
         for position, word in enumerate(words):
             if pg_typos.typo_budget(word) and len(word) <= pg_typos.MAX_WORD:
                 for lookup in pg_typos.lookups_of(word):
                     wanted[lookup].add(position)
-        candidates: list[set[str]] = [set() for _ in words]
-        if not wanted:
-            return candidates
         rows = await conn.execute(
-            select(search_word_variants.c.variant, search_word_variants.c.word).where(
-                search_word_variants.c.variant.in_(list(wanted))
-            )
+            text(
+                "SELECT variant, word FROM search_word_variants"
+                " WHERE variant = ANY(CAST(:variants AS text[]))"
+                " UNION ALL SELECT w, NULL FROM unnest(CAST(:words AS text[])) AS w"
+                " WHERE numnode(plainto_tsquery('english'::regconfig, w)) = 0"
+            ),
+            {"variants": list(wanted), "words": words},
         )
+        candidates: list[set[str]] = [set() for _ in words]
+        stop: set[str] = set()
         for variant, word in rows:
+            if word is None:
+                stop.add(variant)
+                continue
             for position in wanted[variant]:
                 candidates[position].add(word)
         long_words = [w for w in words if pg_typos.typo_budget(w) >= 2]
@@ -250,7 +262,8 @@ class PostgresSearchIndex:
                         )
                     )
                     candidates[position] |= set(similar.scalars())
-        return [pg_typos.corrections(w, c) for w, c in zip(words, candidates, strict=True)]
+        kept = [(w, c) for w, c in zip(words, candidates, strict=True) if w not in stop]
+        return [w for w, _ in kept], [pg_typos.corrections(w, c) for w, c in kept]
 
     @staticmethod
     def _facets(rows: Iterable[Any]) -> Facets:

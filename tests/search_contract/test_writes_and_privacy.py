@@ -190,3 +190,17 @@ async def test_a_second_rebuild_at_once_is_refused(corpus: Corpus) -> None:
         release.set()
         assert await running == len(corpus.documents)
     assert await second.rebuild(nothing(), lambda n: None) == len(corpus.documents)
+
+
+async def test_a_stop_word_never_stands_for_its_correction(
+    index: SearchIndex, corpus: Corpus
+) -> None:
+    # "other" is one typo from "otter"; as a query word it must not turn into "otter".
+    otter = made(corpus, "Otter figurine", "A carved otter.")
+    lamp = made(corpus, "Quillwort lamp", "A lamp like no other.")
+    await index.upsert([otter, lamp])
+    try:
+        assert await found(index, "other quillwort") == [lamp.auction_id]
+        assert await found(index, "the quillwort lamp") == [lamp.auction_id]
+    finally:
+        await index.delete([otter.auction_id, lamp.auction_id])
