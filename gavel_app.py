@@ -37,6 +37,7 @@ from adapters.metrics import CONTENT_TYPE, Reading, exposition
 from adapters.passwords import PasswordHasher
 from adapters.rate_limits import Rate, RedisBuckets
 from adapters.request_id import RequestIdMiddleware
+from adapters.search.postgres import PostgresSearchIndex
 from adapters.security_headers import SecurityHeaders
 from adapters.shutdown import GracefulShutdown
 from adapters.signed_media import SignedMedia
@@ -289,6 +290,9 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         ),
         EmailDispatch(deps, interval=settings.notification_job_interval_seconds),
     ]
+    # Search (issue 16): PostgreSQL's full-text index unless MEILI_URL names Meilisearch.
+    deps.search = search_index = PostgresSearchIndex(engine)
+    deps.search_snapshot_seconds = settings.search_snapshot_ttl
     # Saved searches and the category feed (issue 16 E; docs/search.md): the matcher
     # of new listings, and one LISTEN connection feeding auctionFeed's subscribers.
     deps.saved_search_limit = settings.saved_search_limit
@@ -383,6 +387,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
                     [node_url(settings.redis_url or "", n.host, n.port) for n in redis.get_nodes()]
                 )
         await bus.connect()
+        await search_index.prepare()
         loops.start()
         try:
             with shutdown.signals():  # SIGTERM/SIGINT: unready, then streams end
@@ -405,6 +410,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
                 log.exception("final drain failed; events stay in the Redis outbox")
             await bus.disconnect()
             await payments.aclose()
+            await search_index.close()
             await redis.aclose()
             await engine.dispose()
             deps.hasher.close()

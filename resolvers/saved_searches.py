@@ -4,34 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
-from domain.enums import AuctionStatus as Status
-from domain.enums import AuctionType as Type
-from domain.enums import ItemCondition as Condition
 from schema.context import Ctx
-from schema.inputs import AuctionFilter
 from schema.payloads import SimplePayload
 from schema.saved_search_types import SavedSearch, SaveSearchInput, SaveSearchPayload
 from services.search import saved_searches
-from services.search.saved_searches import SavedFilter
 
+from .auctions import to_filter
 from .common import as_payload, parse_id, viewer
-
-
-def saved_filter(f: AuctionFilter | None) -> SavedFilter:
-    if f is None:
-        return SavedFilter()
-    return SavedFilter(
-        category=f.category,
-        types=tuple(Type(t) for t in f.types) if f.types else None,
-        statuses=tuple(Status(s) for s in f.statuses) if f.statuses else None,
-        conditions=tuple(Condition(c) for c in f.conditions) if f.conditions else None,
-        min_price=f.min_price,
-        max_price=f.max_price,
-        seller_id=parse_id(f.seller_id, "sellerId") if f.seller_id else None,
-        ending_within_seconds=f.ending_within_seconds,
-        has_buy_now=getattr(f, "has_buy_now", None),
-        reserve_met=getattr(f, "reserve_met", None),
-    )
 
 
 async def save_search(info: Ctx, input: SaveSearchInput) -> SaveSearchPayload:
@@ -42,7 +21,7 @@ async def save_search(info: Ctx, input: SaveSearchInput) -> SaveSearchPayload:
             viewer(info),
             input.name,
             input.query,
-            saved_filter(input.filter),
+            to_filter(input.filter),
             limit=deps.saved_search_limit,
         )
         return SaveSearchPayload(saved_search=SavedSearch.of(row))

@@ -19,6 +19,7 @@ from resolvers import feed as feed_r
 from resolvers import notifications as notifications_r
 from resolvers import retraction as retraction_r
 from resolvers import saved_searches as saved_searches_r
+from resolvers import search as search_r
 from resolvers import settlement as settlement_r
 from resolvers import subscriptions as subscriptions_r
 from schema.admin_types import (
@@ -65,7 +66,7 @@ class AuctionQueries:
 
 @strawberry.type
 class DiscoveryQueries:
-    search_auctions: SearchResult = strawberry.field(resolver=discovery_r.search_auctions)
+    search_auctions: SearchResult = strawberry.field(resolver=search_r.search_auctions)
     trending_auctions: list[Auction] = strawberry.field(resolver=discovery_r.trending_auctions)
     recommended_auctions: list[Auction] = strawberry.field(
         resolver=discovery_r.recommended_auctions

@@ -10,7 +10,8 @@ import strawberry
 from schema.enums import AuctionStatus, AuctionType, ItemCondition
 from schema.errors import UserError
 from schema.inputs import AuctionFilter
-from services.search.saved_searches import SavedFilter
+from services.catalog import AuctionFilter as StoredFilter
+from services.search.saved_searches import filter_from_json
 from storage.tables import SavedSearch as SavedSearchRow
 
 
@@ -28,7 +29,7 @@ class SavedSearchFilter:
     reserve_met: bool | None = None
 
     @classmethod
-    def of(cls, f: SavedFilter) -> SavedSearchFilter:
+    def of(cls, f: StoredFilter) -> SavedSearchFilter:
         return cls(
             category=f.category,
             types=list(f.types) if f.types else None,
@@ -60,7 +61,7 @@ class SavedSearch:
             id=strawberry.ID(str(row.id)),
             name=row.name,
             query=row.query,
-            filter=SavedSearchFilter.of(SavedFilter.from_json(row.filter)),
+            filter=SavedSearchFilter.of(filter_from_json(row.filter)),
             created_at=row.created_at,
         )
 

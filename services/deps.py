@@ -112,6 +112,8 @@ class Deps:
     # Search part (issue 16): the search index (services/search/port.py); None: search
     # answers NOT_AVAILABLE_YET (a tool that runs without one).
     search: SearchIndex | None = None
+    # How long a search's ordered results stay pageable (GAVEL_SEARCH_SNAPSHOT_TTL).
+    search_snapshot_seconds: int = 600
     # Saved searches and the category feed (issue 16 E): the per-user limit
     # (GAVEL_SAVED_SEARCH_LIMIT) and this process's auctionFeed source; None: no live feed.
     saved_search_limit: int = 50

@@ -37,7 +37,7 @@ from domain.errors import ValidationFailed
 from realtime.background import StopSignal, cancelling
 from services.deps import Deps
 from services.search.port import MAX_RESULTS, SearchRequest
-from services.search.saved_searches import SavedFilter, search_filter
+from services.search.saved_searches import filter_from_json, matching_filter
 from storage.notification_writer import NewNotification, add_notifications
 from storage.tables import SavedSearch
 
@@ -129,7 +129,7 @@ class SavedSearchMatcher:
         async for group in _searches_by_criteria(self.deps, latest):
             query, stored = group[0].query, group[0].filter
             try:
-                wanted = search_filter(SavedFilter.from_json(stored), now, ids)
+                wanted = matching_filter(filter_from_json(stored), now, ids)
             except (ValidationFailed, ValueError) as err:  # a taxonomy or enum since removed
                 log.warning("saved search %s cannot be matched: %s", group[0].id, err)
                 continue

@@ -2,162 +2,103 @@
 lists and deletes them; services/search/saved_search_matcher.py tells the owner once about
 each listing published afterwards that matches.
 
-The filter is stored as the API took it (`SavedFilter.to_json`: the API filter's field
-names, prices as decimal strings in major units) and turned into the index's
-`SearchFilter` when matching, by the same rules as the search's and browse's filters
-(`search_filter`): a category's whole subtree, price bounds on the shown price,
-"ending within" counted from the moment of matching.
+The filter is stored as the API took it (`filter_to_json`: the API filter's field names,
+prices as decimal strings in major units) and turned into the index's `SearchFilter`
+when matching by searchAuctions's own builder (services/search/query.py): a category's
+whole subtree, price bounds on the shown price, "ending within" counted from the moment
+of matching. Saving validates with the same builder, so a saved search is refused
+exactly when searchAuctions would refuse its query and filter.
 
-Errors (all `ValidationFailed` unless said): INVALID_INPUT (name blank or over 100
-characters, query over 200, control characters, DRAFT among the statuses, a negative
-endingWithinSeconds), UNKNOWN_CATEGORY, INVALID_AMOUNT (a negative or non-finite price
-bound), LIMIT_REACHED (the user has `limit` saved searches, GAVEL_SAVED_SEARCH_LIMIT),
-NOT_FOUND (deleting a search that is not the viewer's: whether it exists is not told).
+Errors (all `ValidationFailed` unless said): searchAuctions's (INVALID_INPUT,
+UNKNOWN_CATEGORY, INVALID_AMOUNT, NOT_SEARCHABLE for DRAFT, QUERY_TOO_LONG), INVALID_INPUT
+for a name blank, over 100 characters or with control characters, LIMIT_REACHED (the
+user has `limit` saved searches, GAVEL_SAVED_SEARCH_LIMIT), NOT_FOUND (deleting a search
+that is not the viewer's: whether it exists is not told).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, func
 from sqlmodel import col, select
 
-from domain.categories import check_category, subtree
+from domain.categories import check_category
 from domain.enums import AuctionStatus, AuctionType, ItemCondition
 from domain.errors import NotFound, ValidationFailed
 from domain.text import check_text
+from services.catalog import AuctionFilter
 from services.deps import Deps
-from services.search.port import SearchFilter, scaled_bound
+from services.search import query as query_rules
+from services.search.port import SearchFilter
 from storage.tables import SavedSearch, User
 
 NAME_CHARS = 100
-QUERY_CHARS = 200
-_LONGEST_WINDOW = 10 * 365 * 86400  # as browse: "ending within" beyond ten years is all
 
 
-@dataclass(frozen=True, slots=True)
-class SavedFilter:
-    """The filter of a saved search, as the API's `AuctionFilter` gives it. Empty lists
-    mean "any" (as browse reads them)."""
-
-    category: str | None = None
-    types: tuple[AuctionType, ...] | None = None
-    statuses: tuple[AuctionStatus, ...] | None = None
-    conditions: tuple[ItemCondition, ...] | None = None
-    min_price: Decimal | None = None  # major units of the auction's currency
-    max_price: Decimal | None = None
-    seller_id: uuid.UUID | None = None
-    ending_within_seconds: int | None = None
-    has_buy_now: bool | None = None
-    reserve_met: bool | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The stored form: only the fields given, under the API's names."""
-        data: dict[str, Any] = {
-            "category": self.category,
-            "types": [t.value for t in self.types] if self.types else None,
-            "statuses": [s.value for s in self.statuses] if self.statuses else None,
-            "conditions": [c.value for c in self.conditions] if self.conditions else None,
-            "minPrice": str(self.min_price) if self.min_price is not None else None,
-            "maxPrice": str(self.max_price) if self.max_price is not None else None,
-            "sellerId": str(self.seller_id) if self.seller_id else None,
-            "endingWithinSeconds": self.ending_within_seconds,
-            "hasBuyNow": self.has_buy_now,
-            "reserveMet": self.reserve_met,
-        }
-        return {k: v for k, v in data.items() if v is not None}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SavedFilter:
-        def decimal(name: str) -> Decimal | None:
-            value = data.get(name)
-            try:
-                return Decimal(value) if value is not None else None
-            except InvalidOperation:
-                raise ValidationFailed(f"stored {name} is not a number", field=name) from None
-
-        seller = data.get("sellerId")
-        return cls(
-            category=data.get("category"),
-            types=tuple(AuctionType(t) for t in data["types"]) if data.get("types") else None,
-            statuses=tuple(AuctionStatus(s) for s in data["statuses"])
-            if data.get("statuses")
-            else None,
-            conditions=tuple(ItemCondition(c) for c in data["conditions"])
-            if data.get("conditions")
-            else None,
-            min_price=decimal("minPrice"),
-            max_price=decimal("maxPrice"),
-            seller_id=uuid.UUID(seller) if seller else None,
-            ending_within_seconds=data.get("endingWithinSeconds"),
-            has_buy_now=data.get("hasBuyNow"),
-            reserve_met=data.get("reserveMet"),
-        )
+def filter_to_json(f: AuctionFilter) -> dict[str, Any]:
+    """The stored form of a filter: only the fields given, under the API's names."""
+    data: dict[str, Any] = {
+        "category": f.category,
+        "types": [t.value for t in f.types] if f.types else None,
+        "statuses": [s.value for s in f.statuses] if f.statuses else None,
+        "conditions": [c.value for c in f.conditions] if f.conditions else None,
+        "minPrice": str(f.min_price) if f.min_price is not None else None,
+        "maxPrice": str(f.max_price) if f.max_price is not None else None,
+        "sellerId": str(f.seller_id) if f.seller_id else None,
+        "endingWithinSeconds": f.ending_within_seconds,
+        "hasBuyNow": f.has_buy_now,
+        "reserveMet": f.reserve_met,
+    }
+    return {k: v for k, v in data.items() if v is not None}
 
 
-def search_filter(
-    f: SavedFilter, now: datetime, auction_ids: Sequence[uuid.UUID] | None = None
-) -> SearchFilter:
-    """The index's filter for `f` as of `now`, only among `auction_ids` when given.
-    Raises ValidationFailed as the module's docstring lists."""
-    statuses = f.statuses or None
-    if statuses and AuctionStatus.DRAFT in statuses:
-        raise ValidationFailed("drafts are never searchable", field="statuses")
-    for bound, name in ((f.min_price, "minPrice"), (f.max_price, "maxPrice")):
-        if bound is not None and (not bound.is_finite() or bound < 0):
-            raise ValidationFailed(
-                f"{name} must be a non-negative amount", code="INVALID_AMOUNT", field=name
-            )
-    ends_from = ends_until = None
-    if f.ending_within_seconds is not None:
-        if f.ending_within_seconds < 0:
-            raise ValidationFailed(
-                "endingWithinSeconds must not be negative", field="endingWithinSeconds"
-            )
-        ends_from = now
-        ends_until = now + timedelta(seconds=min(f.ending_within_seconds, _LONGEST_WINDOW))
-    base = SearchFilter()
-    return SearchFilter(
-        statuses=tuple(dict.fromkeys(statuses)) if statuses else base.statuses,
-        categories=subtree(f.category) if f.category else None,
-        types=tuple(dict.fromkeys(f.types)) if f.types else None,
-        conditions=tuple(dict.fromkeys(f.conditions)) if f.conditions else None,
-        min_price_scaled=scaled_bound(f.min_price, upper=False)
-        if f.min_price is not None
-        else None,
-        max_price_scaled=scaled_bound(f.max_price, upper=True) if f.max_price is not None else None,
-        seller_id=f.seller_id,
-        ends_from=ends_from,
-        ends_until=ends_until,
-        has_buy_now=f.has_buy_now,
-        reserve_met=f.reserve_met,
-        auction_ids=tuple(auction_ids) if auction_ids is not None else None,
+def filter_from_json(data: dict[str, Any]) -> AuctionFilter:
+    """The filter `filter_to_json` stored. Raises ValueError for a value no longer valid
+    (an enum member since removed)."""
+    seller = data.get("sellerId")
+    return AuctionFilter(
+        category=data.get("category"),
+        types=[AuctionType(t) for t in data.get("types") or ()] or None,
+        statuses=[AuctionStatus(s) for s in data.get("statuses") or ()] or None,
+        conditions=[ItemCondition(c) for c in data.get("conditions") or ()] or None,
+        min_price=Decimal(data["minPrice"]) if data.get("minPrice") is not None else None,
+        max_price=Decimal(data["maxPrice"]) if data.get("maxPrice") is not None else None,
+        seller_id=uuid.UUID(seller) if seller else None,
+        ending_within_seconds=data.get("endingWithinSeconds"),
+        has_buy_now=data.get("hasBuyNow"),
+        reserve_met=data.get("reserveMet"),
     )
+
+
+def matching_filter(
+    f: AuctionFilter, now: datetime, auction_ids: Sequence[uuid.UUID]
+) -> SearchFilter:
+    """The index's filter for a saved search as of `now`, among `auction_ids` only."""
+    return replace(query_rules.search_filter(f, now), auction_ids=tuple(auction_ids))
 
 
 def _clean(name: str, query: str | None) -> tuple[str, str | None]:
     name = check_text(name.strip(), "name")
     if not name or len(name) > NAME_CHARS:
         raise ValidationFailed(f"name must be 1 to {NAME_CHARS} characters", field="name")
-    text = check_text(query.strip(), "query") if query is not None else None
-    if text is not None and len(text) > QUERY_CHARS:
-        raise ValidationFailed(f"query must be at most {QUERY_CHARS} characters", field="query")
-    return name, text or None
+    text = query_rules.check_query(query)
+    return name, check_text(text, "query") if text is not None else None
 
 
 async def save_search(
-    deps: Deps, user: User, name: str, query: str | None, f: SavedFilter, *, limit: int
+    deps: Deps, user: User, name: str, query: str | None, f: AuctionFilter, *, limit: int
 ) -> SavedSearch:
     """Store a saved search of `user`; returns its row. Nothing is stored on an error."""
     name, text = _clean(name, query)
     if f.category:
         f = replace(f, category=check_category(f.category))  # stored as its slug
-    search_filter(f, deps.clock())  # the same checks as matching will apply
+    query_rules.search_filter(f, deps.clock())  # searchAuctions's checks, as matching's
     async with deps.uow() as uow:
         session = uow.session
         # The user's row lock orders concurrent saves: the count below is the count acted on.
@@ -174,7 +115,11 @@ async def save_search(
                 f"at most {limit} saved searches; delete one first", code="LIMIT_REACHED"
             )
         row = SavedSearch(
-            user_id=user.id, name=name, query=text, filter=f.to_json(), created_at=deps.clock()
+            user_id=user.id,
+            name=name,
+            query=text,
+            filter=filter_to_json(f),
+            created_at=deps.clock(),
         )
         session.add(row)
         await uow.commit()
