@@ -4,7 +4,7 @@ announced once per auction), and the trigger announcing every publish on
 pg_notify('gavel_auction_feed', '<auction id>:<category>:PUBLISHED')
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-30
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0013"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"  # 0009 on its own; after 0010 since i16-core is merged
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
