@@ -19,7 +19,7 @@ from sqlalchemy import text
 from services.search.documents import load_documents
 from services.search.saved_search_matcher import SavedSearchMatcher, dedupe_key
 from tests.conftest import GQL
-from tests.helpers import PUBLISH, Account, create_auction, register
+from tests.helpers import BID, PUBLISH, Account, create_auction, register
 
 SAVE = """
 mutation($input: SaveSearchInput!) {
@@ -201,3 +201,39 @@ async def test_a_listing_waits_until_it_is_indexed(gql: GQL, app: FastAPI):
     await _index(app, auction_id)
     await _matched(app, auction_id)
     assert [a for a, _ in await _matches(app, alice)] == [auction_id]
+
+
+async def test_a_sealed_auctions_hidden_bid_never_decides_a_match(gql: GQL, app: FastAPI):
+    seller = await register(gql, seller=True)
+    bidder, high, low = await register(gql), await register(gql), await register(gql)
+    await _save(gql, high, "sealed barometer", minPrice="500")
+    await _save(gql, low, "sealed barometer", maxPrice="150")
+    auction_id = await _listing(
+        gql,
+        seller,
+        title="Sealed barometer, aneroid",
+        category="antiques/clocks",
+        type="SEALED_FIRST_PRICE",
+        startingPrice="100.00",
+    )
+    await _index(app, auction_id)
+    body = await gql(BID, {"id": auction_id, "amount": "1000"}, token=bidder.token)
+    assert body["data"]["placeBid"]["__typename"] == "BidAccepted", body
+    deadline = time.monotonic() + 10
+    while True:  # the bid reaches PostgreSQL (the persister), then the index
+        async with app.state.engine.connect() as conn:
+            count = (
+                await conn.execute(
+                    text("SELECT bid_count FROM auctions WHERE id = :a"),
+                    {"a": uuid.UUID(auction_id)},
+                )
+            ).scalar()
+        if count == 1:
+            break
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    await _index(app, auction_id)
+    await _matched(app, auction_id)
+    # Only the public starting price counts: 1000 would have matched `high`, not `low`.
+    assert await _matches(app, high) == []
+    assert [a for a, _ in await _matches(app, low)] == [auction_id]
