@@ -7,9 +7,10 @@ listings the relevance tests look for. The same `n` and `seed` give the same row
 
 Rows are consistent the simplest way: an auction's `bid_count` and `current_price` are
 set on its row (no bid rows: searching reads only auctions and items); an ENDED auction
-has its outcome, a CANCELLED one its cancel time; sealed auctions keep their hidden
-highest bid in `current_price`, as the persister stores it, so privacy tests have a
-hidden amount to not reveal. Rows go in with PostgreSQL's COPY: 100,000 auctions take
+has its outcome, a CANCELLED one its cancel time. One deliberate departure: an
+open sealed auction keeps its highest (hidden) bid in `current_price`, where the
+persister leaves it empty until the end, so the privacy tests have an amount on the
+row that search must never reveal. Rows go in with PostgreSQL's COPY: 100,000 auctions take
 seconds.
 """
 
@@ -22,10 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.categories import CATEGORIES
 from domain.enums import AuctionStatus, AuctionType, ItemCondition
+from storage.tables import User
 
 CORPUS_NAMESPACE = uuid.UUID("0d9a4c55-77a4-4f1e-8a2b-5a6b1f3c9e21")
 SELLERS = 25
@@ -300,15 +303,15 @@ def corpus_rows(
     the known listings first."""
     rng = random.Random(seed)
     users = [
-        {
-            "id": corpus_id("user", s),
-            "username": f"corpus_seller_{s}",
-            "email": f"corpus_seller_{s}@gavel.test",
-            "password_hash": "!",  # no password logs in
-            "roles": ["BIDDER", "SELLER"],
-            "created_at": now - timedelta(days=90),
-            "updated_at": now - timedelta(days=90),
-        }
+        User(
+            id=corpus_id("user", s),
+            username=f"corpus_seller_{s}",
+            email=f"corpus_seller_{s}@gavel.test",
+            password_hash="!",  # no password logs in
+            roles=["BIDDER", "SELLER"],
+            created_at=now - timedelta(days=90),
+            updated_at=now - timedelta(days=90),
+        ).model_dump()
         for s in range(SELLERS)
     ]
     items: list[dict[str, Any]] = []
@@ -368,9 +371,7 @@ async def write_corpus(
         raw = await conn.get_raw_connection()
         copy = raw.driver_connection
         assert copy is not None
-        await copy.copy_records_to_table(
-            "users", records=[tuple(u.values()) for u in users], columns=list(users[0])
-        )
+        await conn.execute(insert(User.__table__).values(users))  # type: ignore[attr-defined]
         for start in range(0, n, ROWS_PER_COPY):
             part_items = items[start : start + ROWS_PER_COPY]
             part = auctions[start : start + ROWS_PER_COPY]
