@@ -245,3 +245,27 @@ async def test_sealed_bids_never_show_through_price_filters_sorts_or_facets(gql,
     # Its bid count is public (the API shows it too); its amount is not.
     node = (await search(gql, q=word, f={"types": ["SEALED_FIRST_PRICE"]}))["edges"][0]["node"]
     assert node["bidCount"] == 1 and node["currentPrice"] is None
+
+
+ODD_QUERIES = [
+    "'",
+    "\\",
+    "& | ! ( ) : * <-> ' \"",
+    "camera:* & !lens",
+    "the",  # stop words only: nothing matches
+    "the walnut",
+    "ünïcödé café",
+    "日本語 カメラ",
+    "🙂 turntable",
+    "x" * 200,
+    "supercalifragilisticexpialidociousnessly" * 5,
+    " ".join(["harpsichord"] * 15),  # more words than count
+    "1986 35mm f/2.8",
+    "   ",
+]
+
+
+@pytest.mark.parametrize("query", ODD_QUERIES)
+async def test_any_text_is_searchable_without_error(gql, query):
+    page = await search(gql, q=query, first=3)
+    assert page["totalCount"] >= 0
