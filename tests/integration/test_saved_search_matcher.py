@@ -173,34 +173,48 @@ async def test_a_listing_waits_until_it_is_indexed(gql: GQL, app: FastAPI):
     seller = await register(gql, seller=True)
     alice = await register(gql)
     await _save(gql, alice, "mahogany chessboard")
-    auction_id = await _listing(gql, seller, title="Mahogany chessboard", category="collectibles")
-    async with app.state.engine.connect() as conn:
+    engine = app.state.engine
+    draft = await create_auction(gql, seller, title="Mahogany chessboard", category="collectibles")
+    auction_id = uuid.UUID(draft["id"])
+    async with engine.connect() as conn:
         with_queue = (await conn.execute(text("SELECT to_regclass('search_pending')"))).scalar()
-    if with_queue is not None:  # the indexer's queue: matched once it left it
-        waiting = SavedSearchMatcher(app.state.deps, interval=1, index_delay=0)
-        async with app.state.engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "INSERT INTO search_pending (auction_id, queued_at)"
-                    " VALUES (:a, now()) ON CONFLICT DO NOTHING"
-                ),
-                {"a": uuid.UUID(auction_id)},
+    holder = await engine.connect()
+    try:
+        if with_queue is not None:
+            # The indexer's queue: the listing stays in it, locked, so no indexer takes it
+            # (they claim SKIP LOCKED) while the matcher still sees it waiting.
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO search_pending (auction_id, queued_at)"
+                        " VALUES (:a, now()) ON CONFLICT DO NOTHING"
+                    ),
+                    {"a": auction_id},
+                )
+            await holder.begin()
+            await holder.execute(
+                text("SELECT 1 FROM search_pending WHERE auction_id = :a FOR UPDATE"),
+                {"a": auction_id},
             )
-    else:  # no indexer's queue: matched only `index_delay` after publishing
-        waiting = SavedSearchMatcher(app.state.deps, interval=1, index_delay=30)
-    for _ in range(3):
-        await waiting.match_once()
-    assert await _queued(app, auction_id)
-    assert await _matches(app, alice) == []
-    if with_queue is not None:
-        async with app.state.engine.begin() as conn:
-            await conn.execute(
-                text("DELETE FROM search_pending WHERE auction_id = :a"),
-                {"a": uuid.UUID(auction_id)},
+            waiting = SavedSearchMatcher(app.state.deps, interval=1, index_delay=0)
+        else:  # no indexer's queue: matched only `index_delay` after publishing
+            waiting = SavedSearchMatcher(app.state.deps, interval=1, index_delay=30)
+        body = await gql(PUBLISH, {"id": str(auction_id)}, token=seller.token)
+        assert body["data"]["publishAuction"]["errors"] == [], body
+        for _ in range(3):
+            await waiting.match_once()
+        assert await _queued(app, str(auction_id))
+        assert await _matches(app, alice) == []
+        if with_queue is not None:
+            await holder.execute(
+                text("DELETE FROM search_pending WHERE auction_id = :a"), {"a": auction_id}
             )
-    await _index(app, auction_id)
-    await _matched(app, auction_id)
-    assert [a for a, _ in await _matches(app, alice)] == [auction_id]
+            await holder.commit()
+    finally:
+        await holder.close()
+    await _index(app, str(auction_id))
+    await _matched(app, str(auction_id))
+    assert [a for a, _ in await _matches(app, alice)] == [str(auction_id)]
 
 
 async def test_a_sealed_auctions_hidden_bid_never_decides_a_match(gql: GQL, app: FastAPI):
