@@ -1,5 +1,6 @@
 """`auctionFeed(category)` over real sockets (uvicorn in its own process):
-graphql-transport-ws, graphql-ws and server-sent events.
+graphql-transport-ws, graphql-ws and server-sent events; and a saved search's match
+pushed live on `myNotifications` by the server's matcher.
 
 Each test first proves its subscription is live with probe listings (the feed is live
 only: what is published before the server registered the subscriber never comes), then
@@ -12,18 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from adapters.search.postgres import PostgresSearchIndex
 from devservers.app_server import app_server
+from services.search.documents import load_documents
 from settings import Settings
+from storage.db import make_engine, make_session_factory
 from tests.conftest import GQL
-from tests.e2e.test_subscriptions import PROTOCOLS, TRANSPORT_WS, socket
+from tests.e2e.test_subscriptions import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, socket
 from tests.helpers import PUBLISH, Account, create_auction, iso, register
 
 FEED = """
@@ -187,3 +192,40 @@ async def test_an_unknown_category_is_refused_on_every_transport(server, transpo
         payload = await sub.next()
         errors = payload["errors"]
         assert errors[0]["extensions"]["code"] == "UNKNOWN_CATEGORY", payload
+
+
+NOTES = "subscription { myNotifications { kind auctionId message } }"
+SAVE = """
+mutation($input: SaveSearchInput!) {
+  saveSearch(input: $input) { savedSearch { id } errors { code } }
+}"""
+
+
+async def test_a_saved_search_match_is_pushed_live_on_my_notifications(server, gql, settings):
+    """The saved-search matcher of the server process tells the owner live. The test
+    writes the listing's document itself (as the freshness indexer does) so it does not
+    depend on which process indexes."""
+    seller = await register(gql, seller=True)
+    alice = await register(gql)
+    body = await gql(
+        SAVE, {"input": {"name": "kettles", "query": "enamel kettle"}}, token=alice.token
+    )
+    assert body["data"]["saveSearch"]["errors"] == [], body
+    engine = make_engine(settings.database_url or "", pool_size=2)
+    try:
+        async with socket(server, LEGACY_WS, {"authorization": f"Bearer {alice.token}"}) as sock:
+            await sock.subscribe("n", NOTES, {})
+            auction_id = await _publish(gql, seller, title="Enamel kettle, blue", category="home")
+            async with make_session_factory(engine)() as session:
+                documents, _ = await load_documents(
+                    session, [uuid.UUID(auction_id)], datetime.now(UTC)
+                )
+            await PostgresSearchIndex(engine).upsert(documents)
+            payload = await sock.result("n", wait=15)
+            assert payload["data"]["myNotifications"] == {
+                "kind": "SAVED_SEARCH_MATCH",
+                "auctionId": auction_id,
+                "message": 'A new listing matches your saved search "kettles".',
+            }
+    finally:
+        await engine.dispose()
