@@ -50,6 +50,7 @@ from background_loops import BackgroundLoops
 from domain.listing import ListingPolicy
 from domain.payments import PaymentGateway
 from realtime.account_states import AccountStates
+from realtime.auction_feed import AuctionFeed
 from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
 from realtime.events import Bus
 from realtime.lag import closer_lag, outbox_lag
@@ -64,12 +65,14 @@ from schema.graphiql import STATIC_PATH as GRAPHIQL_STATIC
 from schema.graphiql import asset as graphiql_asset
 from schema.live_delivery import LiveDelivery
 from schema.outage import OutageGuard
+from services import catalog
 from services.deps import Deps, Outbox
 from services.fraud.scorer import FraudScorer
 from services.fraud.sightings import sighting_key
 from services.limits import Rates, Throttle
 from services.notifications.email import EmailDispatch
 from services.notifications.ending_soon import EndingSoonJob
+from services.search.saved_search_matcher import SavedSearchMatcher
 from services.settlement import apply_gateway_event
 from services.settlement.worker import SettlementWorker
 from settings import ProductionConfigError, Settings, get_settings, production_problems
@@ -290,6 +293,21 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     # Search (issue 16): PostgreSQL's full-text index unless MEILI_URL names Meilisearch.
     deps.search = search_index = PostgresSearchIndex(engine)
     deps.search_snapshot_seconds = settings.search_snapshot_ttl
+    # Saved searches and the category feed (issue 16 E; docs/search.md): the matcher
+    # of new listings, and one LISTEN connection feeding auctionFeed's subscribers.
+    deps.saved_search_limit = settings.saved_search_limit
+    deps.auction_feed = auction_feed = AuctionFeed(
+        plain_dsn(settings.database_url),
+        partial(catalog.get_auction, deps, None),
+        queue_size=settings.auction_feed_queue,
+        reconnect_seconds=settings.notification_reconnect_seconds,
+    )
+    saved_search_matcher = SavedSearchMatcher(
+        deps,
+        interval=settings.saved_search_interval_seconds,
+        batch=settings.saved_search_batch,
+        index_delay=settings.saved_search_index_delay_seconds,
+    )
     # Fraud scoring reads persisted bids, never the bid path (services/fraud/scorer.py).
     fraud_scorer = FraudScorer(deps, settings.fraud_policy, interval=settings.fraud_poll_seconds)
     deps.media_dir.mkdir(parents=True, exist_ok=True)
@@ -341,10 +359,16 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             loops.add(type(job).__name__, job.run, job.stopping.set)
     if settings.fraud_scorer:
         loops.add("fraud-scorer", fraud_scorer.run, fraud_scorer.stopping.set)
+    loops.add("auction-feed", auction_feed.run, auction_feed.stop)
+    if settings.saved_search_matcher:
+        loops.add(
+            "saved-search-matcher", saved_search_matcher.run, saved_search_matcher.stopping.set
+        )
     media = MediaFiles(deps.media_dir)
     shutdown = GracefulShutdown(delay=settings.shutdown_delay_seconds)
     shutdown.on_stop(live.close)
     shutdown.on_stop(notification_feed.close)
+    shutdown.on_stop(auction_feed.close)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -267,6 +267,24 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=60, alias="GAVEL_NOTIFICATION_RECONNECT_SECONDS"
     )
 
+    # --- Saved searches and the category feed (issue 16 E; docs/search.md) -----------
+    # A user keeps at most this many saved searches (more: LIMIT_REACHED).
+    saved_search_limit: int = Field(default=50, ge=1, le=1000, alias="GAVEL_SAVED_SEARCH_LIMIT")
+    # Every app process runs the matcher (safe side by side) unless switched off; it
+    # looks for newly published listings this often, at most this many at a time.
+    saved_search_matcher: bool = Field(default=True, alias="GAVEL_SAVED_SEARCH_MATCHER")
+    saved_search_interval_seconds: float = Field(
+        default=1.0, gt=0, le=300, alias="GAVEL_SAVED_SEARCH_INTERVAL"
+    )
+    saved_search_batch: int = Field(default=200, ge=1, le=1000, alias="GAVEL_SAVED_SEARCH_BATCH")
+    # Only without the indexer's queue (search_pending): how long after publishing a
+    # listing is taken to be in the index.
+    saved_search_index_delay_seconds: float = Field(
+        default=2.0, ge=0, le=60, alias="GAVEL_SAVED_SEARCH_INDEX_DELAY"
+    )
+    # auctionFeed: events a subscriber may have waiting before it is cut off (SLOW_CONSUMER).
+    auction_feed_queue: int = Field(default=100, ge=1, le=10_000, alias="GAVEL_AUCTION_FEED_QUEUE")
+
     # --- Fraud scoring (domain/fraud, services/fraud; docs/fraud.md) ------------------
     # Every app process runs the scorer (off the bid path): it reads newly persisted bids
     # every GAVEL_FRAUD_POLL_SECONDS and scores the bidders they touch.

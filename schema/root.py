@@ -15,8 +15,10 @@ from resolvers import auctions as listing_r
 from resolvers import auth as auth_r
 from resolvers import bidding as bidding_r
 from resolvers import discovery as discovery_r
+from resolvers import feed as feed_r
 from resolvers import notifications as notifications_r
 from resolvers import retraction as retraction_r
+from resolvers import saved_searches as saved_searches_r
 from resolvers import search as search_r
 from resolvers import settlement as settlement_r
 from resolvers import subscriptions as subscriptions_r
@@ -37,6 +39,7 @@ from schema.notification_types import Notification, NotificationPreferencesPaylo
 from schema.payloads import AuthPayload, CreateAuctionPayload, SimplePayload
 from schema.permissions import IsAdmin, IsAuthenticated
 from schema.retraction_types import RetractBidPayload
+from schema.saved_search_types import SavedSearch, SaveSearchPayload
 from schema.settlement_payloads import DisputePayload, SetupIntentPayload, TransactionPayload
 from schema.settlement_types import DisputeConnection, Transaction
 from schema.user_types import User
@@ -67,6 +70,34 @@ class DiscoveryQueries:
     trending_auctions: list[Auction] = strawberry.field(resolver=discovery_r.trending_auctions)
     recommended_auctions: list[Auction] = strawberry.field(
         resolver=discovery_r.recommended_auctions
+    )
+
+
+# -- saved searches (issue 16 E; docs/search.md): the viewer's own, nobody else's -------
+
+
+@strawberry.type
+class SavedSearchQueries:
+    saved_searches: list[SavedSearch] = strawberry.field(
+        resolver=saved_searches_r.my_saved_searches,
+        permission_classes=signed_in,
+        description="The viewer's saved searches, newest first.",
+    )
+
+
+@strawberry.type
+class SavedSearchMutations:
+    save_search: SaveSearchPayload = strawberry.mutation(
+        resolver=saved_searches_r.save_search,
+        permission_classes=signed_in,
+        description="Save a query plus filter (validated as searchAuctions's); each listing "
+        "published afterwards that matches it notifies once (SAVED_SEARCH_MATCH). Codes: "
+        "INVALID_INPUT, UNKNOWN_CATEGORY, INVALID_AMOUNT, LIMIT_REACHED.",
+    )
+    delete_saved_search: SimplePayload = strawberry.mutation(
+        resolver=saved_searches_r.delete_saved_search,
+        permission_classes=signed_in,
+        description="Delete one of the viewer's saved searches (NOT_FOUND if not theirs).",
     )
 
 
@@ -298,7 +329,15 @@ class AdminMutations:
 
 
 Query = merge_types(
-    "Query", (AccountQueries, AuctionQueries, DiscoveryQueries, SettlementQueries, AdminQueries)
+    "Query",
+    (
+        AccountQueries,
+        AuctionQueries,
+        DiscoveryQueries,
+        SettlementQueries,
+        AdminQueries,
+        SavedSearchQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -310,6 +349,7 @@ Mutation = merge_types(
         AfterSaleMutations,
         SettlementMutations,
         AdminMutations,
+        SavedSearchMutations,
     ),
 )
 
@@ -334,9 +374,13 @@ class Subscription:
         async for note in notifications_r.my_notifications(info, since_sequence):
             yield note
 
-    @strawberry.subscription
+    @strawberry.subscription(
+        description="Auctions of a category's subtree (all without one) as they are "
+        "published and as they enter the ending-soon window (GAVEL_ENDING_SOON_SECONDS); "
+        "live only, nothing replayed. UNKNOWN_CATEGORY for an unknown category."
+    )
     async def auction_feed(
         self, info: Info[GavelContext, Any], category: str | None = None
     ) -> AsyncGenerator[Auction]:
-        async for auction in discovery_r.auction_feed(info, category):
+        async for auction in feed_r.auction_feed(info, category):
             yield auction

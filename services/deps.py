@@ -28,6 +28,7 @@ from domain.listing import ListingPolicy
 from domain.payments import PaymentGateway
 from domain.settlement import SettlementPolicy
 from realtime.account_states import AccountStates
+from realtime.auction_feed import AuctionFeed
 from realtime.events import Bus
 from realtime.notification_feed import NotificationFeed
 from realtime.slots import AuctionSlots
@@ -113,3 +114,7 @@ class Deps:
     search: SearchIndex | None = None
     # How long a search's ordered results stay pageable (GAVEL_SEARCH_SNAPSHOT_TTL).
     search_snapshot_seconds: int = 600
+    # Saved searches and the category feed (issue 16 E): the per-user limit
+    # (GAVEL_SAVED_SEARCH_LIMIT) and this process's auctionFeed source; None: no live feed.
+    saved_search_limit: int = 50
+    auction_feed: AuctionFeed | None = None

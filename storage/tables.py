@@ -367,6 +367,7 @@ from storage.auth_tables import PasswordResetToken as PasswordResetToken  # noqa
 # Settlement's tables live in their own module; importing them here registers them in
 # SQLModel.metadata (Alembic, tests) and keeps `tables.Transaction` working.
 from storage.notification_tables import NotificationCounter as NotificationCounter  # noqa: E402
+from storage.saved_search_tables import SavedSearchQueue as SavedSearchQueue  # noqa: E402
 from storage.settlement_tables import (  # noqa: E402
     TRANSACTION_STEPS as TRANSACTION_STEPS,
 )

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import text
 
+from realtime.auction_feed import announce_ending_soon
 from realtime.background import StopSignal, cancelling
 from services.deps import Deps
 from storage.notification_writer import NewNotification, add_notifications
@@ -54,8 +55,11 @@ async def notify_ending_soon(deps: Deps, lead: timedelta, *, limit: int = 1000) 
     now: datetime = deps.clock()
     async with deps.uow() as uow:
         conn = await uow.session.connection()
+        # The category feed's ENDING_SOON (auctionFeed), decided by the same window.
+        await announce_ending_soon(conn, now, now + lead, limit=limit)
         due = (await conn.execute(_DUE, {"now": now, "until": now + lead, "limit": limit})).all()
         if not due:
+            await uow.commit()
             return 0
         added = await add_notifications(
             uow.session,
