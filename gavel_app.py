@@ -43,6 +43,7 @@ from adapters.signed_media import SignedMedia
 from adapters.stripe_gateway import build_gateway
 from adapters.stripe_webhook import stripe_webhook_endpoint
 from adapters.tokens import TokenService
+from adapters.trending_redis import RedisTrending
 from adapters.verify_email_page import VerifyEmailPage
 from adapters.ws_limits import LiveConnections, WebSocketConnectionLimit
 from background_loops import BackgroundLoops
@@ -69,6 +70,7 @@ from services.fraud.sightings import sighting_key
 from services.limits import Rates, Throttle
 from services.notifications.email import EmailDispatch
 from services.notifications.ending_soon import EndingSoonJob
+from services.search.trending import ActivityRecorder
 from services.settlement import apply_gateway_event
 from services.settlement.worker import SettlementWorker
 from settings import ProductionConfigError, Settings, get_settings, production_problems
@@ -268,6 +270,10 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         payments=payments,
         fast_hash=fast_hash,
     )
+    # Discovery (issue 16): trending activity, bids recorded once the persister committed.
+    deps.activity = ActivityRecorder(RedisTrending(redis, settings.trending_policy), deps)
+    deps.recommend_min_co_bidders = settings.recommend_min_co_bidders
+    persister.after_commit.append(deps.activity.persisted)
     scheduler = Scheduler(sessions, slots, persister, bus, clock=deps.clock)
     # Subscriptions: one live feed per auction, shared by its subscribers (realtime/feed.py).
     live = LiveDelivery(EventSource(slots=slots, uow=sessions, bus=bus))

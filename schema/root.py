@@ -35,6 +35,7 @@ from schema.mfa_types import MfaEnabledPayload, MfaEnrollmentPayload, RecoveryCo
 from schema.notification_types import Notification, NotificationPreferencesPayload
 from schema.payloads import AuthPayload, CreateAuctionPayload, SimplePayload
 from schema.permissions import IsAdmin, IsAuthenticated
+from schema.recommendation_types import Recommendation
 from schema.retraction_types import RetractBidPayload
 from schema.settlement_payloads import DisputePayload, SetupIntentPayload, TransactionPayload
 from schema.settlement_types import DisputeConnection, Transaction
@@ -63,9 +64,19 @@ class AuctionQueries:
 @strawberry.type
 class DiscoveryQueries:
     search_auctions: SearchResult = strawberry.field(resolver=discovery_r.search_auctions)
-    trending_auctions: list[Auction] = strawberry.field(resolver=discovery_r.trending_auctions)
+    trending_auctions: list[Auction] = strawberry.field(
+        resolver=discovery_r.trending_auctions,
+        description="Live auctions with the most recent activity (bids, watches, views; "
+        "time-decayed), in a category's subtree if given.",
+    )
     recommended_auctions: list[Auction] = strawberry.field(
-        resolver=discovery_r.recommended_auctions
+        resolver=discovery_r.recommended_auctions,
+        description="The `recommendations`' auctions, without reasons.",
+    )
+    recommendations: list[Recommendation] = strawberry.field(
+        resolver=discovery_r.recommendations_for_viewer,
+        description="Auctions for the viewer, each with its reason: co-bidding, similar "
+        "items, trending. Anonymous viewers get trending and popular ones.",
     )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from adapters.client_address import Network
 from adapters.images import ImageStore
@@ -35,6 +35,9 @@ from services.limits import Throttle
 from services.search.port import SearchIndex
 from services.user_cache import UserCache
 from storage.uow import UnitOfWorkFactory
+
+if TYPE_CHECKING:  # the recorder's module uses Deps
+    from services.search.trending import ActivityRecorder
 
 
 def utcnow() -> datetime:
@@ -111,3 +114,8 @@ class Deps:
     # Search part (issue 16): the search index (services/search/port.py); None: search
     # answers NOT_AVAILABLE_YET (a tool that runs without one).
     search: SearchIndex | None = None
+    # Discovery part (issue 16): trending activity and its scores
+    # (services/search/trending.py); None: nothing recorded, trending lists are empty.
+    activity: ActivityRecorder | None = None
+    # Recommendations: a co-bidding pick needs at least this many distinct co-bidders.
+    recommend_min_co_bidders: int = 1
