@@ -55,7 +55,7 @@ async def test_token_limit(gql):
 
 
 async def test_features_of_later_issues_say_so(gql):
-    body = await gql("{ trendingAuctions { id } }")
+    body = await gql("{ searchAuctions { totalCount } }")
     assert body["errors"][0]["extensions"]["code"] == "NOT_AVAILABLE_YET"
     assert "not available yet" in body["errors"][0]["message"]
 
