@@ -48,7 +48,7 @@ def test_kept_sums_rank_like_the_decayed_scores_whatever_the_epoch(a, b, shift):
     now = 11 * HALF_LIFE
 
     def reference(acts: list[tuple[float, float]]) -> float:
-        return sum(w * 0.5 ** ((now - t) / HALF_LIFE) for w, t in acts)
+        return float(sum(w * 0.5 ** ((now - t) / HALF_LIFE) for w, t in acts))
 
     for epoch in (0.0, shift):
         kept_a = sum(increment(w, t, epoch, HALF_LIFE) for w, t in a)
