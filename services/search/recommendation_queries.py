@@ -33,8 +33,8 @@ class Seed:
 
 
 async def _rows(uow: UnitOfWork, sql: str, params: dict[str, Any]) -> Sequence[Any]:
-    result = await uow.session.execute(text(sql), params)
-    return result.all()
+    connection = await uow.session.connection()
+    return (await connection.execute(text(sql), params)).all()
 
 
 async def bid_auctions(uow: UnitOfWork, viewer_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
@@ -52,7 +52,7 @@ async def bid_auctions(uow: UnitOfWork, viewer_id: uuid.UUID, limit: int) -> lis
 async def watched(uow: UnitOfWork, viewer_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
     rows = await _rows(
         uow,
-        "SELECT auction_id FROM watches WHERE user_id = :viewer"
+        "SELECT auction_id FROM watchlist WHERE user_id = :viewer"
         " ORDER BY created_at DESC LIMIT :limit",
         {"viewer": viewer_id, "limit": limit},
     )

@@ -4,7 +4,8 @@
 In priority order: co-bidding ("bidders on X also bid on this", from the viewer's bids),
 similar items (same category as what the viewer bid on, watched or viewed, closest by
 title words), then trending, then popular. Every pick is a live (SCHEDULED or ACTIVE)
-auction that is not the viewer's own listing nor one they already bid on, listed once.
+auction that is not the viewer's own listing nor one they already bid on, watch or
+recently viewed, listed once.
 Each reason is derived from the viewer's own activity only. An anonymous viewer gets the
 trending and popular picks (no personal data is involved).
 """
@@ -45,7 +46,8 @@ async def recommend(
         return []
     now = deps.clock()
     personal: list[Sequence[Pick]] = []
-    bid_on: list[uuid.UUID] = []
+    # Already known to the viewer: what they bid on, watch or recently viewed.
+    known: list[uuid.UUID] = []
     if viewer is not None:
         viewed = (
             await deps.activity.store.recent_views(viewer.id, SEEDS)
@@ -57,20 +59,20 @@ async def recommend(
             co = await q.co_bidding(
                 uow, viewer.id, now, limit=size, min_bidders=deps.recommend_min_co_bidders
             )
-            seeds = _seeds(viewed, await q.watched(uow, viewer.id, SEEDS), bid_on)
-            similar = await q.similar_items(
-                uow, viewer.id, seeds, [*bid_on, *(s.auction_id for s in seeds)], now, limit=size
-            )
+            watched = await q.watched(uow, viewer.id, SEEDS)
+            known = [*bid_on, *watched, *viewed]
+            seeds = _seeds(viewed, watched, bid_on)
+            similar = await q.similar_items(uow, viewer.id, seeds, known, now, limit=size)
         personal = [co, similar]
     viewer_id = viewer.id if viewer is not None else None
     hot = await trending_auctions(deps, None, min(size * 2, max_page), max_page)
     trending = [Pick(a.id, RecommendationReason.TRENDING) for a in hot if a.seller_id != viewer_id]
-    picks = merge_picks([*personal, trending], bid_on, size)
+    picks = merge_picks([*personal, trending], known, size)
     async with deps.uow() as uow:
         if len(picks) < size:
-            taken = [*bid_on, *(p.auction_id for p in picks)]
+            taken = [*known, *(p.auction_id for p in picks)]
             fill = await q.popular(uow, viewer_id, taken, now, limit=size - len(picks))
-            picks = merge_picks([picks, fill], bid_on, size)
+            picks = merge_picks([picks, fill], known, size)
         rows = await _live(uow, [p.auction_id for p in picks])
     return [
         Recommendation(rows[p.auction_id], p.reason, p.explanation)
