@@ -238,22 +238,31 @@ async def fresh_database(server_url: str) -> str:
     return f"{base}/{name}"
 
 
-async def run_on(server_url: str, redis_url: str, data_dir: Path, history: History) -> Scores:
-    """Load `history` less its held-out bids into a fresh database and evaluate it."""
+async def run_on(server_url: str, redis_url: str, data_dir: Path, history: History) -> list[Scores]:
+    """Load `history` less its held-out bids into a fresh database and evaluate it: as
+    the API runs, then with co-bidding off (similar items of the user's bid-on auctions,
+    then popular: what a user known only by watches and views gets)."""
     url = await fresh_database(server_url)
     await asyncio.to_thread(migrate, url)
     engine = make_engine(url)
     redis = aioredis.from_url(redis_url, decode_responses=True)
     try:
         settings = Settings(
-            DATABASE_URL=url, REDIS_URL=redis_url, GAVEL_JWT_SECRET="e" * 48, GAVEL_DATA_DIR=data_dir
+            DATABASE_URL=url,
+            REDIS_URL=redis_url,
+            GAVEL_JWT_SECRET="e" * 48,
+            GAVEL_DATA_DIR=data_dir,
         )
         deps = build_deps(
             settings, UnitOfWorkFactory(make_session_factory(engine)), AuctionSlots(redis)
         )
         split = hold_out(history)
         await load(deps, split.history)
-        return await evaluate(deps, split)
+        full = await evaluate(deps, split)
+        deps.recommend_min_co_bidders = 10**9
+        similar_only = await evaluate(deps, split)
+        similar_only.history += " (co-bidding off)"
+        return [full, similar_only]
     finally:
         await redis.aclose()
         await engine.dispose()
@@ -272,12 +281,17 @@ async def main(which: str) -> str:
     now = datetime.now(UTC)
     histories = {"seeded": seeded_history, "synthetic": synthetic_history}
     chosen = list(histories) if which == "both" else [which]
-    with tempfile.TemporaryDirectory(prefix="gavel-receval-") as tmp:
-        with embedded_stack(Path(tmp), durable=False) as urls:
-            results = [
-                await run_on(urls.database_url, urls.redis_url, Path(tmp), histories[h](now))
-                for h in chosen
-            ]
+    with (
+        tempfile.TemporaryDirectory(prefix="gavel-receval-") as tmp,
+        embedded_stack(Path(tmp), durable=False) as urls,
+    ):
+        results = [
+            scores
+            for h in chosen
+            for scores in await run_on(
+                urls.database_url, urls.redis_url, Path(tmp), histories[h](now)
+            )
+        ]
     return report(results)
 
 
