@@ -343,6 +343,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             loops.add(type(job).__name__, job.run, job.stopping.set)
     if settings.fraud_scorer:
         loops.add("fraud-scorer", fraud_scorer.run, fraud_scorer.stopping.set)
+    # Discovery: trending rebuilt from PostgreSQL once, when Redis holds no score.
+    loops.add("trending-warm-start", deps.activity.warm_start_once, lambda: None)
     media = MediaFiles(deps.media_dir)
     shutdown = GracefulShutdown(delay=settings.shutdown_delay_seconds)
     shutdown.on_stop(live.close)

@@ -68,6 +68,14 @@ return 1
 """
 
 
+# KEYS: epoch, claim   ARGV: ttl. 1: this process rebuilds; 0: scores exist or another does.
+_CLAIM_WARM_START = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', tonumber(ARGV[1])) then return 1 end
+return 0
+"""
+
+
 class RedisTrending:
     """The trending sorted sets; `now` arguments are Unix seconds."""
 
@@ -77,6 +85,7 @@ class RedisTrending:
         self.prefix = prefix
         self._record = redis.register_script(_RECORD)
         self._rebase = redis.register_script(_REBASE)
+        self._claim = redis.register_script(_CLAIM_WARM_START)
 
     def key(self, category: str | None) -> str:
         return f"{self.prefix}:all" if category is None else f"{self.prefix}:cat:{category}"
@@ -123,6 +132,12 @@ class RedisTrending:
             await self.rebase(now)
             outcome = int(await self._record(keys=keys, args=args))
         return outcome == 1
+
+    async def claim_warm_start(self, ttl_seconds: int) -> bool:
+        """True for one caller while no score exists (a new or emptied Redis): that one
+        rebuilds the scores from the history; others within `ttl_seconds` do not."""
+        keys = [self.epoch_key, f"{self.prefix}:warm-start"]
+        return bool(await self._claim(keys=keys, args=[ttl_seconds]))
 
     async def rebase(self, now: float) -> None:
         """Scale every set to an epoch of `now` (the order is unchanged)."""

@@ -15,8 +15,10 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
+from datetime import timedelta
 from typing import Protocol
 
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from domain.categories import check_category, subtree
@@ -31,6 +33,9 @@ log = logging.getLogger("gavel.trending")
 LIVE = (AuctionStatus.SCHEDULED.value, AuctionStatus.ACTIVE.value)
 CATEGORY_CACHE_SIZE = 10_000
 READ_ROUNDS = 4  # chunks of candidates read before giving up on filling a page
+# A warm start reads this many half-lives of history (older activity weighs < 1/16).
+WARM_START_HALF_LIVES = 4
+WARM_START_AUCTIONS = 10_000
 
 
 class TrendingStore(Protocol):
@@ -56,6 +61,8 @@ class TrendingStore(Protocol):
     ) -> None: ...
 
     async def recent_views(self, user_id: uuid.UUID, count: int) -> list[uuid.UUID]: ...
+
+    async def claim_warm_start(self, ttl_seconds: int) -> bool: ...
 
 
 class ActivityRecorder:
@@ -159,6 +166,62 @@ class ActivityRecorder:
             )
         except Exception:
             log.exception("trending: %s of %s not recorded", activity.value, auction.id)
+
+    async def warm_start_once(self) -> None:
+        """`warm_start` as a background task of the app: a failure is logged, no more."""
+        try:
+            await self.warm_start()
+        except Exception:
+            log.exception("trending: warm start failed; scores build up from new activity")
+
+    async def warm_start(self) -> int:
+        """Rebuild the scores of bids and watches from PostgreSQL when Redis has none (a
+        new or emptied Redis: the demo's seeded history, a lost cache); views are not
+        stored there and start afresh. One process does it (the others see the claim).
+        Returns how many auctions were scored."""
+        policy = self.store.policy
+        horizon = WARM_START_HALF_LIVES * policy.half_life_seconds
+        if not await self.store.claim_warm_start(int(horizon)):
+            return 0
+        now = self.deps.clock()
+        async with self.deps.uow() as uow:
+            connection = await uow.session.connection()
+            rows = (
+                await connection.execute(
+                    text(_WARM_START),
+                    {
+                        "now": now,
+                        "since": now - timedelta(seconds=horizon),
+                        "half_life": policy.half_life_seconds,
+                        "bid": policy.bid_weight,
+                        "watch": policy.watch_weight,
+                        "limit": WARM_START_AUCTIONS,
+                    },
+                )
+            ).all()
+        for auction_id, category, weight in rows:
+            # The decayed sum as of now, recorded now: the same score as if each bid
+            # and watch had been recorded when it happened.
+            await self.store.record(auction_id, category_chain(category), weight, now.timestamp())
+        log.info("trending: %d auctions scored from the stored history", len(rows))
+        return len(rows)
+
+
+# Each persisted bid and watch of a live auction in the horizon, decayed to now.
+_WARM_START = """
+SELECT a.id, i.category, sum(w.weight * power(2, -extract(epoch FROM (:now - w.at)) / :half_life))
+FROM (
+    SELECT auction_id, placed_at AS at, CAST(:bid AS float8) AS weight FROM bids
+    WHERE voided_at IS NULL AND placed_at > :since
+    UNION ALL
+    SELECT auction_id, created_at, CAST(:watch AS float8) FROM watchlist WHERE created_at > :since
+) w
+JOIN auctions a ON a.id = w.auction_id JOIN items i ON i.id = a.item_id
+WHERE a.status IN ('SCHEDULED', 'ACTIVE') AND w.at <= :now
+GROUP BY a.id, i.category
+ORDER BY 3 DESC
+LIMIT :limit
+"""
 
 
 async def trending_auctions(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,6 +16,9 @@ from adapters.trending_redis import RECENT_VIEWS_KEPT, RedisTrending
 from devservers.cluster import EmbeddedCluster
 from devservers.stack import StackUrls
 from domain.discovery import TrendingPolicy, increment
+from services.search.trending import ActivityRecorder
+from storage.tables import Bid, User, Watch
+from tests.helpers import live_english_auction
 
 HALF_LIFE = 100.0
 T0 = 1_700_000_000.0
@@ -145,3 +149,49 @@ async def test_the_scripts_run_unchanged_on_a_cluster(cluster):
         assert await store.recent_views(b, 5) == [a]
     finally:
         await client.aclose()
+
+
+async def test_a_warm_start_rebuilds_bids_and_watches_from_postgresql_once(app):
+    """A new or emptied Redis: the scores of the stored history's bids and watches,
+    decayed to now, as if each had been recorded when it happened; only once."""
+    deps = app.state.deps
+    half_life = 3600.0
+    store = RedisTrending(
+        app.state.redis,
+        TrendingPolicy(half_life_seconds=half_life, bid_weight=5, watch_weight=3),
+        prefix=f"test:{{tr-{uuid.uuid4().hex}}}",
+    )
+    recorder = ActivityRecorder(store, deps)
+    seller, bidder = new_user(), new_user()
+    async with deps.uow() as uow:
+        uow.session.add_all([seller, bidder])
+        await uow.commit()
+    auction = await live_english_auction(app, seller)
+    now = datetime.now(UTC)
+    async with deps.uow() as uow:
+        for sequence, age in ((1, half_life), (2, 0.0)):
+            uow.session.add(
+                Bid(
+                    auction_id=auction.id,
+                    bidder_id=bidder.id,
+                    sequence=sequence,
+                    amount=100 * sequence,
+                    currency="USD",
+                    placed_at=now - timedelta(seconds=age),
+                )
+            )
+        uow.session.add(Watch(user_id=bidder.id, auction_id=auction.id, created_at=now))
+        await uow.commit()
+
+    assert await recorder.warm_start() >= 1
+    expected = 5 * (0.5 + 1) + 3
+    at = datetime.now(UTC).timestamp()
+    assert (await store.scores(None, at))[auction.id] == pytest.approx(expected, rel=1e-3)
+    assert (await store.scores("collectibles", at))[auction.id] == pytest.approx(expected, rel=1e-3)
+    assert await recorder.warm_start() == 0  # the scores exist: nothing counted twice
+    assert (await store.scores(None, at))[auction.id] == pytest.approx(expected, rel=1e-3)
+
+
+def new_user() -> User:
+    name = f"t{uuid.uuid4().hex[:12]}"
+    return User(username=name, email=f"{name}@example.com", password_hash="-")
