@@ -64,14 +64,9 @@ class AuctionQueries:
 @strawberry.type
 class DiscoveryQueries:
     search_auctions: SearchResult = strawberry.field(resolver=discovery_r.search_auctions)
-    trending_auctions: list[Auction] = strawberry.field(
-        resolver=discovery_r.trending_auctions,
-        description="Live auctions with the most recent activity (bids, watches, views; "
-        "time-decayed), in a category's subtree if given.",
-    )
+    trending_auctions: list[Auction] = strawberry.field(resolver=discovery_r.trending_auctions)
     recommended_auctions: list[Auction] = strawberry.field(
-        resolver=discovery_r.recommended_auctions,
-        description="The `recommendations`' auctions, without reasons.",
+        resolver=discovery_r.recommended_auctions
     )
     recommendations: list[Recommendation] = strawberry.field(
         resolver=discovery_r.recommendations_for_viewer,
