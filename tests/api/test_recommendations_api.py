@@ -37,7 +37,7 @@ def by_id(picks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture
-async def co_bidding(gql) -> dict[str, Any]:
+async def co_bidding(gql, app) -> dict[str, Any]:
     """The viewer bid on `leica`; two others bid on it and on `hassel`, one of them also
     on `rollei`, on the viewer's own `mine` and on a sealed auction; the viewer also bid
     on a sealed auction whose other bidder bid on `via_sealed`."""
@@ -63,6 +63,8 @@ async def co_bidding(gql) -> dict[str, Any]:
     third = await register(gql)
     await bid(gql, third, sealed_mine, "150")
     await bid(gql, third, via_sealed, "100")
+    # Recommendations read bids from PostgreSQL: let the persister write them first.
+    await app.state.persister.drain()
     return {
         "viewer": viewer,
         "seller": seller,
@@ -107,7 +109,7 @@ async def test_ended_or_cancelled_auctions_are_never_recommended(gql, co_bidding
     assert all(p["auction"]["status"] in ("SCHEDULED", "ACTIVE") for p in picks)
 
 
-async def test_another_user_sees_nothing_of_the_viewers_activity(gql, co_bidding):
+async def test_another_user_sees_nothing_of_the_viewers_activity(gql, app, co_bidding):
     """Someone else gets no pick or sentence derived from the viewer's bids, watches or
     views, even when bidding on the same co-bid auctions."""
     c = co_bidding
@@ -119,6 +121,7 @@ async def test_another_user_sees_nothing_of_the_viewers_activity(gql, co_bidding
     assert not any(c["word"] in p["explanation"] for p in picks)
     # The stranger's own bid on a co-bid auction explains only the stranger's own picks.
     await bid(gql, stranger, c["hassel"], "200")
+    await app.state.persister.drain()
     picks = await recommend(gql, stranger, first=50)
     assert not any(c["word"] in p["explanation"] for p in picks)
     assert all(
