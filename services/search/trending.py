@@ -11,6 +11,7 @@ never fails the request or the persister.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections import OrderedDict
@@ -116,14 +117,17 @@ class ActivityRecorder:
             known = await self.categories({*bids, *finished})
             weight = self.store.policy.weight(Activity.BID)
             now = self._now()
-            for auction_id, count in bids.items():
-                if auction_id in finished or auction_id not in known:
-                    continue
-                chain = category_chain(known[auction_id])
-                await self.store.record(auction_id, chain, weight * count, now)
+            # One round trip per auction, sent together.
+            await asyncio.gather(
+                *(
+                    self.store.record(a, category_chain(known[a]), weight * count, now)
+                    for a, count in bids.items()
+                    if a not in finished and a in known
+                ),
+                *(self.store.forget([a], category_chain(known[a])) for a in finished if a in known),
+            )
             for auction_id in finished:
-                if auction_id in known:
-                    await self.store.forget([auction_id], category_chain(known[auction_id]))
+                self._categories.pop(auction_id, None)
         except Exception:
             log.exception("trending: persisted bids not recorded")
 
