@@ -226,15 +226,20 @@ def migrate(url: str) -> None:
     command.upgrade(config, "head")
 
 
+async def _on_server(server_url: str, statement: str) -> None:
+    base, _, _ = server_url.rpartition("/")
+    conn = await asyncpg.connect(f"{base}/postgres".replace("+asyncpg", ""))
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
 async def fresh_database(server_url: str) -> str:
     """A new, empty database on the server of `server_url` (never an existing one)."""
     base, _, _ = server_url.rpartition("/")
     name = f"gavel_receval_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(f"{base}/postgres".replace("+asyncpg", ""))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+    await _on_server(server_url, f'CREATE DATABASE "{name}"')
     return f"{base}/{name}"
 
 
@@ -266,6 +271,8 @@ async def run_on(server_url: str, redis_url: str, data_dir: Path, history: Histo
     finally:
         await redis.aclose()
         await engine.dispose()
+        name = url.rpartition("/")[2]
+        await _on_server(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def report(results: Sequence[Scores]) -> str:
