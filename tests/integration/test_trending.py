@@ -195,3 +195,22 @@ async def test_a_warm_start_rebuilds_bids_and_watches_from_postgresql_once(app):
 def new_user() -> User:
     name = f"t{uuid.uuid4().hex[:12]}"
     return User(username=name, email=f"{name}@example.com", password_hash="-")
+
+
+async def test_an_unreachable_redis_never_fails_the_view_watch_or_persister(app, caplog):
+    """Recording is best effort: the request (or the persister's pass) goes on."""
+    deps = app.state.deps
+    dead = aioredis.from_url("redis://127.0.0.1:1", decode_responses=True)
+    recorder = ActivityRecorder(RedisTrending(dead, policy()), deps)
+    seller, viewer = new_user(), new_user()
+    async with deps.uow() as uow:
+        uow.session.add_all([seller, viewer])
+        await uow.commit()
+    auction = await live_english_auction(app, seller)
+    try:
+        await recorder.viewed(auction, viewer, "203.0.113.9")
+        await recorder.watched(auction, viewer)
+        await recorder.bids_persisted({auction.id: 2}, set())
+    finally:
+        await dead.aclose()
+    assert sum("not recorded" in r.getMessage() for r in caplog.records) == 3
