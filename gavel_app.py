@@ -44,6 +44,7 @@ from adapters.signed_media import SignedMedia
 from adapters.stripe_gateway import build_gateway
 from adapters.stripe_webhook import stripe_webhook_endpoint
 from adapters.tokens import TokenService
+from adapters.trending_redis import RedisTrending
 from adapters.verify_email_page import VerifyEmailPage
 from adapters.ws_limits import LiveConnections, WebSocketConnectionLimit
 from background_loops import BackgroundLoops
@@ -73,6 +74,7 @@ from services.limits import Rates, Throttle
 from services.notifications.email import EmailDispatch
 from services.notifications.ending_soon import EndingSoonJob
 from services.search.saved_search_matcher import SavedSearchMatcher
+from services.search.trending import ActivityRecorder
 from services.settlement import apply_gateway_event
 from services.settlement.worker import SettlementWorker
 from settings import ProductionConfigError, Settings, get_settings, production_problems
@@ -272,6 +274,10 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         payments=payments,
         fast_hash=fast_hash,
     )
+    # Discovery (issue 16): trending activity, bids recorded once the persister committed.
+    deps.activity = ActivityRecorder(RedisTrending(redis, settings.trending_policy), deps)
+    deps.recommend_min_co_bidders = settings.recommend_min_co_bidders
+    persister.after_commit.append(deps.activity.persisted)
     scheduler = Scheduler(sessions, slots, persister, bus, clock=deps.clock)
     # Subscriptions: one live feed per auction, shared by its subscribers (realtime/feed.py).
     live = LiveDelivery(EventSource(slots=slots, uow=sessions, bus=bus))
@@ -364,6 +370,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         loops.add(
             "saved-search-matcher", saved_search_matcher.run, saved_search_matcher.stopping.set
         )
+    # Discovery: trending rebuilt from PostgreSQL once, when Redis holds no score.
+    loops.add("trending-warm-start", deps.activity.warm_start_once, lambda: None)
     media = MediaFiles(deps.media_dir)
     shutdown = GracefulShutdown(delay=settings.shutdown_delay_seconds)
     shutdown.on_stop(live.close)

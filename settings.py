@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.rate_limits import Rate
+from domain.discovery import TrendingPolicy
 from domain.fraud.rules import FraudPolicy
 from domain.settlement import SettlementPolicy, bps_from_percent
 
@@ -364,6 +365,33 @@ class Settings(BaseSettings):
             reputation_prior_mean=self.reputation_prior_mean,
             reputation_prior_weight=self.reputation_prior_weight,
             shipping_window=timedelta(seconds=self.shipping_window_seconds),
+        )
+
+    # --- Discovery: trending and recommendations (services/search/trending.py,
+    # services/search/recommendations.py; docs/search.md "Trending") ------------------
+    # A bid, a new watcher or a distinct view adds its weight to the auction's trending
+    # score; every contribution halves each GAVEL_TRENDING_HALF_LIFE seconds.
+    trending_half_life_seconds: float = Field(
+        default=6 * 3600.0, gt=0, alias="GAVEL_TRENDING_HALF_LIFE"
+    )
+    trending_bid_weight: float = Field(default=5.0, ge=0, alias="GAVEL_TRENDING_BID_WEIGHT")
+    trending_watch_weight: float = Field(default=3.0, ge=0, alias="GAVEL_TRENDING_WATCH_WEIGHT")
+    trending_view_weight: float = Field(default=1.0, ge=0, alias="GAVEL_TRENDING_VIEW_WEIGHT")
+    # One viewer's views of one auction count once within this many seconds.
+    trending_view_dedupe_seconds: int = Field(
+        default=1800, ge=1, alias="GAVEL_TRENDING_VIEW_DEDUPE_SECONDS"
+    )
+    # "Bidders on X also bid on Y" needs at least this many distinct co-bidders on Y.
+    recommend_min_co_bidders: int = Field(default=1, ge=1, alias="GAVEL_RECOMMEND_MIN_CO_BIDDERS")
+
+    @property
+    def trending_policy(self) -> TrendingPolicy:
+        return TrendingPolicy(
+            half_life_seconds=self.trending_half_life_seconds,
+            bid_weight=self.trending_bid_weight,
+            watch_weight=self.trending_watch_weight,
+            view_weight=self.trending_view_weight,
+            view_dedupe_seconds=self.trending_view_dedupe_seconds,
         )
 
     # --- Payments: Stripe (adapters/stripe_gateway.py, adapters/stripe_webhook.py) -----

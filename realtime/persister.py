@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from adapters import metrics
@@ -26,6 +26,9 @@ from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger("gavel.persister")
 SWEEP_CHUNK = 50  # auctions read per pipeline
+# Told what was just committed (each auction with its events written), after the commit
+# and the acknowledgement; a listener's failure is logged and changes nothing here.
+CommitListener = Callable[[list[tuple[uuid.UUID, list[AnyEvent]]]], Awaitable[None]]
 
 
 class Persister:
@@ -50,6 +53,7 @@ class Persister:
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self.stopping = StopSignal()
+        self.after_commit: list[CommitListener] = []
 
     def stop(self) -> None:
         self.stopping.set()
@@ -140,11 +144,13 @@ class Persister:
         together, in one transaction of a few multi-row statements; an auction whose
         events include its end or cancellation goes through `_persist` on its own."""
         ongoing: list[tuple[uuid.UUID, list[AnyEvent]]] = []
+        committed: list[tuple[uuid.UUID, list[AnyEvent]]] = []
         written = 0
         for member, entries in batches:
             events = events_of(entries)
             if any(e.final for e in events):
                 written += await self._persist(member, entries, events)
+                committed.append((uuid.UUID(member), events))
             else:
                 ongoing.append((uuid.UUID(member), events))
         if ongoing:
@@ -154,7 +160,16 @@ class Persister:
             done = {str(a) for a, _ in ongoing}
             await self.streams.ack([(m, entries) for m, entries in batches if m in done])
             written += sum(len(events) for _, events in ongoing)
+            committed.extend(ongoing)
+        await self._tell(committed)
         return written
+
+    async def _tell(self, committed: list[tuple[uuid.UUID, list[AnyEvent]]]) -> None:
+        for listener in self.after_commit if committed else ():
+            try:
+                await listener(committed)
+            except Exception:
+                log.exception("a commit listener failed")
 
     async def _persist(self, member: str, entries: list[Entry], events: list[AnyEvent]) -> int:
         """Write one auction's `events` (read from `entries`) in a transaction of its own."""

@@ -19,7 +19,7 @@ from schema.payloads import CreateAuctionPayload, SimplePayload
 from services import catalog, listings
 from services.listings import ImageUpload
 
-from .common import as_payload, parse_id, viewer
+from .common import as_payload, client_ip, parse_id, viewer
 
 
 def _failed(error: object) -> CreateAuctionPayload:
@@ -125,7 +125,10 @@ async def unwatch_auction(info: Ctx, auction_id: strawberry.ID) -> SimplePayload
 
 
 async def auction(info: Ctx, id: strawberry.ID) -> Auction | None:
-    row = await catalog.get_auction(info.context.deps, info.context.viewer, parse_id(id))
+    deps, who = info.context.deps, info.context.viewer
+    row = await catalog.get_auction(deps, who, parse_id(id))
+    if row is not None and deps.activity is not None:
+        await deps.activity.viewed(row, who, client_ip(info))
     return Auction(row=row) if row is not None else None
 
 

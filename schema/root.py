@@ -38,6 +38,7 @@ from schema.mfa_types import MfaEnabledPayload, MfaEnrollmentPayload, RecoveryCo
 from schema.notification_types import Notification, NotificationPreferencesPayload
 from schema.payloads import AuthPayload, CreateAuctionPayload, SimplePayload
 from schema.permissions import IsAdmin, IsAuthenticated
+from schema.recommendation_types import Recommendation
 from schema.retraction_types import RetractBidPayload
 from schema.saved_search_types import SavedSearch, SaveSearchPayload
 from schema.settlement_payloads import DisputePayload, SetupIntentPayload, TransactionPayload
@@ -70,6 +71,11 @@ class DiscoveryQueries:
     trending_auctions: list[Auction] = strawberry.field(resolver=discovery_r.trending_auctions)
     recommended_auctions: list[Auction] = strawberry.field(
         resolver=discovery_r.recommended_auctions
+    )
+    recommendations: list[Recommendation] = strawberry.field(
+        resolver=discovery_r.recommendations_for_viewer,
+        description="Auctions for the viewer, each with its reason: co-bidding, similar "
+        "items, trending. Anonymous viewers get trending and popular ones.",
     )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from adapters.client_address import Network
 from adapters.images import ImageStore
@@ -36,6 +36,9 @@ from services.limits import Throttle
 from services.search.port import SearchIndex
 from services.user_cache import UserCache
 from storage.uow import UnitOfWorkFactory
+
+if TYPE_CHECKING:  # the recorder's module uses Deps
+    from services.search.trending import ActivityRecorder
 
 
 def utcnow() -> datetime:
@@ -118,3 +121,8 @@ class Deps:
     # (GAVEL_SAVED_SEARCH_LIMIT) and this process's auctionFeed source; None: no live feed.
     saved_search_limit: int = 50
     auction_feed: AuctionFeed | None = None
+    # Discovery part (issue 16): trending activity and its scores
+    # (services/search/trending.py); None: nothing recorded, trending lists are empty.
+    activity: ActivityRecorder | None = None
+    # Recommendations: a co-bidding pick needs at least this many distinct co-bidders.
+    recommend_min_co_bidders: int = 1

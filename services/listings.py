@@ -370,12 +370,14 @@ async def watch(deps: Deps, actor: User, auction_id: uuid.UUID) -> None:
             auction.status == AuctionStatus.DRAFT.value and auction.seller_id != actor.id
         ):
             raise NotFound("no such auction", field="auctionId")
-        await uow.session.exec(
+        added = await uow.session.exec(
             insert(Watch)
             .values(user_id=actor.id, auction_id=auction_id, created_at=deps.clock())
             .on_conflict_do_nothing()
         )
         await uow.commit()
+    if added.rowcount and deps.activity is not None:  # a new watcher raises trending
+        await deps.activity.watched(auction, actor)
 
 
 async def unwatch(deps: Deps, actor: User, auction_id: uuid.UUID) -> None:

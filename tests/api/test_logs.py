@@ -105,7 +105,7 @@ async def test_a_request_id_is_made_when_none_or_an_unusable_one_is_sent(client,
         ("{ nope }", {}, "GRAPHQL_VALIDATION_FAILED"),
         ("{ categories ", {}, "GRAPHQL_PARSE_FAILED"),
         ("query($n: Int!) { auctions(first: $n) { totalCount } }", {"n": "x"}, "INVALID_INPUT"),
-        ("{ trendingAuctions { id } }", {}, "NOT_AVAILABLE_YET"),
+        ('{ trendingAuctions(category: "nope") { id } }', {}, "UNKNOWN_CATEGORY"),
         ("query A { categories } query B { categories }", {}, "OPERATION_NAME_REQUIRED"),
     ],
 )

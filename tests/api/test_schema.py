@@ -54,12 +54,6 @@ async def test_token_limit(gql):
     assert body["errors"] and "token" in body["errors"][0]["message"].lower()
 
 
-async def test_features_of_later_issues_say_so(gql):
-    body = await gql("{ trendingAuctions { id } }")
-    assert body["errors"][0]["extensions"]["code"] == "NOT_AVAILABLE_YET"
-    assert "not available yet" in body["errors"][0]["message"]
-
-
 async def test_unexpected_errors_are_masked_and_logged(caplog):
     import strawberry
 

@@ -123,7 +123,7 @@ def test_client_errors_leave_no_traceback(live):
         "{ nope }",
         "{ categories ",
         "mutation { becomeSeller { ok } }",
-        "{ trendingAuctions { id } }",
+        '{ trendingAuctions(category: "nope") { id } }',
         '{ auction(id: "not-an-id") { id } }',
     ]
     for document in documents:
