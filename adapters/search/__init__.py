@@ -1,0 +1,1 @@
+"""Search index adapters: implementations of services/search/port.py's `SearchIndex`."""
