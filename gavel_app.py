@@ -37,6 +37,7 @@ from adapters.metrics import CONTENT_TYPE, Reading, exposition
 from adapters.passwords import PasswordHasher
 from adapters.rate_limits import Rate, RedisBuckets
 from adapters.request_id import RequestIdMiddleware
+from adapters.search.meilisearch import meili_index_of
 from adapters.security_headers import SecurityHeaders
 from adapters.shutdown import GracefulShutdown
 from adapters.signed_media import SignedMedia
@@ -268,6 +269,9 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         payments=payments,
         fast_hash=fast_hash,
     )
+    # --- Search on Meilisearch when MEILI_URL is set (docs/search.md "Meilisearch").
+    if (meili := meili_index_of(settings)) is not None:
+        deps.search = meili
     scheduler = Scheduler(sessions, slots, persister, bus, clock=deps.clock)
     # Subscriptions: one live feed per auction, shared by its subscribers (realtime/feed.py).
     live = LiveDelivery(EventSource(slots=slots, uow=sessions, bus=bus))
@@ -359,6 +363,9 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
                     [node_url(settings.redis_url or "", n.host, n.port) for n in redis.get_nodes()]
                 )
         await bus.connect()
+        if deps.search is not None:
+            # Creates the index and applies its settings from code (idempotent).
+            await deps.search.prepare()
         loops.start()
         try:
             with shutdown.signals():  # SIGTERM/SIGINT: unready, then streams end
@@ -380,6 +387,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
                 # Not lost: the outbox keeps them; the next process to start writes them.
                 log.exception("final drain failed; events stay in the Redis outbox")
             await bus.disconnect()
+            if deps.search is not None:
+                await deps.search.close()
             await payments.aclose()
             await redis.aclose()
             await engine.dispose()

@@ -3,9 +3,10 @@
 The official client is synchronous (requests): every call runs in a worker thread
 (`asyncio.to_thread`), never on the event loop. Writes are tasks on the server; each
 write waits for its task (`wait_for_task`, GAVEL_MEILI_TASK_TIMEOUT) so that what it wrote
-is visible to searches on return, as the port requires; a failed task raises
-`MeiliTaskFailed`. An unreachable or timed-out server (and a 502/503/504 from a proxy in
-front of it) raises `services.unavailable.Unavailable`: the API answers UNAVAILABLE.
+is visible to searches on return, as the port requires. A failed task raises
+`MeiliTaskFailed`, an error answer `MeiliRefused` (configuration errors). An unreachable
+or timed-out server, and a 502/503/504 from a proxy in front of it, raises
+`services.unavailable.Unavailable`: the API answers UNAVAILABLE.
 
 Settings (adapters/search/meili_settings.py), documents (meili_documents.py), filters,
 sorts and the facet plan (meili_queries.py) live beside this module.
@@ -59,6 +60,17 @@ class MeiliTaskFailed(RuntimeError):
             f"Meilisearch task {task.uid} ({task.type}) {task.status}: "
             f"{error.get('code')}: {error.get('message')}"
         )
+
+
+class MeiliRefused(RuntimeError):
+    """Meilisearch answered a request with an error: a wrong key, a missing index, a bug
+    of ours. Not an outage, so raised without the client's cause (a requests error, an
+    OSError, would read as one in services/unavailable.py): a configuration error."""
+
+    def __init__(self, err: MeilisearchApiError) -> None:
+        self.code = err.code
+        self.status_code = err.status_code
+        super().__init__(f"Meilisearch refused a request ({err.status_code} {err.code}): {err}")
 
 
 class MeiliSearchIndex:
@@ -148,7 +160,7 @@ class MeiliSearchIndex:
         index = self._client.index(self.index_uid)
         try:
             stats = await self._run(index.get_stats)
-        except MeilisearchApiError as err:
+        except MeiliRefused as err:
             if err.code == "index_not_found":
                 return 0
             raise
@@ -167,7 +179,7 @@ class MeiliSearchIndex:
         except MeilisearchApiError as err:
             if err.status_code in _GATEWAY_DOWN:
                 raise Unavailable("the search engine is unavailable; retry shortly") from err
-            raise
+            raise MeiliRefused(err) from None
 
     def _write(self, start: Callable[[], TaskInfo]) -> Task:
         """Start a write and wait until searches see it (sync, in the worker thread)."""
