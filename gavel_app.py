@@ -38,6 +38,7 @@ from adapters.passwords import PasswordHasher
 from adapters.rate_limits import Rate, RedisBuckets
 from adapters.request_id import RequestIdMiddleware
 from adapters.search.meilisearch import meili_index_of
+from adapters.search.postgres import PostgresSearchIndex
 from adapters.security_headers import SecurityHeaders
 from adapters.shutdown import GracefulShutdown
 from adapters.signed_media import SignedMedia
@@ -70,6 +71,7 @@ from services.fraud.sightings import sighting_key
 from services.limits import Rates, Throttle
 from services.notifications.email import EmailDispatch
 from services.notifications.ending_soon import EndingSoonJob
+from services.search.port import SearchIndex
 from services.settlement import apply_gateway_event
 from services.settlement.worker import SettlementWorker
 from settings import ProductionConfigError, Settings, get_settings, production_problems
@@ -269,9 +271,6 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         payments=payments,
         fast_hash=fast_hash,
     )
-    # --- Search on Meilisearch when MEILI_URL is set (docs/search.md "Meilisearch").
-    if (meili := meili_index_of(settings)) is not None:
-        deps.search = meili
     scheduler = Scheduler(sessions, slots, persister, bus, clock=deps.clock)
     # Subscriptions: one live feed per auction, shared by its subscribers (realtime/feed.py).
     live = LiveDelivery(EventSource(slots=slots, uow=sessions, bus=bus))
@@ -290,6 +289,11 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         ),
         EmailDispatch(deps, interval=settings.notification_job_interval_seconds),
     ]
+    # Search (issue 16): PostgreSQL's full-text index unless MEILI_URL names Meilisearch
+    # (adapters/search/meilisearch.py; docs/search.md "Meilisearch").
+    search_index: SearchIndex = meili_index_of(settings) or PostgresSearchIndex(engine)
+    deps.search = search_index
+    deps.search_snapshot_seconds = settings.search_snapshot_ttl
     # Fraud scoring reads persisted bids, never the bid path (services/fraud/scorer.py).
     fraud_scorer = FraudScorer(deps, settings.fraud_policy, interval=settings.fraud_poll_seconds)
     deps.media_dir.mkdir(parents=True, exist_ok=True)
@@ -363,9 +367,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
                     [node_url(settings.redis_url or "", n.host, n.port) for n in redis.get_nodes()]
                 )
         await bus.connect()
-        if deps.search is not None:
-            # Creates the index and applies its settings from code (idempotent).
-            await deps.search.prepare()
+        # Creates the index and applies its settings from code (idempotent).
+        await search_index.prepare()
         loops.start()
         try:
             with shutdown.signals():  # SIGTERM/SIGINT: unready, then streams end
@@ -387,9 +390,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
                 # Not lost: the outbox keeps them; the next process to start writes them.
                 log.exception("final drain failed; events stay in the Redis outbox")
             await bus.disconnect()
-            if deps.search is not None:
-                await deps.search.close()
             await payments.aclose()
+            await search_index.close()
             await redis.aclose()
             await engine.dispose()
             deps.hasher.close()

@@ -1,1 +1,1 @@
-"""Search index adapters: implementations of services/search/port.py's `SearchIndex`."""
+"""Search index adapters (services/search/port.py): PostgreSQL, Meilisearch."""
