@@ -86,10 +86,13 @@ class MeiliSearchIndex:
         index: str = "auctions",
         timeout_seconds: int = 5,
         task_timeout_seconds: float = 30.0,
+        temporary: bool = False,
     ) -> None:
+        """`temporary`: close() deletes the index (a test's throwaway index)."""
         self._client = meilisearch.Client(url, api_key, timeout=timeout_seconds)
         self.index_uid = index
         self._task_timeout_ms = max(1, int(task_timeout_seconds * 1000))
+        self._temporary = temporary
 
     async def prepare(self) -> None:
         """Create the index (primary key `auction_id`) if missing, then apply the settings
@@ -167,7 +170,10 @@ class MeiliSearchIndex:
         return stats.number_of_documents
 
     async def close(self) -> None:
-        """Nothing to release: the client opens a connection per request."""
+        """Nothing to release (the client opens a connection per request); a temporary
+        index is deleted."""
+        if self._temporary:
+            await self._run(self._write, lambda: self._client.delete_index(self.index_uid))
 
     # --- in the worker thread ------------------------------------------------------
 
