@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from adapters.search.meili_documents import PRIMARY_KEY, epoch_ms
-from domain.enums import AuctionSort
+from domain.enums import AuctionSort, AuctionType, ItemCondition
 from services.search.port import Facets, SearchAnswer, SearchFilter, SearchRequest
 
 _TIE = f"{PRIMARY_KEY}:asc"
@@ -186,6 +186,19 @@ def plan(index_uid: str, request: SearchRequest) -> FacetPlan:
     return FacetPlan(main=main, per_facet=per_facet)
 
 
+_CASED = {
+    Facet.TYPE: {t.value.lower(): t.value for t in AuctionType},
+    Facet.CONDITION: {c.value.lower(): c.value for c in ItemCondition},
+}
+
+
+def _canonical(facet: Facet, value: str) -> str:
+    """A facet value as the API names it: Meilisearch compares facet strings without
+    case, and a server may answer them in another case than the documents hold."""
+    known = _CASED.get(facet)
+    return known.get(value.lower(), value) if known else value
+
+
 def answer_of(
     request: SearchRequest, search_plan: FacetPlan, results: Sequence[Mapping[str, Any]]
 ) -> SearchAnswer:
@@ -202,7 +215,10 @@ def answer_of(
     for query, result in zip(search_plan.queries, answers, strict=True):
         distribution = (result or {}).get("facetDistribution") or {}
         for facet in query.facets:
-            counts[facet] = {str(k): int(v) for k, v in distribution.get(facet.value, {}).items()}
+            counts[facet] = {
+                _canonical(facet, str(k)): int(v)
+                for k, v in distribution.get(facet.value, {}).items()
+            }
     return SearchAnswer(
         ids=ids,
         total=total,

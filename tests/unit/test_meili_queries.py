@@ -317,3 +317,23 @@ def test_an_unsent_query_answers_nothing_and_no_facets_when_none_were_asked():
     plain = SearchRequest(text="x", filter=SearchFilter())
     only = answer_of(plain, plan("auctions", plain), [{"hits": [], "totalHits": 0}])
     assert only.facets is None
+
+
+def test_facet_values_come_back_as_the_api_names_them_whatever_their_case():
+    request = SearchRequest(text=None, filter=SearchFilter(), facets=True)
+    search_plan = plan("auctions", request)
+    results = [
+        {
+            "hits": [],
+            "totalHits": 3,
+            "facetDistribution": {
+                "category_path": {"cameras": 3},
+                "type": {"english": 2, "Dutch": 1},
+                "condition": {"like_new": 3},
+            },
+        }
+    ]
+    facets = answer_of(request, search_plan, results).facets
+    assert facets == Facets(
+        category={"cameras": 3}, type={"ENGLISH": 2, "DUTCH": 1}, condition={"LIKE_NEW": 3}
+    )
