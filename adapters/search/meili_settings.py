@@ -10,7 +10,9 @@ Why each is what it is:
   every match (as on PostgreSQL) and relevance only ranks within equal sort keys; without
   a sort the rule does nothing. A final `auction_id:asc` breaks the remaining ties, as the
   port wants (`SearchAnswer`: ties by auction id ascending).
-- pagination: a search answers at most `MAX_RESULTS` ids (the port's limit).
+- pagination: `maxTotalHits` far above any catalogue. The server caps the `totalHits` it
+  reports at this setting, and the port's total counts every match; the ids a search
+  answers stay bounded by the query's `hitsPerPage` (at most the port's `MAX_RESULTS`).
 - faceting: enough values per facet for every category, sorted by count.
 """
 
@@ -21,7 +23,6 @@ from typing import Any
 
 from adapters.search.meili_documents import PRIMARY_KEY
 from domain.categories import CATEGORIES
-from services.search.port import MAX_RESULTS
 
 SEARCHABLE = ["title", "description"]
 FILTERABLE = [
@@ -48,6 +49,8 @@ RANKING_RULES = [
 ]
 ONE_TYPO_FROM = 5
 TWO_TYPOS_FROM = 9
+# The server's cap on a reported total (see the module docstring), not on ids returned.
+MAX_TOTAL_HITS = 1_000_000_000
 # Headroom over today's taxonomy: a category added later still gets its count.
 MAX_VALUES_PER_FACET = max(1000, len(CATEGORIES))
 
@@ -67,7 +70,7 @@ def index_settings() -> dict[str, Any]:
             "enabled": True,
             "minWordSizeForTypos": {"oneTypo": ONE_TYPO_FROM, "twoTypos": TWO_TYPOS_FROM},
         },
-        "pagination": {"maxTotalHits": MAX_RESULTS},
+        "pagination": {"maxTotalHits": MAX_TOTAL_HITS},
         "faceting": {
             "maxValuesPerFacet": MAX_VALUES_PER_FACET,
             "sortFacetValuesBy": {"*": "count"},
