@@ -11,6 +11,7 @@ ids, a total of 0 and empty facet counts (see `FacetPlan`).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from adapters.search.meili_documents import PRIMARY_KEY, epoch_ms
 from domain.enums import AuctionSort, AuctionType, ItemCondition
 from services.search.port import Facets, SearchAnswer, SearchFilter, SearchRequest
 
+_WORD = re.compile(r"[^\W_]+")
+# Meilisearch ignores query words after the 10th; the PostgreSQL backend does the same.
+MAX_QUERY_WORDS = 10
 _TIE = f"{PRIMARY_KEY}:asc"
 SORTS: dict[AuctionSort, list[str]] = {
     AuctionSort.ENDING_SOON: ["ends_at_ms:asc", _TIE],
@@ -110,7 +114,10 @@ def sort_of(request: SearchRequest) -> list[str] | None:
 
 
 def _words(request: SearchRequest) -> str:
-    return (request.text or "").strip()
+    """The query's words (runs of letters and digits, the first MAX_QUERY_WORDS) joined by
+    spaces: Meilisearch reads `"..."` as a phrase and `-word` as "without word", which
+    the API does not offer (nor does the PostgreSQL backend); only words reach it."""
+    return " ".join(_WORD.findall((request.text or "").casefold())[:MAX_QUERY_WORDS])
 
 
 def _own_filter(search_filter: SearchFilter, facet: Facet) -> object:

@@ -222,7 +222,7 @@ def test_each_sort_maps_to_its_key_then_the_id(sort: AuctionSort, expected: list
 def test_relevance_ranks_words_and_without_words_falls_back_to_newly_listed():
     with_words = SearchRequest(text=" vintge camra ", filter=SearchFilter())
     assert sort_of(with_words) is None  # the index's ranking rules
-    for blank in (None, "", "   "):
+    for blank in (None, "", "   ", '"" - -- !?'):
         request = SearchRequest(text=blank, filter=SearchFilter())
         assert sort_of(request) == SORTS[AuctionSort.NEWLY_LISTED]
 
@@ -243,6 +243,22 @@ def test_without_facets_one_query_gives_ids_and_total():
         "hitsPerPage": 25,
         "attributesToRetrieve": ["auction_id"],
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "sent"),
+    [
+        ("Walnut  Turntable", "walnut turntable"),
+        ('"walnut turntable"', "walnut turntable"),  # no phrase search
+        ("-walnut turntable", "walnut turntable"),  # no negation
+        ("e-mail, ünïcødé_x", "e mail ünïcødé x"),
+        (" ".join(f"w{i}" for i in range(14)), " ".join(f"w{i}" for i in range(10))),
+        ("?!", ""),  # no words: everything matches
+    ],
+)
+def test_only_plain_words_reach_meilisearch(text: str, sent: str):
+    body = plan("auctions", SearchRequest(text=text, filter=SearchFilter())).main.body
+    assert body is not None and body["q"] == sent
 
 
 def test_facets_without_filters_of_their_own_come_with_the_main_query():
