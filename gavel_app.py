@@ -74,6 +74,7 @@ from services.notifications.ending_soon import EndingSoonJob
 from services.search.port import SearchIndex
 from services.settlement import apply_gateway_event
 from services.settlement.worker import SettlementWorker
+from services.unavailable import Unavailable
 from settings import ProductionConfigError, Settings, get_settings, production_problems
 from storage.db import make_engine, make_session_factory
 from storage.uow import UnitOfWorkFactory
@@ -368,7 +369,12 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
                 )
         await bus.connect()
         # Creates the index and applies its settings from code (idempotent).
-        await search_index.prepare()
+        try:
+            await search_index.prepare()
+        except Unavailable:
+            # Search being down must not keep auctions from running: searches answer
+            # UNAVAILABLE until it is back, and the index prepares itself then.
+            log.warning("search (%s) is unavailable at start-up", search_index.name)
         loops.start()
         try:
             with shutdown.signals():  # SIGTERM/SIGINT: unready, then streams end

@@ -93,21 +93,33 @@ class MeiliSearchIndex:
         self.index_uid = index
         self._task_timeout_ms = max(1, int(task_timeout_seconds * 1000))
         self._temporary = temporary
+        self._prepared = False
 
     async def prepare(self) -> None:
         """Create the index (primary key `auction_id`) if missing, then apply the settings
-        that differ from meili_settings.index_settings() (nothing when all match)."""
+        that differ from meili_settings.index_settings() (nothing when all match). Until
+        it has succeeded once, every other call tries it first: a server that was down
+        at start-up gets its index and settings when it is back."""
         await self._run(self._prepare, self.index_uid)
+        self._prepared = True
+
+    async def _ready(self) -> None:
+        if not self._prepared:
+            await self.prepare()
 
     async def upsert(self, documents: Sequence[SearchDocument]) -> None:
         if not documents:
             return
+        await self._ready()
         bodies = [body_of(d) for d in documents]
         index = self._client.index(self.index_uid)
         add = partial(index.add_documents, bodies, primary_key=PRIMARY_KEY)
         await self._run(self._write, add)
 
     async def delete(self, auction_ids: Sequence[uuid.UUID]) -> None:
+        if not auction_ids:
+            return
+        await self._ready()
         index = self._client.index(self.index_uid)
         for start in range(0, len(auction_ids), _DELETE_CHUNK):
             expression = ids_clause(auction_ids[start : start + _DELETE_CHUNK])
@@ -120,6 +132,7 @@ class MeiliSearchIndex:
         bodies = [q.body for q in search_plan.queries if q.body is not None]
         results: list[dict[str, Any]] = []
         if bodies:
+            await self._ready()
             answer = await self._run(self._client.multi_search, bodies)
             results = answer["results"]
         return answer_of(request, search_plan, results)
@@ -160,6 +173,7 @@ class MeiliSearchIndex:
 
     async def count(self) -> int:
         """Documents in the live index (its stats; 0 when the index does not exist)."""
+        await self._ready()
         index = self._client.index(self.index_uid)
         try:
             stats = await self._run(index.get_stats)
