@@ -476,4 +476,17 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append("REDIS_URL is not set")
     if settings.stripe_api_key is None or not settings.stripe_api_key.get_secret_value():
         problems.append("STRIPE_API_KEY is not set (the Stripe emulator is for development)")
+    if settings.meili_url and (problem := _meili_key_problem(settings.meili_api_key)):
+        problems.append(problem)
     return problems
+
+
+def _meili_key_problem(key: SecretStr | None) -> str | None:
+    """A Meilisearch server in production runs with a master key (16 bytes at least), so
+    search without one only fails later, on every call."""
+    value = key.get_secret_value().strip() if key is not None else ""
+    if not value:
+        return "MEILI_API_KEY is not set while MEILI_URL is"
+    if "change_me" in value.lower():
+        return "MEILI_API_KEY is still the .env.example placeholder"
+    return None
