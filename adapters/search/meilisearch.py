@@ -47,7 +47,9 @@ T = TypeVar("T")
 _GATEWAY_DOWN = {502, 503, 504}
 # Deleting by an id filter: ids per filter expression (keeps each request small).
 _DELETE_CHUNK = 500
-_POLL_MS = 10  # how often a write polls its task: well inside the 1 s freshness budget
+# How often a write polls its task: from 5 ms, doubling up to 200 ms.
+_FIRST_POLL_SECONDS = 0.005
+_LAST_POLL_SECONDS = 0.2
 
 
 class MeiliTaskFailed(RuntimeError):
@@ -146,9 +148,9 @@ class MeiliSearchIndex:
         before the swap deletes the half-built index and leaves the live one as it was."""
         await self.prepare()  # the swap needs a live index
         build = f"{self.index_uid}_build_{time.time_ns() // 1_000_000}"
-        await self._run(self._prepare, build)
         written = 0
         try:
+            await self._run(self._prepare, build)
             index = self._client.index(build)
             async for batch in batches:
                 if not batch:
@@ -203,13 +205,28 @@ class MeiliSearchIndex:
 
     def _write(self, start: Callable[[], TaskInfo]) -> Task:
         """Start a write and wait until searches see it (sync, in the worker thread)."""
-        info = start()
-        task = self._client.wait_for_task(
-            info.task_uid, timeout_in_ms=self._task_timeout_ms, interval_in_ms=_POLL_MS
-        )
+        task = self._wait(start().task_uid)
         if task.status != "succeeded":
             raise MeiliTaskFailed(task)
         return task
+
+    def _wait(self, task_uid: int) -> Task:
+        """The task once finished. Polled often at first (a small write takes a few ms:
+        the freshness budget is a second), then less (a batch of thousands takes seconds);
+        past GAVEL_MEILI_TASK_TIMEOUT the write counts as failed (an outage), though the
+        server may still apply it later."""
+        deadline = time.monotonic() + self._task_timeout_ms / 1000
+        pause = _FIRST_POLL_SECONDS
+        while True:
+            task = self._client.get_task(task_uid)
+            if task.status not in ("enqueued", "processing"):
+                return task
+            if time.monotonic() + pause > deadline:
+                raise MeilisearchTimeoutError(
+                    f"task {task_uid} not finished within {self._task_timeout_ms} ms"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, _LAST_POLL_SECONDS)
 
     def _prepare(self, uid: str) -> None:
         try:
