@@ -85,7 +85,18 @@ def settings_to_change(current: Mapping[str, Any], wanted: Mapping[str, Any]) ->
     return {key: value for key, value in wanted.items() if not _same(key, current.get(key), value)}
 
 
+def _rules(rules: list[Any]) -> list[str]:
+    """Ranking rules with `attribute` spelled as the two rules it is made of since
+    Meilisearch 1.36 (`attributeRank`, then `wordPosition`), however a server echoes it."""
+    out: list[str] = []
+    for rule in map(str, rules):
+        out.extend(["attributeRank", "wordPosition"] if rule == "attribute" else [rule])
+    return out
+
+
 def _same(key: str, current: Any, wanted: Any) -> bool:
+    if key == "rankingRules" and isinstance(wanted, list) and isinstance(current, list):
+        return _rules(current) == _rules(wanted)
     if isinstance(wanted, Mapping):
         return isinstance(current, Mapping) and all(
             _same(k, current.get(k), v) for k, v in wanted.items()

@@ -134,3 +134,13 @@ def test_one_setting_changed_by_hand_is_put_back_alone():
     missing = copy.deepcopy(SERVER_ANSWER)
     missing["filterableAttributes"] = [a for a in FILTERABLE if a != "reserve_met"]
     assert set(settings_to_change(missing, index_settings())) == {"filterableAttributes"}
+
+
+def test_a_server_that_spells_attribute_as_its_two_rules_is_left_alone():
+    server = copy.deepcopy(SERVER_ANSWER)
+    rules = server["rankingRules"]
+    at = rules.index("attribute")
+    server["rankingRules"] = [*rules[:at], "attributeRank", "wordPosition", *rules[at + 1 :]]
+    assert settings_to_change(server, index_settings()) == {}
+    server["rankingRules"] = [*rules[:at], "wordPosition", "attributeRank", *rules[at + 1 :]]
+    assert set(settings_to_change(server, index_settings())) == {"rankingRules"}
