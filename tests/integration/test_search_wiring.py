@@ -6,9 +6,13 @@ from __future__ import annotations
 import uuid
 
 from adapters.search.postgres import PostgresSearchIndex
+from seeds import load
+from seeds.search_index import index_demo
 from services.search.bulk import index_all
 from services.search.port import SEARCHABLE_STATUSES, SearchFilter, SearchRequest
+from storage.db import make_engine
 from storage.tables import Auction, Item
+from tests.conftest import create_database, migrate
 from tests.helpers import register
 
 
@@ -46,3 +50,23 @@ async def test_the_app_searches_postgres_and_index_all_skips_drafts(app, gql):
         SearchRequest(text=word, filter=SearchFilter(statuses=SEARCHABLE_STATUSES))
     )
     assert answer.ids == [rows[1].id]
+
+
+async def test_the_seeded_demo_is_searchable_with_typos(stack):
+    url = await create_database(stack.database_url, f"gavel_seedsearch_{uuid.uuid4().hex[:8]}")
+    await migrate(url)
+    await load(url, progress=False)
+    written = await index_demo(url)
+    engine = make_engine(url, pool_size=1)
+    try:
+        index = PostgresSearchIndex(engine)
+        assert await index.count() == written > 200
+        typo = await index.search(
+            SearchRequest(text="Hasselbald", filter=SearchFilter(statuses=SEARCHABLE_STATUSES))
+        )
+        exact = await index.search(
+            SearchRequest(text="Hasselblad", filter=SearchFilter(statuses=SEARCHABLE_STATUSES))
+        )
+        assert exact.total > 0 and typo.ids == exact.ids
+    finally:
+        await engine.dispose()
