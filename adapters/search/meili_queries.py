@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from adapters.search.meili_documents import PRIMARY_KEY, epoch_ms
+from adapters.search.meili_stop_words import STOP_WORDS
 from domain.enums import AuctionSort, AuctionType, ItemCondition
 from services.search.port import Facets, SearchAnswer, SearchFilter, SearchRequest
 
@@ -114,10 +115,13 @@ def sort_of(request: SearchRequest) -> list[str] | None:
 
 
 def _words(request: SearchRequest) -> str:
-    """The query's words (runs of letters and digits, the first MAX_QUERY_WORDS) joined by
-    spaces: Meilisearch reads `"..."` as a phrase and `-word` as "without word", which
-    the API does not offer (nor does the PostgreSQL backend); only words reach it."""
-    return " ".join(_WORD.findall((request.text or "").casefold())[:MAX_QUERY_WORDS])
+    """The query's words (runs of letters and digits, the first MAX_QUERY_WORDS), less
+    stop words, joined by spaces, as the PostgreSQL backend reads a query. Meilisearch
+    reads `"..."` as a phrase and `-word` as "without word", which the API does not
+    offer: only words reach it. A stop word left in would have to match (or be corrected
+    into a neighbour: "other" into "otter") where PostgreSQL ignores it."""
+    words = _WORD.findall((request.text or "").casefold())[:MAX_QUERY_WORDS]
+    return " ".join(w for w in words if w not in STOP_WORDS)
 
 
 def _own_filter(search_filter: SearchFilter, facet: Facet) -> object:

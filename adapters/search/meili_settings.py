@@ -14,6 +14,8 @@ Why each is what it is:
   reports at this setting, and the port's total counts every match; the ids a search
   answers stay bounded by the query's `hitsPerPage` (at most the port's `MAX_RESULTS`).
 - faceting: enough values per facet for every category, sorted by count.
+- stop words: PostgreSQL's English list (adapters/search/meili_stop_words.py), dropped
+  from documents as the embedded backend drops them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.search.meili_documents import PRIMARY_KEY
+from adapters.search.meili_stop_words import STOP_WORDS
 from domain.categories import CATEGORIES
 
 SEARCHABLE = ["title", "description"]
@@ -56,7 +59,7 @@ MAX_VALUES_PER_FACET = max(1000, len(CATEGORIES))
 
 # Lists whose order is meaningless: compared as sets, so a server that answers them in
 # another order is not told the same settings again (which would re-index every start).
-_UNORDERED = {"filterableAttributes", "sortableAttributes"}
+_UNORDERED = {"filterableAttributes", "sortableAttributes", "stopWords"}
 
 
 def index_settings() -> dict[str, Any]:
@@ -75,6 +78,7 @@ def index_settings() -> dict[str, Any]:
             "maxValuesPerFacet": MAX_VALUES_PER_FACET,
             "sortFacetValuesBy": {"*": "count"},
         },
+        "stopWords": sorted(STOP_WORDS),
     }
 
 

@@ -222,7 +222,7 @@ def test_each_sort_maps_to_its_key_then_the_id(sort: AuctionSort, expected: list
 def test_relevance_ranks_words_and_without_words_falls_back_to_newly_listed():
     with_words = SearchRequest(text=" vintge camra ", filter=SearchFilter())
     assert sort_of(with_words) is None  # the index's ranking rules
-    for blank in (None, "", "   ", '"" - -- !?'):
+    for blank in (None, "", "   ", '"" - -- !?', "the with"):
         request = SearchRequest(text=blank, filter=SearchFilter())
         assert sort_of(request) == SORTS[AuctionSort.NEWLY_LISTED]
 
@@ -254,6 +254,9 @@ def test_without_facets_one_query_gives_ids_and_total():
         ("e-mail, ünïcødé_x", "e mail ünïcødé x"),
         (" ".join(f"w{i}" for i in range(14)), " ".join(f"w{i}" for i in range(10))),
         ("?!", ""),  # no words: everything matches
+        ("the quillwort lamp", "quillwort lamp"),  # stop words as PostgreSQL drops them
+        ("other quillwort", "quillwort"),  # never corrected into "otter"
+        ("The With OTHER", ""),  # stop words only: as no words
     ],
 )
 def test_only_plain_words_reach_meilisearch(text: str, sent: str):

@@ -13,6 +13,7 @@ from adapters.search.meili_settings import (
     index_settings,
     settings_to_change,
 )
+from adapters.search.meili_stop_words import STOP_WORDS
 from domain.categories import CATEGORIES
 from services.search.port import MAX_RESULTS
 
@@ -32,7 +33,7 @@ SERVER_ANSWER: dict[str, Any] = {
         "exactness",
         "auction_id:asc",
     ],
-    "stopWords": [],
+    "stopWords": sorted(STOP_WORDS, reverse=True),
     "nonSeparatorTokens": [],
     "separatorTokens": [],
     "dictionary": [],
@@ -65,6 +66,7 @@ FRESH_INDEX: dict[str, Any] = {
     },
     "faceting": {"maxValuesPerFacet": 100, "sortFacetValuesBy": {"*": "alpha"}},
     "pagination": {"maxTotalHits": 1000},
+    "stopWords": [],
 }
 
 
@@ -115,6 +117,7 @@ def test_an_index_that_has_the_settings_is_left_alone():
 def test_a_fresh_index_gets_everything_it_lacks():
     change = settings_to_change(FRESH_INDEX, index_settings())
     assert set(change) == {
+        "stopWords",
         "pagination",
         "searchableAttributes",
         "filterableAttributes",
@@ -144,3 +147,10 @@ def test_a_server_that_spells_attribute_as_its_two_rules_is_left_alone():
     assert settings_to_change(server, index_settings()) == {}
     server["rankingRules"] = [*rules[:at], "wordPosition", "attributeRank", *rules[at + 1 :]]
     assert set(settings_to_change(server, index_settings())) == {"rankingRules"}
+
+
+def test_stop_words_are_postgresql_english_list():
+    stop = set(index_settings()["stopWords"])
+    assert len(stop) == 127  # tsearch_data/english.stop
+    assert {"the", "with", "other", "s", "t", "don"} <= stop
+    assert not {"camera", "vintage", "walnut"} & stop
