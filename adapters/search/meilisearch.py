@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -142,12 +143,13 @@ class MeiliSearchIndex:
     async def rebuild(
         self, batches: AsyncIterator[Sequence[SearchDocument]], progress: Progress
     ) -> int:
-        """Fill `<index>_build_<ms>` (same settings) beside the live index, swap the two
+        """Fill `<index>_build_<ms>_<hex>` (same settings) beside the live index, swap the two
         (one atomic server task: searches see the old documents until then, the new ones
         after), then delete the build name, which then holds the old documents. A failure
         before the swap deletes the half-built index and leaves the live one as it was."""
         await self.prepare()  # the swap needs a live index
-        build = f"{self.index_uid}_build_{time.time_ns() // 1_000_000}"
+        # Unique even for two rebuilds in one millisecond: each swaps in its own index.
+        build = f"{self.index_uid}_build_{time.time_ns() // 1_000_000}_{secrets.token_hex(3)}"
         written = 0
         try:
             await self._run(self._prepare, build)
