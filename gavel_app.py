@@ -37,6 +37,7 @@ from adapters.metrics import CONTENT_TYPE, Reading, exposition
 from adapters.passwords import PasswordHasher
 from adapters.rate_limits import Rate, RedisBuckets
 from adapters.request_id import RequestIdMiddleware
+from adapters.search.meilisearch import meili_index_of
 from adapters.search.postgres import PostgresSearchIndex
 from adapters.security_headers import SecurityHeaders
 from adapters.shutdown import GracefulShutdown
@@ -73,10 +74,12 @@ from services.fraud.sightings import sighting_key
 from services.limits import Rates, Throttle
 from services.notifications.email import EmailDispatch
 from services.notifications.ending_soon import EndingSoonJob
+from services.search.port import SearchIndex
 from services.search.saved_search_matcher import SavedSearchMatcher
 from services.search.trending import ActivityRecorder
 from services.settlement import apply_gateway_event
 from services.settlement.worker import SettlementWorker
+from services.unavailable import Unavailable
 from settings import ProductionConfigError, Settings, get_settings, production_problems
 from storage.db import make_engine, make_session_factory
 from storage.uow import UnitOfWorkFactory
@@ -296,8 +299,10 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         ),
         EmailDispatch(deps, interval=settings.notification_job_interval_seconds),
     ]
-    # Search (issue 16): PostgreSQL's full-text index unless MEILI_URL names Meilisearch.
-    deps.search = search_index = PostgresSearchIndex(engine)
+    # Search (issue 16): PostgreSQL's full-text index unless MEILI_URL names Meilisearch
+    # (adapters/search/meilisearch.py; docs/search.md "Meilisearch").
+    search_index: SearchIndex = meili_index_of(settings) or PostgresSearchIndex(engine)
+    deps.search = search_index
     deps.search_snapshot_seconds = settings.search_snapshot_ttl
     # Saved searches and the category feed (issue 16 E; docs/search.md): the matcher
     # of new listings, and one LISTEN connection feeding auctionFeed's subscribers.
@@ -395,7 +400,13 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
                     [node_url(settings.redis_url or "", n.host, n.port) for n in redis.get_nodes()]
                 )
         await bus.connect()
-        await search_index.prepare()
+        # Creates the index and applies its settings from code (idempotent).
+        try:
+            await search_index.prepare()
+        except Unavailable:
+            # Search being down must not keep auctions from running: searches answer
+            # UNAVAILABLE until it is back, and the index prepares itself then.
+            log.warning("search (%s) is unavailable at start-up", search_index.name)
         loops.start()
         try:
             with shutdown.signals():  # SIGTERM/SIGINT: unready, then streams end

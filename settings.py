@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.rate_limits import Rate
@@ -49,7 +49,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     # REDIS_URL names one node of a Redis Cluster: the client learns the others from it.
     redis_cluster: bool = Field(default=False, alias="GAVEL_REDIS_CLUSTER")
-    meili_url: str | None = Field(default=None, alias="MEILI_URL")
+    # Set: search runs on that Meilisearch server (see "Search: Meilisearch" below).
+    meili_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("MEILI_URL", "GAVEL_MEILI_URL")
+    )
     stripe_api_key: SecretStr | None = Field(default=None, alias="STRIPE_API_KEY")
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
 
@@ -409,6 +412,24 @@ class Settings(BaseSettings):
     stripe_timeout_seconds: float = Field(default=20.0, gt=0, alias="GAVEL_STRIPE_TIMEOUT_SECONDS")
     stripe_emulator_port: int = Field(default=8420, alias="GAVEL_STRIPE_EMULATOR_PORT")
 
+    # --- Search: Meilisearch (adapters/search/meilisearch.py; docs/search.md "Meilisearch")
+    # With MEILI_URL (or GAVEL_MEILI_URL) set, search runs on that server instead of the
+    # embedded PostgreSQL backend. The API key is the server's master key or a key with
+    # the search, documents, indexes, settings and tasks actions (never commit it).
+    meili_api_key: SecretStr | None = Field(default=None, alias="MEILI_API_KEY")
+    # The live index's name; a reindex builds `<name>_build_<n>` beside it, then swaps.
+    meili_index: str = Field(
+        default="auctions", pattern=r"^[A-Za-z0-9_-]{1,200}$", alias="GAVEL_MEILI_INDEX"
+    )
+    # One HTTP request to Meilisearch, whole seconds (the client's unit); past it, or with
+    # the server unreachable, search answers UNAVAILABLE.
+    meili_timeout_seconds: int = Field(default=5, ge=1, le=300, alias="GAVEL_MEILI_TIMEOUT")
+    # How long a write (documents, settings, swap) may take to be applied before it counts
+    # as failed: writes return only once searches see them.
+    meili_task_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=3600, alias="GAVEL_MEILI_TASK_TIMEOUT"
+    )
+
     @property
     def production(self) -> bool:
         return self.env == "production"
@@ -501,4 +522,17 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append("REDIS_URL is not set")
     if settings.stripe_api_key is None or not settings.stripe_api_key.get_secret_value():
         problems.append("STRIPE_API_KEY is not set (the Stripe emulator is for development)")
+    if settings.meili_url and (problem := _meili_key_problem(settings.meili_api_key)):
+        problems.append(problem)
     return problems
+
+
+def _meili_key_problem(key: SecretStr | None) -> str | None:
+    """A Meilisearch server in production runs with a master key (16 bytes at least), so
+    search without one only fails later, on every call."""
+    value = key.get_secret_value().strip() if key is not None else ""
+    if not value:
+        return "MEILI_API_KEY is not set while MEILI_URL is"
+    if "change_me" in value.lower():
+        return "MEILI_API_KEY is still the .env.example placeholder"
+    return None

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.search.meilisearch import MeiliSearchIndex
 from adapters.search.postgres import PostgresSearchIndex
 from devservers.stack import StackUrls
 from seeds.search_corpus import write_corpus
@@ -57,7 +58,13 @@ async def postgres_index(corpus: Corpus) -> SearchIndex:
 
 
 async def meilisearch_index(corpus: Corpus) -> SearchIndex:
-    pytest.skip("the Meilisearch adapter is not plugged into the contract suite yet")
+    # A throwaway index of its own on the server MEILI_URL names, deleted on close.
+    return MeiliSearchIndex(
+        os.environ["MEILI_URL"],
+        api_key=os.environ.get("MEILI_API_KEY") or None,
+        index=f"gavel_contract_{uuid.uuid4().hex[:12]}",
+        temporary=True,
+    )
 
 
 # Each adapter's constructor on the corpus's servers (the Meilisearch one needs MEILI_URL).
