@@ -69,6 +69,7 @@ from services.fraud.sightings import sighting_key
 from services.limits import Rates, Throttle
 from services.notifications.email import EmailDispatch
 from services.notifications.ending_soon import EndingSoonJob
+from services.search.indexer import SearchIndexer
 from services.settlement import apply_gateway_event
 from services.settlement.worker import SettlementWorker
 from settings import ProductionConfigError, Settings, get_settings, production_problems
@@ -337,6 +338,20 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             loops.add(type(job).__name__, job.run, job.stopping.set)
     if settings.fraud_scorer:
         loops.add("fraud-scorer", fraud_scorer.run, fraud_scorer.stopping.set)
+    # Search freshness: the indexer follows PostgreSQL's change capture, off the bid path
+    # (services/search/indexer.py); without an index there is nothing to keep fresh.
+    search_indexer: SearchIndexer | None = None
+    if deps.search is not None and settings.search_indexer:
+        search_indexer = SearchIndexer(
+            sessions,
+            deps.search,
+            plain_dsn(settings.database_url),
+            clock=deps.clock,
+            batch=settings.search_index_batch,
+            poll_seconds=settings.search_index_poll_ms / 1000,
+            collect_seconds=settings.search_index_collect_ms / 1000,
+        )
+        loops.add("search-indexer", search_indexer.run, search_indexer.stop)
     media = MediaFiles(deps.media_dir)
     shutdown = GracefulShutdown(delay=settings.shutdown_delay_seconds)
     shutdown.on_stop(live.close)
@@ -471,6 +486,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     app.state.settlement_worker = settlement_worker
     app.state.notification_jobs = notification_jobs
     app.state.fraud_scorer = fraud_scorer
+    app.state.search_indexer = search_indexer
     app.state.bus = bus
     app.state.payments = payments
     app.state.graphql = graphql
