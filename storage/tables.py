@@ -377,3 +377,4 @@ from storage.settlement_tables import (  # noqa: E402
     ProcessedWebhookEvent as ProcessedWebhookEvent,
 )
 from storage.settlement_tables import Transaction as Transaction  # noqa: E402
+from storage import search_tables as search_tables  # noqa: E402  (the search index's tables)

@@ -1,0 +1,1 @@
+"""Search index adapters (services/search/port.py): PostgreSQL, Meilisearch."""

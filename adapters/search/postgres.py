@@ -1,0 +1,245 @@
+"""The embedded search index on PostgreSQL (the default when MEILI_URL is not set).
+
+Documents live in `search_documents` (storage/search_tables.py) with a stored weighted
+tsvector (GIN); typo tolerance comes from `search_vocabulary` and its one-deletion
+variants (adapters/search/pg_typos.py). Ranking, filters and facets are
+adapters/search/pg_query.py's. docs/search.md says what is matched and forgiven.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import MetaData, Table, delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.search import pg_query, pg_typos
+from services.search.port import Facets, Progress, SearchAnswer, SearchDocument, SearchRequest
+from storage.search_tables import (
+    DOCUMENTS,
+    documents_table,
+    search_vocabulary,
+    search_word_variants,
+)
+from storage.search_tables import search_documents as docs
+
+ROWS_PER_STATEMENT = 1000  # 17 parameters a row: under PostgreSQL's 32,767 per statement
+BUILD_SUFFIX = "_build"
+KNOWN_WORDS_CACHED = 200_000  # words this process knows the vocabulary holds
+TWO_TYPO_SIMILARITY = 0.2  # pg_trgm threshold for two-typo candidates (then verified)
+
+
+def _row(document: SearchDocument) -> dict[str, Any]:
+    row = asdict(document)
+    for name in ("condition", "type", "status"):
+        row[name] = row[name].value
+    return row
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class PostgresSearchIndex:
+    """`SearchIndex` (services/search/port.py) on the app's PostgreSQL `engine`."""
+
+    name = "postgres"
+
+    def __init__(self, engine: AsyncEngine):
+        self._engine = engine
+        self._known_words: set[str] = set()
+
+    async def prepare(self) -> None:
+        # The migrations create the tables; this only proves they are there.
+        async with self._engine.connect() as conn:
+            await conn.execute(select(docs.c.auction_id).limit(0))
+
+    async def upsert(self, documents: Sequence[SearchDocument]) -> None:
+        if not documents:
+            return
+        async with self._engine.begin() as conn:
+            await self._write(conn, docs, documents, replace=True)
+            await self._learn_words(conn, documents)
+
+    async def delete(self, auction_ids: Sequence[uuid.UUID]) -> None:
+        if not auction_ids:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(docs).where(docs.c.auction_id.in_(list(auction_ids))))
+
+    async def count(self) -> int:
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(docs))).scalar_one())
+
+    async def close(self) -> None:
+        """Nothing to close: the engine is the composition root's."""
+
+    async def search(self, request: SearchRequest) -> SearchAnswer:
+        words = pg_typos.words_of(request.text or "")[: pg_query.MAX_QUERY_WORDS]
+        async with self._engine.connect() as conn:
+            query = None
+            if words:
+                fixes = await self._corrections(conn, words)
+                query = pg_query.text_query(words, fixes)
+            where = pg_query.conditions(request.filter, query)
+            ids = (
+                await conn.execute(pg_query.ids_query(where, request.sort, query, request.limit))
+            ).scalars()
+            found = list(ids)
+            total = len(found)
+            if total == request.limit:  # there may be more than were asked for
+                total = int((await conn.execute(pg_query.total_query(where))).scalar_one())
+            facets = None
+            if request.facets:
+                facets = self._facets(await conn.execute(pg_query.facets_query(where)))
+        return SearchAnswer(ids=found, total=total, facets=facets)
+
+    async def rebuild(
+        self, batches: AsyncIterator[Sequence[SearchDocument]], progress: Progress
+    ) -> int:
+        build = documents_table(MetaData(), BUILD_SUFFIX)
+        bare = documents_table(MetaData(), BUILD_SUFFIX, indexes=False)
+        async with self._engine.begin() as conn:
+            await conn.execute(text(f"DROP TABLE IF EXISTS {build.name}"))
+            await conn.run_sync(bare.create)
+        written = 0
+        async for batch in batches:
+            async with self._engine.begin() as conn:
+                await self._write(conn, bare, batch, replace=False)
+                await self._learn_words(conn, batch)
+            written += len(batch)
+            progress(len(batch))
+        # Indexes after loading: one sort each instead of a GIN update per row.
+        async with self._engine.begin() as conn:
+            for index in build.indexes:
+                await conn.run_sync(index.create)
+            await conn.execute(text(f"ANALYZE {build.name}"))
+        await self._swap(build)
+        return written
+
+    async def _swap(self, build: Table) -> None:
+        """The built table becomes `search_documents` in one short transaction; searches
+        wait for its lock, none sees a missing or half-built index."""
+        prefix = f"ix_{build.name}"
+        renames = [
+            f"ALTER INDEX {ix.name} RENAME TO ix_{DOCUMENTS}{str(ix.name).removeprefix(prefix)}"
+            for ix in build.indexes
+        ]
+        async with self._engine.begin() as conn:
+            await conn.execute(text(f"LOCK TABLE {DOCUMENTS} IN ACCESS EXCLUSIVE MODE"))
+            await conn.execute(text(f"DROP TABLE {DOCUMENTS}"))
+            await conn.execute(text(f"ALTER TABLE {build.name} RENAME TO {DOCUMENTS}"))
+            await conn.execute(
+                text(f"ALTER TABLE {DOCUMENTS} RENAME CONSTRAINT pk_{build.name} TO pk_{DOCUMENTS}")
+            )
+            for statement in renames:
+                await conn.execute(text(statement))
+
+    async def _write(
+        self,
+        conn: AsyncConnection,
+        table: Table,
+        documents: Sequence[SearchDocument],
+        *,
+        replace: bool,
+    ) -> None:
+        # The last of several versions of one auction in a batch wins.
+        rows = list({d.auction_id: _row(d) for d in documents}.values())
+        for chunk in _chunks(rows, ROWS_PER_STATEMENT):
+            statement = insert(table).values(list(chunk))
+            if replace:
+                statement = statement.on_conflict_do_update(
+                    index_elements=[table.c.auction_id],
+                    set_={
+                        c.name: statement.excluded[c.name]
+                        for c in table.columns
+                        if c.name not in ("auction_id", "document")
+                    },
+                )
+            await conn.execute(statement)
+
+    async def _learn_words(
+        self, conn: AsyncConnection, documents: Sequence[SearchDocument]
+    ) -> None:
+        """Add the documents' new words (and their variants) to the vocabulary. Words only
+        ever join it: a word no document holds any more can only suggest a correction
+        that matches nothing; a rebuild starts from the same vocabulary."""
+        words = {
+            w
+            for d in documents
+            for w in pg_typos.words_of(f"{d.title} {d.description}")
+            if len(w) <= pg_typos.MAX_WORD
+        } - self._known_words
+        if not words:
+            return
+        added = (
+            await conn.execute(
+                insert(search_vocabulary)
+                .values([{"word": w} for w in sorted(words)])
+                .on_conflict_do_nothing()
+                .returning(search_vocabulary.c.word)
+            )
+        ).scalars()
+        pairs = [{"variant": v, "word": w} for w in added for v in pg_typos.variants_of(w)]
+        for chunk in _chunks(pairs, 10_000):
+            await conn.execute(
+                insert(search_word_variants).values(list(chunk)).on_conflict_do_nothing()
+            )
+        if len(self._known_words) + len(words) > KNOWN_WORDS_CACHED:
+            self._known_words.clear()
+        self._known_words |= words
+
+    async def _corrections(self, conn: AsyncConnection, words: list[str]) -> list[set[str]]:
+        """Each query word's corrections from the vocabulary (pg_typos's rule)."""
+        wanted: dict[str, set[int]] = defaultdict(set)
+        for position, word in enumerate(words):
+            if pg_typos.typo_budget(word) and len(word) <= pg_typos.MAX_WORD:
+                for lookup in pg_typos.lookups_of(word):
+                    wanted[lookup].add(position)
+        candidates: list[set[str]] = [set() for _ in words]
+        if not wanted:
+            return candidates
+        rows = await conn.execute(
+            select(search_word_variants.c.variant, search_word_variants.c.word).where(
+                search_word_variants.c.variant.in_(list(wanted))
+            )
+        )
+        for variant, word in rows:
+            for position in wanted[variant]:
+                candidates[position].add(word)
+        long_words = [w for w in words if pg_typos.typo_budget(w) >= 2]
+        if long_words:
+            await conn.execute(
+                text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"),
+                {"t": str(TWO_TYPO_SIMILARITY)},
+            )
+            for position, word in enumerate(words):
+                if word in long_words:
+                    similar = await conn.execute(
+                        select(search_vocabulary.c.word).where(
+                            search_vocabulary.c.word.op("%")(word)
+                        )
+                    )
+                    candidates[position] |= set(similar.scalars())
+        return [pg_typos.corrections(w, c) for w, c in zip(words, candidates, strict=True)]
+
+    @staticmethod
+    def _facets(rows: Iterable[Any]) -> Facets:
+        counts: dict[str, dict[str, int]] = {"category": {}, "type": {}, "condition": {}}
+        for facet, value, count in rows:
+            if facet == "category":
+                parts = value.split("/")
+                for depth in range(1, len(parts) + 1):
+                    path = "/".join(parts[:depth])
+                    counts[facet][path] = counts[facet].get(path, 0) + count
+            else:
+                counts[facet][value] = count
+        return Facets(
+            category=counts["category"], type=counts["type"], condition=counts["condition"]
+        )
