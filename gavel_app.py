@@ -37,6 +37,7 @@ from adapters.metrics import CONTENT_TYPE, Reading, exposition
 from adapters.passwords import PasswordHasher
 from adapters.rate_limits import Rate, RedisBuckets
 from adapters.request_id import RequestIdMiddleware
+from adapters.search.postgres import PostgresSearchIndex
 from adapters.security_headers import SecurityHeaders
 from adapters.shutdown import GracefulShutdown
 from adapters.signed_media import SignedMedia
@@ -287,6 +288,9 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         ),
         EmailDispatch(deps, interval=settings.notification_job_interval_seconds),
     ]
+    # Search (issue 16): PostgreSQL's full-text index unless MEILI_URL names Meilisearch.
+    deps.search = search_index = PostgresSearchIndex(engine)
+    deps.search_snapshot_seconds = settings.search_snapshot_ttl
     # Fraud scoring reads persisted bids, never the bid path (services/fraud/scorer.py).
     fraud_scorer = FraudScorer(deps, settings.fraud_policy, interval=settings.fraud_poll_seconds)
     deps.media_dir.mkdir(parents=True, exist_ok=True)
@@ -374,6 +378,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
                     [node_url(settings.redis_url or "", n.host, n.port) for n in redis.get_nodes()]
                 )
         await bus.connect()
+        await search_index.prepare()
         loops.start()
         try:
             with shutdown.signals():  # SIGTERM/SIGINT: unready, then streams end
@@ -396,6 +401,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
                 log.exception("final drain failed; events stay in the Redis outbox")
             await bus.disconnect()
             await payments.aclose()
+            await search_index.close()
             await redis.aclose()
             await engine.dispose()
             deps.hasher.close()

@@ -311,6 +311,12 @@ class Settings(BaseSettings):
     # Flag-level shill signals on this many auctions of one seller combine (and can hold).
     fraud_repeat_auctions: int = Field(default=3, ge=2, alias="GAVEL_FRAUD_REPEAT_AUCTIONS")
 
+    # --- Search: core (services/search/query.py; docs/search.md "Paging") ---------------
+    # How long a search's ordered results stay pageable with its cursors, seconds.
+    search_snapshot_ttl: int = Field(
+        default=600, ge=10, le=86_400, alias="GAVEL_SEARCH_SNAPSHOT_TTL"
+    )
+
     @property
     def fraud_policy(self) -> FraudPolicy:
         return FraudPolicy(

@@ -141,6 +141,8 @@ def to_filter(f: AuctionFilter | None) -> catalog.AuctionFilter:
         max_price=f.max_price,
         seller_id=parse_id(f.seller_id, "sellerId") if f.seller_id else None,
         ending_within_seconds=f.ending_within_seconds,
+        has_buy_now=f.has_buy_now,
+        reserve_met=f.reserve_met,
     )
 
 

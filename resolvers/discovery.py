@@ -1,5 +1,5 @@
-"""Discovery (search, trending, recommendations, the category feed): not built yet; each
-answers a clear NOT_AVAILABLE_YET error until the search issue lands."""
+"""Discovery (trending, recommendations, the category feed): not built yet; each answers
+a clear NOT_AVAILABLE_YET error until its part lands. Search is resolvers/search.py."""
 
 from __future__ import annotations
 
@@ -8,20 +8,6 @@ from collections.abc import AsyncGenerator
 from domain.errors import NotAvailableYet
 from schema.auction_types import Auction
 from schema.context import Ctx
-from schema.discovery_types import SearchResult
-from schema.enums import AuctionSort
-from schema.inputs import AuctionFilter
-
-
-async def search_auctions(
-    info: Ctx,
-    query: str | None = None,
-    filter: AuctionFilter | None = None,
-    sort: AuctionSort | None = AuctionSort.RELEVANCE,
-    first: int | None = 20,
-    after: str | None = None,
-) -> SearchResult:
-    raise NotAvailableYet("searchAuctions")
 
 
 async def trending_auctions(info: Ctx, first: int | None = 10) -> list[Auction]:

@@ -72,3 +72,10 @@ class AuctionFilter:
     max_price: Decimal | None = None
     seller_id: strawberry.ID | None = None
     ending_within_seconds: int | None = None
+    has_buy_now: bool | None = strawberry.field(
+        default=None, description="Only auctions with (true) or without (false) a buy-now price."
+    )
+    reserve_met: bool | None = strawberry.field(
+        default=None,
+        description="Only auctions whose reserveMet is this (sealed: known once SOLD).",
+    )

@@ -17,6 +17,7 @@ from resolvers import bidding as bidding_r
 from resolvers import discovery as discovery_r
 from resolvers import notifications as notifications_r
 from resolvers import retraction as retraction_r
+from resolvers import search as search_r
 from resolvers import settlement as settlement_r
 from resolvers import subscriptions as subscriptions_r
 from schema.admin_types import (
@@ -62,7 +63,7 @@ class AuctionQueries:
 
 @strawberry.type
 class DiscoveryQueries:
-    search_auctions: SearchResult = strawberry.field(resolver=discovery_r.search_auctions)
+    search_auctions: SearchResult = strawberry.field(resolver=search_r.search_auctions)
     trending_auctions: list[Auction] = strawberry.field(resolver=discovery_r.trending_auctions)
     recommended_auctions: list[Auction] = strawberry.field(
         resolver=discovery_r.recommended_auctions

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, case, cast, func, literal, or_, tuple_
+from sqlalchemy import Numeric, and_, case, cast, func, literal, or_, tuple_
 from sqlmodel import col, select
 
 from domain.categories import subtree
@@ -34,9 +34,31 @@ class AuctionFilter:
     max_price: Decimal | None = None
     seller_id: uuid.UUID | None = None
     ending_within_seconds: int | None = None
+    has_buy_now: bool | None = None
+    reserve_met: bool | None = None
 
 
-_price = func.coalesce(Auction.current_price, Auction.starting_price)
+# Ten years: a longer "ending within" asks for everything and must not overflow a date.
+MAX_ENDING_WITHIN_SECONDS = 10 * 365 * 86400
+_SEALED = (AuctionType.SEALED_FIRST_PRICE.value, AuctionType.SEALED_SECOND_PRICE.value)
+# An open sealed auction's row holds its hidden highest bid: it filters and sorts by its
+# public starting price (domain/public_state.py), as the API shows it.
+_hidden = and_(col(Auction.type).in_(_SEALED), col(Auction.status) != AuctionStatus.ENDED.value)
+_price = case(
+    (_hidden, Auction.starting_price),
+    else_=func.coalesce(Auction.current_price, Auction.starting_price),
+)
+# `reserveMet` as the API shows it: no reserve, or reached; sealed: only a SOLD end.
+_reserve_met = or_(
+    col(Auction.reserve_price).is_(None),
+    func.coalesce(
+        case(
+            (col(Auction.type).in_(_SEALED), col(Auction.outcome) == "SOLD"),
+            else_=col(Auction.current_price) >= col(Auction.reserve_price),
+        ),
+        False,
+    ),
+)
 _listed = func.coalesce(Auction.published_at, Auction.created_at)
 _exponent = case(
     *[(col(Auction.currency) == c, e) for c, e in CURRENCY_EXPONENTS.items() if e != 2], else_=2
@@ -63,9 +85,10 @@ def _sort_value(auction: Auction, sort: AuctionSort) -> Any:
     if sort in (AuctionSort.NEWLY_LISTED, AuctionSort.RELEVANCE):
         return auction.published_at or auction.created_at
     if sort in (AuctionSort.PRICE_ASC, AuctionSort.PRICE_DESC):
-        return (
-            auction.current_price if auction.current_price is not None else auction.starting_price
-        )
+        hidden = AuctionType(auction.type).sealed and auction.status != AuctionStatus.ENDED.value
+        if hidden or auction.current_price is None:
+            return auction.starting_price
+        return auction.current_price
     return auction.bid_count
 
 
@@ -93,11 +116,7 @@ def _conditions(f: AuctionFilter, viewer: User | None, deps: Deps) -> list[Any]:
         where.append(col(Auction.type).in_([t.value for t in f.types]))
     if f.conditions:
         where.append(col(Item.condition).in_([c.value for c in f.conditions]))
-    for bound, field in ((f.min_price, "minPrice"), (f.max_price, "maxPrice")):
-        if bound is not None and (not bound.is_finite() or bound < 0):
-            raise ValidationFailed(
-                f"{field} must be a non-negative amount", code="INVALID_AMOUNT", field=field
-            )
+    check_filter(f)
     if f.min_price is not None:
         where.append(_major_price >= f.min_price)
     if f.max_price is not None:
@@ -105,14 +124,30 @@ def _conditions(f: AuctionFilter, viewer: User | None, deps: Deps) -> list[Any]:
     if f.seller_id is not None:
         where.append(Auction.seller_id == f.seller_id)
     if f.ending_within_seconds is not None:
-        if f.ending_within_seconds < 0:
-            raise ValidationFailed(
-                "endingWithinSeconds must not be negative", field="endingWithinSeconds"
-            )
         now = deps.clock()
-        seconds = min(f.ending_within_seconds, 10 * 365 * 86400)
+        seconds = min(f.ending_within_seconds, MAX_ENDING_WITHIN_SECONDS)
         where.append(col(Auction.ends_at).between(now, now + timedelta(seconds=seconds)))
+    if f.has_buy_now is not None:
+        has = col(Auction.buy_now_price).is_not(None)
+        where.append(has if f.has_buy_now else ~has)
+    if f.reserve_met is not None:
+        where.append(_reserve_met if f.reserve_met else ~_reserve_met)
     return where
+
+
+def check_filter(f: AuctionFilter) -> None:
+    """The checks browse and search share. Raises ValidationFailed: INVALID_AMOUNT (a
+    negative or non-finite price bound), INVALID_INPUT (negative endingWithinSeconds);
+    an unknown category raises UNKNOWN_CATEGORY where it is expanded."""
+    for bound, field in ((f.min_price, "minPrice"), (f.max_price, "maxPrice")):
+        if bound is not None and (not bound.is_finite() or bound < 0):
+            raise ValidationFailed(
+                f"{field} must be a non-negative amount", code="INVALID_AMOUNT", field=field
+            )
+    if f.ending_within_seconds is not None and f.ending_within_seconds < 0:
+        raise ValidationFailed(
+            "endingWithinSeconds must not be negative", field="endingWithinSeconds"
+        )
 
 
 async def list_auctions(

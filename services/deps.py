@@ -111,3 +111,5 @@ class Deps:
     # Search part (issue 16): the search index (services/search/port.py); None: search
     # answers NOT_AVAILABLE_YET (a tool that runs without one).
     search: SearchIndex | None = None
+    # How long a search's ordered results stay pageable (GAVEL_SEARCH_SNAPSHOT_TTL).
+    search_snapshot_seconds: int = 600
