@@ -41,12 +41,15 @@ from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger("gavel.search")
 
+# As text: asyncpg would decode the snapshot into a tuple.
+_SNAPSHOT = text("SELECT pg_current_snapshot()::text")
+
 # Auctions changed by a transaction the rebuild's snapshot did not see.
 _REQUEUE = text(
     """
     INSERT INTO search_pending (auction_id, queued_at)
     SELECT auction_id, clock_timestamp() FROM search_changes
-    WHERE NOT pg_visible_in_snapshot(xid::text::xid8, CAST(:snapshot AS pg_snapshot))
+    WHERE NOT pg_visible_in_snapshot(xid::text::xid8, CAST(CAST(:snapshot AS text) AS pg_snapshot))
     ORDER BY auction_id
     ON CONFLICT (auction_id) DO NOTHING
     """
@@ -120,8 +123,8 @@ async def reindex(
         session = work.session
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         # The first statement fixes the transaction's snapshot: every batch reads it.
-        snapshot = (await session.exec(select(func.pg_current_snapshot()))).one()
-        snapshot = str(snapshot)
+        conn = await session.connection()
+        snapshot = str((await conn.execute(_SNAPSHOT)).scalar_one())
         total(await _count(session))
         written = await index.rebuild(_batches(session, batch, clock, between_batches), progress)
     requeued = await requeue_changed_since(uow, snapshot)
