@@ -39,7 +39,7 @@ async def _price_at_least(index: Any, auction_id: str, major: str) -> bool:
             ),
         )
     )
-    return answer.ids == [uuid.UUID(auction_id)]
+    return bool(answer.ids == [uuid.UUID(auction_id)])
 
 
 async def _eventually(check: Any, seconds: float, what: str) -> None:
@@ -51,11 +51,10 @@ async def _eventually(check: Any, seconds: float, what: str) -> None:
 
 async def _non_drafts(deps: Any) -> int:
     async with deps.uow() as uow:
-        return (
-            await uow.session.exec(
-                select(func.count()).select_from(Auction).where(Auction.status != "DRAFT")
-            )
-        ).one()
+        counted = await uow.session.exec(
+            select(func.count()).select_from(Auction).where(Auction.status != "DRAFT")
+        )
+        return int(counted.one())
 
 
 async def test_a_bid_during_a_slow_rebuild_is_in_the_index_after_the_swap(app, gql):

@@ -35,7 +35,9 @@ query($q: String, $f: AuctionFilter, $s: AuctionSort) {
 }"""
 
 
-async def found(gql: Any, *, query: str | None = None, sort: str = "RELEVANCE", **f: Any) -> list:
+async def found(
+    gql: Any, *, query: str | None = None, sort: str = "RELEVANCE", **f: Any
+) -> list[str]:
     body = await gql(SEARCH, {"q": query, "f": f, "s": sort})
     assert "errors" not in body, body
     return [edge["node"]["id"] for edge in body["data"]["searchAuctions"]["edges"]]
@@ -93,7 +95,7 @@ async def test_listing_create_publish_update_and_cancel_reach_the_index_within_a
     )
     everything = ["SCHEDULED", "ACTIVE", "ENDED", "CANCELLED"]
 
-    async def mine(statuses: list[str] = everything) -> list:
+    async def mine(statuses: list[str] = everything) -> list[str]:
         return await found(gql, sellerId=seller.id, statuses=statuses)
 
     # A draft is never searchable: after the indexer had its chance, still absent.
@@ -173,7 +175,7 @@ async def test_an_auctions_end_reaches_the_index_within_a_second_of_being_record
             status = (
                 await uow.session.exec(select(Auction.status).where(Auction.id == auction_id))
             ).one()
-        return status == "ENDED"
+        return bool(status == "ENDED")
 
     async def searchable_as_ended() -> bool:
         return await found(gql, sellerId=seller.id, statuses=["ENDED"]) == [auction["id"]]
