@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.categories import CATEGORIES
 from domain.enums import AuctionStatus, AuctionType, ItemCondition
+from storage.tables import User
 
 CORPUS_NAMESPACE = uuid.UUID("0d9a4c55-77a4-4f1e-8a2b-5a6b1f3c9e21")
 SELLERS = 25
@@ -300,15 +302,15 @@ def corpus_rows(
     the known listings first."""
     rng = random.Random(seed)
     users = [
-        {
-            "id": corpus_id("user", s),
-            "username": f"corpus_seller_{s}",
-            "email": f"corpus_seller_{s}@gavel.test",
-            "password_hash": "!",  # no password logs in
-            "roles": ["BIDDER", "SELLER"],
-            "created_at": now - timedelta(days=90),
-            "updated_at": now - timedelta(days=90),
-        }
+        User(
+            id=corpus_id("user", s),
+            username=f"corpus_seller_{s}",
+            email=f"corpus_seller_{s}@gavel.test",
+            password_hash="!",  # no password logs in
+            roles=["BIDDER", "SELLER"],
+            created_at=now - timedelta(days=90),
+            updated_at=now - timedelta(days=90),
+        ).model_dump()
         for s in range(SELLERS)
     ]
     items: list[dict[str, Any]] = []
@@ -368,9 +370,7 @@ async def write_corpus(
         raw = await conn.get_raw_connection()
         copy = raw.driver_connection
         assert copy is not None
-        await copy.copy_records_to_table(
-            "users", records=[tuple(u.values()) for u in users], columns=list(users[0])
-        )
+        await conn.execute(insert(User.__table__).values(users))  # type: ignore[attr-defined]
         for start in range(0, n, ROWS_PER_COPY):
             part_items = items[start : start + ROWS_PER_COPY]
             part = auctions[start : start + ROWS_PER_COPY]
