@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -33,7 +34,7 @@ from domain.enums import AuctionSort, AuctionStatus
 from domain.errors import NotAvailableYet, ValidationFailed
 from services import catalog
 from services.deps import Deps
-from services.paging import MAX_CURSOR_LENGTH, check_first
+from services.paging import INT64, MAX_CURSOR_LENGTH, check_first
 from services.search.port import (
     DEFAULT_STATUSES,
     MAX_RESULTS,
@@ -92,16 +93,22 @@ def search_filter(f: catalog.AuctionFilter, now: Any) -> SearchFilter:
         categories=subtree(f.category) if f.category else None,
         types=tuple(f.types) if f.types else None,
         conditions=tuple(f.conditions) if f.conditions else None,
-        min_price_scaled=scaled_bound(f.min_price, upper=False)
-        if f.min_price is not None
-        else None,
-        max_price_scaled=scaled_bound(f.max_price, upper=True) if f.max_price is not None else None,
+        min_price_scaled=_bound(f.min_price, upper=False),
+        max_price_scaled=_bound(f.max_price, upper=True),
         seller_id=f.seller_id,
         ends_from=ends_from,
         ends_until=ends_until,
         has_buy_now=f.has_buy_now,
         reserve_met=f.reserve_met,
     )
+
+
+def _bound(major: Decimal | None, *, upper: bool) -> int | None:
+    """A price bound as `price_scaled`, kept within BIGINT: a bound above every price
+    stays above every price."""
+    if major is None:
+        return None
+    return min(scaled_bound(major, upper=upper), INT64[1])
 
 
 def check_query(query: str | None) -> str | None:

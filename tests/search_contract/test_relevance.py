@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from seeds.search_corpus import known_auction_id
@@ -9,7 +11,7 @@ from services.search.port import MAX_RESULTS, SearchFilter, SearchIndex, SearchR
 from tests.search_contract.conftest import Corpus
 
 
-async def ids_for(index: SearchIndex, text: str, limit: int = MAX_RESULTS) -> list:
+async def ids_for(index: SearchIndex, text: str, limit: int = MAX_RESULTS) -> list[uuid.UUID]:
     answer = await index.search(SearchRequest(text=text, filter=SearchFilter(), limit=limit))
     return answer.ids
 
