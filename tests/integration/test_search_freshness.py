@@ -188,16 +188,15 @@ async def test_an_auctions_end_reaches_the_index_within_a_second_of_being_record
     assert await found(gql, sellerId=seller.id) == []  # no longer among the open ones
 
 
-async def test_the_trigger_queues_changes_once_and_ignores_updates_that_change_nothing(app):
+async def test_the_trigger_queues_changes_once_and_ignores_updates_that_change_nothing(app, gql):
     """Change capture itself, read in the writer's own transaction (before the indexer
     can claim it): a real change queues the auction once and journals its transaction;
     an UPDATE that changes no value queues nothing."""
     deps = app.state.deps
+    seller = await register(gql, seller=True)
+    auction_id = uuid.UUID((await published(gql, seller))["id"])
     async with deps.uow() as uow:
         conn = await uow.session.connection()
-        auction_id = (
-            await conn.execute(text("SELECT id FROM auctions WHERE status = 'ACTIVE' LIMIT 1"))
-        ).scalar_one()
         await conn.execute(
             text("DELETE FROM search_pending WHERE auction_id = :a"), {"a": auction_id}
         )
