@@ -314,6 +314,20 @@ async def over_http(port: int, count: int) -> list[dict[str, Any]]:
                     "first_error": failures[0] if failures else None,
                 }
             )
+
+        # The server's floor on this machine at this moment: the same transport, no work.
+        async def baseline(_: Query) -> Any:
+            return (await client.post("/graphql", json={"query": "{ __typename }"})).json()
+
+        latencies, _ = await timed([Query("")], count, baseline)
+        rows.append(
+            {
+                "name": "e) { __typename } baseline (GraphQL/HTTP)",
+                "queries": count,
+                **percentiles(latencies),
+                "median_per_query_ms": {},
+            }
+        )
     return rows
 
 
