@@ -369,7 +369,9 @@ class Settings(BaseSettings):
     # indexes up to GAVEL_SEARCH_INDEX_BATCH queued auctions per transaction; it also
     # looks every GAVEL_SEARCH_INDEX_POLL_MS (the safety poll, for a lost wake-up).
     search_indexer: bool = Field(default=True, alias="GAVEL_SEARCH_INDEXER")
-    search_index_batch: int = Field(default=500, ge=1, le=10_000, alias="GAVEL_SEARCH_INDEX_BATCH")
+    # A batch's documents are built and written on the app's event loop: a smaller batch
+    # keeps a backlog's passes from stalling requests for long (docs/performance.md).
+    search_index_batch: int = Field(default=200, ge=1, le=10_000, alias="GAVEL_SEARCH_INDEX_BATCH")
     search_index_poll_ms: int = Field(
         default=500, ge=10, le=60_000, alias="GAVEL_SEARCH_INDEX_POLL_MS"
     )

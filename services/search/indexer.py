@@ -87,7 +87,7 @@ async def index_pending(
     uow: UnitOfWorkFactory,
     index: SearchIndex,
     *,
-    batch: int = 500,
+    batch: int = 200,
     clock: Callable[[], datetime],
 ) -> Pass:
     """One pass (see the module docstring): claims up to `batch` queued auctions and
@@ -135,7 +135,7 @@ class SearchIndexer:
         dsn: str,
         *,
         clock: Callable[[], datetime],
-        batch: int = 500,
+        batch: int = 200,
         poll_seconds: float = 0.5,
         collect_seconds: float = 0.01,
         reconnect_seconds: float = 1.0,
