@@ -29,12 +29,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from tqdm import tqdm
 
+from adapters.search.postgres import PostgresSearchIndex
 from domain.enums import AuctionStatus
 from services.search.documents import document_of
 from services.search.port import Progress, SearchDocument, SearchIndex
+from settings import Settings, get_settings
+from storage.columns import utcnow
+from storage.db import make_engine, make_session_factory
 from storage.search_queue_tables import SEARCH_CHANNEL
 from storage.tables import Auction, Item
 from storage.uow import UnitOfWorkFactory
@@ -150,19 +156,19 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(_main(args.batch))
 
 
+def _open_index(settings: Settings, engine: AsyncEngine) -> SearchIndex:
+    """The index the app uses (the same choice as the composition root, gavel_app.py,
+    which this layer may not import)."""
+    return PostgresSearchIndex(engine)
+
+
 async def _main(batch: int) -> int:
-    # The composition root picks the index (PostgreSQL, or Meilisearch with MEILI_URL)
-    # exactly as the app does; its lifespan (loops, sockets) is not started.
-    from tqdm import tqdm
-
-    from gavel_app import create_app
-
-    app = create_app()
-    deps = app.state.deps
-    index: SearchIndex | None = deps.search
-    if index is None:
-        print("no search index is configured", file=sys.stderr)
+    settings = get_settings()
+    if not settings.database_url:
+        print("DATABASE_URL must be set (`make up` prints it)", file=sys.stderr)
         return 2
+    engine = make_engine(settings.database_url)
+    index = _open_index(settings, engine)
     bar = tqdm(unit="doc", desc=f"reindex ({index.name})")
 
     def advance(written: int) -> None:
@@ -171,9 +177,9 @@ async def _main(batch: int) -> int:
     try:
         await index.prepare()
         done = await reindex(
-            deps.uow,
+            UnitOfWorkFactory(make_session_factory(engine)),
             index,
-            clock=deps.clock,
+            clock=utcnow,
             batch=batch,
             progress=advance,
             total=lambda n: setattr(bar, "total", n),
@@ -181,8 +187,7 @@ async def _main(batch: int) -> int:
     finally:
         bar.close()
         await index.close()
-        await app.state.redis.aclose()
-        await app.state.engine.dispose()
+        await engine.dispose()
     print(
         f"reindexed {done.written} documents into {index.name}; "
         f"{done.requeued} changed meanwhile queued for the indexer"
