@@ -8,6 +8,7 @@ import time
 
 from seeds.builder import BIDDER_COUNT, DEMO_PASSWORD, SELLER_COUNT
 from seeds.loader import load, table_counts
+from seeds.search_index import index_demo
 from seeds.settlement import demo_sales, seed_sales
 from seeds.summary import demo_logins
 from settings import get_settings
@@ -23,6 +24,8 @@ async def _main() -> int:
     inserted = await load(url, redis_url=settings.redis_url)
     # Sales in every settlement state, made through the use cases and the gateway.
     sales = await seed_sales(settings)
+    # Searchable at once; the freshness indexer follows later changes.
+    searchable = await index_demo(url) if not settings.meili_url else 0
     totals = await table_counts(url, list(inserted))
     elapsed = time.perf_counter() - started
     width = max(len(name) for name in inserted)
@@ -30,6 +33,7 @@ async def _main() -> int:
     for name, count in inserted.items():
         print(f"{name:<{width}}  {count:>8}  {totals[name]:>6}")
     print(f"{'sales':<{width}}  {'':>8}  {sales:>6}")
+    print(f"{'searchable':<{width}}  {'':>8}  {searchable:>6}")
     if not any(inserted.values()):
         print("Nothing new: the demo data was already present.")
     print(f"Done in {elapsed:.1f}s.")

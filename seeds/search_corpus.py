@@ -7,9 +7,10 @@ listings the relevance tests look for. The same `n` and `seed` give the same row
 
 Rows are consistent the simplest way: an auction's `bid_count` and `current_price` are
 set on its row (no bid rows: searching reads only auctions and items); an ENDED auction
-has its outcome, a CANCELLED one its cancel time; sealed auctions keep their hidden
-highest bid in `current_price`, as the persister stores it, so privacy tests have a
-hidden amount to not reveal. Rows go in with PostgreSQL's COPY: 100,000 auctions take
+has its outcome, a CANCELLED one its cancel time. One deliberate departure: an
+open sealed auction keeps its highest (hidden) bid in `current_price`, where the
+persister leaves it empty until the end, so the privacy tests have an amount on the
+row that search must never reveal. Rows go in with PostgreSQL's COPY: 100,000 auctions take
 seconds.
 """
 

@@ -140,7 +140,21 @@ def total_query(where: Conditions) -> Select[Any]:
 
 def facets_query(where: Conditions) -> Any:
     """(facet, value, count) rows of the three facets, each under every condition but
-    its own, in one statement."""
+    its own, in one statement: one pass with grouping sets when no facet is filtered
+    (all three count under the same conditions), else one pass per facet."""
+    if where.category is None and where.type is None and where.condition is None:
+        c = docs.c
+        facet = case(
+            (func.grouping(c.category) == 0, literal_column("'category'")),
+            (func.grouping(c.type) == 0, literal_column("'type'")),
+            else_=literal_column("'condition'"),
+        )
+        value = func.coalesce(c.category, c.type, c.condition)
+        return (
+            select(facet, value, func.count())
+            .where(and_(true(), *where.common))
+            .group_by(func.grouping_sets(c.category, c.type, c.condition))
+        )
     parts = [
         select(literal_column(f"'{facet}'"), column, func.count())
         .where(and_(true(), *where.but(facet)))

@@ -18,7 +18,8 @@ import re
 
 ONE_TYPO_FROM = 5
 TWO_TYPOS_FROM = 9
-MAX_WORD = 40  # longer "words" are not corrected (no real word is that long)
+MAX_WORD = 40
+TWO_DELETIONS_UP_TO = 16  # longer "words" are not corrected (no real word is that long)
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -52,9 +53,10 @@ def variants_of(word: str) -> set[str]:
 
 def lookups_of(word: str) -> set[str]:
     """The variants to look a query word up under: itself and its deletions, plus its
-    two-letter deletions when it forgives two typos."""
+    two-letter deletions when it forgives two typos (up to TWO_DELETIONS_UP_TO letters:
+    a longer word has hundreds; trigram similarity finds its candidates)."""
     found = {word} | deletions(word)
-    if typo_budget(word) >= 2:
+    if typo_budget(word) >= 2 and len(word) <= TWO_DELETIONS_UP_TO:
         found |= {d for one in deletions(word) for d in deletions(one)}
     return found
 

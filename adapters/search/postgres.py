@@ -64,7 +64,7 @@ class PostgresSearchIndex:
         if not documents:
             return
         async with self._engine.begin() as conn:
-            await self._write(conn, docs, documents, replace=True)
+            await self._write(conn, documents)
             await self._learn_words(conn, documents)
 
     async def delete(self, auction_ids: Sequence[uuid.UUID]) -> None:
@@ -109,9 +109,16 @@ class PostgresSearchIndex:
             await conn.execute(text(f"DROP TABLE IF EXISTS {build.name}"))
             await conn.run_sync(bare.create)
         written = 0
+        columns = [c.name for c in bare.columns if c.name != "document"]
         async for batch in batches:
             async with self._engine.begin() as conn:
-                await self._write(conn, bare, batch, replace=False)
+                # COPY: the build table is new; the batches hold each auction once.
+                rows = {d.auction_id: _row(d) for d in batch}.values()
+                raw = (await conn.get_raw_connection()).driver_connection
+                assert raw is not None
+                await raw.copy_records_to_table(
+                    bare.name, records=[tuple(r[c] for c in columns) for r in rows], columns=columns
+                )
                 await self._learn_words(conn, batch)
             written += len(batch)
             progress(len(batch))
@@ -141,27 +148,21 @@ class PostgresSearchIndex:
             for statement in renames:
                 await conn.execute(text(statement))
 
-    async def _write(
-        self,
-        conn: AsyncConnection,
-        table: Table,
-        documents: Sequence[SearchDocument],
-        *,
-        replace: bool,
-    ) -> None:
-        # The last of several versions of one auction in a batch wins.
-        rows = list({d.auction_id: _row(d) for d in documents}.values())
+    async def _write(self, conn: AsyncConnection, documents: Sequence[SearchDocument]) -> None:
+        # The last of several versions of one auction in a batch wins; rows go in id
+        # order, so two writers of overlapping batches lock them in the same order.
+        latest = {d.auction_id: d for d in documents}
+        rows = [_row(latest[i]) for i in sorted(latest)]
         for chunk in _chunks(rows, ROWS_PER_STATEMENT):
-            statement = insert(table).values(list(chunk))
-            if replace:
-                statement = statement.on_conflict_do_update(
-                    index_elements=[table.c.auction_id],
-                    set_={
-                        c.name: statement.excluded[c.name]
-                        for c in table.columns
-                        if c.name not in ("auction_id", "document")
-                    },
-                )
+            statement = insert(docs).values(list(chunk))
+            statement = statement.on_conflict_do_update(
+                index_elements=[docs.c.auction_id],
+                set_={
+                    c.name: statement.excluded[c.name]
+                    for c in docs.columns
+                    if c.name not in ("auction_id", "document")
+                },
+            )
             await conn.execute(statement)
 
     async def _learn_words(

@@ -223,3 +223,49 @@ async def test_a_cursor_only_continues_its_own_search(gql, app, lots):
         await redis.delete(key)
     body = await gql(SEARCH, {"q": word, "first": 2, "after": snapshot})
     assert body["errors"][0]["extensions"]["code"] == "INVALID_CURSOR"
+
+
+async def test_sealed_bids_never_show_through_price_filters_sorts_or_facets(gql, app):
+    seller = await register(gql, seller=True)
+    bidder = await register(gql)
+    word = nonsense_word()
+    sealed = await publish(
+        gql, seller, title=f"{word} sealed", type="SEALED_FIRST_PRICE", startingPrice="10.00"
+    )
+    english = await publish(gql, seller, title=f"{word} open", startingPrice="50.00")
+    body = await gql(BID, {"id": sealed, "amount": "900.00"}, token=bidder.token)
+    assert body["data"]["placeBid"]["__typename"] == "BidAccepted", body
+    await app.state.persister.drain([sealed])
+    await index(app, [sealed, english])
+    dear = await search(gql, q=word, f={"minPrice": "100"})
+    assert dear["totalCount"] == 0 and dear["typeFacets"] == [] and dear["categoryFacets"] == []
+    assert ids_of(await search(gql, q=word, f={"maxPrice": "10"})) == [sealed]
+    assert ids_of(await search(gql, q=word, s="PRICE_DESC")) == [english, sealed]
+    assert ids_of(await search(gql, q=word, s="PRICE_ASC")) == [sealed, english]
+    # Its bid count is public (the API shows it too); its amount is not.
+    node = (await search(gql, q=word, f={"types": ["SEALED_FIRST_PRICE"]}))["edges"][0]["node"]
+    assert node["bidCount"] == 1 and node["currentPrice"] is None
+
+
+ODD_QUERIES = [
+    "'",
+    "\\",
+    "& | ! ( ) : * <-> ' \"",
+    "camera:* & !lens",
+    "the",  # stop words only: nothing matches
+    "the walnut",
+    "ünïcödé café",
+    "日本語 カメラ",
+    "🙂 turntable",
+    "x" * 200,
+    "supercalifragilisticexpialidociousnessly" * 5,
+    " ".join(["harpsichord"] * 15),  # more words than count
+    "1986 35mm f/2.8",
+    "   ",
+]
+
+
+@pytest.mark.parametrize("query", ODD_QUERIES)
+async def test_any_text_is_searchable_without_error(gql, query):
+    page = await search(gql, q=query, first=3)
+    assert page["totalCount"] >= 0
