@@ -157,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _open_index(settings: Settings, engine: AsyncEngine) -> SearchIndex:
-    """The index the app uses (the same choice as the composition root, gavel_app.py,
-    which this layer may not import)."""
+    """The index the app uses. It must make the composition root's choice (gavel_app.py,
+    which this layer may not import): PostgreSQL here; with the Meilisearch adapter,
+    Meilisearch when MEILI_URL is set."""
     return PostgresSearchIndex(engine)
 
 
