@@ -224,10 +224,18 @@ async def test_the_trigger_queues_changes_once_and_ignores_updates_that_change_n
         # Rolled back: the auction is left as it was.
 
 
-async def test_an_indexer_starting_over_an_empty_index_fills_it(app, settings):
+async def test_an_indexer_starting_over_an_empty_index_fills_it(app, gql, settings):
     """Start-up over an empty index (a new Meilisearch, a wiped table): the indexer
     queues every non-draft auction, so a fresh demo is searchable with no manual step."""
     deps = app.state.deps
+    seller = await register(gql, seller=True)
+    for _ in range(3):
+        await published(gql, seller)
+
+    async def mine_indexed() -> bool:
+        return len(await found(gql, sellerId=seller.id)) == 3
+
+    await lag_until(mine_indexed, time.perf_counter(), "listing")
     async with deps.uow() as uow:
         conn = await uow.session.connection()
         await conn.execute(text("DELETE FROM search_documents"))
@@ -244,6 +252,7 @@ async def test_an_indexer_starting_over_an_empty_index_fills_it(app, settings):
                     select(func.count()).select_from(Auction).where(Auction.status != "DRAFT")
                 )
             ).one()
+        assert expected >= 3
         deadline = time.perf_counter() + 30
         while await deps.search.count() < expected:
             assert time.perf_counter() < deadline, "the index was not filled"
