@@ -17,11 +17,16 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import func, select
 
+from adapters.search.postgres import PostgresSearchIndex
+from devservers.ports import free_port
 from realtime.notification_feed import plain_dsn
-from services.search.indexer import SearchIndexer
+from services.search.indexer import SearchIndexer, index_pending
+from storage.db import make_engine
 from storage.tables import Auction
 from tests.api.test_auctions import CANCEL, UPDATE
 from tests.helpers import BID, PUBLISH, create_auction, iso, register
@@ -260,3 +265,33 @@ async def test_an_indexer_starting_over_an_empty_index_fills_it(app, gql, settin
     finally:
         starting.stop()
         await asyncio.wait_for(task, 10)
+
+
+async def test_a_pass_whose_index_is_down_leaves_its_auctions_queued(app):
+    """At least once: a pass that cannot write the index (here a real connection to a
+    port nobody listens on) rolls back its claim, so the auction stays queued."""
+    deps = app.state.deps
+    ghost = uuid.uuid4()  # no such auction: a pass would delete it from the index
+    dead = make_engine(f"postgresql+asyncpg://gavel@127.0.0.1:{free_port()}/gone")
+    try:
+        async with deps.uow() as uow:
+            conn = await uow.session.connection()
+            # Queued without a wake-up: the app's own indexer only sees it at its next
+            # safety poll, so this pass claims it.
+            await conn.execute(
+                text("INSERT INTO search_pending VALUES (:a, clock_timestamp())"), {"a": ghost}
+            )
+            await uow.commit()
+        with pytest.raises((OSError, DBAPIError)):
+            await index_pending(deps.uow, PostgresSearchIndex(dead), clock=deps.clock)
+        async with deps.uow() as uow:
+            conn = await uow.session.connection()
+            queued = (
+                await conn.execute(
+                    text("SELECT count(*) FROM search_pending WHERE auction_id = :a"),
+                    {"a": ghost},
+                )
+            ).scalar_one()
+        assert queued == 1
+    finally:
+        await dead.dispose()
