@@ -32,6 +32,11 @@ ROWS_PER_STATEMENT = 1000  # 17 parameters a row: under PostgreSQL's 32,767 per 
 BUILD_SUFFIX = "_build"
 KNOWN_WORDS_CACHED = 200_000  # words this process knows the vocabulary holds
 TWO_TYPO_SIMILARITY = 0.2  # pg_trgm threshold for two-typo candidates (then verified)
+REBUILD_LOCK = 0x5EA4C4_0010  # pg_advisory_lock key of the rebuild (any bigint, fixed)
+
+
+class RebuildRunning(RuntimeError):
+    """Another rebuild of this index is in progress."""
 
 
 def _row(document: SearchDocument) -> dict[str, Any]:
@@ -85,8 +90,9 @@ class PostgresSearchIndex:
         async with self._engine.connect() as conn:
             query = None
             if words:
-                fixes = await self._corrections(conn, words)
-                query = pg_query.text_query(words, fixes)
+                words, fixes = await self._corrections(conn, words)
+                if words:  # else only stop words: as if no text was given
+                    query = pg_query.text_query(words, fixes)
             where = pg_query.conditions(request.filter, query)
             ids = (
                 await conn.execute(pg_query.ids_query(where, request.sort, query, request.limit))
@@ -101,6 +107,23 @@ class PostgresSearchIndex:
         return SearchAnswer(ids=found, total=total, facets=facets)
 
     async def rebuild(
+        self, batches: AsyncIterator[Sequence[SearchDocument]], progress: Progress
+    ) -> int:
+        """The port's rebuild. Raises RebuildRunning when another rebuild (any process)
+        holds the build table: two would drop each other's work."""
+        async with self._engine.connect() as guard:
+            # A session lock: held while `guard` is open, freed if this process dies.
+            locked = await guard.scalar(select(func.pg_try_advisory_lock(REBUILD_LOCK)))
+            await guard.commit()
+            if not locked:
+                raise RebuildRunning("a search index rebuild is already running")
+            try:
+                return await self._rebuild(batches, progress)
+            finally:
+                await guard.execute(select(func.pg_advisory_unlock(REBUILD_LOCK)))
+                await guard.commit()
+
+    async def _rebuild(
         self, batches: AsyncIterator[Sequence[SearchDocument]], progress: Progress
     ) -> int:
         build = documents_table(MetaData(), BUILD_SUFFIX)
@@ -196,22 +219,33 @@ class PostgresSearchIndex:
             self._known_words.clear()
         self._known_words |= words
 
-    async def _corrections(self, conn: AsyncConnection, words: list[str]) -> list[set[str]]:
-        """Each query word's corrections from the vocabulary (pg_typos's rule)."""
+    async def _corrections(
+        self, conn: AsyncConnection, words: list[str]
+    ) -> tuple[list[str], list[set[str]]]:
+        """The query's words without stop words (the `english` configuration drops
+        them from documents, so they can match nothing, and a correction of one must
+        not stand in for it), and each word's corrections (pg_typos's rule). One
+        statement, plus one trigram lookup per word of 9+ letters."""
         wanted: dict[str, set[int]] = defaultdict(set)
         for position, word in enumerate(words):
             if pg_typos.typo_budget(word) and len(word) <= pg_typos.MAX_WORD:
                 for lookup in pg_typos.lookups_of(word):
                     wanted[lookup].add(position)
-        candidates: list[set[str]] = [set() for _ in words]
-        if not wanted:
-            return candidates
         rows = await conn.execute(
-            select(search_word_variants.c.variant, search_word_variants.c.word).where(
-                search_word_variants.c.variant.in_(list(wanted))
-            )
+            text(
+                "SELECT variant, word FROM search_word_variants"
+                " WHERE variant = ANY(CAST(:variants AS text[]))"
+                " UNION ALL SELECT w, NULL FROM unnest(CAST(:words AS text[])) AS w"
+                " WHERE numnode(plainto_tsquery('english'::regconfig, w)) = 0"
+            ),
+            {"variants": list(wanted), "words": words},
         )
+        candidates: list[set[str]] = [set() for _ in words]
+        stop: set[str] = set()
         for variant, word in rows:
+            if word is None:
+                stop.add(variant)
+                continue
             for position in wanted[variant]:
                 candidates[position].add(word)
         long_words = [w for w in words if pg_typos.typo_budget(w) >= 2]
@@ -228,7 +262,8 @@ class PostgresSearchIndex:
                         )
                     )
                     candidates[position] |= set(similar.scalars())
-        return [pg_typos.corrections(w, c) for w, c in zip(words, candidates, strict=True)]
+        kept = [(w, c) for w, c in zip(words, candidates, strict=True) if w not in stop]
+        return [w for w, _ in kept], [pg_typos.corrections(w, c) for w, c in kept]
 
     @staticmethod
     def _facets(rows: Iterable[Any]) -> Facets:

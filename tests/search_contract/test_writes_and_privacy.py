@@ -8,8 +8,10 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
+import pytest
 from sqlalchemy import text
 
+from adapters.search.postgres import PostgresSearchIndex, RebuildRunning
 from domain.enums import AuctionSort, AuctionStatus, AuctionType
 from domain.money import CURRENCY_EXPONENTS
 from services.search.port import (
@@ -164,3 +166,41 @@ async def test_sealed_amounts_stay_hidden_in_filters_sorts_and_facets(
     assert prices == sorted(prices, reverse=True)
     assert by_id[ordered.ids[-1]].price_scaled == doc.price_scaled
     assert doc.auction_id in ordered.ids[-sum(p == doc.price_scaled for p in prices) :]
+
+
+async def test_a_second_rebuild_at_once_is_refused(corpus: Corpus) -> None:
+    """PostgreSQL adapter only: two rebuilds would drop each other's build table."""
+    first, second = PostgresSearchIndex(corpus.engine), PostgresSearchIndex(corpus.engine)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> AsyncIterator[Sequence[SearchDocument]]:
+        started.set()
+        await release.wait()
+        yield corpus.documents
+
+    async def nothing() -> AsyncIterator[Sequence[SearchDocument]]:
+        yield corpus.documents
+
+    running = asyncio.create_task(first.rebuild(slow(), lambda n: None))
+    await started.wait()
+    try:
+        with pytest.raises(RebuildRunning):
+            await second.rebuild(nothing(), lambda n: None)
+    finally:
+        release.set()
+        assert await running == len(corpus.documents)
+    assert await second.rebuild(nothing(), lambda n: None) == len(corpus.documents)
+
+
+async def test_a_stop_word_never_stands_for_its_correction(
+    index: SearchIndex, corpus: Corpus
+) -> None:
+    # "other" is one typo from "otter"; as a query word it must not turn into "otter".
+    otter = made(corpus, "Otter figurine", "A carved otter.")
+    lamp = made(corpus, "Quillwort lamp", "A lamp like no other.")
+    await index.upsert([otter, lamp])
+    try:
+        assert await found(index, "other quillwort") == [lamp.auction_id]
+        assert await found(index, "the quillwort lamp") == [lamp.auction_id]
+    finally:
+        await index.delete([otter.auction_id, lamp.auction_id])
