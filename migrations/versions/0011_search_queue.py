@@ -24,9 +24,13 @@ BEGIN
   IF cardinality(ids) = 0 THEN
     RETURN;
   END IF;
+  -- An update, not DO NOTHING, even when the auction is already queued: it locks the
+  -- queued row until this transaction ends, so an indexer (FOR UPDATE SKIP LOCKED)
+  -- cannot claim it and read the row as it was before this change commits.
   INSERT INTO search_pending (auction_id, queued_at)
     SELECT DISTINCT id, clock_timestamp() FROM unnest(ids) AS id ORDER BY id
-    ON CONFLICT (auction_id) DO NOTHING;
+    ON CONFLICT (auction_id)
+    DO UPDATE SET queued_at = least(search_pending.queued_at, excluded.queued_at);
   INSERT INTO search_changes (auction_id, xid)
     SELECT DISTINCT id, pg_current_xact_id()::text::bigint FROM unnest(ids) AS id ORDER BY id
     ON CONFLICT (auction_id) DO UPDATE SET xid = excluded.xid;

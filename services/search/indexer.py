@@ -18,9 +18,11 @@ transaction: claims up to `batch` ids (oldest first, `FOR UPDATE SKIP LOCKED`, d
 from the queue), loads their documents (services/search/documents.py), upserts them
 (deletes drafts and vanished auctions) in the index, then commits. A crash or an index
 outage before the commit leaves them queued: at least once, and idempotent, since a
-document is rebuilt whole from the source of record. A writer changing an auction
-whose id a pass holds waits for that pass's commit before queueing it again, so a later
-pass never writes an older document over a newer one.
+document is rebuilt whole from the source of record. The trigger keeps an auction's
+queued row locked until its writer commits, and passes skip locked rows, so no pass
+reads an auction before a queued change to it is committed; a writer changing an
+auction whose id a pass holds waits for that pass's commit before queueing it again, so
+a later pass never writes an older document over a newer one.
 
 Lag (`gavel_search_index_lag_seconds`): from the queueing (the trigger's clock) to the
 document written, measured on PostgreSQL's clock at the claim plus the local time the

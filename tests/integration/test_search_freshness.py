@@ -295,3 +295,40 @@ async def test_a_pass_whose_index_is_down_leaves_its_auctions_queued(app):
         assert queued == 1
     finally:
         await dead.dispose()
+
+
+async def test_a_change_to_an_auction_already_queued_is_not_lost_to_a_pass_meanwhile(app, gql):
+    """An auction already queued, then changed by a transaction still open: a pass
+    running meanwhile must not claim it and index the row as it was before the change
+    (the trigger locks the queued row until its writer commits; passes skip it)."""
+    deps = app.state.deps
+    seller = await register(gql, seller=True)
+    before, after = "zs" + uuid.uuid4().hex[:8], "zt" + uuid.uuid4().hex[:8]
+    auction = await published(gql, seller, title=f"Queued {before} lamp")
+
+    async def titled(word: str) -> bool:
+        return await found(gql, query=word, sellerId=seller.id) == [auction["id"]]
+
+    await lag_until(lambda: titled(before), time.perf_counter(), "listing")
+    auction_id = uuid.UUID(auction["id"])
+    async with deps.uow() as uow:  # queued again, with no wake-up
+        conn = await uow.session.connection()
+        await conn.execute(
+            text("INSERT INTO search_pending VALUES (:a, clock_timestamp())"), {"a": auction_id}
+        )
+        await uow.commit()
+    async with deps.uow() as writer:
+        conn = await writer.session.connection()
+        await conn.execute(
+            text(
+                "UPDATE items SET title = :t"
+                " WHERE id = (SELECT item_id FROM auctions WHERE id = :a)"
+            ),
+            {"t": f"Renamed {after} lamp", "a": auction_id},
+        )
+        # Passes while the change is uncommitted: this one, and the app's safety poll.
+        await index_pending(deps.uow, deps.search, clock=deps.clock)
+        await asyncio.sleep(0.6)
+        started = time.perf_counter()
+        await writer.commit()
+    await lag_until(lambda: titled(after), started, "a change to a queued auction")
