@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 GRAPHIQL := vendor/graphiql/PINS
 
 .DEFAULT_GOAL := help
-.PHONY: help venv browser run up test fmt schema bench bench-http bench-fanout
+.PHONY: help venv browser run up test fmt schema bench bench-http bench-fanout reindex bench-search
 
 help:
 	@echo "make run     install (if needed), start embedded PostgreSQL + Redis + Stripe emulator, migrate, seed, serve"
@@ -70,3 +70,11 @@ bench-http: venv
 
 bench-fanout: venv
 	$(PY) -m bench.fanout
+
+# Search (issue 16): rebuild the search index from PostgreSQL (build beside, then swap).
+reindex: venv
+	$(PY) -m services.search.reindex
+
+# Search latency on 100,000 generated auctions, at the port and over HTTP (docs/performance.md).
+bench-search: venv
+	$(PY) -m bench.search

@@ -37,8 +37,7 @@ from adapters.metrics import CONTENT_TYPE, Reading, exposition
 from adapters.passwords import PasswordHasher
 from adapters.rate_limits import Rate, RedisBuckets
 from adapters.request_id import RequestIdMiddleware
-from adapters.search.meilisearch import meili_index_of
-from adapters.search.postgres import PostgresSearchIndex
+from adapters.search.choice import open_search_index
 from adapters.security_headers import SecurityHeaders
 from adapters.shutdown import GracefulShutdown
 from adapters.signed_media import SignedMedia
@@ -74,6 +73,7 @@ from services.fraud.sightings import sighting_key
 from services.limits import Rates, Throttle
 from services.notifications.email import EmailDispatch
 from services.notifications.ending_soon import EndingSoonJob
+from services.search.indexer import SearchIndexer
 from services.search.port import SearchIndex
 from services.search.saved_search_matcher import SavedSearchMatcher
 from services.search.trending import ActivityRecorder
@@ -301,7 +301,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     ]
     # Search (issue 16): PostgreSQL's full-text index unless MEILI_URL names Meilisearch
     # (adapters/search/meilisearch.py; docs/search.md "Meilisearch").
-    search_index: SearchIndex = meili_index_of(settings) or PostgresSearchIndex(engine)
+    search_index: SearchIndex = open_search_index(settings, engine)
     deps.search = search_index
     deps.search_snapshot_seconds = settings.search_snapshot_ttl
     # Saved searches and the category feed (issue 16 E; docs/search.md): the matcher
@@ -377,6 +377,20 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         )
     # Discovery: trending rebuilt from PostgreSQL once, when Redis holds no score.
     loops.add("trending-warm-start", deps.activity.warm_start_once, lambda: None)
+    # Search freshness: the indexer follows PostgreSQL's change capture, off the bid path
+    # (services/search/indexer.py); without an index there is nothing to keep fresh.
+    search_indexer: SearchIndexer | None = None
+    if deps.search is not None and settings.search_indexer:
+        search_indexer = SearchIndexer(
+            sessions,
+            deps.search,
+            plain_dsn(settings.database_url),
+            clock=deps.clock,
+            batch=settings.search_index_batch,
+            poll_seconds=settings.search_index_poll_ms / 1000,
+            collect_seconds=settings.search_index_collect_ms / 1000,
+        )
+        loops.add("search-indexer", search_indexer.run, search_indexer.stop)
     media = MediaFiles(deps.media_dir)
     shutdown = GracefulShutdown(delay=settings.shutdown_delay_seconds)
     shutdown.on_stop(live.close)
@@ -520,6 +534,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     app.state.settlement_worker = settlement_worker
     app.state.notification_jobs = notification_jobs
     app.state.fraud_scorer = fraud_scorer
+    app.state.search_indexer = search_indexer
     app.state.bus = bus
     app.state.payments = payments
     app.state.graphql = graphql

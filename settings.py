@@ -430,6 +430,22 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=3600, alias="GAVEL_MEILI_TASK_TIMEOUT"
     )
 
+    # --- Search freshness: the indexer (services/search/indexer.py; docs/search.md) -----
+    # Every app process runs one: it wakes on PostgreSQL's NOTIFY from the change-capture
+    # triggers, waits GAVEL_SEARCH_INDEX_COLLECT_MS so a burst becomes one batch, and
+    # indexes up to GAVEL_SEARCH_INDEX_BATCH queued auctions per transaction; it also
+    # looks every GAVEL_SEARCH_INDEX_POLL_MS (the safety poll, for a lost wake-up).
+    search_indexer: bool = Field(default=True, alias="GAVEL_SEARCH_INDEXER")
+    # A batch's documents are built and written on the app's event loop: a smaller batch
+    # keeps a backlog's passes from stalling requests for long (docs/performance.md).
+    search_index_batch: int = Field(default=200, ge=1, le=10_000, alias="GAVEL_SEARCH_INDEX_BATCH")
+    search_index_poll_ms: int = Field(
+        default=500, ge=10, le=60_000, alias="GAVEL_SEARCH_INDEX_POLL_MS"
+    )
+    search_index_collect_ms: int = Field(
+        default=10, ge=0, le=1_000, alias="GAVEL_SEARCH_INDEX_COLLECT_MS"
+    )
+
     @property
     def production(self) -> bool:
         return self.env == "production"

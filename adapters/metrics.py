@@ -107,6 +107,25 @@ PERSISTER_BATCH = Histogram(
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
 )
 
+# --- Search freshness (issue 16: services/search/indexer.py) --------------------------
+# Seconds from a change's commit being queued (the trigger's clock) to its document being
+# visible to searches; the target is under 1 s.
+SEARCH_INDEX_LAG = Histogram(
+    "gavel_search_index_lag_seconds",
+    "Time from an auction change being queued for the search index to its document being "
+    "written there (services/search/indexer.py).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+SEARCH_INDEXED = Counter(
+    "gavel_search_documents_indexed",
+    "Auctions the search indexer wrote (upserted or deleted) in the index.",
+)
+SEARCH_INDEX_FAILURES = Counter(
+    "gavel_search_index_failures",
+    "Indexer batches that failed (the index or PostgreSQL was down); their auctions stay "
+    "queued and are retried.",
+)
+
 MAX_OPERATION_NAME = 64
 MAX_OPERATION_NAMES = 200
 ANONYMOUS = "anonymous"

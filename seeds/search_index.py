@@ -1,13 +1,14 @@
 """Make the seeded demo searchable at once: every seeded auction's search document in
-the embedded index (docs/search.md). With MEILI_URL set, the app's reindex command
-fills Meilisearch instead; this writes the PostgreSQL index only."""
+the index the app uses (adapters/search/choice.py: Meilisearch when MEILI_URL is set,
+else the embedded PostgreSQL index; docs/search.md)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from adapters.search.postgres import PostgresSearchIndex
+from adapters.search.choice import open_search_index
 from services.search.bulk import index_auctions
+from settings import get_settings
 from storage.db import make_engine, make_session_factory
 from storage.uow import UnitOfWorkFactory
 
@@ -18,7 +19,7 @@ async def index_demo(database_url: str) -> int:
     try:
         return await index_auctions(
             UnitOfWorkFactory(make_session_factory(engine)),
-            PostgresSearchIndex(engine),
+            open_search_index(get_settings(), engine),
             lambda: datetime.now(UTC),
         )
     finally:

@@ -360,6 +360,7 @@ class AuditLog(SQLModel, table=True):
 
 # Account-security tables (MFA recovery codes, password reset tokens).
 from storage import fraud_tables as fraud_tables  # noqa: E402  (fraud scoring's tables)
+from storage import search_queue_tables as search_queue_tables  # noqa: E402  (search freshness)
 from storage import search_tables as search_tables  # noqa: E402  (the search index's tables)
 from storage.auth_tables import MfaRecoveryCode as MfaRecoveryCode  # noqa: E402
 from storage.auth_tables import PasswordResetToken as PasswordResetToken  # noqa: E402
