@@ -182,7 +182,9 @@ async def test_a_listing_waits_until_it_is_indexed(gql: GQL, app: FastAPI):
     try:
         if with_queue is not None:
             # The indexer's queue: the listing stays in it, locked, so no indexer takes it
-            # (they claim SKIP LOCKED) while the matcher still sees it waiting.
+            # (they claim FOR UPDATE SKIP LOCKED) while the matcher still sees it waiting.
+            # FOR KEY SHARE, not FOR UPDATE: the publish's change-capture trigger updates
+            # the queued row (a no-key update) and must not wait for this lock.
             async with engine.begin() as conn:
                 await conn.execute(
                     text(
@@ -193,7 +195,7 @@ async def test_a_listing_waits_until_it_is_indexed(gql: GQL, app: FastAPI):
                 )
             await holder.begin()
             await holder.execute(
-                text("SELECT 1 FROM search_pending WHERE auction_id = :a FOR UPDATE"),
+                text("SELECT 1 FROM search_pending WHERE auction_id = :a FOR KEY SHARE"),
                 {"a": auction_id},
             )
             waiting = SavedSearchMatcher(app.state.deps, interval=1, index_delay=0)
