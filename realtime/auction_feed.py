@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 from sqlalchemy import text
 
-from realtime.background import StopSignal, cancelling
+from realtime.background import StopSignal
+from realtime.pg_listen import Listener
 
 log = logging.getLogger("gavel.feed")
 
@@ -154,10 +154,19 @@ class AuctionFeed:
         self.reconnect_seconds = reconnect_seconds
         self.ping_seconds = ping_seconds
         self.stopping = StopSignal()
-        self.listening = asyncio.Event()
         self.closed = False
         self._subscribers: set[FeedSubscriber] = set()
-        self._lost = asyncio.Event()
+        self._listener = Listener(
+            dsn,
+            CHANNEL,
+            self._notified,
+            stopping=self.stopping,
+            application_name="gavel-auction-feed",
+            log=log,
+            ping_seconds=ping_seconds,
+            reconnect_seconds=reconnect_seconds,
+        )
+        self.listening = self._listener.listening
 
     @contextlib.contextmanager
     def subscribe(self, categories: frozenset[str] | None) -> Iterator[FeedSubscriber]:
@@ -192,7 +201,7 @@ class AuctionFeed:
             log.warning("auction feed: reading %s failed: %r", auction_id, err)
             return None
 
-    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _notified(self, payload: str) -> None:
         event = parse(payload)
         if event is None:
             log.warning("auction feed: malformed payload %r", payload)
@@ -208,35 +217,8 @@ class AuctionFeed:
 
     def stop(self) -> None:
         self.stopping.set()
-        self._lost.set()
+        self._listener.interrupt()
 
     async def run(self) -> None:
         """Listen until stopped, reconnecting after a lost connection."""
-        while not self.stopping.is_set:
-            conn: Any = None
-            try:
-                conn = await asyncpg.connect(
-                    self.dsn, server_settings={"application_name": "gavel-auction-feed"}
-                )
-                self._lost = lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-                await conn.add_listener(CHANNEL, self._notified)
-                self.listening.set()
-                while not self.stopping.is_set and not lost.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), self.ping_seconds)
-                    if not lost.is_set() and not self.stopping.is_set:
-                        await asyncio.wait_for(conn.execute("SELECT 1"), self.ping_seconds)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                if cancelling():
-                    raise
-                log.warning("auction feed listener lost (%r); reconnecting", err)
-            finally:
-                self.listening.clear()
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await conn.close(timeout=1)
-            if not self.stopping.is_set:
-                await self.stopping.sleep(self.reconnect_seconds)
+        await self._listener.run()

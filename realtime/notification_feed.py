@@ -17,11 +17,9 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
-import asyncpg
-
-from realtime.background import StopSignal, cancelling
+from realtime.background import StopSignal
+from realtime.pg_listen import Listener
 from storage.notification_writer import CHANNEL
 
 log = logging.getLogger("gavel.notifications")
@@ -43,10 +41,21 @@ class NotificationFeed:
         self.poll_seconds = poll_seconds
         self.reconnect_seconds = reconnect_seconds
         self.stopping = StopSignal()
-        self.listening = asyncio.Event()  # set while the LISTEN connection is up
         self._watchers: dict[uuid.UUID, set[asyncio.Event]] = {}
-        self._lost = asyncio.Event()  # the connection ended, or the feed is stopping
         self.closed = False  # shutting down: live streams end (SHUTTING_DOWN)
+        # Every (re)connection wakes all: whatever was committed while no one listened.
+        self._listener = Listener(
+            dsn,
+            CHANNEL,
+            self._notified,
+            stopping=self.stopping,
+            application_name="gavel-notifications",
+            log=log,
+            connected=self.wake_all,
+            ping_seconds=poll_seconds,
+            reconnect_seconds=reconnect_seconds,
+        )
+        self.listening = self._listener.listening  # set while the LISTEN connection is up
 
     @contextlib.contextmanager
     def watch(self, user_id: uuid.UUID) -> Iterator[asyncio.Event]:
@@ -74,7 +83,7 @@ class NotificationFeed:
             for event in watchers:
                 event.set()
 
-    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _notified(self, payload: str) -> None:
         user, _, _seq = payload.partition(":")
         try:
             self.wake(uuid.UUID(user))
@@ -89,38 +98,8 @@ class NotificationFeed:
 
     def stop(self) -> None:
         self.stopping.set()
-        self._lost.set()
+        self._listener.interrupt()
 
     async def run(self) -> None:
         """Listen until stopped, reconnecting after a lost connection."""
-        while not self.stopping.is_set:
-            conn: Any = None
-            try:
-                conn = await asyncpg.connect(
-                    self.dsn, server_settings={"application_name": "gavel-notifications"}
-                )
-                self._lost = lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-                await conn.add_listener(CHANNEL, self._notified)
-                self.listening.set()
-                self.wake_all()  # whatever was committed while no one listened
-                while not self.stopping.is_set and not lost.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), self.poll_seconds)
-                    if not lost.is_set() and not self.stopping.is_set:
-                        # A peer that vanished without a word shows here.
-                        await asyncio.wait_for(conn.execute("SELECT 1"), self.poll_seconds)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                if cancelling():
-                    raise
-                log.warning("notification listener lost (%r); reconnecting", err)
-            finally:
-                self.listening.clear()
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await conn.close(timeout=1)
-            if not self.stopping.is_set:
-                log.info("notification listener reconnecting")
-                await self.stopping.sleep(self.reconnect_seconds)
+        await self._listener.run()

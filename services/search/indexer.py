@@ -38,13 +38,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-import asyncpg
 from sqlalchemy import text
 
 from adapters import metrics
 from realtime.background import StopSignal, cancelling
+from realtime.pg_listen import Listener
 from services.search.documents import load_documents
 from services.search.port import SearchIndex
 from storage.search_queue_tables import SEARCH_CHANNEL
@@ -151,15 +150,26 @@ class SearchIndexer:
         self.collect_seconds = collect_seconds
         self.reconnect_seconds = reconnect_seconds
         self.stopping = StopSignal()
-        self.listening = asyncio.Event()  # set while the LISTEN connection is up
         self._wake = asyncio.Event()
+        # Every (re)connection wakes the worker for what was queued while no one listened.
+        self._listener = Listener(
+            dsn,
+            SEARCH_CHANNEL,
+            self._notified,
+            stopping=self.stopping,
+            application_name="gavel-search-indexer",
+            log=log,
+            connected=self._wake.set,
+            reconnect_seconds=reconnect_seconds,
+        )
+        self.listening = self._listener.listening  # set while the LISTEN connection is up
 
     def stop(self) -> None:
         self.stopping.set()
         self._wake.set()
 
     async def run(self) -> None:
-        listener = asyncio.create_task(self._listen(), name="search-indexer-listen")
+        listener = asyncio.create_task(self._listener.run(), name="search-indexer-listen")
         try:
             await self._start()
             await self._work()
@@ -213,36 +223,5 @@ class SearchIndexer:
                 return
             await asyncio.sleep(0)  # the app's requests share this event loop
 
-    def _notified(self, _conn: Any, _pid: int, _channel: str, _payload: str) -> None:
+    def _notified(self, _payload: str) -> None:
         self._wake.set()
-
-    async def _listen(self) -> None:
-        """LISTEN until cancelled, reconnecting after a lost connection; every
-        (re)connection wakes the worker for what was queued while no one listened."""
-        while not self.stopping.is_set:
-            conn: Any = None
-            try:
-                conn = await asyncpg.connect(
-                    self.dsn, server_settings={"application_name": "gavel-search-indexer"}
-                )
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-                await conn.add_listener(SEARCH_CHANNEL, self._notified)
-                self.listening.set()
-                self._wake.set()
-                while not self.stopping.is_set and not lost.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), 5.0)
-                    if not lost.is_set():
-                        # A peer that vanished without a word shows here.
-                        await asyncio.wait_for(conn.execute("SELECT 1"), 5.0)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                log.warning("search listener lost (%r); reconnecting", err)
-            finally:
-                self.listening.clear()
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await conn.close(timeout=1)
-            await self.stopping.sleep(self.reconnect_seconds)
