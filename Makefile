@@ -71,9 +71,10 @@ bench-http: venv
 bench-fanout: venv
 	$(PY) -m bench.fanout
 
-# Search (issue 16): rebuild the search index from PostgreSQL (build beside, then swap).
+# Search (issue 16): rebuild the search index from PostgreSQL (build beside, then swap),
+# on the servers `make run` started (same GAVEL_PG_PORT), or on DATABASE_URL when set.
 reindex: venv
-	$(PY) -m services.search.reindex
+	$(PY) -m devservers tool services.search.reindex
 
 # Search latency on 100,000 generated auctions, at the port and over HTTP (docs/performance.md).
 bench-search: venv

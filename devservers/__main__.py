@@ -26,6 +26,7 @@ from dotenv import load_dotenv
 from adapters.logging_setup import LOG_FORMATS, LOG_LEVELS, configure_logging
 from devservers.app_server import stop_wait, uvicorn_command
 from devservers.ports import is_listening
+from devservers.postgres import embedded_url
 from devservers.stack import StackUrls, embedded_stack, stripe_emulated
 from settings import Settings, production_problems
 
@@ -305,6 +306,23 @@ def _configure_logging(fmt: str | None, level: str | None) -> None:
     configure_logging(level, "json" if fmt == "json" else "console")
 
 
+def cmd_tool(module: list[str]) -> int:
+    """Run a maintenance command (`python -m <module> ...`, e.g. the reindex) against the
+    servers `make run` or `make up` started: their URLs, from the same port settings,
+    unless DATABASE_URL / REDIS_URL are set."""
+    pg_port, redis_port = _ports()
+    env = dict(os.environ)
+    if not env.get("DATABASE_URL"):
+        if not is_listening("127.0.0.1", pg_port):
+            raise SystemExit(
+                f"devservers: no PostgreSQL on port {pg_port} (GAVEL_PG_PORT): start Gavel "
+                "with `make run` (same GAVEL_PG_PORT) first, or set DATABASE_URL"
+            )
+        env["DATABASE_URL"] = embedded_url(pg_port)
+    env.setdefault("REDIS_URL", f"redis://127.0.0.1:{redis_port}/0")
+    return subprocess.call([sys.executable, "-m", *module], env=env)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devservers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -319,7 +337,14 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument(
             "--log-level", choices=LOG_LEVELS, type=str.upper, help="sets GAVEL_LOG_LEVEL"
         )
+    tool = sub.add_parser(
+        "tool", help="run `python -m MODULE ...` against the running dev servers (make reindex)"
+    )
+    tool.add_argument("module", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if args.command == "tool":
+        load_dotenv(REPO_ROOT / ".env", override=False)
+        return cmd_tool(args.module)
 
     # Same source of settings as the app: real env first, then the repo's `.env`.
     load_dotenv(REPO_ROOT / ".env", override=False)

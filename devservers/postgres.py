@@ -30,6 +30,13 @@ log = logging.getLogger(__name__)
 SERVER_USER = "embedded_postgres"
 SUPERUSER = "postgres"
 DATABASE = "gavel"
+
+
+def embedded_url(port: int) -> str:
+    """SQLAlchemy URL of the `gavel` database of an embedded server on `port`."""
+    return f"postgresql+asyncpg://{SUPERUSER}@127.0.0.1:{port}/{DATABASE}"
+
+
 LOG_NAME = "server.log"
 # sun_path is 108 bytes including the NUL; keep a margin.
 _MAX_SOCKET_PATH = 100
@@ -93,7 +100,7 @@ class EmbeddedPostgres:
     @property
     def url(self) -> str:
         """SQLAlchemy URL of the `gavel` database."""
-        return f"postgresql+asyncpg://{SUPERUSER}@127.0.0.1:{self.port}/{DATABASE}"
+        return embedded_url(self.port)
 
     @property
     def log_file(self) -> Path:

@@ -164,7 +164,10 @@ def _open_index(settings: Settings, engine: AsyncEngine) -> SearchIndex:
 async def _main(batch: int) -> int:
     settings = get_settings()
     if not settings.database_url:
-        print("DATABASE_URL must be set (`make up` prints it)", file=sys.stderr)
+        print(
+            "DATABASE_URL must be set (`make reindex` sets it for the servers `make run` started)",
+            file=sys.stderr,
+        )
         return 2
     engine = make_engine(settings.database_url)
     index = _open_index(settings, engine)
