@@ -88,12 +88,20 @@ class Scores:
         )
 
 
+def _id(kind: str, n: int) -> uuid.UUID:
+    # Fixed ids: the recommender breaks ties by id, so random ones would move the figures.
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"gavel-eval:{kind}:{n}")
+
+
 def _user(n: int) -> User:
-    return User(username=f"eval{n}", email=f"eval{n}@eval.test", password_hash="-")
+    return User(
+        id=_id("user", n), username=f"eval{n}", email=f"eval{n}@eval.test", password_hash="-"
+    )
 
 
-def _auction(item: Item, now: datetime, rng: random.Random) -> Auction:
+def _auction(item: Item, now: datetime, rng: random.Random, n: int) -> Auction:
     return Auction(
+        id=_id("auction", n),
         item_id=item.id,
         seller_id=item.seller_id,
         type="ENGLISH",
@@ -122,6 +130,7 @@ def synthetic_history(
         category = LEAVES[n % len(LEAVES)]
         words = rng.sample(vocabulary[category], 3)
         item = Item(
+            id=_id("item", n),
             seller_id=rng.choice(sellers).id,
             title=" ".join(words).capitalize(),
             description="Synthetic lot.",
@@ -129,7 +138,7 @@ def synthetic_history(
             condition="USED",
         )
         items.append(item)
-        auction = _auction(item, now, rng)
+        auction = _auction(item, now, rng, n)
         rows.append(auction)
         by_category[category].append(auction)
     # Within a category, a few auctions draw most bids (rank r weighs 1 / (r + 1)).
