@@ -169,6 +169,7 @@ def rates(settings: Settings) -> Rates:
         card_user=Rate.parse(settings.rate_card_user),
         password_reset_email=Rate.parse(settings.rate_password_reset_email),
         password_reset_ip=Rate.parse(settings.rate_password_reset_ip),
+        search_ip=Rate.parse(settings.rate_search_ip),
     )
 
 

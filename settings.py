@@ -184,6 +184,9 @@ class Settings(BaseSettings):
     image_wait_seconds: float = Field(default=20.0, gt=0, alias="GAVEL_IMAGE_WAIT_SECONDS")
     # createAuction (the one mutation that takes uploads) per user; RATE_LIMITED beyond.
     rate_listing_user: RateText = Field(default="30/3600", alias="GAVEL_RATE_LISTING_USER")
+    # searchAuctions first pages (ranking, facets, a snapshot kept for later pages) per
+    # client address; RATE_LIMITED beyond. Later pages (`after`) are not counted.
+    rate_search_ip: RateText = Field(default="30/1", alias="GAVEL_RATE_SEARCH_IP")
 
     # --- Payment rate limits (services/limits.py; docs/security.md) -------------------
     # Per user: every mutation execution that calls the payment gateway (savePaymentMethod,

@@ -10,6 +10,7 @@ from schema.inputs import AuctionFilter
 from services.search import query as search
 
 from .auctions import to_filter
+from .common import client_ip
 
 
 async def search_auctions(
@@ -28,5 +29,6 @@ async def search_auctions(
         first,
         after,
         info.context.max_page,
+        client_ip(info),
     )
     return SearchResult.of(page)

@@ -30,6 +30,8 @@ the use case changes nothing. The limits, all settings (`.env.example`):
   disableMfa, regenerateRecoveryCodes, changePassword) is a login attempt and charges
   the login limits, failures with backoff (services/mfa.py);
 - a listing (createAuction, whose images cost CPU): per user, before any image is read;
+- a search's first page (searchAuctions without `after`: ranking, facets and a snapshot
+  in Redis): per client address;
 - a payment-gateway call a user asks for (savePaymentMethod, createSetupIntent,
   payTransaction, and the gateway read behind `Transaction.paymentClientSecret`): per
   user, once the request is known to be valid and allowed, before the gateway is called.
@@ -112,6 +114,8 @@ class Rates:
     # Password reset requests (services/password_reset.py).
     password_reset_email: Rate
     password_reset_ip: Rate
+    # A search's first page (services/search/query.py): per client address.
+    search_ip: Rate
 
 
 LoginOutcome = Literal["failed", "succeeded", "neutral"]
@@ -222,6 +226,17 @@ class Throttle:
         wait = await buckets.charge([Charge(f"listing:u:{user_id}", rates.listing_user)])
         if wait > 0:
             raise RateLimited("new listings", wait)
+
+    async def search(self, ip: str | None) -> None:
+        """A search's first page (up to 1,000 ranked ids, facets, a snapshot kept for
+        its later pages): raises RateLimited when the client address has none left
+        (GAVEL_RATE_SEARCH_IP). Later pages read the snapshot and are not charged."""
+        if self._limits is None or not ip:
+            return
+        buckets, rates = self._limits
+        wait = await buckets.charge([Charge(f"search:ip:{limit_key(ip)}", rates.search_ip)])
+        if wait > 0:
+            raise RateLimited("searches from this address", wait)
 
     async def payment(self, user_id: uuid.UUID, calls: int = 1) -> None:
         """Raises RateLimited when the user has fewer than `calls` payment-gateway calls

@@ -47,6 +47,7 @@ GENEROUS_LIMITS: dict[str, Any] = {
     "GAVEL_RATE_WS_CONNECTIONS_IP": 100000,
     "GAVEL_RATE_WS_SUBSCRIBE": "100000/1",
     "GAVEL_RATE_LISTING_USER": "100000/1",
+    "GAVEL_RATE_SEARCH_IP": "100000/1",
 }
 for _name, _value in GENEROUS_LIMITS.items():
     os.environ.setdefault(_name, str(_value))

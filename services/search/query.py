@@ -192,8 +192,11 @@ async def search_auctions(
     first: int | None,
     after: str | None,
     max_page: int,
+    ip: str | None = None,
 ) -> SearchPage:
-    """One page of search results (see the module docstring for shapes and errors)."""
+    """One page of search results (see the module docstring for shapes and errors).
+    A first page (no `after`) from client address `ip` is rate limited (RATE_LIMITED,
+    services/limits.py) once its arguments are known to be valid."""
     if deps.search is None:
         raise NotAvailableYet("searchAuctions")
     text = check_query(query)
@@ -220,6 +223,7 @@ async def search_auctions(
             limit=MAX_RESULTS,
             facets=True,
         )
+        await deps.throttle.search(ip)
         answer = await deps.search.search(request)
         ids, total, facets, offset = answer.ids, answer.total, answer.facets, 0
         snapshot = secrets.token_hex(16)

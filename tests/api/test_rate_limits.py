@@ -37,6 +37,7 @@ LOW_LIMITS = {
     "rate_login_account_all": "6/60",
     "rate_login_ip": "4/60",
     "rate_register_ip": "2/3600",
+    "rate_search_ip": "3/3600",
     "rate_payment_user": "6/60",
     "rate_card_user": "3/3600",
     "run_scheduler": False,
@@ -400,6 +401,37 @@ async def test_registrations_per_address(limited, gql):
         login = await gql(LOGIN, {"email": new["email"], "password": PASSWORD})
         assert login["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"  # no account
         await register(elsewhere)
+
+
+# --- Searches (GAVEL_RATE_SEARCH_IP 3/3600): first pages per address --------------------
+
+SEARCH = """
+query($after: String) {
+  searchAuctions(first: 1, after: $after) { totalCount pageInfo { hasNextPage endCursor } }
+}"""
+
+
+async def test_search_first_pages_per_address_later_pages_free(limited, gql, seller):
+    for _ in range(2):  # a second page needs at least two matching auctions
+        await live_auction(gql, seller)
+    for _ in range(100):  # indexed (the indexer follows within a second)
+        found = await gql(SEARCH)
+        if found["data"]["searchAuctions"]["pageInfo"]["hasNextPage"]:
+            break
+        await asyncio.sleep(0.05)
+    async with client_at(limited) as shared, client_at(limited) as elsewhere:
+        pages = [await shared(SEARCH) for _ in range(3)]
+        assert all("errors" not in p for p in pages), pages
+        refused = await shared(SEARCH)
+        assert refused["data"] is None, refused
+        error = refused["errors"][0]
+        assert error["extensions"]["code"] == "RATE_LIMITED", error
+        assert error["extensions"]["retryAfter"] >= 1, error
+        # Later pages read the first page's snapshot: not counted.
+        cursor = pages[0]["data"]["searchAuctions"]["pageInfo"]["endCursor"]
+        more = await shared(SEARCH, {"after": cursor})
+        assert "errors" not in more and more["data"]["searchAuctions"]["totalCount"] >= 2, more
+        assert "errors" not in await elsewhere(SEARCH)  # other addresses keep theirs
 
 
 # --- Payment-gateway calls (GAVEL_RATE_PAYMENT_USER 6/60, GAVEL_RATE_CARD_USER 3/3600) ---
