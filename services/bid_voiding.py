@@ -180,6 +180,12 @@ async def void_account_bids(
 async def _void_everywhere(
     deps: Deps, actor_id: uuid.UUID | None, bidder_id: uuid.UUID, note: str
 ) -> VoidReport:
+    if deps.outbox is not None:
+        # The account's bids are read from PostgreSQL: first record every acknowledged
+        # bid still in an outbox (milliseconds behind), or a bid placed just before the
+        # ban or hold would stay live until the next sweep. One pass over the live
+        # auctions; a ban or hold is rare.
+        await deps.outbox.drain()
     async with deps.uow() as uow:
         rows = await uow.session.exec(
             select(Bid.auction_id)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from tests.conftest import GQL
 from tests.helpers import Account, register
@@ -26,6 +27,19 @@ mutation($input: SaveSearchInput!) {
 }"""
 LIST = "{ savedSearches { id name query filter { category minPrice } } }"
 DELETE = """mutation($id: ID!) { deleteSavedSearch(id: $id) { ok errors { code field } } }"""
+
+
+@pytest.fixture(autouse=True)
+async def _forget_this_tests_saved_searches(app: FastAPI):
+    """Most searches saved here match everything: left behind, they would notify (and
+    mail) on every listing the rest of the session publishes."""
+    async with app.state.engine.connect() as conn:
+        started = (await conn.execute(text("SELECT clock_timestamp()"))).scalar_one()
+    yield
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            text("DELETE FROM saved_searches WHERE created_at >= :t"), {"t": started}
+        )
 
 
 async def _save(gql: GQL, account: Account, **fields: Any) -> dict[str, Any]:
