@@ -9,7 +9,8 @@ timed, with the index's size from pg_total_relation_size), times the indexer dra
 a backlog of 10,000 changed auctions (its throughput), then measures latency p50/p95/p99
 of three query groups, one query at a time:
 
-(a) one word; (b) two words and two filters; (c) queries with typos,
+(a) one word; (b) two words and two filters; (c) queries with typos; (d) no text (the
+broadest: every searchable auction, or a category or type of them),
 
 - at the port: `SearchIndex.search` with the request the API's first page makes (up to
   MAX_RESULTS ordered ids, the total and the facets);
@@ -70,6 +71,11 @@ class Query:
     text: str
     port: SearchFilter = field(default_factory=SearchFilter)
     api: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Its name in the per-query medians (queries without words differ by filter)."""
+        return self.text or f"(no text) {json.dumps(self.api)}"
 
 
 def void(_: object) -> None:
@@ -154,10 +160,18 @@ TYPOS = [
     )
 ]
 
+# The broadest searches: no words (browsing by facets), about 75,000 matches unfiltered.
+NO_TEXT = [
+    Query(""),
+    Query("", SearchFilter(categories=subtree("home")), {"category": "home"}),
+    Query("", SearchFilter(types=(AuctionType.ENGLISH,)), {"types": ["ENGLISH"]}),
+]
+
 GROUPS = {
     "a) one word": ONE_WORD,
     "b) two words + two filters": TWO_WORDS_TWO_FILTERS,
     "c) typos": TYPOS,
+    "d) no text": NO_TEXT,
 }
 
 SEARCH = """
@@ -189,13 +203,13 @@ async def timed(
     for query in queries:  # warm-up: plans and caches, not measured
         await run(query)
     latencies = []
-    each: dict[str, list[float]] = {q.text: [] for q in queries}
+    each: dict[str, list[float]] = {q.label: [] for q in queries}
     for i in range(count):
         query = queries[i % len(queries)]
         started = time.perf_counter()
         await run(query)
         latencies.append((time.perf_counter() - started) * 1000)
-        each[query.text].append(latencies[-1])
+        each[query.label].append(latencies[-1])
     medians = {text: round(sorted(v)[len(v) // 2], 2) for text, v in each.items() if v}
     return latencies, medians
 

@@ -75,7 +75,14 @@ def documents_table(metadata: MetaData, suffix: str = "", *, indexes: bool = Tru
 
 def index_of(table: str) -> tuple[Index, ...]:
     return (
-        Index(f"ix_{table}_document", "document", postgresql_using="gin"),
+        # fastupdate off: a search never scans a pending list of recent writes (each
+        # write merges its entries at once); docs/performance.md "Search (issue 16)".
+        Index(
+            f"ix_{table}_document",
+            "document",
+            postgresql_using="gin",
+            postgresql_with={"fastupdate": "off"},
+        ),
         *(Index(f"ix_{table}_{column}", column) for column in INDEXED),
     )
 

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import MetaData, Table, delete, func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, MetaData, Table, delete, func, select, text
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.search import pg_query, pg_typos
@@ -28,11 +28,45 @@ from storage.search_tables import (
 )
 from storage.search_tables import search_documents as docs
 
-ROWS_PER_STATEMENT = 1000  # 17 parameters a row: under PostgreSQL's 32,767 per statement
 BUILD_SUFFIX = "_build"
 KNOWN_WORDS_CACHED = 200_000  # words this process knows the vocabulary holds
 TWO_TYPO_SIMILARITY = 0.2  # pg_trgm threshold for two-typo candidates (then verified)
 REBUILD_LOCK = 0x5EA4C4_0010  # pg_advisory_lock key of the rebuild (any bigint, fixed)
+
+
+_WRITTEN = [c for c in docs.columns if c.name != "document"]  # `document` is computed
+
+
+def _array_of(column: ColumnElement[Any]) -> str:
+    dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]  # unannotated in sqlalchemy
+    sql_type = column.type.compile(dialect=dialect)
+    return f"CAST(:{column.name} AS {sql_type}[])"
+
+
+# One statement of fixed text for any batch: the rows travel as one array per column
+# (asyncpg encodes them in C), so the statement is prepared once and nothing is
+# compiled per row; a multi-row VALUES was compiled by SQLAlchemy for every batch.
+_UPSERT = text(
+    f"INSERT INTO {DOCUMENTS} ({', '.join(c.name for c in _WRITTEN)})"
+    f" SELECT * FROM unnest({', '.join(_array_of(c) for c in _WRITTEN)})"
+    " ON CONFLICT (auction_id) DO UPDATE SET "
+    + ", ".join(f"{c.name} = excluded.{c.name}" for c in _WRITTEN if c.name != "auction_id")
+)
+_NEW_WORDS = text(
+    f"INSERT INTO {search_vocabulary.name} (word) SELECT unnest(CAST(:words AS text[]))"
+    " ON CONFLICT DO NOTHING RETURNING word"
+)
+_NEW_VARIANTS = text(
+    f"INSERT INTO {search_word_variants.name} (variant, word)"
+    " SELECT * FROM unnest(CAST(:variants AS text[]), CAST(:words AS text[]))"
+    " ON CONFLICT DO NOTHING"
+)
+# A search plans each statement for its own values. asyncpg prepares every statement and
+# PostgreSQL switches a prepared statement to a generic plan (bounds unknown) after five
+# runs: for some filters (a price range in a small category) that plan cost 150 ms where
+# the plan for the values costs 20 ms (docs/performance.md "Search (issue 16)"). LOCAL:
+# the rest of the app, whose statements gain from cached plans, keeps the default.
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 class RebuildRunning(RuntimeError):
@@ -44,11 +78,6 @@ def _row(document: SearchDocument) -> dict[str, Any]:
     for name in ("condition", "type", "status"):
         row[name] = row[name].value
     return row
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class PostgresSearchIndex:
@@ -88,6 +117,7 @@ class PostgresSearchIndex:
     async def search(self, request: SearchRequest) -> SearchAnswer:
         words = pg_typos.words_of(request.text or "")[: pg_query.MAX_QUERY_WORDS]
         async with self._engine.connect() as conn:
+            await conn.execute(_CUSTOM_PLANS)
             query = None
             if words:
                 words, fixes = await self._corrections(conn, words)
@@ -99,11 +129,14 @@ class PostgresSearchIndex:
             ).scalars()
             found = list(ids)
             total = len(found)
-            if total == request.limit:  # there may be more than were asked for
-                total = int((await conn.execute(pg_query.total_query(where))).scalar_one())
             facets = None
             if request.facets:
-                facets = self._facets(await conn.execute(pg_query.facets_query(where)))
+                rows = list(await conn.execute(pg_query.facets_query(where)))
+                facets = self._facets(rows)
+                if total == request.limit:  # there may be more than were asked for
+                    total = pg_query.total_of_facets(rows, request.filter)
+            elif total == request.limit:
+                total = int((await conn.execute(pg_query.total_query(where))).scalar_one())
         return SearchAnswer(ids=found, total=total, facets=facets)
 
     async def rebuild(
@@ -176,17 +209,7 @@ class PostgresSearchIndex:
         # order, so two writers of overlapping batches lock them in the same order.
         latest = {d.auction_id: d for d in documents}
         rows = [_row(latest[i]) for i in sorted(latest)]
-        for chunk in _chunks(rows, ROWS_PER_STATEMENT):
-            statement = insert(docs).values(list(chunk))
-            statement = statement.on_conflict_do_update(
-                index_elements=[docs.c.auction_id],
-                set_={
-                    c.name: statement.excluded[c.name]
-                    for c in docs.columns
-                    if c.name not in ("auction_id", "document")
-                },
-            )
-            await conn.execute(statement)
+        await conn.execute(_UPSERT, {c.name: [r[c.name] for r in rows] for c in _WRITTEN})
 
     async def _learn_words(
         self, conn: AsyncConnection, documents: Sequence[SearchDocument]
@@ -202,18 +225,12 @@ class PostgresSearchIndex:
         } - self._known_words
         if not words:
             return
-        added = (
+        added = (await conn.execute(_NEW_WORDS, {"words": sorted(words)})).scalars()
+        pairs = [(v, w) for w in added for v in pg_typos.variants_of(w)]
+        if pairs:
             await conn.execute(
-                insert(search_vocabulary)
-                .values([{"word": w} for w in sorted(words)])
-                .on_conflict_do_nothing()
-                .returning(search_vocabulary.c.word)
-            )
-        ).scalars()
-        pairs = [{"variant": v, "word": w} for w in added for v in pg_typos.variants_of(w)]
-        for chunk in _chunks(pairs, 10_000):
-            await conn.execute(
-                insert(search_word_variants).values(list(chunk)).on_conflict_do_nothing()
+                _NEW_VARIANTS,
+                {"variants": [v for v, _ in pairs], "words": [w for _, w in pairs]},
             )
         if len(self._known_words) + len(words) > KNOWN_WORDS_CACHED:
             self._known_words.clear()

@@ -47,8 +47,13 @@ def upgrade() -> None:
         sa.Column("document", postgresql.TSVECTOR(), sa.Computed(VECTOR, persisted=True)),
         sa.PrimaryKeyConstraint("auction_id", name="pk_search_documents"),
     )
+    # fastupdate off: searches never scan a GIN pending list of recent writes.
     op.create_index(
-        "ix_search_documents_document", "search_documents", ["document"], postgresql_using="gin"
+        "ix_search_documents_document",
+        "search_documents",
+        ["document"],
+        postgresql_using="gin",
+        postgresql_with={"fastupdate": "off"},
     )
     for column in INDEXED:
         op.create_index(f"ix_search_documents_{column}", "search_documents", [column])
