@@ -336,13 +336,16 @@ class PostgresSearchIndex:
         """Each word's (English stem, dropped by the `english` configuration), from
         PostgreSQL's own dictionary (one statement for the words this process has not
         seen yet; a warm query costs none)."""
-        unknown = sorted(set(words) - self._stems.keys())
+        # Read from the cache before awaiting: another search may clear it meanwhile.
+        found = {w: self._stems[w] for w in words if w in self._stems}
+        unknown = sorted(set(words) - found.keys())
         if unknown:
-            if len(self._stems) + len(unknown) > STEMS_CACHED:
+            rows = list(await conn.execute(_QUERY_STEMS, {"words": unknown}))
+            if len(self._stems) + len(rows) > STEMS_CACHED:
                 self._stems.clear()
-            for word, stem, dropped in await conn.execute(_QUERY_STEMS, {"words": unknown}):
-                self._stems[word] = (stem, bool(dropped))
-        return {w: self._stems[w] for w in words}
+            for word, stem, dropped in rows:
+                found[word] = self._stems[word] = (stem, bool(dropped))
+        return found
 
     @staticmethod
     def _facets(rows: Iterable[Any]) -> Facets:
