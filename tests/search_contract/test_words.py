@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.search.port import SearchDocument, SearchFilter, SearchIndex, SearchRequest
+from services.search.words import spans_of
 from tests.search_contract.conftest import Corpus
 from tests.search_contract.test_writes_and_privacy import made
 
@@ -87,3 +88,26 @@ async def test_one_typo_of_an_inflected_form_is_forgiven(
     doc = made(corpus, f"Quillwort {title_word} set")
     await _write(index, written, doc)
     assert await _only(index, f"{word} quillwort", [doc.auction_id]) == [doc.auction_id]
+
+
+# Titles mixing what a splitter may get wrong: case beyond lower case, ligatures,
+# compatibility forms, combining accents, joiners, punctuation inside runs.
+MIXED_TITLES = [
+    "Ǆemal İstanbul CAMERA\u0301 café",
+    "½ inch x²³ Ⅷ \ufb01lm",
+    "Straße/Fußball@ΟΔΟΣ.λόγος",
+    "e-mail_v2.3.1 https://a.example/b?c=d#e",
+    "O'Brien's mid-century (1950s) lamp",
+    "\uff11\uff12\uff13 \uff57\uff49\uff44\uff45 cam\u200bera",
+]
+
+
+@pytest.mark.parametrize("title", MIXED_TITLES)
+async def test_each_word_of_a_mixed_title_typed_back_finds_it(
+    index: SearchIndex, corpus: Corpus, written: list[SearchDocument], title: str
+) -> None:
+    doc = made(corpus, f"Quillwort {title}", description=title)
+    await _write(index, written, doc)
+    for word in spans_of(title):
+        query = f"{word} quillwort"
+        assert await _only(index, query, [doc.auction_id]) == [doc.auction_id], query
