@@ -61,7 +61,14 @@ SECRET = "bench-search-" + "z" * 40
 TARGET_P99_MS = 50.0
 BACKLOG = 10_000
 # Index tables (adapters/search/postgres.py) and the source tables, for the size report.
-SIZED = ("search_documents", "search_vocabulary", "search_word_variants", "auctions", "items")
+SIZED = (
+    "search_documents",
+    "search_vocabulary",
+    "search_word_variants",
+    "search_stem_variants",
+    "auctions",
+    "items",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,16 @@
 """The embedded search index's tables (adapters/search/postgres.py; docs/search.md).
 
 - `search_documents`: one row per searchable auction, a copy of its `SearchDocument`
-  (services/search/port.py) plus `document`, a stored weighted tsvector: the title at
-  weight A, the description at weight B, both with the `english` configuration
+  (services/search/port.py) plus `document`, a stored weighted tsvector: the title's words
+  at weight A, the description's at weight B, both with the `english` configuration
   (stemmed, stop words dropped).
 - `search_vocabulary`: every word the documents have held (lower-cased, split as
   `adapters/search/pg_typos.py` splits), the words typo correction may suggest.
 - `search_word_variants`: each vocabulary word under itself and each of its one-letter
   deletions (SymSpell): a query word finds every word one edit away through them.
+- `search_stem_variants`: the same for the vocabulary words' English stems
+  (PostgreSQL's `english_stem`), so "camreas" finds "camera" ("camrea" is one typo
+  from "camera").
 
 The rebuild writes a table beside `search_documents` (`documents_table(..., suffix)`)
 and swaps it in by renaming.
@@ -34,10 +37,14 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlmodel import SQLModel
 
 DOCUMENTS = "search_documents"
-# Title over description (ts_rank's weights: A = 1.0, B = 0.4).
+# Title over description (ts_rank's weights: A = 1.0, B = 0.4), from the words
+# services/search/words.py splits (`title_words`, `description_words`: normalised words
+# joined by spaces), never the raw text: PostgreSQL's parser would keep a path, a host
+# or an e-mail address as one lexeme and only lower-case, where queries are split and
+# casefolded by that same function.
 DOCUMENT_VECTOR = (
-    "setweight(to_tsvector('english'::regconfig, title), 'A') || "
-    "setweight(to_tsvector('english'::regconfig, description), 'B')"
+    "setweight(to_tsvector('english'::regconfig, title_words), 'A') || "
+    "setweight(to_tsvector('english'::regconfig, description_words), 'B')"
 )
 # Filter and sort columns with an index of their own (`ix_<table>_<column>`).
 INDEXED = ("status", "category", "seller_id", "ends_at", "listed_at", "price_scaled", "bid_count")
@@ -67,6 +74,8 @@ def documents_table(metadata: MetaData, suffix: str = "", *, indexes: bool = Tru
         Column("featured", Boolean(), nullable=False),
         Column("ends_at", DateTime(timezone=True), nullable=False),
         Column("listed_at", DateTime(timezone=True), nullable=False),
+        Column("title_words", Text(), nullable=False),
+        Column("description_words", Text(), nullable=False),
         Column("document", TSVECTOR(), Computed(DOCUMENT_VECTOR, persisted=True)),
         PrimaryKeyConstraint("auction_id", name=f"pk_{name}"),
         *(index_of(name) if indexes else ()),
@@ -107,4 +116,15 @@ search_word_variants = Table(
     SQLModel.metadata,
     Column("variant", Text(), primary_key=True),
     Column("word", Text(), primary_key=True),
+)
+
+# Stem-level typos: each English stem of a vocabulary word under itself and each of its
+# one-letter deletions, with one vocabulary word that has the stem (what a correction
+# puts in the tsquery: it stems to `stem` there).
+search_stem_variants = Table(
+    "search_stem_variants",
+    SQLModel.metadata,
+    Column("variant", Text(), primary_key=True),
+    Column("stem", Text(), primary_key=True),
+    Column("word", Text(), nullable=False),
 )

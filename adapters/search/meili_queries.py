@@ -11,7 +11,6 @@ ids, a total of 0 and empty facet counts (see `FacetPlan`).
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +21,8 @@ from adapters.search.meili_documents import PRIMARY_KEY, epoch_ms
 from adapters.search.meili_stop_words import STOP_WORDS
 from domain.enums import AuctionSort, AuctionType, ItemCondition
 from services.search.port import Facets, SearchAnswer, SearchFilter, SearchRequest
+from services.search.words import normalised, spans_of
 
-_WORD = re.compile(r"[^\W_]+")
 # Meilisearch ignores query words after the 10th; the PostgreSQL backend does the same.
 MAX_QUERY_WORDS = 10
 _TIE = f"{PRIMARY_KEY}:asc"
@@ -118,10 +117,13 @@ def _words(request: SearchRequest) -> str:
     """The query's words (runs of letters and digits, the first MAX_QUERY_WORDS), less
     stop words, joined by spaces, as the PostgreSQL backend reads a query. Meilisearch
     reads `"..."` as a phrase and `-word` as "without word", which the API does not
-    offer: only words reach it. A stop word left in would have to match (or be corrected
-    into a neighbour: "other" into "otter") where PostgreSQL ignores it."""
-    words = _WORD.findall((request.text or "").casefold())[:MAX_QUERY_WORDS]
-    return " ".join(w for w in words if w not in STOP_WORDS)
+    offer: only words reach it, as typed (services/search/words.py `spans_of`: split,
+    never casefolded), so Meilisearch normalises them as it normalises the documents
+    (our casefold would turn a title's "Straße" into a "strasse" it does not hold).
+    A stop word left in would have to match (or be corrected into a neighbour: "other"
+    into "otter") where PostgreSQL ignores it."""
+    words = spans_of(request.text or "")[:MAX_QUERY_WORDS]
+    return " ".join(w for w in words if normalised(w) not in STOP_WORDS)
 
 
 def _own_filter(search_filter: SearchFilter, facet: Facet) -> object:

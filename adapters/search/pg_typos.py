@@ -10,24 +10,24 @@ with `w` or is one (SymSpell), and `search_word_variants` lists each vocabulary 
 under itself and its deletions; the candidates are then checked with `distance`. Two
 typos add trigram-similar words (pg_trgm), also checked, so a very mangled long word
 may be missed, never a wrong one taken.
+
+Inflections: the same rule also holds between English stems (PostgreSQL's
+`english_stem`, the dictionary the tsvector uses): a query word whose stem is within
+the word's budget of a vocabulary word's stem is corrected to that word, so "camreas"
+(one typo of "cameras") finds "camera", as "cameras" does by stemming. The budget is
+always the typed word's; `search_stem_variants` lists each stem under its deletions.
 """
 
 from __future__ import annotations
 
-import re
+from services.search.words import words_of
+
+__all__ = ["words_of"]  # the query's words: the documents' and the vocabulary's splitter
 
 ONE_TYPO_FROM = 5
 TWO_TYPOS_FROM = 9
 MAX_WORD = 40
 TWO_DELETIONS_UP_TO = 16  # longer "words" are not corrected (no real word is that long)
-
-_WORD = re.compile(r"[^\W_]+")
-
-
-def words_of(text: str) -> list[str]:
-    """The words of `text`, lower-cased (casefolded), in order: runs of letters and
-    digits, as the vocabulary stores them."""
-    return _WORD.findall(text.casefold())
 
 
 def typo_budget(word: str) -> int:
@@ -88,3 +88,31 @@ def corrections(word: str, candidates: set[str]) -> set[str]:
     if budget == 0 or len(word) > MAX_WORD:
         return set()
     return {c for c in candidates if c != word and distance(word, c, budget) <= budget}
+
+
+def stem_variants_of(stem: str) -> set[str]:
+    """What a vocabulary word's English stem is listed under: itself and its deletions,
+    whatever its length (the budget is the typed word's, which may be longer)."""
+    if len(stem) < 2 or len(stem) > MAX_WORD:
+        return {stem}
+    return {stem} | deletions(stem)
+
+
+def stem_lookups_of(stem: str, word: str) -> set[str]:
+    """The variants to look the stem of query word `word` up under, within `word`'s
+    budget (two-letter deletions as `lookups_of`)."""
+    found = {stem} | deletions(stem)
+    if typo_budget(word) >= 2 and len(stem) <= TWO_DELETIONS_UP_TO:
+        found |= {d for one in deletions(stem) for d in deletions(one)}
+    return found
+
+
+def stem_corrections(word: str, stem: str | None, candidates: dict[str, str]) -> set[str]:
+    """Stem-level corrections of query word `word` whose English stem is `stem`: for
+    each candidate stem within `word`'s typo budget of `stem` (other than `stem`, which
+    the word matches by stemming alone), the vocabulary word `candidates` gives for it
+    (it stems to that stem in the tsquery). "camreas" (stem "camrea") gets "camera"."""
+    budget = typo_budget(word)
+    if budget == 0 or stem is None or len(word) > MAX_WORD:
+        return set()
+    return {w for s, w in candidates.items() if s != stem and distance(stem, s, budget) <= budget}

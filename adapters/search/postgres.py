@@ -23,6 +23,7 @@ from services.search.port import Facets, Progress, SearchAnswer, SearchDocument,
 from storage.search_tables import (
     DOCUMENTS,
     documents_table,
+    search_stem_variants,
     search_vocabulary,
     search_word_variants,
 )
@@ -52,15 +53,38 @@ _UPSERT = text(
     " ON CONFLICT (auction_id) DO UPDATE SET "
     + ", ".join(f"{c.name} = excluded.{c.name}" for c in _WRITTEN if c.name != "auction_id")
 )
+# The new words come back with their English stem (NULL for a stop word), computed by
+# the dictionary a tsquery uses, so both sides stem alike.
 _NEW_WORDS = text(
     f"INSERT INTO {search_vocabulary.name} (word) SELECT unnest(CAST(:words AS text[]))"
-    " ON CONFLICT DO NOTHING RETURNING word"
+    " ON CONFLICT DO NOTHING"
+    " RETURNING word, (ts_lexize('english_stem', word))[1]"
 )
 _NEW_VARIANTS = text(
     f"INSERT INTO {search_word_variants.name} (variant, word)"
     " SELECT * FROM unnest(CAST(:variants AS text[]), CAST(:words AS text[]))"
     " ON CONFLICT DO NOTHING"
 )
+_NEW_STEM_VARIANTS = text(
+    f"INSERT INTO {search_stem_variants.name} (variant, stem, word)"
+    " SELECT * FROM unnest(CAST(:variants AS text[]), CAST(:stems AS text[]),"
+    " CAST(:words AS text[]))"
+    " ON CONFLICT DO NOTHING"
+)
+# Each query word's English stem (NULL: none) and whether the `english` configuration
+# drops it (a stop word, or nothing its parser keeps).
+_QUERY_STEMS = text(
+    "SELECT w, (ts_lexize('english_stem', w))[1],"
+    " numnode(plainto_tsquery('english'::regconfig, w)) = 0"
+    " FROM unnest(CAST(:words AS text[])) AS w"
+)
+_CANDIDATES = text(
+    f"SELECT variant, word, NULL FROM {search_word_variants.name}"
+    " WHERE variant = ANY(CAST(:variants AS text[]))"
+    f" UNION ALL SELECT variant, word, stem FROM {search_stem_variants.name}"
+    " WHERE variant = ANY(CAST(:stem_variants AS text[]))"
+)
+STEMS_CACHED = 100_000  # query words whose stem this process knows
 # A search plans each statement for its own values. asyncpg prepares every statement and
 # PostgreSQL switches a prepared statement to a generic plan (bounds unknown) after five
 # runs: for some filters (a price range in a small category) that plan cost 150 ms where
@@ -77,6 +101,8 @@ def _row(document: SearchDocument) -> dict[str, Any]:
     row = asdict(document)
     for name in ("condition", "type", "status"):
         row[name] = row[name].value
+    row["title_words"] = " ".join(pg_typos.words_of(document.title))
+    row["description_words"] = " ".join(pg_typos.words_of(document.description))
     return row
 
 
@@ -88,6 +114,8 @@ class PostgresSearchIndex:
     def __init__(self, engine: AsyncEngine):
         self._engine = engine
         self._known_words: set[str] = set()
+        # word -> (its English stem or None, whether the `english` configuration drops it)
+        self._stems: dict[str, tuple[str | None, bool]] = {}
 
     async def prepare(self) -> None:
         # The migrations create the tables; this only proves they are there.
@@ -225,12 +253,22 @@ class PostgresSearchIndex:
         } - self._known_words
         if not words:
             return
-        added = (await conn.execute(_NEW_WORDS, {"words": sorted(words)})).scalars()
-        pairs = [(v, w) for w in added for v in pg_typos.variants_of(w)]
+        added = list(await conn.execute(_NEW_WORDS, {"words": sorted(words)}))
+        pairs = [(v, w) for w, _ in added for v in pg_typos.variants_of(w)]
         if pairs:
             await conn.execute(
                 _NEW_VARIANTS,
                 {"variants": [v for v, _ in pairs], "words": [w for _, w in pairs]},
+            )
+        stems = [(v, stem, w) for w, stem in added if stem for v in pg_typos.stem_variants_of(stem)]
+        if stems:
+            await conn.execute(
+                _NEW_STEM_VARIANTS,
+                {
+                    "variants": [v for v, _, _ in stems],
+                    "stems": [s for _, s, _ in stems],
+                    "words": [w for _, _, w in stems],
+                },
             )
         if len(self._known_words) + len(words) > KNOWN_WORDS_CACHED:
             self._known_words.clear()
@@ -241,30 +279,35 @@ class PostgresSearchIndex:
     ) -> tuple[list[str], list[set[str]]]:
         """The query's words without stop words (the `english` configuration drops
         them from documents, so they can match nothing, and a correction of one must
-        not stand in for it), and each word's corrections (pg_typos's rule). One
-        statement, plus one trigram lookup per word of 9+ letters."""
+        not stand in for it), and each word's corrections (pg_typos's rule: vocabulary
+        words within the typo budget of the word, or whose stem is within it of the
+        word's stem). One statement (plus one for the stems of words not seen before),
+        plus one trigram lookup per word of 9+ letters."""
+        stems = await self._stems_of(conn, words)
         wanted: dict[str, set[int]] = defaultdict(set)
+        stem_wanted: dict[str, set[int]] = defaultdict(set)
         for position, word in enumerate(words):
             if pg_typos.typo_budget(word) and len(word) <= pg_typos.MAX_WORD:
                 for lookup in pg_typos.lookups_of(word):
                     wanted[lookup].add(position)
-        rows = await conn.execute(
-            text(
-                "SELECT variant, word FROM search_word_variants"
-                " WHERE variant = ANY(CAST(:variants AS text[]))"
-                " UNION ALL SELECT w, NULL FROM unnest(CAST(:words AS text[])) AS w"
-                " WHERE numnode(plainto_tsquery('english'::regconfig, w)) = 0"
-            ),
-            {"variants": list(wanted), "words": words},
-        )
+                stem = stems[word][0]
+                if stem:
+                    for lookup in pg_typos.stem_lookups_of(stem, word):
+                        stem_wanted[lookup].add(position)
         candidates: list[set[str]] = [set() for _ in words]
-        stop: set[str] = set()
-        for variant, word in rows:
-            if word is None:
-                stop.add(variant)
-                continue
-            for position in wanted[variant]:
-                candidates[position].add(word)
+        stem_candidates: list[dict[str, str]] = [{} for _ in words]  # stem -> a word of it
+        if wanted:
+            rows = await conn.execute(
+                _CANDIDATES, {"variants": list(wanted), "stem_variants": list(stem_wanted)}
+            )
+            for variant, word, stem in rows:
+                if stem is None:
+                    for position in wanted[variant]:
+                        candidates[position].add(word)
+                else:
+                    for position in stem_wanted[variant]:
+                        stem_candidates[position].setdefault(stem, word)
+        stop = {w for w in words if stems[w][1]}
         long_words = [w for w in words if pg_typos.typo_budget(w) >= 2]
         if long_words:
             await conn.execute(
@@ -279,8 +322,30 @@ class PostgresSearchIndex:
                         )
                     )
                     candidates[position] |= set(similar.scalars())
-        kept = [(w, c) for w, c in zip(words, candidates, strict=True) if w not in stop]
-        return [w for w, _ in kept], [pg_typos.corrections(w, c) for w, c in kept]
+        fixes = [
+            pg_typos.corrections(w, c)
+            | pg_typos.stem_corrections(w, stems[w][0], stem_candidates[position])
+            for position, (w, c) in enumerate(zip(words, candidates, strict=True))
+        ]
+        kept = [(w, f) for w, f in zip(words, fixes, strict=True) if w not in stop]
+        return [w for w, _ in kept], [f for _, f in kept]
+
+    async def _stems_of(
+        self, conn: AsyncConnection, words: list[str]
+    ) -> dict[str, tuple[str | None, bool]]:
+        """Each word's (English stem, dropped by the `english` configuration), from
+        PostgreSQL's own dictionary (one statement for the words this process has not
+        seen yet; a warm query costs none)."""
+        # Read from the cache before awaiting: another search may clear it meanwhile.
+        found = {w: self._stems[w] for w in words if w in self._stems}
+        unknown = sorted(set(words) - found.keys())
+        if unknown:
+            rows = list(await conn.execute(_QUERY_STEMS, {"words": unknown}))
+            if len(self._stems) + len(rows) > STEMS_CACHED:
+                self._stems.clear()
+            for word, stem, dropped in rows:
+                found[word] = self._stems[word] = (stem, bool(dropped))
+        return found
 
     @staticmethod
     def _facets(rows: Iterable[Any]) -> Facets:

@@ -17,8 +17,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 VECTOR = (
-    "setweight(to_tsvector('english'::regconfig, title), 'A') || "
-    "setweight(to_tsvector('english'::regconfig, description), 'B')"
+    "setweight(to_tsvector('english'::regconfig, title_words), 'A') || "
+    "setweight(to_tsvector('english'::regconfig, description_words), 'B')"
 )
 INDEXED = ("status", "category", "seller_id", "ends_at", "listed_at", "price_scaled", "bid_count")
 
@@ -44,6 +44,9 @@ def upgrade() -> None:
         sa.Column("featured", sa.Boolean(), nullable=False),
         sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("listed_at", sa.DateTime(timezone=True), nullable=False),
+        # services/search/words.py's words, joined by spaces: what the tsvector reads.
+        sa.Column("title_words", sa.Text(), nullable=False),
+        sa.Column("description_words", sa.Text(), nullable=False),
         sa.Column("document", postgresql.TSVECTOR(), sa.Computed(VECTOR, persisted=True)),
         sa.PrimaryKeyConstraint("auction_id", name="pk_search_documents"),
     )
@@ -75,9 +78,17 @@ def upgrade() -> None:
         sa.Column("word", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("variant", "word"),
     )
+    op.create_table(
+        "search_stem_variants",
+        sa.Column("variant", sa.Text(), nullable=False),
+        sa.Column("stem", sa.Text(), nullable=False),
+        sa.Column("word", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("variant", "stem"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("search_stem_variants")
     op.drop_table("search_word_variants")
     op.drop_table("search_vocabulary")
     op.drop_table("search_documents")

@@ -271,3 +271,127 @@ ODD_QUERIES = [
 async def test_any_text_is_searchable_without_error(gql, query):
     page = await search(gql, q=query, first=3)
     assert page["totalCount"] >= 0
+
+
+# --- Words as documents hold them (docs/search.md "Matching and typos") ----------------
+# One splitter (services/search/words.py) for documents, vocabulary and queries: a
+# title's own word, typed back, finds it, however PostgreSQL's parser would have read it.
+
+
+@pytest.fixture(scope="module")
+async def inflected(gql: Any, app: Any) -> tuple[str, dict[str, str]]:
+    """Listings whose words are inflected forms another inflection matches by stemming."""
+    tag = nonsense_word()
+    seller = await register(gql, seller=True)
+    specs = {
+        "camera": f"{tag} vintage camera",
+        "turntables": f"{tag} oak turntables",
+        "lamps": f"{tag} brass lamps",
+        "walking": f"{tag} walking stick",
+        "photographs": f"{tag} framed photographs",
+    }
+    ids = {k: await publish(gql, seller, title=t, category="home/decor") for k, t in specs.items()}
+    await index(app, list(ids.values()))
+    return tag, ids
+
+
+# (query word, the listing): one typo from a form that matches by stemming alone.
+STEMMED_TYPOS = [
+    ("cameras", "camera"),  # control: stemming alone
+    ("camreas", "camera"),  # "cameras", e/r swapped
+    ("cameraes", "camera"),  # "cameras" with an e inserted
+    ("turntable", "turntables"),  # control
+    ("turntble", "turntables"),  # "turntable" less its a
+    ("turntabel", "turntables"),  # "turntable", l/e swapped
+    ("lamp", "lamps"),  # control (4 letters)
+    ("walks", "walking"),  # control: stem walk
+    ("walkd", "walking"),  # "walks" with d for s
+    ("wlaking", "walking"),  # control-ish: a raw typo
+    ("photograhped", "photographs"),  # "photographed", h/p swapped
+    ("photogrpahing", "photographs"),  # "photographing", p/a swapped
+]
+
+
+@pytest.mark.parametrize(("word", "target"), STEMMED_TYPOS)
+async def test_one_typo_of_an_inflected_form_is_forgiven(
+    gql: Any, inflected: tuple[str, dict[str, str]], word: str, target: str
+) -> None:
+    tag, ids = inflected
+    # The word first, the tag last (the last word is also a prefix: keep it exact).
+    page = await search(gql, q=f"{word} {tag}")
+    assert ids[target] in ids_of(page), (word, target, page["totalCount"])
+
+
+@pytest.mark.parametrize(("word", "target"), [("camreas", "camera"), ("walkd", "walking")])
+async def test_exact_words_rank_above_stem_corrections(
+    gql: Any, app: Any, inflected: tuple[str, dict[str, str]], word: str, target: str
+) -> None:
+    tag, ids = inflected
+    seller = await register(gql, seller=True)
+    exact = await publish(gql, seller, title=f"{tag} {word} thing", category="home/decor")
+    await index(app, [exact])
+    found = ids_of(await search(gql, q=f"{word} {tag}"))
+    assert found[:1] == [exact] and ids[target] in found, found
+
+
+async def test_stop_words_are_not_stem_corrected(
+    gql: Any, inflected: tuple[str, dict[str, str]]
+) -> None:
+    tag, ids = inflected
+    # "other" is a stop word (ignored), never a typo of anything: the tag alone decides.
+    page = await search(gql, q=f"other {tag}")
+    assert set(ids.values()) <= set(ids_of(page))
+
+
+# Words whose casefold is not their lower case: the stored tsvector casefolds like queries.
+CASEFOLD_WORDS = [
+    "Straße",
+    "Fußball",
+    "ﬁlm",
+    "ΟΔΟΣ",
+    "λόγος",
+    "STRASSE",
+    "Ǆemal",
+    "\uff57\uff49\uff44\uff45",
+]  # the last: "wide", full width
+
+
+@pytest.mark.parametrize("word", CASEFOLD_WORDS)
+async def test_a_titles_own_word_finds_it(gql: Any, app: Any, word: str) -> None:
+    seller = await register(gql, seller=True)
+    tag = nonsense_word()
+    auction = await publish(gql, seller, title=f"{tag} {word} poster", category="home/decor")
+    await index(app, [auction])
+    assert ids_of(await search(gql, q=f"{tag} poster")) == [auction]  # control
+    for query in (f"{word} {tag}", f"{word.upper()} {tag}", f"{tag} {word}"):
+        page = await search(gql, q=query)
+        assert ids_of(page) == [auction], (word, query, page["totalCount"])
+
+
+# Runs PostgreSQL's parser keeps whole (paths, hosts, e-mail addresses, URLs, versions,
+# hyphenated words): each of their words, typed as a query word, finds the title.
+JOINED = [
+    ("zeiss lens/camera combo", "camera"),
+    ("zeiss lens/camera combo", "lens"),
+    ("leica.camera rangefinder", "camera"),
+    ("sony walkman.de cassette", "walkman"),
+    ("gift from shop@vintage.com ok", "vintage"),
+    ("walnut_oak turntable", "walnut"),
+    ("see https://example.org/brass/lamp now", "brass"),
+    ("firmware v2.3.1 radio", "v2"),
+    ("mid-century armchair", "century"),
+    ("/usr/share/dolls house", "share"),
+]
+
+
+@pytest.mark.parametrize(("title", "word"), JOINED)
+async def test_every_word_of_a_joined_title_finds_it(
+    gql: Any, app: Any, title: str, word: str
+) -> None:
+    seller = await register(gql, seller=True)
+    tag = nonsense_word()
+    auction = await publish(gql, seller, title=f"{tag} {title}", category="home/decor")
+    await index(app, [auction])
+    for query in (f"{word} {tag}", f"{tag} {word}"):
+        page = await search(gql, q=query)
+        assert ids_of(page) == [auction], (title, query, page["totalCount"])

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.search import pg_query, pg_typos
+from services.search.words import spans_of, words_of
 
 WORDS = st.text(alphabet=string.ascii_lowercase, min_size=5, max_size=14)
 
@@ -81,3 +82,55 @@ def test_text_query_ands_words_ors_corrections_and_prefixes_the_last() -> None:
     q = pg_query.text_query(["vintge", "camra"], [{"vintage"}, {"camera", "cobra"}])
     assert q.matches == "('vintge' | 'vintage') & ('camra':* | 'camera' | 'cobra')"
     assert q.exact == ("'vintge'", "'camra':*")
+
+
+def test_words_are_normalised_alike_for_documents_and_queries() -> None:
+    # NFKC + casefold: what the tsvector, the vocabulary and a query all hold.
+    assert words_of("Straße FUSSBALL ﬁlm ΟΔΟΣ λόγος x²") == [
+        "strasse",
+        "fussball",
+        "film",
+        "οδοσ",
+        "λόγοσ",
+        "x2",
+    ]
+    assert words_of("Straße") == words_of("STRASSE") == words_of("strasse")
+    assert words_of("camera\u0301") == words_of("camerá")  # composed either way
+
+
+def test_paths_hosts_and_addresses_are_their_words() -> None:
+    assert words_of("lens/camera walkman.de shop@vintage.com walnut_oak v2.3") == [
+        "lens",
+        "camera",
+        "walkman",
+        "de",
+        "shop",
+        "vintage",
+        "com",
+        "walnut",
+        "oak",
+        "v2",
+        "3",
+    ]
+
+
+def test_spans_keep_the_words_as_written() -> None:
+    assert spans_of("Straße, lens/camera") == ["Straße", "lens", "camera"]
+    assert [w.casefold() for w in spans_of("Walnut Turntable")] == words_of("Walnut Turntable")
+
+
+def test_stem_corrections_use_the_typed_words_budget() -> None:
+    # "camreas" stems to "camrea": one typo from "camera" (the stem of "cameras").
+    assert pg_typos.stem_corrections("camreas", "camrea", {"camera": "cameras"}) == {"cameras"}
+    # "walkd" (5 letters: one typo) against the 4-letter stem "walk".
+    assert pg_typos.stem_corrections("walkd", "walkd", {"walk": "walking"}) == {"walking"}
+    assert pg_typos.stem_corrections("walk", "walk", {"wall": "walls"}) == set()  # 4 letters
+    assert pg_typos.stem_corrections("camreas", None, {"camera": "cameras"}) == set()
+    assert pg_typos.stem_corrections("cameras", "camera", {"camera": "camera"}) == set()
+    assert pg_typos.stem_corrections("camrreas", "camrrea", {"camera": "camera"}) == set()
+
+
+@given(typos())
+def test_one_typo_of_a_stem_is_always_found_through_its_variants(pair: tuple[str, str]) -> None:
+    stem, typed = pair
+    assert pg_typos.stem_variants_of(stem) & pg_typos.stem_lookups_of(typed, "x" * 5)
