@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+
+from domain.enums import AuctionStatus, AuctionType, ItemCondition
+from services.search.port import SearchDocument
 
 ENQUEUED_AT = "2026-11-30T12:00:00.000000Z"
 # A fresh index's settings, as Meilisearch answers them.
@@ -145,3 +150,29 @@ async def serve(stand_in: StandIn) -> tuple[web.AppRunner, str]:
     await site.start()
     port = runner.addresses[0][1]
     return runner, f"http://127.0.0.1:{port}"
+
+
+NOW = datetime(2026, 11, 30, tzinfo=UTC)
+
+
+def document(title: str = "Vintage camera") -> SearchDocument:
+    """A small valid document for the adapter's requests."""
+    return SearchDocument(
+        auction_id=uuid.uuid4(),
+        title=title,
+        description="",
+        category="cameras/film",
+        condition=ItemCondition.USED,
+        type=AuctionType.ENGLISH,
+        status=AuctionStatus.ACTIVE,
+        seller_id=uuid.uuid4(),
+        currency="USD",
+        price=1000,
+        price_scaled=100_000,
+        bid_count=0,
+        reserve_met=True,
+        has_buy_now=False,
+        featured=False,
+        ends_at=NOW,
+        listed_at=NOW,
+    )

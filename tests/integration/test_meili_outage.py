@@ -8,37 +8,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 
 import pytest
 
 from adapters.search.meilisearch import MeiliRefused, MeiliSearchIndex
-from domain.enums import AuctionStatus, AuctionType, ItemCondition
 from services.search.port import SearchDocument, SearchFilter, SearchRequest
 from services.unavailable import Unavailable, unavailable
+from tests.integration.meili_stand_in import document
 
-NOW = datetime(2026, 11, 30, tzinfo=UTC)
-DOCUMENT = SearchDocument(
-    auction_id=uuid.uuid4(),
-    title="Vintage camera",
-    description="",
-    category="cameras/film",
-    condition=ItemCondition.USED,
-    type=AuctionType.ENGLISH,
-    status=AuctionStatus.ACTIVE,
-    seller_id=uuid.uuid4(),
-    currency="USD",
-    price=1000,
-    price_scaled=100_000,
-    bid_count=0,
-    reserve_met=True,
-    has_buy_now=False,
-    featured=False,
-    ends_at=NOW,
-    listed_at=NOW,
-)
+DOCUMENT = document()
 
 
 async def _batches() -> AsyncIterator[Sequence[SearchDocument]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 
@@ -17,34 +16,10 @@ from adapters.search.meili_documents import body_of
 from adapters.search.meili_queries import plan
 from adapters.search.meili_settings import index_settings, settings_to_change
 from adapters.search.meilisearch import MeiliSearchIndex, MeiliTaskFailed
-from domain.enums import AuctionStatus, AuctionType, ItemCondition
+from domain.enums import AuctionType
 from services.search.port import Facets, SearchDocument, SearchFilter, SearchRequest
 from services.unavailable import Unavailable
-from tests.integration.meili_stand_in import FRESH_SETTINGS, StandIn, serve
-
-NOW = datetime(2026, 11, 30, tzinfo=UTC)
-
-
-def document(title: str = "Vintage camera") -> SearchDocument:
-    return SearchDocument(
-        auction_id=uuid.uuid4(),
-        title=title,
-        description="",
-        category="cameras/film",
-        condition=ItemCondition.USED,
-        type=AuctionType.ENGLISH,
-        status=AuctionStatus.ACTIVE,
-        seller_id=uuid.uuid4(),
-        currency="USD",
-        price=1000,
-        price_scaled=100_000,
-        bid_count=0,
-        reserve_met=True,
-        has_buy_now=False,
-        featured=False,
-        ends_at=NOW,
-        listed_at=NOW,
-    )
+from tests.integration.meili_stand_in import FRESH_SETTINGS, StandIn, document, serve
 
 
 @pytest.fixture
