@@ -33,7 +33,13 @@ from adapters.json_errors import PlainErrorsAsJson, graphql_http_error
 from adapters.logging_setup import configure_logging
 from adapters.mailer import LogMailer
 from adapters.media import MediaFiles
-from adapters.metrics import CONTENT_TYPE, Reading, exposition
+from adapters.metrics import (
+    CONTENT_TYPE,
+    SSE_STREAMS_OPEN,
+    WEBSOCKETS_OPEN,
+    Reading,
+    exposition,
+)
 from adapters.passwords import PasswordHasher
 from adapters.rate_limits import Rate, RedisBuckets
 from adapters.request_id import RequestIdMiddleware
@@ -47,6 +53,8 @@ from adapters.tokens import TokenService
 from adapters.trending_redis import RedisTrending
 from adapters.verify_email_page import VerifyEmailPage
 from adapters.ws_limits import LiveConnections, WebSocketConnectionLimit
+from admin_ui.context import AdminContext
+from admin_ui.mount import mount_admin
 from background_loops import BackgroundLoops
 from domain.listing import ListingPolicy
 from domain.payments import PaymentGateway
@@ -249,6 +257,19 @@ async def lag_readings(redis: Any, settings: Settings) -> list[Reading]:
             closer.seconds,
         ),
     ]
+
+
+def admin_storage_secret(settings: Settings) -> str:
+    """GAVEL_ADMIN_STORAGE_SECRET, or a random one (admin sessions end on restart)."""
+    if settings.admin_storage_secret is not None:
+        return settings.admin_storage_secret.get_secret_value()
+    log.warning("GAVEL_ADMIN_STORAGE_SECRET is not set: admin sessions end on restart")
+    return secrets.token_urlsafe(48)
+
+
+def open_live_connections() -> int:
+    """This process's open WebSockets and event streams (the /metrics gauges)."""
+    return int(WEBSOCKETS_OPEN._value.get() + SSE_STREAMS_OPEN._value.get())
 
 
 def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> FastAPI:
@@ -484,8 +505,9 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         body = exposition(await lag_readings(redis, settings))
         return Response(body, media_type=CONTENT_TYPE)
 
-    async def admin_placeholder(_: Request) -> PlainTextResponse:
-        return PlainTextResponse("The admin app is not available yet.", status_code=503)
+    async def admin_elsewhere(_: Request) -> PlainTextResponse:
+        # GAVEL_ADMIN_UI=false: the load balancer routes /admin to admin processes.
+        return PlainTextResponse("The admin app is not served by this process.", status_code=404)
 
     app = FastAPI(
         title="Gavel",
@@ -499,7 +521,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
-            Route("/admin", admin_placeholder),
+            *([] if settings.admin_ui else [Route("/admin{rest:path}", admin_elsewhere)]),
             # Before /media/{key:path}, which never serves evidence/ anyway.
             Route("/media/evidence/{name}", deps.private_media.serve, methods=["GET", "HEAD"]),
             Route("/media/{key:path}", media.serve, methods=["GET", "HEAD"]),
@@ -526,6 +548,25 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
         )
     # Outermost of all: every answer and every line logged for it carries the request id.
     app.add_middleware(RequestIdMiddleware)
+    if settings.admin_ui:
+        # The admin and seller app (admin_ui/, docs/admin-app.md), on the same use cases.
+        mount_admin(
+            app,
+            AdminContext(
+                deps=deps,
+                redis=redis,
+                bus=bus,
+                engine=engine,
+                refresh_seconds=settings.admin_refresh_seconds,
+                lag_readings=partial(lag_readings, redis, settings),
+                open_sockets=open_live_connections,
+                stripe_mode=payments.mode,
+            ),
+            storage_secret=admin_storage_secret(settings),
+            # NiceGUI's Redis storage speaks to one node: on a cluster it keeps sessions
+            # in the process (sticky routing keeps a browser on it anyway).
+            redis_url=None if settings.redis_cluster else settings.redis_url,
+        )
     app.state.deps = deps
     app.state.engine = engine
     app.state.redis = redis

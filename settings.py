@@ -449,6 +449,16 @@ class Settings(BaseSettings):
         default=10, ge=0, le=1_000, alias="GAVEL_SEARCH_INDEX_COLLECT_MS"
     )
 
+    # Admin and seller app (issue 17, admin_ui/): whether this process serves /admin.
+    # NiceGUI keeps each open page's state in the process that rendered it, so a load
+    # balancer sends a browser's /admin traffic to one process (docs/admin-app.md).
+    admin_ui: bool = Field(default=True, alias="GAVEL_ADMIN_UI")
+    # A page's live figures refresh this often (seconds); the bid chart and tickers are
+    # pushed by the event bus as bids are persisted, not polled.
+    admin_refresh_seconds: float = Field(
+        default=2.0, ge=0.2, le=60.0, alias="GAVEL_ADMIN_REFRESH_SECONDS"
+    )
+
     @property
     def production(self) -> bool:
         return self.env == "production"

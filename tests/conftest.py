@@ -54,6 +54,10 @@ for _name, _value in GENEROUS_LIMITS.items():
 # The fraud scorer would hold the suite's young, fast bidders; its own tests
 # (tests/integration/test_fraud_*.py) run it against the same servers.
 os.environ.setdefault("GAVEL_FRAUD_SCORER", "false")
+# NiceGUI is one per process: the suite's many apps leave /admin off; the admin app's
+# tests (tests/admin_ui/) run its pages in NiceGUI's user simulation, and its browser
+# tests start a server process with GAVEL_ADMIN_UI=true.
+os.environ.setdefault("GAVEL_ADMIN_UI", "false")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,69 @@
+"""Mounting the admin app into Gavel's root ASGI app at /admin.
+
+NiceGUI runs inside the root FastAPI app through `ui.run_with(app, mount_path="/admin")`,
+which wraps the root app's lifespan with NiceGUI's own start-up (its timers, its
+socket.io server, its storage). A plain Starlette `Mount` would serve the pages but never
+run that start-up, so nothing live would update (SPEC §1).
+
+NiceGUI is one per process (its app, pages and clients are module globals), so only one
+root app per process can carry it: `mount_admin` refuses a second. Its storage
+(`app.storage.user`: the session's tokens and preferences) lives in Redis when the app
+uses a single Redis node (NiceGUI's Redis storage speaks to one node, not a cluster);
+each open page's widgets live in the process that drew them, hence sticky routing
+(docs/admin-app.md "Running several processes").
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from nicegui import app as nicegui_app
+from nicegui import ui
+from nicegui.storage import Storage
+
+from admin_ui.context import AdminContext, set_context
+from admin_ui.shell import register_pages
+
+log = logging.getLogger("gavel.admin")
+
+MOUNT_PATH = "/admin"
+_mounted: list[FastAPI] = []
+
+
+def mount_admin(
+    app: FastAPI,
+    context: AdminContext,
+    *,
+    storage_secret: str,
+    redis_url: str | None,
+    reconnect_timeout: float = 10.0,
+) -> None:
+    """Serve the admin app at /admin of `app`, with `context`'s parts.
+
+    `storage_secret` signs the session cookie (GAVEL_ADMIN_STORAGE_SECRET); `redis_url`
+    (None or a cluster: in memory and on disk) keeps the session storage in Redis under
+    `gavel:admin:`. Raises RuntimeError when this process already mounted it on another app.
+    """
+    if _mounted:
+        raise RuntimeError(
+            "the admin app (NiceGUI) can be mounted once per process; set GAVEL_ADMIN_UI=false"
+            " for the other apps of this process"
+        )
+    _mounted.append(app)
+    set_context(context)
+    # NiceGUI reads these once from NICEGUI_REDIS_URL at import; Gavel's settings decide.
+    Storage.redis_url = redis_url
+    Storage.redis_key_prefix = "gavel:admin:"
+    nicegui_app.storage = Storage()  # its general storage was made at import, on disk
+    register_pages()
+    ui.run_with(
+        app,
+        mount_path=MOUNT_PATH,
+        storage_secret=storage_secret,
+        title="Gavel",
+        favicon="🔨",
+        dark=None,
+        reconnect_timeout=reconnect_timeout,
+        show_welcome_message=False,
+    )
