@@ -187,6 +187,20 @@ async def list_users(
     return Listing(rows=lines, total=int(total), offset=offset, limit=limit)
 
 
+async def user_line(deps: Deps, viewer: User, user_id: uuid.UUID) -> UserLine | None:
+    """One account as the users list shows it (re-read after an action); None if none."""
+    require_admin(viewer)
+    async with deps.uow() as uow:
+        row = (
+            await uow.session.exec(select(User, _open_flags).where(col(User.id) == user_id))
+        ).first()
+    if row is None:
+        return None
+    user, flags = row
+    [rep] = await reputations_by_user(deps, [user.id])
+    return UserLine(user=user, open_flags=int(flags), reputation=rep)
+
+
 async def user_by_name_or_id(deps: Deps, viewer: User, text: str) -> User | None:
     """The account whose id or username (case-insensitive) is `text`; None if none."""
     require_admin(viewer)
