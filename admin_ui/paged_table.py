@@ -36,6 +36,7 @@ class PagedTable:
         marker: str | None = None,
         row_key: str = "id",
         on_row: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
+        no_data: str = "Nothing here.",
     ) -> None:
         self.fetch = fetch
         self.on_row = on_row
@@ -54,6 +55,7 @@ class PagedTable:
             ).classes("w-full")
         self.table.props("flat bordered")
         self.table.props["rows-per-page-options"] = PAGE_SIZES
+        self.table.props["no-data-label"] = no_data
         if on_row is not None:
             self.table.props("row-class=cursor-pointer")
         if marker:

@@ -40,7 +40,7 @@ async def open_card(user: User, account: Account) -> None:
         await _tick()
     assert usernames(user) == [account.username]
     user.find(marker="users-table").trigger("rowClick", [{}, table_rows(user, "users-table")[0], 0])
-    await user.should_see(marker="card-username")
+    await user.should_see(marker="card-username", retries=50)
 
 
 async def _tick() -> None:
@@ -54,7 +54,7 @@ async def test_an_admin_finds_an_account_and_sees_its_standing(ui_user: User, gq
     flagged = await register(gql)
     await add_flag(app, flagged.id)
     await sign_in(ui_user, admin, next_path="/users")
-    await ui_user.should_see(marker="users-table")
+    await ui_user.should_see(marker="users-table", retries=50)
 
     await open_card(ui_user, flagged)
     [row] = table_rows(ui_user, "users-table")
@@ -74,7 +74,7 @@ async def test_sorting_and_paging_happen_on_the_server(ui_user: User, gql: GQL, 
     admin = await make_admin(gql, app)
     prefix_accounts = [await register(gql) for _ in range(3)]
     await sign_in(ui_user, admin, next_path="/users")
-    await ui_user.should_see(marker="users-table")
+    await ui_user.should_see(marker="users-table", retries=50)
     [table] = ui_user.find(marker="users-table").elements
     assert isinstance(table, ui.table)
     total = table.pagination["rowsNumber"]
@@ -100,7 +100,7 @@ async def test_an_admin_holds_and_bans_with_a_reason(ui_user: User, gql: GQL, ap
     target = await register(gql)
     await add_flag(app, target.id)
     await sign_in(ui_user, admin, next_path="/users")
-    await ui_user.should_see(marker="users-table")
+    await ui_user.should_see(marker="users-table", retries=50)
     await open_card(ui_user, target)
 
     # No reason: refused in words, nothing changes.
@@ -124,13 +124,11 @@ async def test_an_admin_holds_and_bans_with_a_reason(ui_user: User, gql: GQL, ap
     assert all(r["details"]["reason"] == REASON for r in await audit_rows(app, target.id))
 
 
-async def test_an_admin_changes_roles_and_cannot_drop_their_own_admin(
-    ui_user: User, gql: GQL, app
-):
+async def test_an_admin_changes_roles_and_cannot_drop_their_own_admin(ui_user: User, gql: GQL, app):
     admin = await make_admin(gql, app)
     target = await register(gql)
     await sign_in(ui_user, admin, next_path="/users")
-    await ui_user.should_see(marker="users-table")
+    await ui_user.should_see(marker="users-table", retries=50)
     await open_card(ui_user, target)
 
     ui_user.find(marker="reason").type("joins the seller programme")
@@ -161,7 +159,7 @@ async def test_an_admin_demoted_meanwhile_is_refused_at_the_next_click(
     other = await make_admin(gql, app)
     target = await register(gql)
     await sign_in(ui_user, admin, next_path="/users")
-    await ui_user.should_see(marker="users-table")
+    await ui_user.should_see(marker="users-table", retries=50)
     await open_card(ui_user, target)
     demote = await gql(
         """mutation($id: ID!) { setUserRoles(userId: $id, roles: [], reason: "rotation") {
