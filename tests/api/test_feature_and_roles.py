@@ -5,6 +5,7 @@ their own ADMIN role."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -226,3 +227,40 @@ async def test_featuring_refuses_drafts_and_closed_auctions(gql, app):
         "auction.publish",
         "auction.cancel",
     ]
+
+
+async def test_the_admin_apps_reads_and_decisions_refuse_non_admins_called_directly(gql, app):
+    """The admin app calls the use cases directly: each checks the role itself, so a
+    handler reached by a non-admin (a forged event, a page left open after a demotion)
+    changes and reads nothing."""
+    from domain.errors import Forbidden
+    from services import admin_catalog, featuring, roles
+    from storage.tables import Auction, User
+
+    deps = app.state.deps
+    seller = await register(gql, seller=True)
+    auction_id = await published(gql, seller)
+    async with deps.uow() as uow:
+        me = await uow.session.get(User, uuid.UUID(seller.id))
+        auction = await uow.session.get(Auction, uuid.UUID(auction_id))
+    assert me is not None and auction is not None
+
+    attempts = {
+        "list_users": admin_catalog.list_users(deps, me, admin_catalog.UserQuery(), 20, 0),
+        "list_auctions": admin_catalog.list_auctions(deps, me, admin_catalog.AuctionQuery(), 20, 0),
+        "auction_view": admin_catalog.auction_view(deps, me, auction.id),
+        "auction_bids": admin_catalog.auction_bids(deps, me, auction, 20, 0),
+        "event_log": admin_catalog.event_log(deps, me, auction, 20, 0),
+        "user_line": admin_catalog.user_line(deps, me, me.id),
+        "set_roles": roles.set_roles(deps, me, me.id, ["ADMIN"], REASON),
+        "set_featured": featuring.set_featured(deps, me, auction.id, True, REASON),
+    }
+    for name, attempt in attempts.items():
+        with pytest.raises(Forbidden):
+            await attempt
+            raise AssertionError(name)
+    assert (await gql(ME, token=seller.token))["data"]["me"]["user"]["roles"] == [
+        "BIDDER",
+        "SELLER",
+    ]
+    assert (await gql(AUCTION, {"id": auction_id}))["data"]["auction"]["featured"] is False
