@@ -103,7 +103,7 @@ async def _draw(env: PageEnv, view: AuctionView) -> None:
             price = _figure("Current price", "live-price")
             bids = _figure("Bids", "live-bids")
             leader = _figure("Leading", "live-leader")
-            ends = _figure("Ends", "live-ends")
+            ends = _figure("Ends", "live-ends", size="text-base")
             countdown = _figure("Time left", "live-countdown")
         live_note = ui.label("").classes("text-sm opacity-70").mark("live-note")
 
@@ -231,10 +231,10 @@ async def _draw(env: PageEnv, view: AuctionView) -> None:
     follow(channel(auction.id), on_event, on_gap=on_event)
 
 
-def _figure(label: str, marker: str) -> Any:
-    with ui.column().classes("gap-0 min-w-0"):
+def _figure(label: str, marker: str, *, size: str = "text-xl") -> Any:
+    with ui.column().classes("gap-0 min-w-0 w-full"):
         ui.label(label).classes("text-xs uppercase opacity-60")
-        value = ui.label("").classes("text-xl font-semibold truncate").mark(marker)
+        value = ui.label("").classes(f"{size} font-semibold w-full truncate").mark(marker)
     return value
 
 
