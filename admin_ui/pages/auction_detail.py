@@ -123,7 +123,7 @@ async def _draw(env: PageEnv, view: AuctionView) -> None:
             leader.text = v.names.get(s.leader, str(s.leader)[:8])
         else:
             leader.text = "nobody yet"
-        ends.text = when(s.ends_at, env.zone, seconds=True)
+        ends.text = when(s.ends_at, env.zone)
         tick()
         if s.status is AuctionStatus.ACTIVE:
             nxt = s.minimum_next_bid
@@ -275,7 +275,7 @@ def _terms(env: PageEnv, view: AuctionView) -> None:
     with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-1 text-sm"):
         for label, value in rows:
             ui.label(label).classes("opacity-70")
-            ui.label(value).classes("break-all")
+            ui.label(value).classes("break-all" if label == "Auction id" else "break-words")
     with ui.row().classes("gap-3 text-sm"):
         ui.link("Seller's account", f"/users?q={seller.username}")
         ui.link("Audit trail", f"/audit?entity={auction.id}")
