@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from nicegui.testing.user import User as UIUser
 
 from admin_ui.shell import declared_pages
+from services.deps import Deps
 from storage.tables import User
 from tests.admin_ui.steps import sign_in
 from tests.helpers import Account
@@ -27,7 +28,8 @@ async def open_as(user: UIUser, account: Account, path: str, expect: str) -> Non
 
 async def user_row(app: FastAPI, account: Account) -> User:
     """The account's row: the viewer the use cases take."""
-    async with app.state.deps.uow() as uow:
+    deps: Deps = app.state.deps
+    async with deps.uow() as uow:
         row = await uow.session.get(User, uuid.UUID(account.id))
         assert row is not None
         return row
