@@ -96,7 +96,7 @@ async def disputes_page(env: PageEnv) -> None:
         )
     table.add_slot(
         "body-cell-open",
-        '<q-td :props="props"><q-btn flat dense no-caps color="primary" icon="open_in_new"'
+        '<q-td :props="props"><q-btn flat dense no-caps no-wrap color="primary" icon="open_in_new"'
         ' label="Open" @click.stop="() => $parent.$emit(\'open\', props.row)" /></q-td>',
     )
 

@@ -127,7 +127,7 @@ async def money_page(env: PageEnv) -> None:
         )
     table.add_slot(
         "body-cell-open",
-        '<q-td :props="props"><q-btn flat dense no-caps color="primary" icon="receipt_long"'
+        '<q-td :props="props"><q-btn flat dense no-caps no-wrap color="primary" icon="receipt_long"'
         ' label="Ledger" @click.stop="() => $parent.$emit(\'open\', props.row)" /></q-td>',
     )
     table.add_slot(
