@@ -32,7 +32,7 @@ def chart_options(user: User, marker: str) -> dict[str, Any]:
 def label(user: User, marker: str) -> str:
     element = user.find(marker=marker).elements.pop()
     assert isinstance(element, ui.label)
-    return element.text
+    return str(element.text)
 
 
 async def test_a_seller_sees_charts_of_their_own_sales(
