@@ -15,6 +15,7 @@ from nicegui.testing.user import User
 
 import admin_ui.pages
 from tests.admin_ui.steps import sign_in
+from tests.api.admin_steps import VOID
 from tests.api.settlement_steps import make_admin
 from tests.conftest import GQL
 from tests.helpers import BID, PUBLISH, Account, create_auction, iso, register
@@ -128,6 +129,33 @@ async def test_sealed_bids_show_that_a_bid_came_never_amounts(ui_user: User, gql
     await ui_user.should_not_see(bidder.username)
     assert texts(ui_user, "monitor-price") == ["Sealed: secret until the end"]
     assert texts(ui_user, "monitor-bids") == ["1"]
+
+
+async def test_voided_bids_redraw_the_recomputed_auction(
+    ui_user: User, gql: GQL, app: FastAPI
+) -> None:
+    seller, honest, shill = (
+        await register(gql, seller=True),
+        await register(gql),
+        await register(gql),
+    )
+    admin = await make_admin(gql, app)
+    auction = await live_auction(gql, seller)
+    await bid(gql, honest, auction, "110.00")
+    await bid(gql, shill, auction, "300.00")
+    await sign_in(ui_user, seller, next_path=f"/listings/{auction}/live")
+    await ui_user.should_see(marker="monitor-price")
+    assert texts(ui_user, "monitor-leader") == [shill.username]
+    assert texts(ui_user, "monitor-bids") == ["2"]
+
+    voided = await gql(
+        VOID, {"id": shill.id, "auctionId": auction, "reason": "shill bidding"}, token=admin.token
+    )
+    assert voided["data"]["voidBids"]["errors"] == [], voided
+    await ui_user.should_see("1 bid(s) voided, price recomputed", retries=20)
+    assert texts(ui_user, "monitor-leader") == [honest.username]
+    assert texts(ui_user, "monitor-bids") == ["1"]
+    assert texts(ui_user, "monitor-price") == ["$110.00"]  # the honest bid alone
 
 
 async def test_another_seller_gets_nothing_of_the_monitor(ui_user: User, gql: GQL) -> None:
