@@ -251,7 +251,10 @@ class MonitorView:
             self.countdown.text = duration(start - now)
         else:
             self.countdown_caption.text = "Bidding"
-            self.countdown.text = "Cancelled" if status is AuctionStatus.CANCELLED else "Ended"
+            self.countdown.text = {
+                AuctionStatus.CANCELLED: "Cancelled",
+                AuctionStatus.DRAFT: "Not published yet",
+            }.get(status, "Ended")
             self.dutch.visible = False
         self.price.text = _price_text(m, price)
 
@@ -296,7 +299,10 @@ class MonitorView:
         except (DomainError, Unavailable, OSError) as err:
             log.info("live monitor: catch-up failed: %r", err)
             return
-        if slot is not None and slot.sequence > self.m.sequence:
+        # Moved on unseen, or started (a scheduled auction's slot appears at activation).
+        if slot is not None and (
+            slot.sequence > self.m.sequence or slot.status != self.m.state.status.value
+        ):
             await self.reread()
         if count != self.m.watchers:
             self.m = replace(self.m, watchers=count)

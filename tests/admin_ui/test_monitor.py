@@ -195,7 +195,12 @@ async def test_live_now_lists_own_live_auctions_with_links(ui_user: User, gql: G
     assert texts(ui_user, "live-page") == ["Page 1 of 1 · 1 live"]
     ui_user.find(marker=f"live-{mine}").click()
     await ui_user.should_see(marker="monitor-countdown")
-    assert theirs and draft
+    assert theirs
+    # A draft's monitor says it is not live yet.
+    await ui_user.open(f"/listings/{draft['id']}/live")
+    await ui_user.should_see("Unpublished stool")
+    assert texts(ui_user, "monitor-countdown") == ["Not published yet"]
+    await ui_user.should_see(marker="ticker-empty")
 
 
 async def test_bidders_and_strangers_are_kept_out(ui_user: User, gql: GQL) -> None:
