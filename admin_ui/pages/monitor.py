@@ -309,6 +309,10 @@ class MonitorView:
             self.watchers.text = str(count)
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def duration_words(seconds: int) -> str:
     if seconds % 60 == 0:
         minutes = seconds // 60
@@ -392,9 +396,9 @@ async def live_now_page(env: PageEnv) -> None:
                         if row.price is not None
                         else ("sealed" if row.type.sealed else "no bids yet")
                     ).classes("font-semibold")
-                    ui.label(f"{row.bid_count} bids · ends {when(row.ends_at, env.zone)}").classes(
-                        "text-sm opacity-80"
-                    )
+                    ui.label(
+                        f"{plural(row.bid_count, 'bid')} · ends {when(row.ends_at, env.zone)}"
+                    ).classes("text-sm opacity-80")
 
     async def resort() -> None:
         pager.reset()

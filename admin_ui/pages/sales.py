@@ -165,7 +165,8 @@ def draw_sale(sale: Sale, env: PageEnv, own: bool, on_shipped: Any) -> None:
                 f"Shipped {when(txn.shipped_at, env.zone)} with {txn.carrier},"
                 f" tracking {txn.tracking_number}"
             ).classes("text-sm").mark(f"shipped-{txn.id}")
-        with ui.expansion("Ledger lines", icon="receipt_long").classes("w-full"):
+        lines = f"Your ledger lines ({len(sale.ledger)})"
+        with ui.expansion(lines, icon="receipt_long").classes("w-full"):
             draw_ledger(sale, env)
         if own and sale.can_ship:
             ship_form(sale, on_shipped)
@@ -184,6 +185,7 @@ async def sales_page(env: PageEnv) -> None:
     asked = env.request.query_params.get("seller")
     seller = seller_scope(env.viewer, asked)  # another seller's: NOT_FOUND, nothing shown
     own = seller == env.viewer.id
+    ui.label("Your money" if own else "Money").classes("text-xl font-semibold")
     totals_box = ui.column().classes("w-full").mark("sales-totals")
     with ui.row().classes("items-center gap-3 w-full flex-wrap"):
         ui.label("Sales").classes("text-xl font-semibold")
