@@ -35,6 +35,7 @@ from realtime.activity_pulse import ACTIVITY_CHANNEL, parse_pulse
 from services import admin_dashboard
 from services.admin_dashboard import LAG_LIMIT_SECONDS, BidActivity, Lag, OverviewFigures
 from services.unavailable import Unavailable
+from storage.tables import User
 
 FLUSH_SECONDS = 1.0  # the chart and the live figure redraw at most this often
 LABEL_EVERY_MINUTES = 10
@@ -166,6 +167,13 @@ def lag_texts(lag: Lag) -> tuple[tuple[str, str, bool], tuple[str, str, bool]]:
     return outbox, closer
 
 
+async def current_admin() -> User | None:
+    """The viewer, re-authenticated for a timer's read (a page stays open for hours): None
+    once signed out, banned or no longer an admin. Raises Unavailable."""
+    viewer = await session.signed_in_user()
+    return viewer if viewer is not None and session.is_admin(viewer) else None
+
+
 @admin_page(
     "/overview", title="Overview", audience="admin", nav="Overview", icon="dashboard", order=10
 )
@@ -248,8 +256,8 @@ async def overview_page(env: PageEnv) -> None:
             return
         busy = True
         try:
-            viewer = await session.signed_in_user()
-            if viewer is None or not session.is_admin(viewer):
+            viewer = await current_admin()
+            if viewer is None:
                 for timer in timers:  # signed out, banned or no longer an admin
                     timer.cancel()
                 ui.navigate.to("/")
