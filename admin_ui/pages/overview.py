@@ -194,7 +194,7 @@ async def overview_page(env: PageEnv) -> None:
     stale = ui.label("").classes("text-warning text-sm w-full").mark("figures-stale")
     stale.visible = False
 
-    with ui.element("div").classes("grid grid-cols-2 md:grid-cols-3 xl:grid-cols-6 gap-3 w-full"):
+    with ui.element("div").classes("grid grid-cols-2 md:grid-cols-3 2xl:grid-cols-6 gap-3 w-full"):
         active = Kpi("kpi-active", "gavel", "Active auctions")
         per_minute = Kpi("kpi-bids-per-minute", "bolt", "Bids per minute")
         gmv = Kpi("kpi-gmv", "payments", "GMV today")
@@ -219,10 +219,14 @@ async def overview_page(env: PageEnv) -> None:
         )
         gmv.show(
             gmv_text(found),
-            f"{found.sales_today:,} sold since midnight ({env.zone.key})",
+            f"{found.sales_today:,} sold since midnight ({env.zone.key})"
+            if found.sales_today
+            else f"no sale yet since midnight ({env.zone.key})",
         )
         count = context.open_sockets() if context.open_sockets is not None else None
-        sockets.show("?" if count is None else f"{count:,}", "this process")
+        sockets.show(
+            "?" if count is None else f"{count:,}", "GraphQL sockets and streams, this process"
+        )
         (o_value, o_note, o_alarm), (c_value, c_note, c_alarm) = lag_texts(lag)
         outbox.show(o_value, o_note, alarm=o_alarm)
         closer.show(c_value, c_note, alarm=c_alarm)
