@@ -98,11 +98,13 @@ def row_of(row: ListingRow, zone: Any) -> dict[str, Any]:
     """A listing as the table's cells show it: every value already formatted."""
     if row.type.sealed and row.status is not AuctionStatus.ENDED:
         price, note = money(row.starting_price, row.currency), "sealed: opening price"
-    elif row.price is None:
-        price, note = money(row.starting_price, row.currency), "starting price"
+    elif row.status is AuctionStatus.ENDED and row.price is not None:
+        price, note = money(row.price, row.currency), "final"
+    elif row.status is AuctionStatus.ACTIVE and row.price is not None:
+        clock = row.type is AuctionType.DUTCH
+        price, note = money(row.price, row.currency), "clock" if clock else "current bid"
     else:
-        price = money(row.price, row.currency)
-        note = "final" if row.status is AuctionStatus.ENDED else "current"
+        price, note = money(row.starting_price, row.currency), "starting price"
     return {
         "id": str(row.id),
         "title": row.title,
@@ -151,6 +153,7 @@ class ListingsTable:
             "rowsNumber": 0,
         }
         self.table: ui.table | None = None
+        self.asked = 0
         self.titles: dict[str, str] = {}
 
     def query(self) -> ListingQuery:
@@ -175,15 +178,19 @@ class ListingsTable:
     async def reload(self) -> None:
         """Read the current page again (after a filter change or an action)."""
         assert self.table is not None
+        # Reads overlap (a sort, then a filter, typed fast): only the latest is shown.
+        self.asked += 1
+        ticket = self.asked
         try:
             page = await self.fetch()
+            if not page.rows and page.offset and page.total:  # the page emptied: go back
+                self.pagination["page"] = max(1, (page.total - 1) // page.limit + 1)
+                page = await self.fetch()
         except DomainError as err:
             ui.notify(explain(err), type="negative")
             return
-        if not page.rows and page.offset and page.total:  # the page emptied: go back one
-            self.pagination["page"] = max(1, (page.total - 1) // page.limit + 1)
-            page = await self.fetch()
-        self.show(page)
+        if ticket == self.asked:
+            self.show(page)
 
     def show(self, page: seller_listings.ListingPage) -> None:
         assert self.table is not None
