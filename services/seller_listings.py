@@ -4,7 +4,8 @@ Every read here is scoped to the viewer inside the service: `list_own` filters o
 `seller_id = viewer.id` (an admin, too, sees only their own listings here: other sellers'
 auctions are the admin pages' business), and `own_listing` answers NotFound for a
 listing that is not the viewer's, whatever its status, so another seller's listing id
-tells nothing. Changes go through services/listings.py (create, update, publish, cancel).
+tells nothing. Changes go through services/listings.py (create, update, publish, cancel),
+except the images of a listing being edited: `add_images` and `remove_image` below.
 
 Prices are shown as the API shows them (domain/public_state.py): a sealed auction's
 price stays hidden from its seller too until it ends; a Dutch auction shows its clock.
@@ -23,13 +24,17 @@ from typing import Any
 from sqlalchemy import and_, case, func
 from sqlmodel import col, select
 
-from adapters.images import probe
+from adapters.images import MAX_IMAGES, probe
 from domain.enums import AuctionStatus, AuctionType, Role
 from domain.errors import Forbidden, NotFound, ValidationFailed
+from domain.lifecycle import check_editable
 from domain.public_state import public_state_of
+from services.audit import audit_row
 from services.catalog import images_by_item, watcher_counts
 from services.deps import Deps
+from services.listings import ImageUpload
 from storage.tables import Auction, Item, ItemImage, User
+from storage.uow import UnitOfWork
 
 MAX_PAGE = 100
 MAX_OFFSET = 100_000
@@ -282,3 +287,115 @@ async def check_image(data: bytes, index: int = 0) -> str:
     would refuse; the full check, and the re-encoding, run when the listing is saved."""
     probed = await asyncio.to_thread(probe, data, index)
     return probed.content_type
+
+
+# -- the images of a listing being edited ---------------------------------------------
+# createAuction stores a listing's first images; these add and remove images while the
+# listing can still be edited (a DRAFT, or SCHEDULED without bids: domain/lifecycle.py),
+# through the same checks: adapters/images.py prepares every upload (type from the bytes,
+# markup refused, size and pixel caps, re-encoded), the count cap holds for the whole
+# listing, and adding is charged to the same per-user rate as createAuction (it is the
+# same CPU). Both are audited on the auction.
+
+
+async def _own_editable(uow: UnitOfWork, actor: User, auction_id: uuid.UUID) -> Auction:
+    """The actor's own listing, locked; NotFound when it is not theirs (an admin's too:
+    only the seller edits a listing), InvalidState when it can no longer be edited."""
+    auction = await uow.session.get(Auction, auction_id, with_for_update=True)
+    if auction is None or auction.seller_id != actor.id:
+        raise NotFound("no such listing", field="auctionId")
+    check_editable(AuctionStatus(auction.status), auction.bid_count)
+    return auction
+
+
+async def _image_rows(uow: UnitOfWork, item_id: uuid.UUID) -> list[ItemImage]:
+    found = await uow.session.exec(
+        select(ItemImage).where(col(ItemImage.item_id) == item_id).order_by(col(ItemImage.position))
+    )
+    return list(found.all())
+
+
+async def add_images(
+    deps: Deps, actor: User, auction_id: uuid.UUID, uploads: Sequence[ImageUpload]
+) -> list[ListingImage]:
+    """Add `uploads` after the listing's images; returns all its images in order.
+
+    Raises NotFound (not the actor's listing), InvalidState (no longer editable),
+    ValidationFailed (field imageUploads: an image refused, or more than MAX_IMAGES in
+    all), RateLimited (GAVEL_RATE_LISTING_USER) or Unavailable (no image worker came
+    free in time); nothing is added then."""
+    _check_seller(actor)
+    async with deps.uow() as uow:
+        auction = await _own_editable(uow, actor, auction_id)
+        held = len(await _image_rows(uow, auction.item_id))
+    _check_count(held, len(uploads))
+    if not uploads:
+        return (await own_listing(deps, actor, auction_id)).images
+    await deps.throttle.listing(actor.id)  # before the images' CPU, as createAuction
+    cleaned = await deps.images.prepare([u.data for u in uploads])
+    saved = [await deps.images.save(image) for image in cleaned]
+    async with deps.uow() as uow:
+        auction = await _own_editable(uow, actor, auction_id)  # again, under the lock
+        rows = await _image_rows(uow, auction.item_id)
+        _check_count(len(rows), len(saved))
+        start = max((r.position for r in rows), default=-1) + 1
+        for offset, image in enumerate(saved):
+            uow.session.add(
+                ItemImage(
+                    item_id=auction.item_id,
+                    position=start + offset,
+                    storage_key=image.key,
+                    content_type=image.content_type,
+                    size_bytes=image.size_bytes,
+                )
+            )
+        uow.session.add(
+            audit_row(
+                actor.id,
+                "auction.images.add",
+                "auction",
+                auction.id,
+                after={"images": len(rows) + len(saved)},
+                added=[image.key for image in saved],
+            )
+        )
+        await uow.commit()
+    return (await own_listing(deps, actor, auction_id)).images
+
+
+def _check_count(held: int, adding: int) -> None:
+    if held + adding > MAX_IMAGES:
+        raise ValidationFailed(
+            f"a listing has at most {MAX_IMAGES} images; this one has {held}",
+            field="imageUploads",
+        )
+
+
+async def remove_image(
+    deps: Deps, actor: User, auction_id: uuid.UUID, image_id: uuid.UUID
+) -> list[ListingImage]:
+    """Take image `image_id` off the listing; returns its images left, in order.
+
+    Raises NotFound (not the actor's listing, or not one of its images) or InvalidState
+    (no longer editable). The stored file stays (a URL handed out earlier keeps working)."""
+    _check_seller(actor)
+    async with deps.uow() as uow:
+        auction = await _own_editable(uow, actor, auction_id)
+        rows = await _image_rows(uow, auction.item_id)
+        image = next((r for r in rows if r.id == image_id), None)
+        if image is None:
+            raise NotFound("no such image on this listing", field="imageId")
+        await uow.session.delete(image)
+        uow.session.add(
+            audit_row(
+                actor.id,
+                "auction.images.remove",
+                "auction",
+                auction.id,
+                before={"images": len(rows)},
+                after={"images": len(rows) - 1},
+                removed=image.storage_key,
+            )
+        )
+        await uow.commit()
+    return (await own_listing(deps, actor, auction_id)).images

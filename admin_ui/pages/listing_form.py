@@ -15,6 +15,7 @@ listing can be edited (services/seller_listings.own_listing): another seller's i
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -344,26 +345,103 @@ def _sections(form: ListingForm, *, kind: AuctionType, creating: bool) -> None:
     form.show_type(kind)
 
 
-def _image_picker(form: ListingForm, existing: list[seller_listings.ListingImage] | None) -> None:
-    """Images: the listing's stored ones (editing), or an uploader with previews and a
-    remove button per picture (creating); each file is checked as it arrives."""
+_ACCEPT = ".jpg,.jpeg,.png,.webp,.gif,image/jpeg,image/png,image/webp,image/gif"
+_LIMITS = (
+    f"Up to {MAX_IMAGES} JPEG, PNG, WebP or GIF files of at most"
+    f" {MAX_BYTES // (1024 * 1024)} MB each. The first one is the cover."
+)
+
+
+def _stored_images(form: ListingForm, current: OwnListing) -> None:
+    """A saved listing's images, each with a remove button, and an uploader that adds
+    more, while the listing can be edited (services/seller_listings add_images and
+    remove_image: the same checks and rate limit as createAuction)."""
+    deps = admin_context().deps
+    auction_id = current.auction.id
+    editable = current.editable
     with ui.card().classes("w-full"):
         ui.label("Images").classes("text-lg font-semibold")
-        if existing is not None:
-            if existing:
-                with ui.element("div").classes("grid grid-cols-3 gap-2 w-full"):
-                    for image in existing:
-                        ui.image(image.url).classes("rounded aspect-square").mark("stored-image")
-            else:
-                ui.label("This listing has no images.").classes("opacity-70")
-            ui.label(
-                "Images are set when a listing is created; to change them, cancel and list again."
-            ).classes("text-sm opacity-70")
+        if editable:
+            ui.label(_LIMITS).classes("text-sm opacity-70")
+        gallery = ui.element("div").classes("grid grid-cols-3 gap-2 w-full").mark("stored-images")
+        form.images_problem = ui.label("").classes("text-negative text-sm").mark("images-problem")
+        form.images_problem.visible = False
+
+        def draw(images: list[seller_listings.ListingImage]) -> None:
+            gallery.clear()
+            with gallery:
+                if not images:
+                    ui.label("No images yet.").classes("opacity-70 col-span-3")
+                for image in images:
+                    with ui.element("div").classes("relative").mark("stored-image"):
+                        ui.image(image.url).classes("rounded aspect-square")
+                        if editable:
+                            ui.button(icon="close", on_click=lambda _, i=image.id: remove(i)).props(
+                                "round dense size=sm color=negative"
+                            ).classes("absolute top-1 right-1").mark("remove-stored-image").tooltip(
+                                "Remove this image"
+                            )
+
+        async def remove(image_id: uuid.UUID) -> None:
+            images = await act(
+                lambda viewer: seller_listings.remove_image(deps, viewer, auction_id, image_id),
+                audience="seller",
+                done="Image removed.",
+            )
+            if images is not None:
+                draw(images)
+
+        async def arrived(e: events.MultiUploadEventArguments) -> None:
+            form.images_problem.visible = False  # type: ignore[union-attr]
+            uploads = [ImageUpload(data=await f.read()) for f in e.files]
+
+            async def work(viewer: User) -> list[seller_listings.ListingImage]:
+                try:
+                    return await seller_listings.add_images(deps, viewer, auction_id, uploads)
+                except DomainError as err:
+                    form.show(err)
+                    raise
+
+            spinner.visible = True
+            try:
+                images = await act(work, audience="seller", done="Images added.")
+            finally:
+                spinner.visible = False
+                uploader.reset()
+            if images is not None:
+                draw(images)
+
+        draw(current.images)
+        if not editable:
             return
-        ui.label(
-            f"Up to {MAX_IMAGES} JPEG, PNG, WebP or GIF files of at most"
-            f" {MAX_BYTES // (1024 * 1024)} MB each. The first one is the cover."
-        ).classes("text-sm opacity-70")
+        uploader = (
+            ui.upload(
+                multiple=True,
+                auto_upload=True,
+                max_file_size=MAX_BYTES,
+                max_files=MAX_IMAGES,
+                on_multi_upload=arrived,
+                on_rejected=lambda: _image_problem(
+                    form,
+                    f"Some files were left out: at most {MAX_IMAGES} files of"
+                    f" {MAX_BYTES // (1024 * 1024)} MB each.",
+                ),
+                label="Add images",
+            )
+            .props(f'accept="{_ACCEPT}" flat bordered hide-upload-btn')
+            .classes("w-full")
+            .mark("image-upload")
+        )
+        spinner = ui.spinner(size="lg").mark("images-saving")
+        spinner.visible = False
+
+
+def _new_images(form: ListingForm) -> None:
+    """A new listing's images: an uploader with a preview and a remove button per
+    picture; each file is checked as it arrives, all are stored with the listing."""
+    with ui.card().classes("w-full"):
+        ui.label("Images").classes("text-lg font-semibold")
+        ui.label(_LIMITS).classes("text-sm opacity-70")
         previews = ui.element("div").classes("grid grid-cols-3 gap-2 w-full").mark("previews")
         form.images_problem = ui.label("").classes("text-negative text-sm").mark("images-problem")
         form.images_problem.visible = False
@@ -421,8 +499,7 @@ def _image_picker(form: ListingForm, existing: list[seller_listings.ListingImage
                 ),
                 label="Add images",
             )
-            .props('accept=".jpg,.jpeg,.png,.webp,.gif,image/jpeg,image/png,image/webp,image/gif"')
-            .props("flat bordered hide-upload-btn")
+            .props(f'accept="{_ACCEPT}" flat bordered hide-upload-btn')
             .classes("w-full")
             .mark("image-upload")
         )
@@ -465,7 +542,7 @@ async def new_listing_page(env: PageEnv) -> None:
         with ui.column().classes("lg:col-span-2 gap-4 w-full"):
             _sections(form, kind=kind, creating=True)
         with ui.column().classes("gap-4 w-full"):
-            _image_picker(form, None)
+            _new_images(form)
     ends = form.inputs["endsAt"]
     default_end = (deps.clock() + timedelta(days=7)).replace(minute=0, second=0, microsecond=0)
     ends.set_value(local_text(default_end, env.zone))
@@ -591,7 +668,7 @@ def _edit_form(env: PageEnv, current: OwnListing) -> None:
         with ui.column().classes("lg:col-span-2 gap-4 w-full"):
             _sections(form, kind=kind, creating=False)
         with ui.column().classes("gap-4 w-full"):
-            _image_picker(form, current.images)
+            _stored_images(form, current)
     _fill(form, current, env.zone)
     fixed = frozenset(form.inputs) - EDITABLE
     form.disable(fixed - {"type", "currency"}, "Fixed once the listing is saved")

@@ -24,7 +24,7 @@ from tests.admin_ui.listing_steps import (
 )
 from tests.admin_ui.steps import sign_in
 from tests.conftest import GQL
-from tests.helpers import create_auction, register
+from tests.helpers import PUBLISH, create_auction, register
 
 
 async def _form(user: User, gql: GQL) -> str:
@@ -232,3 +232,43 @@ async def test_bidders_and_anonymous_cannot_open_the_form(ui_user: User, gql: GQ
     await sign_in(ui_user, bidder, next_path="/listings/new")
     await ui_user.should_see("Not for this account")
     await ui_user.should_not_see(marker="save-draft")
+
+
+async def test_edit_adds_and_removes_images(ui_user: User, gql: GQL, app: FastAPI) -> None:
+    seller = await register(gql, seller=True)
+    auction = await create_auction(gql, seller)
+    await sign_in(ui_user, seller, next_path=f"/listings/{auction['id']}/edit")
+    await ui_user.should_see("No images yet.")
+    (upload,) = ui_user.find(kind=ui.upload, marker="image-upload").elements
+    files: list[FileUpload] = [
+        SmallFileUpload("a.png", "image/png", png(color="red")),
+        SmallFileUpload("b.png", "image/png", png(color="blue")),
+    ]
+    with client_of(ui_user):
+        await upload.handle_uploads(files)
+    await ui_user.should_see("Images added.")
+    assert len(ui_user.find(marker="stored-image").elements) == 2
+    assert (await stored(app, auction["id"]))["images"] == 2
+    ui_user.find(marker="remove-stored-image").click()
+    await ui_user.should_see("Image removed.")
+    assert len(ui_user.find(marker="stored-image").elements) == 1
+    assert (await stored(app, auction["id"]))["images"] == 1
+    # A file the listing refuses is named next to the images, and nothing is added.
+    with client_of(ui_user):
+        await upload.handle_uploads([SmallFileUpload("x.png", "image/png", b"not an image")])
+    await ui_user.should_see(marker="images-problem")
+    assert (await stored(app, auction["id"]))["images"] == 1
+
+
+async def test_a_live_listing_is_shown_but_not_editable(
+    ui_user: User, gql: GQL, app: FastAPI
+) -> None:
+    seller = await register(gql, seller=True)
+    auction = await create_auction(gql, seller)
+    await gql(PUBLISH, {"id": auction["id"]}, token=seller.token)
+    await sign_in(ui_user, seller, next_path=f"/listings/{auction['id']}/edit")
+    await ui_user.should_see(marker="not-editable")
+    await ui_user.should_not_see(marker="save-changes")
+    await ui_user.should_not_see(marker="image-upload")
+    await ui_user.should_see(marker="open-monitor")
+    assert not field(ui_user, "title").enabled
