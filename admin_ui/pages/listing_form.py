@@ -62,16 +62,16 @@ from storage.tables import User
 
 FLASH = "gavel_listing_flash"  # a message for the next page (app.storage.user)
 HINTS = {
-    "startingPrice": "In the currency's major units, e.g. 12.50",
-    "reservePrice": "Optional. The item does not sell below it; bidders only see if it is met",
-    "buyNowPrice": "Optional. Anyone may end the auction at once at this price",
-    "dutchFloor": "The clock never goes below this price",
-    "dutchStep": "The price drops by this much at each step",
+    "startingPrice": "In major units, e.g. 12.50",
+    "reservePrice": "Optional: no sale below it (kept secret)",
+    "buyNowPrice": "Optional: a buyer may end it at this price",
+    "dutchFloor": "The clock never goes below it",
+    "dutchStep": "The price drops this much each step",
     "dutchStepSeconds": "Seconds between two drops",
-    "softCloseWindowSeconds": "A bid this close to the end extends it; 0 turns soft close off",
+    "softCloseWindowSeconds": "A bid this close to the end extends it; 0: off",
     "softCloseExtensionSeconds": "How far a late bid pushes the end",
-    "hardCloseAt": "Optional. Extensions never go past this moment",
-    "startsAt": "Empty: bidding opens when you publish",
+    "hardCloseAt": "Optional: extensions stop here",
+    "startsAt": "Empty: opens when you publish",
     "endsAt": "When bidding closes",
 }
 
@@ -105,7 +105,12 @@ class ListingForm:
         maker: Callable[..., ui.input] = ui.textarea if multiline else ui.input
         box = ui.element("div").classes("w-full" + (" sm:col-span-2" if wide else ""))
         with box:
-            element = maker(LABELS[name]).props("outlined").classes("w-full").mark(f"field-{name}")
+            element = (
+                maker(LABELS[name])
+                .props("outlined hide-bottom-space")
+                .classes("w-full")
+                .mark(f"field-{name}")
+            )
             if name in HINTS:
                 element.props(f'hint="{HINTS[name]}"')
             if name in MONEY_FIELDS:
@@ -125,7 +130,7 @@ class ListingForm:
         with box:
             element = (
                 ui.select(options, label=LABELS[name], value=value)
-                .props("outlined options-dense")
+                .props("outlined options-dense hide-bottom-space")
                 .classes("w-full")
                 .mark(f"field-{name}")
             )
@@ -304,7 +309,7 @@ def _sections(form: ListingForm, *, kind: AuctionType, creating: bool) -> None:
     """The form's fields in cards: the item, the auction, the schedule."""
     with ui.card().classes("w-full"):
         ui.label("What you sell").classes("text-lg font-semibold")
-        with ui.element("div").classes("grid grid-cols-1 sm:grid-cols-2 gap-3 w-full"):
+        with ui.element("div").classes("grid grid-cols-1 sm:grid-cols-2 gap-x-3 gap-y-4 w-full"):
             form.text("title", wide=True).props("counter maxlength=140")
             form.text("description", wide=True, multiline=True).props("autogrow")
             form.choice(
@@ -315,7 +320,7 @@ def _sections(form: ListingForm, *, kind: AuctionType, creating: bool) -> None:
             )
     with ui.card().classes("w-full"):
         ui.label("How it sells").classes("text-lg font-semibold")
-        with ui.element("div").classes("grid grid-cols-1 sm:grid-cols-2 gap-3 w-full"):
+        with ui.element("div").classes("grid grid-cols-1 sm:grid-cols-2 gap-x-3 gap-y-4 w-full"):
             form.type_select = form.choice(
                 "type", {t.value: label for t, label in TYPE_LABELS.items()}, kind.value
             )
@@ -335,7 +340,7 @@ def _sections(form: ListingForm, *, kind: AuctionType, creating: bool) -> None:
             f"Times are in your timezone, {form._zone()}. Start empty: bidding opens when you"
             " publish; a start in the future schedules the auction."
         ).classes("text-sm opacity-70")
-        with ui.element("div").classes("grid grid-cols-1 sm:grid-cols-2 gap-3 w-full"):
+        with ui.element("div").classes("grid grid-cols-1 sm:grid-cols-2 gap-x-3 gap-y-4 w-full"):
             form.text("startsAt")
             form.text("endsAt")
     assert form.type_select is not None
@@ -581,7 +586,7 @@ async def new_listing_page(env: PageEnv) -> None:
             app.storage.user.setdefault(FLASH, "Draft saved.")
             ui.navigate.to(f"/listings/{row.id}/edit")
 
-    with ui.row().classes("w-full justify-end gap-2 sticky bottom-0 py-2"):
+    with _action_bar():
         ui.button("Back to listings", on_click=lambda: ui.navigate.to("/listings")).props("flat")
         draft = ui.button("Save draft", icon="save").props("outline").mark("save-draft")
         draft.on_click(lambda: create(False, draft))
@@ -599,6 +604,21 @@ def _publish_label(button: ui.button, form: ListingForm) -> None:
 
     form.inputs["startsAt"].on_value_change(relabel)
     relabel()
+
+
+class _action_bar:
+    """The form's buttons, kept in view at the bottom of the window on a card (a theme
+    background in light and dark mode, so the fields scroll beneath it, not through it)."""
+
+    def __enter__(self) -> None:
+        self.card = ui.card().classes("w-full sticky bottom-2 z-10 p-2").props("bordered")
+        self.card.__enter__()
+        self.row = ui.row().classes("w-full justify-end items-center gap-2 flex-wrap")
+        self.row.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.row.__exit__(*exc)
+        self.card.__exit__(*exc)
 
 
 class _busy:
@@ -701,7 +721,7 @@ def _edit_form(env: PageEnv, current: OwnListing) -> None:
             _flash(_published_words(row, env.zone))
             ui.navigate.to("/listings")
 
-    with ui.row().classes("w-full justify-end gap-2 sticky bottom-0 py-2 flex-wrap"):
+    with _action_bar():
         ui.button("Back to listings", on_click=lambda: ui.navigate.to("/listings")).props("flat")
         if status is not AuctionStatus.DRAFT:
             ui.button(
