@@ -398,6 +398,11 @@ def _stored_images(form: ListingForm, current: OwnListing) -> None:
 
         async def arrived(e: events.MultiUploadEventArguments) -> None:
             form.images_problem.visible = False  # type: ignore[union-attr]
+            # The uploader's limits are the browser's; a hand-made request may exceed them.
+            if too_big := [f.name for f in e.files if f.size() > MAX_BYTES]:
+                uploader.reset()
+                _image_problem(form, f"Over {MAX_BYTES // (1024 * 1024)} MB: {', '.join(too_big)}.")
+                return
             uploads = [ImageUpload(data=await f.read()) for f in e.files]
 
             async def work(viewer: User) -> list[seller_listings.ListingImage]:
@@ -476,6 +481,12 @@ def _new_images(form: ListingForm) -> None:
             if len(form.picked) >= MAX_IMAGES:
                 _image_problem(form, f"At most {MAX_IMAGES} images: {e.file.name} was left out.")
                 return
+            # The uploader's limits are the browser's; a hand-made request may exceed them.
+            if e.file.size() > MAX_BYTES:
+                _image_problem(
+                    form, f"{e.file.name} is over {MAX_BYTES // (1024 * 1024)} MB: left out."
+                )
+                return
             data = await e.file.read()
             try:
                 kind = await seller_listings.check_image(data)
@@ -517,15 +528,16 @@ def _image_problem(form: ListingForm, message: str) -> None:
     form.images_problem.visible = True
 
 
-def _flash(message: str) -> None:
-    app.storage.user[FLASH] = message
+def _flash(message: str, kind: str = "positive") -> None:
+    app.storage.user[FLASH] = {"text": message, "type": kind}
 
 
 def show_flash() -> None:
     """The message a previous page left (e.g. "Published"), shown once."""
     message = app.storage.user.pop(FLASH, None)
-    if isinstance(message, str) and message:
-        ui.notify(message, type="positive")
+    if isinstance(message, dict) and isinstance(message.get("text"), str):
+        warning = message.get("type") == "warning"
+        ui.notify(message["text"], type="warning" if warning else "positive", multi_line=True)
 
 
 def _published_words(row: Any, zone: Any) -> str:
@@ -572,7 +584,7 @@ async def new_listing_page(env: PageEnv) -> None:
             try:
                 return await listings.publish_auction(deps, viewer, row.id)
             except DomainError as err:  # the draft stays: its page says why
-                _flash(f"Saved as a draft, not published: {humanize(explain(err))}")
+                _flash(f"Saved as a draft, not published: {humanize(explain(err))}", "warning")
                 return row
 
         with _busy(button):
@@ -583,7 +595,8 @@ async def new_listing_page(env: PageEnv) -> None:
             _flash(_published_words(row, env.zone))
             ui.navigate.to("/listings")
         else:
-            app.storage.user.setdefault(FLASH, "Draft saved.")
+            if FLASH not in app.storage.user:  # a refused publish left its own words
+                _flash("Draft saved.")
             ui.navigate.to(f"/listings/{row.id}/edit")
 
     with _action_bar():
