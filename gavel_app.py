@@ -566,6 +566,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
             # NiceGUI's Redis storage speaks to one node: on a cluster it keeps sessions
             # in the process (sticky routing keeps a browser on it anyway).
             redis_url=None if settings.redis_cluster else settings.redis_url,
+            secure_cookie=settings.production,
         )
     app.state.deps = deps
     app.state.engine = engine

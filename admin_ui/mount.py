@@ -37,13 +37,16 @@ def mount_admin(
     *,
     storage_secret: str,
     redis_url: str | None,
+    secure_cookie: bool = False,
     reconnect_timeout: float = 10.0,
 ) -> None:
     """Serve the admin app at /admin of `app`, with `context`'s parts.
 
     `storage_secret` signs the session cookie (GAVEL_ADMIN_STORAGE_SECRET); `redis_url`
     (None or a cluster: in memory and on disk) keeps the session storage in Redis under
-    `gavel:admin:`. Raises RuntimeError when this process already mounted it on another app.
+    `gavel:admin:`. `secure_cookie` (production) sends the session cookie over HTTPS only.
+    The cookie is SameSite=Lax (another site's page cannot ride it) and lasts a day of
+    inactivity at most. Raises RuntimeError when this process already mounted it on another app.
     """
     if _mounted:
         raise RuntimeError(
@@ -61,6 +64,12 @@ def mount_admin(
         app,
         mount_path=MOUNT_PATH,
         storage_secret=storage_secret,
+        session_middleware_kwargs={
+            "session_cookie": "gavel_admin_session",
+            "same_site": "lax",
+            "https_only": secure_cookie,
+            "max_age": 24 * 3600,
+        },
         title="Gavel",
         favicon="🔨",
         dark=None,

@@ -79,6 +79,13 @@ class PageEnv:
 
 REGISTRY: dict[str, PageSpec] = {}
 
+_REFUSALS: dict[Audience, str] = {
+    "admin": "This page is for admins. Your own listings and sales are under Selling.",
+    "seller": "This page is for sellers. Become a seller in the Gavel app, then sign in again.",
+    "signed_in": "Sign in to see this page.",
+    "public": "",
+}
+
 
 def admin_page(
     path: str,
@@ -113,13 +120,18 @@ def admits(audience: Audience, viewer: User | None) -> bool:
     return True
 
 
-def register_pages() -> None:
-    """Import every module of admin_ui.pages and make each declared page a NiceGUI page."""
+def declared_pages() -> list[PageSpec]:
+    """Every page of admin_ui.pages (importing its modules declares them)."""
     import admin_ui.pages as package
 
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"{package.__name__}.{module.name}")
-    for spec in REGISTRY.values():
+    return list(REGISTRY.values())
+
+
+def register_pages() -> None:
+    """Make each declared page a NiceGUI page."""
+    for spec in declared_pages():
         ui.page(spec.path, title=f"{spec.title} · Gavel")(_page_function(spec))
 
 
@@ -138,11 +150,7 @@ def _page_function(spec: PageSpec) -> Callable[..., Awaitable[Any]]:
         env = PageEnv(viewer=viewer, zone=zone, request=request)
         with frame(env, spec):
             if not admits(spec.audience, viewer):
-                error_state(
-                    "Not for this account",
-                    "This page is for admins. Your own listings and sales are under Selling.",
-                    icon="lock",
-                )
+                error_state("Not for this account", _REFUSALS[spec.audience], icon="lock")
                 return None
             try:
                 answer = await spec.build(env, **path_params)

@@ -188,6 +188,17 @@ def _serve(cmd: list[str], env: Mapping[str, str], host: str, port: int) -> int:
         return 0
 
 
+def _start_demo_bidding(host: str, port: int, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """seeds/demo_activity.py against the app about to listen (GAVEL_DEMO_BID_SECONDS)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "seeds.demo_activity", f"http://{host}:{port}"],
+        cwd=REPO_ROOT,
+        env=env,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+
+
 def _production() -> bool:
     return os.environ.get("GAVEL_ENV", "").strip().lower() == "production"
 
@@ -247,7 +258,13 @@ def cmd_run() -> int:
             if not _production():  # demo accounts have published passwords
                 _run_step([sys.executable, "-m", "seeds"], env)
             uvicorn = uvicorn_command(host, port, env=env)
-            code = _serve(uvicorn, env, host, port)
+            # The demo comes alive: seeded bidders bid now and then (seeds/demo_activity.py).
+            demo = None if _production() else _start_demo_bidding(shown, port, env)
+            try:
+                code = _serve(uvicorn, env, host, port)
+            finally:
+                if demo is not None:
+                    demo.terminate()
             _ignore_signals()
             log.info("stopping servers")
             return code

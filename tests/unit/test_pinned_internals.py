@@ -183,7 +183,43 @@ INTERNALS: list[tuple[str, str, str | None, tuple[str, ...], str, str]] = [
         "adapters/stripe_gateway.py (verify_webhook, the future-timestamp check)",
         "that it still parses the Stripe-Signature header into (timestamp, signatures)",
     ),
+    (
+        "nicegui.testing.general",
+        "nicegui_reset_globals",
+        None,
+        (),
+        "tests/admin_ui/simulation.py (admin_simulation)",
+        "that it still resets pages, clients and middleware between simulations",
+    ),
+    (
+        "nicegui.testing.general",
+        "prepare_simulation",
+        None,
+        (),
+        "tests/admin_ui/simulation.py (admin_simulation)",
+        "that it still adds the run config the simulation needs",
+    ),
+    (
+        "nicegui.testing.user",
+        "User",
+        "__init__",
+        ("client",),
+        "tests/admin_ui/simulation.py (admin_simulation)",
+        "that a User is still built from an httpx client on NiceGUI's app",
+    ),
 ]
+
+
+def test_nicegui_storage_is_still_configured_by_class_attributes() -> None:
+    # admin_ui/mount.py sets Storage.redis_url / redis_key_prefix and rebuilds app.storage
+    # (NiceGUI reads NICEGUI_REDIS_URL into them at import).
+    from nicegui.storage import Storage
+
+    for name in ("redis_url", "redis_key_prefix"):
+        assert hasattr(Storage, name), (
+            f"nicegui.storage.Storage.{name} is gone: re-check admin_ui/mount.py (mount_admin) "
+            "and tests/admin_ui/simulation.py, then the bound in pyproject.toml"
+        )
 
 
 @pytest.mark.parametrize(
