@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import pytest
 
@@ -271,3 +272,62 @@ class AdminTab:
     async def text(self) -> str:
         body: str = await self.page.locator("body").inner_text()
         return body
+
+
+# --- the seeded demo's rows the screenshots open ---------------------------------------
+
+
+async def fetch(database_url: str, query: str, *args: Any) -> list[Any]:
+    """Rows of `query` on the demo database (reads only: the tests change nothing
+    behind the app's back)."""
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return list(await conn.fetch(query, *args))
+    finally:
+        await conn.close()
+
+
+SEEDED_LIVE_ENGLISH = """
+SELECT a.id::text FROM auctions a JOIN users u ON u.id = a.seller_id
+WHERE u.email LIKE '%@gavel.test' AND a.status = 'ACTIVE' AND a.type = 'ENGLISH'
+ORDER BY a.ends_at LIMIT 12"""
+MINIMUM = "query($id: ID!) { auction(id: $id) { minimumNextBid { amount } } }"
+LOGIN = """mutation($email: String!, $password: String!) {
+  login(email: $email, password: $password) { accessToken } }"""
+PLACE_BID = """mutation($a: ID!, $amount: Decimal!) { placeBid(auctionId: $a, amount: $amount) {
+  __typename } }"""
+
+
+async def demo_bids(gql: Any, database_url: str, count: int) -> int:
+    """`count` bids by seeded bidders on seeded live English auctions, at each one's
+    minimum next bid, through GraphQL (as `make run`'s demo activity places them), so
+    the overview's chart and the tickers have something live to show. Returns how many
+    were accepted."""
+    auctions = [row[0] for row in await fetch(database_url, SEEDED_LIVE_ENGLISH)]
+    bidders = [
+        row[0]
+        for row in await fetch(
+            database_url,
+            "SELECT email FROM users WHERE roles = '{BIDDER}' AND email LIKE '%@gavel.test'"
+            " AND banned_at IS NULL AND NOT fraud_hold ORDER BY email LIMIT 8",
+        )
+    ]
+    tokens = []
+    for email in bidders:
+        login = await gql(LOGIN, {"email": email, "password": DEMO_PASSWORD})
+        if token := (login.get("data") or {}).get("login", {}).get("accessToken"):
+            tokens.append(token)
+    accepted = 0
+    for i in range(count):
+        if not auctions or not tokens:
+            break
+        auction = auctions[i % len(auctions)]
+        state = await gql(MINIMUM, {"id": auction})
+        minimum = (((state.get("data") or {}).get("auction") or {}).get("minimumNextBid")) or {}
+        if "amount" not in minimum:
+            continue
+        bid = await gql(
+            PLACE_BID, {"a": auction, "amount": minimum["amount"]}, token=tokens[i % len(tokens)]
+        )
+        accepted += (bid.get("data") or {}).get("placeBid", {}).get("__typename") == "BidAccepted"
+    return accepted

@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
@@ -36,6 +35,8 @@ from tests.e2e.admin_browser_kit import (
     PHONE,
     AdminTab,
     browser_or_skip,
+    demo_bids,
+    fetch,
     require_pages,
     seeded_demo,
     served,
@@ -62,7 +63,7 @@ MAIN_PAGES = ADMIN_PAGES + SELLER_PAGES  # its own live auctions: no other persi
 @dataclass
 class Demo:
     base: str
-    database_url: str
+    env: dict[str, str]
     seller_email: str
 
 
@@ -83,23 +84,23 @@ async def demo(stack: StackUrls, tmp_path_factory: pytest.TempPathFactory) -> As
     server = app_server(env, log_file=ARTIFACTS / "server.log")
     base = await asyncio.to_thread(server.__enter__)
     try:
-        yield Demo(base, env["DATABASE_URL"], await _busiest_seller(env["DATABASE_URL"]))
+        yield Demo(base, env, await _busiest_seller(env["DATABASE_URL"]))
     finally:
         await asyncio.to_thread(server.__exit__, None, None, None)
 
 
 async def _busiest_seller(database_url: str) -> str:
-    """The seeded seller (not the admin) with the most sales: the fullest seller pages."""
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        email: str = await conn.fetchval(
-            "SELECT u.email FROM users u LEFT JOIN transactions t ON t.seller_id = u.id"
-            " WHERE u.email LIKE '%@gavel.test' AND 'SELLER' = ANY(u.roles)"
-            " AND NOT 'ADMIN' = ANY(u.roles)"
-            " GROUP BY u.id ORDER BY count(t.id) DESC, u.username LIMIT 1"
-        )
-    finally:
-        await conn.close()
+    """The seeded seller (not the admin) with live auctions and the most sales: the
+    fullest seller pages."""
+    rows = await fetch(
+        database_url,
+        "SELECT u.email FROM users u LEFT JOIN transactions t ON t.seller_id = u.id"
+        " WHERE u.email LIKE '%@gavel.test' AND 'SELLER' = ANY(u.roles)"
+        " AND NOT 'ADMIN' = ANY(u.roles) GROUP BY u.id"
+        " ORDER BY EXISTS (SELECT 1 FROM auctions a WHERE a.seller_id = u.id"
+        " AND a.status = 'ACTIVE') DESC, count(t.id) DESC, u.username LIMIT 1",
+    )
+    email: str = rows[0][0]
     return email
 
 
@@ -236,6 +237,40 @@ async def test_sign_out_ends_the_session(
     assert someone.path.startswith("/login?next="), someone.path
 
 
+# --- several processes (docs/admin-app.md "Running several processes") --------------
+
+
+async def test_a_browser_signed_in_on_one_process_is_signed_in_on_another(
+    browser: Any, demo: Demo, tabs: list[AdminTab], gql: GQL
+) -> None:
+    """The session storage is in Redis: a second admin process with the same secret and
+    Redis knows the browser (cookies are per host, not per port, so the tab sends the
+    same cookie to both)."""
+    someone = await tab(tabs, browser, demo)
+    await _sign_in_to_a_framed_page(someone, demo, gql)
+    signed_in_at = someone.path
+    second = app_server(demo.env, log_file=ARTIFACTS / "server-2.log")
+    other = await asyncio.to_thread(second.__enter__)
+    try:
+        await someone.page.goto(f"{other}/admin{signed_in_at}")
+        await someone.settled()
+        assert someone.page.url == f"{other}/admin{signed_in_at}", someone.page.url
+        await someone.page.locator("header").get_by_text("Gavel", exact=True).wait_for()
+        await someone.sign_out()  # on the second process: the first forgets it too
+    finally:
+        await asyncio.to_thread(second.__exit__, None, None, None)
+    await someone.goto(signed_in_at)
+    assert someone.path.startswith("/login?next="), someone.path
+
+
+async def test_a_process_with_the_admin_app_off_says_so(client: httpx.AsyncClient) -> None:
+    """GAVEL_ADMIN_UI=false (the test session's app): /admin is another process's."""
+    for path in ("/admin", "/admin/", "/admin/login", "/admin/overview"):
+        answer = await client.get(path)
+        assert answer.status_code == 404, (path, answer.status_code)
+        assert answer.text == "The admin app is not served by this process."
+
+
 # --- phone width and dark mode ------------------------------------------------------
 
 
@@ -290,3 +325,153 @@ async def _account_menu(tab_: AdminTab) -> str:
     text: str = await menu.inner_text()
     await tab_.page.keyboard.press("Escape")
     return text
+
+
+# --- screenshots of every main page ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shot:
+    name: str  # the file's name, without .png
+    path: str  # the page; "{auction}", "{dispute}", "{own_auction}", "{draft}" are filled in
+    readme: bool = False  # also one of the README's (GAVEL_SCREENSHOTS_DIR)
+
+
+ADMIN_SHOTS = (
+    Shot("admin-overview", "/overview", readme=True),
+    Shot("admin-users", "/users", readme=True),
+    Shot("admin-auctions", "/auctions"),
+    Shot("admin-auction", "/auctions/{auction}", readme=True),
+    Shot("admin-fraud", "/fraud", readme=True),
+    Shot("admin-disputes", "/disputes"),
+    Shot("admin-dispute", "/disputes/{dispute}", readme=True),
+    Shot("admin-money", "/money"),
+    Shot("admin-health", "/health", readme=True),
+    Shot("admin-audit", "/audit"),
+)
+SELLER_SHOTS = (
+    Shot("seller-listings", "/listings", readme=True),
+    Shot("seller-listing-form", "/listings/new", readme=True),
+    Shot("seller-listing-edit", "/listings/{draft}/edit"),
+    Shot("seller-live", "/live"),
+    Shot("seller-monitor", "/listings/{own_auction}/live", readme=True),
+    Shot("seller-analytics", "/analytics", readme=True),
+    Shot("seller-sales", "/sales", readme=True),
+)
+PHONE_SHOTS = (
+    Shot("phone-overview", "/overview", readme=True),
+    Shot("phone-monitor", "/listings/{own_auction}/live", readme=True),
+    Shot("phone-listings", "/listings"),
+    Shot("phone-fraud", "/fraud"),
+)
+# What a page says when it could not be drawn (admin_ui/shell.py, admin_ui/messages.py).
+BROKEN = ("This page cannot be shown", "Gavel's data stores are not answering", "Not for this")
+
+
+async def _demo_ids(demo: Demo) -> dict[str, str]:
+    """The seeded rows the screenshots open: the busiest live auction, the open dispute,
+    the seller's busiest live auction and one of their drafts."""
+    url = demo.env["DATABASE_URL"]
+    ids: dict[str, str] = {}
+    for key, query, args in (
+        (
+            "auction",
+            "SELECT a.id::text FROM auctions a WHERE a.status = 'ACTIVE'"
+            " ORDER BY (SELECT count(*) FROM bids b WHERE b.auction_id = a.id) DESC LIMIT 1",
+            (),
+        ),
+        (
+            "dispute",
+            "SELECT id::text FROM disputes ORDER BY status = 'OPEN' DESC, created_at LIMIT 1",
+            (),
+        ),
+        (
+            "own_auction",
+            "SELECT a.id::text FROM auctions a JOIN users u ON u.id = a.seller_id"
+            " WHERE u.email = $1 AND a.status = 'ACTIVE'"
+            " ORDER BY (SELECT count(*) FROM bids b WHERE b.auction_id = a.id) DESC LIMIT 1",
+            (demo.seller_email,),
+        ),
+        (
+            "draft",
+            "SELECT a.id::text FROM auctions a JOIN users u ON u.id = a.seller_id"
+            " WHERE u.email = $1 AND a.status IN ('DRAFT', 'SCHEDULED') LIMIT 1",
+            (demo.seller_email,),
+        ),
+    ):
+        rows = await fetch(url, query, *args)
+        if rows:
+            ids[key] = rows[0][0]
+    return ids
+
+
+async def _shoot_all(
+    who: AdminTab, demo: Demo, shots: tuple[Shot, ...], ids: dict[str, str], missing: list[str]
+) -> None:
+    for shot in shots:
+        try:
+            path = shot.path.format(**ids)
+        except KeyError as absent:
+            missing.append(f"{shot.path} (the demo has no {absent.args[0]})")
+            continue
+        if not await served(demo.base, _pattern_of(shot.path)):
+            missing.append(shot.path)
+            continue
+        await who.goto(path)
+        shown = await who.text()
+        broken = [words for words in BROKEN if words in shown]
+        assert not broken, f"{path} drew {broken}: {shown[:500]}"
+        if who.page.viewport_size["width"] <= PHONE["width"]:
+            assert await who.overflow_px() == 0, f"{path} scrolls sideways at 390 px"
+        await who.shoot(shot.name, readme=shot.readme)
+
+
+def _pattern_of(path: str) -> str:
+    """A path `served` can ask anonymously: ids made up (the page exists or it does not)."""
+    return (
+        path.replace("{auction}", NO_ID)
+        .replace("{dispute}", NO_ID)
+        .replace("{own_auction}", NO_ID)
+        .replace("{draft}", NO_ID)
+    )
+
+
+NO_ID = "00000000-0000-0000-0000-000000000000"
+
+
+async def test_screenshots_of_every_main_page(
+    browser: Any, demo: Demo, tabs: list[AdminTab], gql: GQL
+) -> None:
+    """Every main page, drawn without an error state from the seeded demo, at 1280x800
+    (admin and seller), a few at 390x844, and the overview in dark mode too."""
+    ids = await _demo_ids(demo)
+    assert await demo_bids(gql, demo.env["DATABASE_URL"], 12) > 0  # the overview's chart moves
+    missing: list[str] = []
+
+    admin = await tab(tabs, browser, demo)
+    await admin.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD, next_path="/")
+    await _shoot_all(admin, demo, ADMIN_SHOTS, ids, missing)
+    if await served(demo.base, "/overview"):
+        await admin.goto("/overview")
+        await admin.toggle_dark()
+        await admin.page.wait_for_function(DARK % "true")
+        await admin.shoot("admin-overview-dark", readme=True)
+        await admin.toggle_dark()
+
+    seller = await tab(tabs, browser, demo)
+    await seller.sign_in(demo.seller_email, DEMO_PASSWORD, next_path="/")
+    await _shoot_all(seller, demo, SELLER_SHOTS, ids, missing)
+
+    phone_admin = await tab(tabs, browser, demo, viewport=PHONE)
+    await phone_admin.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD, next_path="/")
+    await _shoot_all(
+        phone_admin, demo, tuple(s for s in PHONE_SHOTS if "own_auction" not in s.path), ids, []
+    )
+    phone_seller = await tab(tabs, browser, demo, viewport=PHONE)
+    await phone_seller.sign_in(demo.seller_email, DEMO_PASSWORD, next_path="/")
+    await _shoot_all(
+        phone_seller, demo, tuple(s for s in PHONE_SHOTS if "own_auction" in s.path), ids, []
+    )
+
+    if missing:
+        pytest.skip(f"no screenshot of pages the app does not serve yet: {', '.join(missing)}")
