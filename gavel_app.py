@@ -59,6 +59,7 @@ from background_loops import BackgroundLoops
 from domain.listing import ListingPolicy
 from domain.payments import PaymentGateway
 from realtime.account_states import AccountStates
+from realtime.activity_pulse import ActivityPulse
 from realtime.auction_feed import AuctionFeed
 from realtime.broadcast import BoundedBroadcast, RedisPubSubBackend
 from realtime.events import Bus
@@ -303,6 +304,8 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
     deps.activity = ActivityRecorder(RedisTrending(redis, settings.trending_policy), deps)
     deps.recommend_min_co_bidders = settings.recommend_min_co_bidders
     persister.after_commit.append(deps.activity.persisted)
+    # The admin overview's live bids per minute: one bus message per persister commit.
+    persister.after_commit.append(ActivityPulse(bus).persisted)
     scheduler = Scheduler(sessions, slots, persister, bus, clock=deps.clock)
     # Subscriptions: one live feed per auction, shared by its subscribers (realtime/feed.py).
     live = LiveDelivery(EventSource(slots=slots, uow=sessions, bus=bus))
