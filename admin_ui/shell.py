@@ -24,7 +24,7 @@ import pkgutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -140,7 +140,8 @@ def _page_function(spec: PageSpec) -> Callable[..., Awaitable[Any]]:
 
     async def page(request: Request, **path_params: str) -> Response | None:
         ui.add_head_html(_TZ_SCRIPT)
-        zone = zone_named(request.cookies.get(TZ_COOKIE))
+        # The script sends the zone URI-encoded ("America%2FNew_York").
+        zone = zone_named(unquote(request.cookies.get(TZ_COOKIE) or ""))
         viewer = None if spec.audience == "public" else await _viewer_or_none()
         if spec.audience != "public" and viewer is None:
             return RedirectResponse(login_url(request))
