@@ -15,6 +15,8 @@ test-artifacts/admin/; `make screenshots` also writes the README's set to docs/s
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +43,7 @@ from tests.e2e.admin_browser_kit import (
     seeded_demo,
     served,
 )
-from tests.helpers import PASSWORD, own_redis_db, register
+from tests.helpers import BID, PASSWORD, PUBLISH, create_auction, own_redis_db, register
 
 pytestmark = pytest.mark.slow
 
@@ -475,3 +477,32 @@ async def test_screenshots_of_every_main_page(
 
     if missing:
         pytest.skip(f"no screenshot of pages the app does not serve yet: {', '.join(missing)}")
+
+
+# --- the seller's live monitor --------------------------------------------------------
+
+
+async def test_a_bid_placed_through_graphql_is_on_the_sellers_ticker_within_a_second(
+    browser: Any, demo: Demo, tabs: list[AdminTab], gql: GQL
+) -> None:
+    await require_pages(demo.base, f"/listings/{NO_ID}/live")
+    seller = await register(gql, seller=True)
+    auction = await create_auction(gql, seller, startingPrice="100.00")
+    published = await gql(PUBLISH, {"id": auction["id"]}, token=seller.token)
+    assert published["data"]["publishAuction"]["errors"] == [], published
+    bidder = await register(gql)
+
+    monitor = await tab(tabs, browser, demo)
+    await monitor.sign_in(seller.email, PASSWORD, next_path=f"/listings/{auction['id']}/live")
+    ticker = monitor.page.locator(".q-card").filter(has_text="Bid ticker")
+    await ticker.get_by_text("No bids yet").wait_for()
+    # Times in the viewer's zone (the tab's: America/New_York), not the server's UTC.
+    await monitor.page.get_by_text(re.compile(r"^Ends .* E[SD]T$")).wait_for()
+
+    started = time.monotonic()
+    placed = await gql(BID, {"id": auction["id"], "amount": "137.00"}, token=bidder.token)
+    assert placed["data"]["placeBid"]["__typename"] == "BidAccepted", placed
+    await ticker.get_by_text("137.00").first.wait_for(timeout=5_000)
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0, f"the bid reached the ticker after {elapsed:.2f}s"
+    await monitor.shoot("seller-monitor-after-bid")
