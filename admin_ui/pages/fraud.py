@@ -1,0 +1,509 @@
+"""The fraud queue (admins): each flag with its account, its score and the signals that
+fired, in words; and the decisions on it, each with a reason for the audit log.
+
+Flags come from services/admin_queries.list_fraud_flags (open ones by default, newest
+first, paged by the server's cursors). The decisions are the moderation use cases:
+dismiss the flag, hold (or release) the account, ban it, or void its bids on the flag's
+auction or on every active auction (services/moderation.py). After a void, the
+auctions recomputed are listed with their price before and after.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nicegui import ui
+
+from admin_ui.actions import act
+from admin_ui.context import admin_context
+from admin_ui.formatting import money, when
+from admin_ui.messages import empty_state, error_state, explain
+from admin_ui.shell import PageEnv, admin_page
+from domain.enums import FraudFlagStatus
+from domain.errors import DomainError
+from services import admin_queries, moderation
+from services.batch_loads import one_per_key
+from services.bid_voiding import AuctionState, RecomputedAuction, VoidReport
+from services.deps import Deps
+from services.unavailable import Unavailable
+from storage.tables import Auction, FraudFlag, Item, User
+
+PAGE_SIZE = 10
+STATUS_WORDS = {
+    FraudFlagStatus.OPEN.value: "Open",
+    FraudFlagStatus.DISMISSED.value: "Dismissed",
+    FraudFlagStatus.ACTIONED.value: "Actioned",
+}
+SKIP_WORDS = {
+    "AUCTION_ENDED": "its end has passed: the closer decides it",
+    "AUCTION_NOT_ACTIVE": "it is not active",
+    "AUCTION_BUSY": "bids kept arriving: try again in a moment",
+    "NO_BIDS": "the bidder has no live bids there",
+    "NOT_FOUND": "it no longer exists",
+}
+
+
+@dataclass(frozen=True)
+class FlagCard:
+    """A flag with what its card shows beside it."""
+
+    flag: FraudFlag
+    user: User | None
+    open_flags: int
+    auction_title: str | None
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One signal of a flag's details, as the card words it."""
+
+    name: str
+    value: float | None
+    weight: float | None
+    explanation: str | None
+    evidence: dict[str, Any]
+
+
+def signals_of(details: dict[str, Any]) -> list[Signal]:
+    """The signals a fraud rule stored in a flag's details (`signals`: a list of
+    `{rule or name, score or weight, value?, explanation?, evidence?}` or a mapping
+    name -> value; `signal`: one such object). Anything else is skipped."""
+    raw = details.get("signals")
+    if isinstance(raw, dict):
+        raw = [{"name": k, "value": v} for k, v in raw.items()]
+    items = list(raw) if isinstance(raw, list) else []
+    if isinstance(details.get("signal"), dict):
+        items.append(details["signal"])
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        name = item.get("name", item.get("rule"))
+        if not isinstance(name, str):
+            continue
+        explanation = item.get("explanation")
+        evidence = item.get("evidence")
+        out.append(
+            Signal(
+                name=name,
+                value=_number(item.get("value")),
+                weight=_number(item.get("weight", item.get("score"))),
+                explanation=explanation if isinstance(explanation, str) else None,
+                evidence=evidence if isinstance(evidence, dict) else {},
+            )
+        )
+    return out
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def words(name: str) -> str:
+    """ "bidder_tendency" is "Bidder tendency"."""
+    text = name.replace("_", " ").replace(".", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _figure(value: float) -> str:
+    return f"{value:g}" if value == int(value) else f"{value:.2f}"
+
+
+async def load_cards(deps: Deps, flags: list[FraudFlag]) -> list[FlagCard]:
+    """Each flag with its account, the account's open flag count and its auction's title
+    (one query each, whatever the page's size)."""
+    user_ids = list(dict.fromkeys(f.user_id for f in flags))
+    users = dict(zip(user_ids, await one_per_key(deps, User, "id", user_ids), strict=True))
+    counts = dict(zip(user_ids, await admin_queries.open_flag_counts(deps, user_ids), strict=True))
+    titles = await auction_titles(deps, [f.auction_id for f in flags if f.auction_id])
+    return [
+        FlagCard(
+            flag,
+            users.get(flag.user_id),
+            counts.get(flag.user_id, 0),
+            titles.get(flag.auction_id) if flag.auction_id else None,
+        )
+        for flag in flags
+    ]
+
+
+async def auction_titles(deps: Deps, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The item title of each auction."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return {}
+    auctions = [a for a in await one_per_key(deps, Auction, "id", ids) if a is not None]
+    item_ids = [a.item_id for a in auctions]
+    items = {i.id: i.title for i in await one_per_key(deps, Item, "id", item_ids) if i}
+    return {a.id: items.get(a.item_id, "an auction") for a in auctions}
+
+
+@admin_page(
+    "/fraud", title="Fraud queue", audience="admin", nav="Fraud queue", icon="report", order=40
+)
+async def fraud_page(env: PageEnv) -> None:
+    deps = admin_context().deps
+    state: dict[str, Any] = {"status": FraudFlagStatus.OPEN.value, "cursors": [None], "total": 0}
+
+    with ui.row().classes("w-full items-center gap-2 flex-wrap"):
+        ui.label("Flags raised by the fraud rules, each with the signals that fired.").classes(
+            "opacity-70 grow"
+        )
+        status = (
+            ui.select({**STATUS_WORDS, "": "All flags"}, value=state["status"], label="Show")
+            .props("outlined dense")
+            .classes("min-w-[10rem]")
+            .mark("flag-status")
+        )
+    fresh = ui.row().classes("w-full")  # "new flags arrived" notice
+    report_area = ui.column().classes("w-full gap-2").mark("void-report-area")
+
+    async def fetch(viewer: User) -> tuple[int, list[FlagCard], bool]:
+        wanted = FraudFlagStatus(state["status"]) if state["status"] else None
+        page = await admin_queries.list_fraud_flags(
+            deps, viewer, wanted, None, PAGE_SIZE, state["cursors"][-1]
+        )
+        state["next"] = page.cursors[-1] if page.has_next and page.cursors else None
+        return page.total, await load_cards(deps, page.rows), page.has_next
+
+    @ui.refreshable
+    async def queue() -> None:
+        found = await act(fetch, audience="admin")
+        if found is None:
+            error_state("The queue could not be read", "Reload the page in a moment.")
+            return
+        total, cards, has_next = found
+        state["total"] = total
+        fresh.clear()
+        if not cards:
+            empty_state(
+                "No flags here" if state["status"] != "OPEN" else "Nothing to review",
+                "The fraud rules raise a flag when an account's bidding looks like shill"
+                " bidding or another pattern (docs/fraud.md). New flags appear here.",
+                icon="verified_user",
+            )
+            return
+        for card in cards:
+            flag_card(env, card, decide)
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        number = len(state["cursors"])
+        with ui.row().classes("w-full items-center justify-center gap-2"):
+            ui.button(icon="chevron_left", on_click=previous).props(
+                "flat round" + ("" if number > 1 else " disable")
+            ).mark("flags-prev")
+            ui.label(f"Page {number} of {pages} · {total} flag(s)").mark("flags-page")
+            ui.button(icon="chevron_right", on_click=following).props(
+                "flat round" + ("" if has_next else " disable")
+            ).mark("flags-next")
+
+    async def previous() -> None:
+        if len(state["cursors"]) > 1:
+            state["cursors"].pop()
+            await queue.refresh()
+
+    async def following() -> None:
+        if state.get("next"):
+            state["cursors"].append(state["next"])
+            await queue.refresh()
+
+    async def restart() -> None:
+        state["status"] = status.value or ""
+        state["cursors"] = [None]
+        await queue.refresh()
+
+    async def decide(done: str | None, report: VoidReport | None) -> None:
+        if report is not None:
+            report_area.clear()
+            with report_area:
+                await void_report(deps, report)
+        await queue.refresh()
+
+    async def watch() -> None:
+        """A notice (not a redraw under the reader's eyes) when the queue changed."""
+        if state["status"] != FraudFlagStatus.OPEN.value or len(state["cursors"]) > 1:
+            return
+        wanted = FraudFlagStatus.OPEN
+        try:
+            page = await admin_queries.list_fraud_flags(deps, env.viewer, wanted, None, 0, None)
+        except (DomainError, Unavailable):  # demoted, or a store outage: try next tick
+            return
+        if page.total != state["total"] and not list(fresh):
+            with fresh:
+                ui.button(
+                    f"The queue changed ({page.total} open): show it",
+                    icon="refresh",
+                    on_click=queue.refresh,
+                ).props("outline no-caps").mark("flags-changed")
+
+    status.on_value_change(restart)
+    await queue()
+    ui.timer(max(5.0, admin_context().refresh_seconds * 10), watch)
+
+
+Decided = Callable[[str | None, VoidReport | None], Awaitable[None]]
+
+
+def flag_card(env: PageEnv, card: FlagCard, decided: Decided) -> None:
+    flag, user = card.flag, card.user
+    details = flag.details if isinstance(flag.details, dict) else {}
+    is_open = flag.status == FraudFlagStatus.OPEN.value
+    with ui.card().classes("w-full gap-2").mark(f"flag-card flag-{flag.id}"):
+        with ui.row().classes("w-full items-center gap-2 flex-wrap"):
+            ui.icon("report").classes("text-2xl " + ("text-negative" if is_open else "opacity-50"))
+            ui.label(words(flag.rule)).classes("text-lg font-semibold")
+            color = "negative" if flag.score >= 80 else "warning" if flag.score >= 50 else "grey"
+            ui.badge(f"score {flag.score}", color=color).mark("flag-score")
+            ui.badge(STATUS_WORDS.get(flag.status, flag.status), color="grey").props("outline")
+            ui.space()
+            ui.label(when(flag.created_at, env.zone)).classes("text-sm opacity-70")
+        with ui.row().classes("items-center gap-2 flex-wrap"):
+            ui.icon("person").classes("opacity-70")
+            if user is None:
+                ui.label("an account that no longer exists")
+            else:
+                ui.label(user.username).classes("font-medium").mark("flag-user")
+                ui.label(user.email).classes("text-sm opacity-70 break-all")
+                if user.banned_at is not None:
+                    ui.badge("Banned", color="negative")
+                if user.fraud_hold:
+                    ui.badge("On hold", color="warning")
+                ui.label(f"{card.open_flags} open flag(s)").classes("text-sm opacity-80").mark(
+                    "flag-open-count"
+                )
+        if flag.auction_id is not None:
+            with ui.row().classes("items-center gap-2"):
+                ui.icon("gavel").classes("opacity-70")
+                ui.link(card.auction_title or "the auction", f"/auctions/{flag.auction_id}")
+        total = details.get("total")
+        if isinstance(total, int):
+            ui.label(
+                f"Combined score {total}"
+                + (
+                    f" (flagged from {details['flag_threshold']}, held from"
+                    f" {details['hold_threshold']})"
+                    if "flag_threshold" in details and "hold_threshold" in details
+                    else ""
+                )
+            ).classes("text-sm opacity-80")
+        signals = signals_of(details)
+        if signals:
+            with ui.column().classes("w-full gap-1").mark("flag-signals"):
+                ui.label("Signals that fired").classes("text-xs uppercase opacity-60")
+                for signal in signals:
+                    signal_row(signal)
+        else:
+            ui.label("The rule recorded no signals.").classes("text-sm opacity-70")
+        if not is_open and flag.resolved_at is not None:
+            ui.label(f"Decided {when(flag.resolved_at, env.zone)}").classes("text-sm opacity-70")
+        if user is not None:
+            actions(card, decided)
+
+
+def signal_row(signal: Signal) -> None:
+    with ui.row().classes("w-full items-start gap-2 no-wrap"):
+        ui.icon("sensors").classes("opacity-60 mt-1")
+        with ui.column().classes("gap-0 min-w-0"):
+            head = words(signal.name)
+            if signal.value is not None:
+                head += f": {_figure(signal.value)}"
+            if signal.weight is not None:
+                head += f" (adds {_figure(signal.weight)} to the score)"
+            ui.label(head).classes("font-medium").mark("flag-signal")
+            if signal.explanation:
+                ui.label(signal.explanation[:1].upper() + signal.explanation[1:]).classes(
+                    "text-sm opacity-80"
+                )
+            if signal.evidence:
+                facts = "; ".join(
+                    f"{words(str(k))}: {v}" for k, v in list(signal.evidence.items())[:8]
+                )
+                ui.label(facts).classes("text-xs opacity-60 break-all")
+
+
+def actions(card: FlagCard, decided: Decided) -> None:
+    flag, user = card.flag, card.user
+    assert user is not None
+    deps = admin_context().deps
+    is_open = flag.status == FraudFlagStatus.OPEN.value
+    with ui.row().classes("w-full gap-2 flex-wrap"):
+        if is_open:
+            ui.button(
+                "Dismiss",
+                icon="done",
+                on_click=lambda: ask(
+                    "Dismiss this flag",
+                    "The flag is closed as reviewed; the account is left as it is.",
+                    "Dismiss",
+                    lambda viewer, why, _: moderation.dismiss_flag(
+                        deps, viewer, flag.id, reason=why
+                    ),
+                    "Flag dismissed.",
+                    decided,
+                ),
+            ).props("outline no-caps").mark("flag-dismiss")
+        held = user.fraud_hold
+        ui.button(
+            "Release hold" if held else "Hold account",
+            icon="lock_open" if held else "pause_circle",
+            on_click=lambda: ask(
+                "Release the hold" if held else "Put the account on hold",
+                "Its bids are accepted again; its open flags are dismissed."
+                if held
+                else "Its bids are refused until released; its open flags are actioned and"
+                " its live bids on active auctions are voided.",
+                "Release" if held else "Hold",
+                lambda viewer, why, _: moderation.set_hold(
+                    deps, viewer, user.id, not held, reason=why
+                ),
+                "Hold released." if held else "Account on hold.",
+                decided,
+            ),
+        ).props("outline no-caps color=warning").mark("flag-hold")
+        if user.banned_at is None:
+            ui.button(
+                "Ban",
+                icon="block",
+                on_click=lambda: ask(
+                    "Ban the account",
+                    "Every request of the account is refused and its sessions end; its open"
+                    " flags are actioned and its live bids on active auctions are voided.",
+                    "Ban",
+                    lambda viewer, why, _: moderation.ban_user(deps, viewer, user.id, reason=why),
+                    "Account banned.",
+                    decided,
+                ),
+            ).props("outline no-caps color=negative").mark("flag-ban")
+        scopes = {"all": "On every active auction"}
+        if flag.auction_id is not None:
+            scopes = {"one": f"On {card.auction_title or 'this auction'} only", **scopes}
+
+        def void(viewer: User, why: str, scope: str | None) -> Awaitable[VoidReport]:
+            auction = flag.auction_id if scope == "one" else None
+            return moderation.void_bidder_bids(deps, viewer, user.id, auction, reason=why)
+
+        ui.button(
+            "Void bids",
+            icon="remove_circle_outline",
+            on_click=lambda: ask(
+                "Void this bidder's bids",
+                "The bids are voided and each auction is recomputed from the bids that"
+                " remain, by the same rules.",
+                "Void bids",
+                void,
+                None,
+                decided,
+                scopes=scopes,
+            ),
+        ).props("outline no-caps color=negative").mark("flag-void")
+
+
+async def ask(
+    title: str,
+    detail: str,
+    confirm: str,
+    work: Callable[[User, str, str | None], Awaitable[Any]],
+    done: str | None,
+    decided: Decided,
+    *,
+    scopes: dict[str, str] | None = None,
+) -> None:
+    """A dialog asking for the reason (and, for a void, where), running `work` through
+    `act` on confirm. A refused reason is shown under its field and the dialog stays."""
+    with ui.dialog() as dialog, ui.card().classes("w-full max-w-lg gap-3"):
+        ui.label(title).classes("text-lg font-semibold")
+        ui.label(detail).classes("text-sm opacity-80")
+        scope = None
+        if scopes:
+            scope = ui.radio(scopes, value=next(iter(scopes))).mark("void-scope")
+        reason = (
+            ui.textarea("Reason (kept in the audit log)")
+            .props("outlined autogrow counter maxlength=500")
+            .classes("w-full")
+            .mark("reason")
+        )
+        with ui.row().classes("w-full justify-end gap-2"):
+            ui.button("Cancel", on_click=dialog.close).props("flat").mark("cancel")
+            go = ui.button(confirm).props("unelevated").mark("confirm")
+
+    async def run() -> None:
+        reason.error = None
+        chosen = str(scope.value) if scope is not None else None
+
+        async def attempt(viewer: User) -> Any:
+            try:
+                return await work(viewer, str(reason.value or ""), chosen)
+            except DomainError as err:
+                if err.field == "reason":
+                    reason.error = explain(err)
+                    return None
+                raise
+
+        go.props("loading")
+        try:
+            result = await act(attempt, audience="admin")
+        finally:
+            go.props(remove="loading")
+        if reason.error:
+            return
+        dialog.close()
+        if result is None:
+            await decided(None, None)  # refused: the reason was shown; the card may be stale
+            return
+        if done:
+            ui.notify(done, type="positive")
+        await decided(done, result if isinstance(result, VoidReport) else None)
+
+    def forget() -> None:
+        if not dialog.is_deleted:
+            dialog.delete()
+
+    go.on_click(run)
+    dialog.on("hide", forget)
+    dialog.open()
+
+
+async def void_report(deps: Deps, report: VoidReport) -> None:
+    """What a void did, auction by auction: the price before and after."""
+    ids = [a.auction_id for a in report.auctions] + [s.auction_id for s in report.skipped]
+    titles = await auction_titles(deps, ids)
+    with ui.card().classes("w-full gap-2").mark("void-report"):
+        with ui.row().classes("items-center gap-2"):
+            ui.icon("task_alt").classes("text-positive text-2xl")
+            count = sum(len(a.voided) for a in report.auctions)
+            ui.label(f"{count} bid(s) voided on {len(report.auctions)} auction(s)").classes(
+                "font-semibold"
+            )
+        for auction in report.auctions:
+            with ui.row().classes("w-full items-center gap-2 flex-wrap").mark("void-auction"):
+                ui.link(
+                    titles.get(auction.auction_id, "An auction"), f"/auctions/{auction.auction_id}"
+                )
+                ui.label(recomputed_words(auction)).mark("void-prices")
+        for skipped in report.skipped:
+            reason = SKIP_WORDS.get(skipped.code, skipped.code)
+            ui.label(
+                f"{titles.get(skipped.auction_id, 'An auction')} was left as it was: {reason}."
+            ).classes("text-sm opacity-80")
+
+
+def recomputed_words(auction: RecomputedAuction) -> str:
+    """ "Price $150.00 → $110.00 · 3 → 2 bids · new leader"."""
+    before, after = auction.before, auction.after
+
+    def price(state: AuctionState) -> str:
+        if state.price is None:
+            return "no price (sealed or no bids)" if state.bid_count else "no bids"
+        return money(state.price, auction.currency)
+
+    text = f"Price {price(before)} → {price(after)} · {before.bid_count} → {after.bid_count} bids"
+    if before.leader_id != after.leader_id:
+        text += " · new leader" if after.leader_id else " · no leader now"
+    return text
