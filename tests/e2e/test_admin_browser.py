@@ -26,6 +26,15 @@ import pytest
 
 from devservers.app_server import app_server
 from devservers.stack import StackUrls
+from tests.api.settlement_steps import (
+    DISPUTE,
+    GOOD_CARD,
+    PAY,
+    PURCHASES,
+    SAVE_CARD,
+    SHIP,
+    TRANSACTION,
+)
 from tests.conftest import GQL
 from tests.e2e.admin_browser_kit import (
     ADMIN_EMAIL,
@@ -43,7 +52,16 @@ from tests.e2e.admin_browser_kit import (
     seeded_demo,
     served,
 )
-from tests.helpers import BID, PASSWORD, PUBLISH, create_auction, own_redis_db, register
+from tests.helpers import (
+    BID,
+    BUY_NOW,
+    PASSWORD,
+    PUBLISH,
+    Account,
+    create_auction,
+    own_redis_db,
+    register,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -79,6 +97,7 @@ async def demo(stack: StackUrls, tmp_path_factory: pytest.TempPathFactory) -> As
         "GAVEL_ADMIN_UI": "true",
         "GAVEL_ADMIN_STORAGE_SECRET": "e2e-admin-storage-" + "y" * 30,
         "GAVEL_ADMIN_REFRESH_SECONDS": "1",
+        "GAVEL_SETTLEMENT_INTERVAL": "0.5",  # a bought item's sale opens at once
     }
     env["DATABASE_URL"] = await seeded_demo(stack.database_url, env)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -506,3 +525,139 @@ async def test_a_bid_placed_through_graphql_is_on_the_sellers_ticker_within_a_se
     elapsed = time.monotonic() - started
     assert elapsed < 1.0, f"the bid reached the ticker after {elapsed:.2f}s"
     await monitor.shoot("seller-monitor-after-bid")
+
+
+# --- the admin's queues ---------------------------------------------------------------
+
+
+async def test_admin_voids_a_flagged_bidders_bids_and_sees_the_price_recomputed(
+    browser: Any, demo: Demo, tabs: list[AdminTab], gql: GQL
+) -> None:
+    await require_pages(demo.base, "/fraud")
+    seller = await register(gql, seller=True)
+    auction = await create_auction(gql, seller, startingPrice="100.00")
+    published = await gql(PUBLISH, {"id": auction["id"]}, token=seller.token)
+    assert published["data"]["publishAuction"]["errors"] == [], published
+    honest, shill = await register(gql), await register(gql)
+    for who, amount in ((honest, "120.00"), (shill, "150.00")):
+        placed = await gql(BID, {"id": auction["id"], "amount": amount}, token=who.token)
+        assert placed["data"]["placeBid"]["__typename"] == "BidAccepted", placed
+    before = await _price(gql, auction["id"])
+    await add_flag(demo, shill.id, auction["id"])
+
+    admin = await tab(tabs, browser, demo)
+    await admin.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD, next_path="/fraud")
+    card = admin.page.locator(".q-card").filter(has_text=shill.username)
+    await card.get_by_text("Signals that fired").wait_for()
+    await card.get_by_role("button", name="Void bids").click()
+    dialog = admin.page.locator(".q-dialog")
+    await dialog.get_by_label("Reason (kept in the audit log)").fill("Shill bidding for the seller")
+    await dialog.get_by_role("button", name="Void bids").click()
+    report = admin.page.locator(".q-card").filter(has_text="bid(s) voided on")
+    await report.wait_for()
+    after = await _price(gql, auction["id"])
+    assert after != before, (before, after)
+    assert f"Price ${before} → ${after}" in await report.inner_text()
+    await admin.shoot("admin-fraud-after-void")
+
+
+async def test_admin_resolves_a_dispute_with_a_partial_refund(
+    browser: Any, demo: Demo, tabs: list[AdminTab], gql: GQL
+) -> None:
+    await require_pages(demo.base, "/disputes", f"/disputes/{NO_ID}")
+    sale = await _disputed_sale(gql)
+
+    admin = await tab(tabs, browser, demo)
+    await admin.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD, next_path="/disputes")
+    row = admin.page.locator("tr").filter(has_text=sale.buyer.username)
+    await row.get_by_role("button", name="Open").click()
+    await admin.page.wait_for_url(lambda url: "/admin/disputes/" in url)
+    await admin.settled()
+    await admin.page.get_by_text("What happened").wait_for()
+    await admin.page.get_by_text("Partial refund, the rest to the seller").click()
+    amount = admin.page.get_by_label("Refund amount (USD)")
+    # More than the buyer paid: the domain's refusal is shown under the field.
+    await amount.fill("500.00")
+    await admin.page.get_by_role("button", name="Resolve the dispute").click()
+    field = admin.page.locator(".q-field").filter(has=amount)
+    await field.locator(".q-field__messages").filter(has_text=re.compile(r"\S")).wait_for()
+    await amount.fill("30.00")
+    await admin.page.get_by_role("button", name="Resolve the dispute").click()
+    await admin.page.get_by_text("Refunded $30.00 to the buyer.").wait_for()
+    txn = await _transaction(gql, sale)
+    assert txn["dispute"]["resolution"] == "REFUND_PARTIAL", txn["dispute"]
+    assert txn["dispute"]["refundAmount"] == {"amount": "30.00"}, txn["dispute"]
+    await admin.shoot("admin-dispute-resolved")
+
+
+PRICE = "query($id: ID!) { auction(id: $id) { currentPrice { amount } } }"
+
+
+async def _price(gql: GQL, auction_id: str) -> str:
+    body = await gql(PRICE, {"id": auction_id})
+    amount: str = body["data"]["auction"]["currentPrice"]["amount"]
+    return amount
+
+
+async def add_flag(demo: Demo, user_id: str, auction_id: str) -> None:
+    """A fraud flag as the fraud rules store one (tests/api/admin_steps.py's shape); the
+    demo server runs no scorer, so the test raises it."""
+    details = (
+        '{"signals": [{"name": "bidder_tendency", "value": 0.9, "weight": 30, '
+        '"explanation": "90% of their bids go to one seller"}]}'
+    )
+    await fetch(
+        demo.env["DATABASE_URL"],
+        "INSERT INTO fraud_flags (id, user_id, auction_id, rule, score, details, status,"
+        " created_at) VALUES (gen_random_uuid(), $1::uuid, $2::uuid, 'shill_bidding', 95,"
+        " $3::jsonb, 'OPEN', now())",
+        user_id,
+        auction_id,
+        details,
+    )
+
+
+@dataclass
+class DisputedSale:
+    buyer: Account
+    transaction_id: str
+
+
+async def _disputed_sale(gql: GQL) -> DisputedSale:
+    """A sale of its own, made as people make one through GraphQL: bought now, paid with
+    the emulator's test card, shipped, then disputed by the buyer."""
+    seller, buyer = await register(gql, seller=True), await register(gql)
+    auction = await create_auction(gql, seller, buyNowPrice="120.00")
+    published = await gql(PUBLISH, {"id": auction["id"]}, token=seller.token)
+    assert published["data"]["publishAuction"]["errors"] == [], published
+    bought = await gql(BUY_NOW, {"id": auction["id"]}, token=buyer.token)
+    assert bought["data"]["buyNow"]["__typename"] == "BidAccepted", bought
+    txn_id = None
+    for _ in range(100):  # the settlement worker opens the sale (GAVEL_SETTLEMENT_INTERVAL)
+        body = await gql(PURCHASES, token=buyer.token)
+        edges = body["data"]["me"]["purchases"]["edges"]
+        if edges:
+            txn_id = edges[0]["node"]["id"]
+            break
+        await asyncio.sleep(0.2)
+    assert txn_id, "the sale was never opened"
+    for doc, variables, who in (
+        (SAVE_CARD, {"pm": GOOD_CARD}, buyer),
+        (PAY, {"id": txn_id}, buyer),
+        (SHIP, {"id": txn_id, "carrier": "UPS", "tracking": "1Z999AA10123456784"}, seller),
+        (
+            DISPUTE,
+            {"id": txn_id, "reason": "NOT_AS_DESCRIBED", "message": "The lens is scratched."},
+            buyer,
+        ),
+    ):
+        body = await gql(doc, variables, token=who.token)
+        result = next(iter(body["data"].values()))
+        assert result["errors"] == [], (doc, result)
+    return DisputedSale(buyer, txn_id)
+
+
+async def _transaction(gql: GQL, sale: DisputedSale) -> dict[str, Any]:
+    body = await gql(TRANSACTION, {"id": sale.transaction_id}, token=sale.buyer.token)
+    txn: dict[str, Any] = body["data"]["transaction"]
+    return txn
