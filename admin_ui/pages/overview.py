@@ -35,6 +35,7 @@ from realtime.activity_pulse import ACTIVITY_CHANNEL, parse_pulse
 from services import admin_dashboard
 from services.admin_dashboard import LAG_LIMIT_SECONDS, BidActivity, Lag, OverviewFigures
 from services.unavailable import Unavailable
+from storage.tables import User
 
 FLUSH_SECONDS = 1.0  # the chart and the live figure redraw at most this often
 LABEL_EVERY_MINUTES = 10
@@ -166,6 +167,13 @@ def lag_texts(lag: Lag) -> tuple[tuple[str, str, bool], tuple[str, str, bool]]:
     return outbox, closer
 
 
+async def current_admin() -> User | None:
+    """The viewer, re-authenticated for a timer's read (a page stays open for hours): None
+    once signed out, banned or no longer an admin. Raises Unavailable."""
+    viewer = await session.signed_in_user()
+    return viewer if viewer is not None and session.is_admin(viewer) else None
+
+
 @admin_page(
     "/overview", title="Overview", audience="admin", nav="Overview", icon="dashboard", order=10
 )
@@ -186,7 +194,7 @@ async def overview_page(env: PageEnv) -> None:
     stale = ui.label("").classes("text-warning text-sm w-full").mark("figures-stale")
     stale.visible = False
 
-    with ui.element("div").classes("grid grid-cols-2 md:grid-cols-3 xl:grid-cols-6 gap-3 w-full"):
+    with ui.element("div").classes("grid grid-cols-2 md:grid-cols-3 2xl:grid-cols-6 gap-3 w-full"):
         active = Kpi("kpi-active", "gavel", "Active auctions")
         per_minute = Kpi("kpi-bids-per-minute", "bolt", "Bids per minute")
         gmv = Kpi("kpi-gmv", "payments", "GMV today")
@@ -211,10 +219,14 @@ async def overview_page(env: PageEnv) -> None:
         )
         gmv.show(
             gmv_text(found),
-            f"{found.sales_today:,} sold since midnight ({env.zone.key})",
+            f"{found.sales_today:,} sold since midnight ({env.zone.key})"
+            if found.sales_today
+            else f"no sale yet since midnight ({env.zone.key})",
         )
         count = context.open_sockets() if context.open_sockets is not None else None
-        sockets.show("?" if count is None else f"{count:,}", "this process")
+        sockets.show(
+            "?" if count is None else f"{count:,}", "GraphQL sockets and streams, this process"
+        )
         (o_value, o_note, o_alarm), (c_value, c_note, c_alarm) = lag_texts(lag)
         outbox.show(o_value, o_note, alarm=o_alarm)
         closer.show(c_value, c_note, alarm=c_alarm)
@@ -248,8 +260,8 @@ async def overview_page(env: PageEnv) -> None:
             return
         busy = True
         try:
-            viewer = await session.signed_in_user()
-            if viewer is None or not session.is_admin(viewer):
+            viewer = await current_admin()
+            if viewer is None:
                 for timer in timers:  # signed out, banned or no longer an admin
                     timer.cancel()
                 ui.navigate.to("/")

@@ -56,7 +56,9 @@ def element(user: SimulatedUser, marker: str) -> Any:
 
 
 def number(text: str) -> int:
-    return int(text.split()[0].replace(",", ""))
+    """The figure a text starts with ("1,204 sold since ..."); "no sale yet ..." is 0."""
+    first = text.split()[0]
+    return 0 if first == "no" else int(first.replace(",", ""))
 
 
 async def eventually(check: Callable[[], bool], seconds: float = 5.0) -> None:

@@ -20,12 +20,16 @@ from tests.conftest import GQL
 from tests.helpers import BID, BUY_NOW, PUBLISH, create_auction, register
 
 
-async def next_pulse(subscriber: BoundedSubscriber, *, seconds: float = 5.0) -> Pulse:
+async def next_bid_pulse(subscriber: BoundedSubscriber, *, seconds: float = 5.0) -> Pulse:
+    """The next pulse with bids in it (the closer may end earlier tests' auctions
+    meanwhile: those pulses have none, and nothing else bids while a test runs)."""
     async with asyncio.timeout(seconds):
-        event = await subscriber.get()
-    pulse = parse_pulse(str(event.message))
-    assert pulse is not None, event.message
-    return pulse
+        while True:
+            event = await subscriber.get()
+            pulse = parse_pulse(str(event.message))
+            assert pulse is not None, event.message
+            if pulse.bids:
+                return pulse
 
 
 async def bids_stored(app: FastAPI, auction_id: str) -> int:
@@ -53,13 +57,11 @@ async def test_a_bid_through_graphql_is_pulsed_after_the_persister_commits(
         started = int(time.time() * 1000)
         placed = await gql(BID, {"id": auction, "amount": "100.00"}, token=bidder.token)
         assert placed["data"]["placeBid"]["__typename"] == "BidAccepted", placed
-        # Nothing else bids meanwhile: this commit's pulse is the bid's (the persister
-        # runs on its own, marked by the bid's append).
-        pulse = await next_pulse(subscriber)
+        # The persister runs on its own, woken by the bid's append.
+        pulse = await next_bid_pulse(subscriber)
         assert await bids_stored(app, auction) == 1  # told after the commit
     assert pulse.bids == 1
-    assert pulse.ended == pulse.cancelled == 0
-    assert pulse.auctions == 1
+    assert pulse.cancelled == 0
     assert started - 1_000 <= pulse.at <= int(time.time() * 1000)
 
 
@@ -69,8 +71,9 @@ async def test_a_buy_now_is_pulsed_as_a_bid_and_an_end(gql: GQL, app: FastAPI) -
     async with app.state.bus.subscribe(ACTIVITY_CHANNEL) as subscriber:
         bought = await gql(BUY_NOW, {"id": auction}, token=buyer.token)
         assert bought["data"]["buyNow"]["__typename"] == "BidAccepted", bought
-        pulse = await next_pulse(subscriber)
-    assert (pulse.bids, pulse.ended) == (1, 1)
+        pulse = await next_bid_pulse(subscriber)
+    assert pulse.bids == 1
+    assert pulse.ended >= 1
 
 
 def test_a_commit_without_bids_or_ends_is_not_pulsed() -> None:
@@ -119,7 +122,10 @@ async def test_a_bus_that_hangs_costs_the_persister_at_most_the_timeout(
         status="ACTIVE", bidder="u", amount=100, max_amount=100, leading=True,
     )  # fmt: skip
     started = time.perf_counter()
-    with caplog.at_level(logging.WARNING, logger="gavel.activity"):
-        await pulse.persisted([(uuid.uuid4(), [bid])])  # never raises
-    assert time.perf_counter() - started < 1.0
+    try:
+        with caplog.at_level(logging.WARNING, logger="gavel.activity"):
+            await pulse.persisted([(uuid.uuid4(), [bid])])  # never raises
+        assert time.perf_counter() - started < 1.0
+    finally:
+        await bus.disconnect()
     assert "activity pulse not published" in caplog.text
