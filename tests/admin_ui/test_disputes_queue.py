@@ -16,7 +16,6 @@ from services import admin_money
 from tests.admin_ui.review_steps import eventually, open_as, user_row
 from tests.api.settlement_steps import (
     DISPUTE,
-    LOGIN,
     RESPOND,
     Sale,
     dispute_with_evidence,
@@ -27,7 +26,7 @@ from tests.api.settlement_steps import (
     read,
 )
 from tests.conftest import GQL
-from tests.helpers import PASSWORD, Account, register
+from tests.helpers import LOGIN, PASSWORD, Account, register
 
 REASON = "Item not as described"
 MESSAGE = "The lens is scratched.\nThe listing said mint."
@@ -35,7 +34,7 @@ MESSAGE = "The lens is scratched.\nThe listing said mint."
 
 async def disputed(gql: GQL, app: FastAPI, **kwargs: object) -> tuple[Sale, str]:
     """A paid sale its buyer disputed; the dispute's id."""
-    sale = await paid(gql, app, **kwargs)  # type: ignore[arg-type]
+    sale = await paid(gql, app, **kwargs)
     opened = await payload(
         gql, DISPUTE, {"id": sale.transaction_id, "reason": REASON, "message": MESSAGE}, sale.buyer
     )
