@@ -256,9 +256,12 @@ async def analytics_page(env: PageEnv) -> None:
         end = ui.input("To", value=today.isoformat()).props("type=date outlined dense")
         end.mark("analytics-to")
         grain = ui.select({"day": "per day", "week": "per week"}, value="week", label="Revenue")
-        grain.props("outlined dense").mark("analytics-grain")
+        grain.props("outlined dense").classes("min-w-[8rem]").mark("analytics-grain")
         currency = (
-            ui.select([], label="Currency").props("outlined dense").mark("analytics-currency")
+            ui.select([], label="Currency")
+            .props("outlined dense")
+            .classes("min-w-[7rem]")
+            .mark("analytics-currency")
         )
         with ui.row().classes("gap-1"):
             for days in (30, 90, 365):

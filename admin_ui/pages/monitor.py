@@ -251,7 +251,10 @@ class MonitorView:
             self.countdown.text = duration(start - now)
         else:
             self.countdown_caption.text = "Bidding"
-            self.countdown.text = "Cancelled" if status is AuctionStatus.CANCELLED else "Ended"
+            self.countdown.text = {
+                AuctionStatus.CANCELLED: "Cancelled",
+                AuctionStatus.DRAFT: "Not published yet",
+            }.get(status, "Ended")
             self.dutch.visible = False
         self.price.text = _price_text(m, price)
 
@@ -296,11 +299,18 @@ class MonitorView:
         except (DomainError, Unavailable, OSError) as err:
             log.info("live monitor: catch-up failed: %r", err)
             return
-        if slot is not None and slot.sequence > self.m.sequence:
+        # Moved on unseen, or started (a scheduled auction's slot appears at activation).
+        if slot is not None and (
+            slot.sequence > self.m.sequence or slot.status != self.m.state.status.value
+        ):
             await self.reread()
         if count != self.m.watchers:
             self.m = replace(self.m, watchers=count)
             self.watchers.text = str(count)
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def duration_words(seconds: int) -> str:
@@ -386,9 +396,9 @@ async def live_now_page(env: PageEnv) -> None:
                         if row.price is not None
                         else ("sealed" if row.type.sealed else "no bids yet")
                     ).classes("font-semibold")
-                    ui.label(f"{row.bid_count} bids · ends {when(row.ends_at, env.zone)}").classes(
-                        "text-sm opacity-80"
-                    )
+                    ui.label(
+                        f"{plural(row.bid_count, 'bid')} · ends {when(row.ends_at, env.zone)}"
+                    ).classes("text-sm opacity-80")
 
     async def resort() -> None:
         pager.reset()

@@ -15,6 +15,7 @@ from nicegui.testing.user import User
 
 import admin_ui.pages
 from tests.admin_ui.steps import sign_in
+from tests.api.admin_steps import VOID
 from tests.api.settlement_steps import make_admin
 from tests.conftest import GQL
 from tests.helpers import BID, PUBLISH, Account, create_auction, iso, register
@@ -130,6 +131,33 @@ async def test_sealed_bids_show_that_a_bid_came_never_amounts(ui_user: User, gql
     assert texts(ui_user, "monitor-bids") == ["1"]
 
 
+async def test_voided_bids_redraw_the_recomputed_auction(
+    ui_user: User, gql: GQL, app: FastAPI
+) -> None:
+    seller, honest, shill = (
+        await register(gql, seller=True),
+        await register(gql),
+        await register(gql),
+    )
+    admin = await make_admin(gql, app)
+    auction = await live_auction(gql, seller)
+    await bid(gql, honest, auction, "110.00")
+    await bid(gql, shill, auction, "300.00")
+    await sign_in(ui_user, seller, next_path=f"/listings/{auction}/live")
+    await ui_user.should_see(marker="monitor-price")
+    assert texts(ui_user, "monitor-leader") == [shill.username]
+    assert texts(ui_user, "monitor-bids") == ["2"]
+
+    voided = await gql(
+        VOID, {"id": shill.id, "auctionId": auction, "reason": "shill bidding"}, token=admin.token
+    )
+    assert voided["data"]["voidBids"]["errors"] == [], voided
+    await ui_user.should_see("1 bid(s) voided, price recomputed", retries=20)
+    assert texts(ui_user, "monitor-leader") == [honest.username]
+    assert texts(ui_user, "monitor-bids") == ["1"]
+    assert texts(ui_user, "monitor-price") == ["$110.00"]  # the honest bid alone
+
+
 async def test_another_seller_gets_nothing_of_the_monitor(ui_user: User, gql: GQL) -> None:
     owner, other = await register(gql, seller=True), await register(gql, seller=True)
     auction = await live_auction(gql, owner, title="Owner's secret lamp")
@@ -167,7 +195,12 @@ async def test_live_now_lists_own_live_auctions_with_links(ui_user: User, gql: G
     assert texts(ui_user, "live-page") == ["Page 1 of 1 · 1 live"]
     ui_user.find(marker=f"live-{mine}").click()
     await ui_user.should_see(marker="monitor-countdown")
-    assert theirs and draft
+    assert theirs
+    # A draft's monitor says it is not live yet.
+    await ui_user.open(f"/listings/{draft['id']}/live")
+    await ui_user.should_see("Unpublished stool")
+    assert texts(ui_user, "monitor-countdown") == ["Not published yet"]
+    await ui_user.should_see(marker="ticker-empty")
 
 
 async def test_bidders_and_strangers_are_kept_out(ui_user: User, gql: GQL) -> None:
