@@ -112,6 +112,10 @@ class Auction:
     def buy_now_price(self) -> Money | None:
         return Money.of(self.row.buy_now_price, self.row.currency)
 
+    @strawberry.field(description="Whether Gavel features it (admins decide: featureAuction).")
+    def featured(self) -> bool:
+        return self.row.featured
+
     @strawberry.field
     async def bid_count(self, info: Ctx) -> int:
         return (await self._public(info)).bid_count

@@ -22,6 +22,7 @@ from resolvers import saved_searches as saved_searches_r
 from resolvers import search as search_r
 from resolvers import settlement as settlement_r
 from resolvers import subscriptions as subscriptions_r
+from schema.admin_extra_types import AdminExtraMutations
 from schema.admin_types import (
     AdminUserConnection,
     AdminUserPayload,
@@ -356,6 +357,7 @@ Mutation = merge_types(
         SettlementMutations,
         AdminMutations,
         SavedSearchMutations,
+        AdminExtraMutations,
     ),
 )
 

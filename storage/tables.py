@@ -209,6 +209,8 @@ class Auction(SQLModel, table=True):
     winner_id: uuid.UUID | None = _fk("users.id", nullable=True)
     final_price: int | None = _money(nullable=True)
     featured: bool = False
+    # Admin surface (issue 17 B): when an admin featured it (services/featuring.py).
+    featured_at: datetime | None = _opt_ts()
     published_at: datetime | None = _opt_ts()
     activated_at: datetime | None = _opt_ts()
     ended_at: datetime | None = _opt_ts()

@@ -25,14 +25,16 @@ from nicegui.testing.general import nicegui_reset_globals, prepare_simulation
 from nicegui.testing.user import User
 
 from admin_ui.context import AdminContext, set_context
-from admin_ui.shell import register_pages
+from admin_ui.shell import declared_pages, register_pages
 
 
 @asynccontextmanager
 async def admin_simulation(context: AdminContext, redis_url: str | None) -> AsyncIterator[User]:
     """A simulated browser (`nicegui.testing.User`) on the admin app's pages."""
     # The reset drops the page modules from sys.modules on exit (NiceGUI re-runs a main
-    # file per test); ours are imported once and must stay the same module objects.
+    # file per test); ours are imported once and must stay the same module objects:
+    # every page module is imported here first, whichever test runs first.
+    declared_pages()
     kept = {k: v for k, v in sys.modules.items() if k == "admin_ui" or k.startswith("admin_ui.")}
     try:
         with nicegui_reset_globals():
