@@ -17,12 +17,15 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from devservers.app_server import app_server
 from devservers.stack import StackUrls
@@ -661,3 +664,60 @@ async def _transaction(gql: GQL, sale: DisputedSale) -> dict[str, Any]:
     body = await gql(TRANSACTION, {"id": sale.transaction_id}, token=sale.buyer.token)
     txn: dict[str, Any] = body["data"]["transaction"]
     return txn
+
+
+# --- the seller's listings ------------------------------------------------------------
+
+
+async def test_seller_creates_and_publishes_a_dutch_listing_with_an_image(
+    browser: Any, demo: Demo, tabs: list[AdminTab], tmp_path: Path
+) -> None:
+    await require_pages(demo.base, "/listings", "/listings/new")
+    title = f"Brass ship's clock {uuid.uuid4().hex[:6]}"
+    picture = tmp_path / "clock.png"
+    Image.new("RGB", (640, 480), color=(181, 137, 61)).save(picture, "PNG")
+
+    seller = await tab(tabs, browser, demo)
+    await seller.sign_in(demo.seller_email, DEMO_PASSWORD, next_path="/listings/new")
+    page = seller.page
+    await page.get_by_label("Title").fill(title)
+    await page.get_by_label("Description").fill("Chelsea ship's bell clock, 1950s, keeps time.")
+    await _pick(page, "Auction type", "Dutch (descending clock)")
+    # The English terms are gone, the Dutch clock's are there.
+    await page.get_by_label("Floor price").wait_for()
+    assert not await page.get_by_label("Buy-now price").is_visible()
+    await page.get_by_label("Start price (the clock starts here)").fill("200.00")
+    await page.get_by_label("Floor price").fill("250.00")
+    await page.get_by_label("Price step").fill("10.00")
+    await page.get_by_label("Step every (seconds)").fill("60")
+    await page.locator("input[type=file]").set_input_files(str(picture))
+    await page.locator("img[src^='data:image/png']").wait_for()  # the preview
+
+    # A floor above the start: the domain's refusal appears next to the floor.
+    await page.get_by_role("button", name="Publish").click()
+    floor = page.locator(".q-field--error").filter(has=page.get_by_label("Floor price"))
+    await floor.get_by_text("Floor price must be below").wait_for()
+    await page.get_by_label("Floor price").fill("50.00")
+    await page.get_by_role("button", name="Publish").click()
+    await page.wait_for_url(lambda url: url.endswith("/admin/listings"))
+    await seller.settled()
+    await page.get_by_text("Published: bidding is open.").wait_for()
+    row = page.locator("tr").filter(has_text=title)
+    await row.wait_for()
+    assert "Live" in await row.inner_text()
+
+    rows = await fetch(
+        demo.env["DATABASE_URL"],
+        "SELECT a.type, a.status, a.starting_price, a.dutch_floor,"
+        " (SELECT count(*) FROM item_images m WHERE m.item_id = i.id)"
+        " FROM auctions a JOIN items i ON i.id = a.item_id WHERE i.title = $1",
+        title,
+    )
+    assert [tuple(r) for r in rows] == [("DUTCH", "ACTIVE", 20000, 5000, 1)], rows
+    await seller.shoot("seller-listings-after-publish")
+
+
+async def _pick(page: Any, label: str, option: str) -> None:
+    """Choose `option` in the Quasar select labelled `label`, as a person does."""
+    await page.get_by_label(label).click()
+    await page.locator(".q-menu .q-item").filter(has_text=option).click()
