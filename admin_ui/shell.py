@@ -235,6 +235,9 @@ class frame:
 
     def __enter__(self) -> Any:
         env, spec = self.env, self.spec
+        # A `truncate` label in a card (a flex column that does not stretch its items)
+        # would keep its full width and make a 390-px phone scroll sideways.
+        ui.add_css(".truncate { max-width: 100%; }")
         dark = ui.dark_mode(value=app.storage.user.get("dark"))
         with ui.header(elevated=True).classes("items-center gap-2 px-3 py-2 bg-primary"):
             drawer_button = ui.button(icon="menu").props("flat round color=white dense")
