@@ -144,6 +144,20 @@ class Watch:
     problems: list[str] = field(default_factory=list)
 
 
+_TOO_WIDE = """() => {
+  const width = window.innerWidth, found = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.right <= width + 1) continue;
+    if (el.parentElement && el.parentElement.getBoundingClientRect().right > width + 1) continue;
+    const text = (el.innerText || '').trim().split('\\n')[0].slice(0, 40);
+    const tag = `<${el.tagName.toLowerCase()} class="${el.className}">`;
+    found.push(`${tag} ${text} (to ${Math.round(box.right)} px)`);
+  }
+  return found.slice(0, 5);
+}"""
+
+
 class AdminTab:
     """One browser context and tab on the admin app at `base` + /admin."""
 
@@ -254,6 +268,12 @@ class AdminTab:
             " - window.innerWidth"
         )
         return max(0, extra)
+
+    async def too_wide(self) -> list[str]:
+        """The outermost elements that reach past the window's right edge (what makes a
+        page scroll sideways), for the failure's message."""
+        found: list[str] = await self.page.evaluate(_TOO_WIDE)
+        return found
 
     async def shoot(self, name: str, *, readme: bool = False) -> Path:
         """Screenshot the page as `name`.png in test-artifacts/admin/ (and, for the

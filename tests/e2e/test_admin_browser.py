@@ -311,7 +311,9 @@ async def test_the_drawer_is_a_menu_on_a_phone_and_nothing_scrolls_sideways(
     wide = [path for path in MAIN_PAGES if await served(demo.base, path)]
     for path in wide:
         await phone.goto(path)
-        assert await phone.overflow_px() == 0, f"{path} scrolls sideways at 390 px"
+        assert await phone.overflow_px() == 0, (
+            f"{path} scrolls sideways at 390 px: {await phone.too_wide()}"
+        )
 
 
 async def test_dark_mode_toggles_and_is_remembered(
@@ -446,7 +448,9 @@ async def _shoot_all(
         broken = [words for words in BROKEN if words in shown]
         assert not broken, f"{path} drew {broken}: {shown[:500]}"
         if who.page.viewport_size["width"] <= PHONE["width"]:
-            assert await who.overflow_px() == 0, f"{path} scrolls sideways at 390 px"
+            assert await who.overflow_px() == 0, (
+                f"{path} scrolls sideways at 390 px: {await who.too_wide()}"
+            )
         await who.shoot(shot.name, readme=shot.readme)
 
 
