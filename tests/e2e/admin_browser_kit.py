@@ -279,7 +279,10 @@ class AdminTab:
         """Screenshot the page as `name`.png in test-artifacts/admin/ (and, for the
         README's set, in GAVEL_SCREENSHOTS_DIR when it is set)."""
         await self.page.wait_for_load_state("networkidle")
-        await self.page.wait_for_timeout(300)  # charts animate in; notifications settle
+        # No tooltip of the last button clicked; charts animate in, notifications settle.
+        size = self.page.viewport_size or DESKTOP
+        await self.page.mouse.move(size["width"] - 2, size["height"] - 2)
+        await self.page.wait_for_timeout(400)
         dirs = screenshot_dirs() if readme else [ARTIFACTS]
         first = dirs[0] / f"{name}.png"
         for folder in dirs:
