@@ -249,6 +249,29 @@ async def test_seller_and_bidder_get_nothing_of_admin_pages(
             assert who.path == path
 
 
+async def test_a_seller_gets_nothing_of_another_sellers_listing(
+    browser: Any, demo: Demo, tabs: list[AdminTab], gql: GQL
+) -> None:
+    pages = ("/listings/{}/live", "/listings/{}/edit", "/auctions/{}")
+    for path in pages:
+        await require_pages(demo.base, path.format(NO_ID))
+    other = await register(gql, seller=True)
+    title = f"Someone else's gramophone {uuid.uuid4().hex[:6]}"
+    auction = await create_auction(gql, other, title=title)
+    published = await gql(PUBLISH, {"id": auction["id"]}, token=other.token)
+    assert published["data"]["publishAuction"]["errors"] == [], published
+
+    seller = await tab(tabs, browser, demo)
+    await seller.sign_in(demo.seller_email, DEMO_PASSWORD)
+    for path in pages:
+        await seller.goto(path.format(auction["id"]))
+        shown = await seller.text()
+        assert title not in shown, f"{path} showed another seller's listing"
+        assert "$100.00" not in shown, f"{path} showed another seller's price"
+    await seller.goto("/listings")
+    assert title not in await seller.text()
+
+
 async def test_sign_out_ends_the_session(
     browser: Any, demo: Demo, tabs: list[AdminTab], gql: GQL
 ) -> None:
