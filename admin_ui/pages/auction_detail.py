@@ -103,7 +103,7 @@ async def _draw(env: PageEnv, view: AuctionView) -> None:
             price = _figure("Current price", "live-price")
             bids = _figure("Bids", "live-bids")
             leader = _figure("Leading", "live-leader")
-            ends = _figure("Ends", "live-ends")
+            ends = _figure("Ends", "live-ends", size="text-base")
             countdown = _figure("Time left", "live-countdown")
         live_note = ui.label("").classes("text-sm opacity-70").mark("live-note")
 
@@ -123,7 +123,7 @@ async def _draw(env: PageEnv, view: AuctionView) -> None:
             leader.text = v.names.get(s.leader, str(s.leader)[:8])
         else:
             leader.text = "nobody yet"
-        ends.text = when(s.ends_at, env.zone, seconds=True)
+        ends.text = when(s.ends_at, env.zone)
         tick()
         if s.status is AuctionStatus.ACTIVE:
             nxt = s.minimum_next_bid
@@ -231,10 +231,10 @@ async def _draw(env: PageEnv, view: AuctionView) -> None:
     follow(channel(auction.id), on_event, on_gap=on_event)
 
 
-def _figure(label: str, marker: str) -> Any:
-    with ui.column().classes("gap-0 min-w-0"):
+def _figure(label: str, marker: str, *, size: str = "text-xl") -> Any:
+    with ui.column().classes("gap-0 min-w-0 w-full"):
         ui.label(label).classes("text-xs uppercase opacity-60")
-        value = ui.label("").classes("text-xl font-semibold truncate").mark(marker)
+        value = ui.label("").classes(f"{size} font-semibold w-full truncate").mark(marker)
     return value
 
 
@@ -275,7 +275,7 @@ def _terms(env: PageEnv, view: AuctionView) -> None:
     with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-1 text-sm"):
         for label, value in rows:
             ui.label(label).classes("opacity-70")
-            ui.label(value).classes("break-all")
+            ui.label(value).classes("break-all" if label == "Auction id" else "break-words")
     with ui.row().classes("gap-3 text-sm"):
         ui.link("Seller's account", f"/users?q={seller.username}")
         ui.link("Audit trail", f"/audit?entity={auction.id}")

@@ -39,7 +39,15 @@ SORTS = ("ends", "created", "price", "bids", "title")
 OPEN = (AuctionStatus.DRAFT.value, AuctionStatus.SCHEDULED.value, AuctionStatus.ACTIVE.value)
 
 COLUMNS: list[dict[str, Any]] = [
-    {"name": "title", "label": "Title", "field": "title", "sortable": True, "align": "left"},
+    {
+        "name": "title",
+        "label": "Title",
+        "field": "title",
+        "sortable": True,
+        "align": "left",
+        # Long titles wrap rather than push the other columns out of sight.
+        "style": "white-space: normal; min-width: 12rem; max-width: 22rem",
+    },
     {"name": "seller", "label": "Seller", "field": "seller", "align": "left"},
     {"name": "type", "label": "Type", "field": "type", "align": "left"},
     {"name": "status", "label": "Status", "field": "status", "align": "left"},
@@ -47,7 +55,6 @@ COLUMNS: list[dict[str, Any]] = [
     {"name": "bids", "label": "Bids", "field": "bids", "sortable": True},
     {"name": "ends", "label": "Ends", "field": "ends", "sortable": True, "align": "left"},
     {"name": "created", "label": "Listed", "field": "created", "sortable": True, "align": "left"},
-    {"name": "featured", "label": "Featured", "field": "featured"},
 ]
 
 
@@ -187,7 +194,7 @@ def _row(line: AuctionLine, env: PageEnv) -> dict[str, Any]:
     auction, state = line.auction, line.state
     return {
         "id": str(auction.id),
-        "title": line.title,
+        "title": ("★ " if auction.featured else "") + line.title,
         "seller": line.seller,
         "type": TYPE_NAMES[auction.type],
         "status": status_text(auction, state),
@@ -195,7 +202,7 @@ def _row(line: AuctionLine, env: PageEnv) -> dict[str, Any]:
         "bids": state.bid_count,
         "ends": when(state.ends_at, env.zone),
         "created": when(auction.created_at, env.zone),
-        "featured": "★" if auction.featured else "",
+        "featured": auction.featured,
     }
 
 
@@ -204,6 +211,13 @@ def auction_actions(auction: Auction, *, after: Callable[[], Awaitable[None]]) -
     feature or stop featuring it, and cancel it (asked once more: bids are voided)."""
     deps = admin_context().deps
     auction_id = auction.id
+    featurable = auction.status in (AuctionStatus.SCHEDULED.value, AuctionStatus.ACTIVE.value)
+    if not auction.featured and not featurable and auction.status not in OPEN:
+        ui.label(
+            f"Nothing to decide: the auction is {auction.status.lower()}. Its trail is in"
+            " the audit log."
+        ).classes("opacity-70").mark("no-decisions")
+        return
     reason = (
         ui.textarea("Reason (kept in the audit log)")
         .props("outlined autogrow maxlength=500 counter")
@@ -227,19 +241,17 @@ def auction_actions(auction: Auction, *, after: Callable[[], Awaitable[None]]) -
         if auction.featured:
             star = ui.button("Stop featuring", icon="star_outline").props("outline")
             star.mark("unfeature")
-        else:
+        elif featurable:
             star = ui.button("Feature", icon="star").props("outline color=amber-8").mark("feature")
-            if auction.status not in (AuctionStatus.SCHEDULED.value, AuctionStatus.ACTIVE.value):
-                star.disable()
-                star.tooltip("Only scheduled or active auctions are featured.")
         wanted = not auction.featured
-        star.on_click(
-            lambda: run(
-                star,
-                lambda v: featuring.set_featured(deps, v, auction_id, wanted, why()),
-                "Featured." if wanted else "No longer featured.",
+        if auction.featured or featurable:
+            star.on_click(
+                lambda: run(
+                    star,
+                    lambda v: featuring.set_featured(deps, v, auction_id, wanted, why()),
+                    "Featured." if wanted else "No longer featured.",
+                )
             )
-        )
         if auction.status in OPEN:
             cancel = ui.button("Cancel auction", icon="cancel").props("unelevated color=negative")
             cancel.mark("cancel")

@@ -215,8 +215,14 @@ def _account_card(line: UserLine, env: PageEnv, *, after: Any) -> None:
             ui.label(value)
     ui.link("Audit trail of this account", f"/audit?entity={user.id}").classes("text-sm")
     ui.separator()
-    if user.id == env.viewer.id:
+    own = user.id == env.viewer.id
+    colleague = not own and Role.ADMIN.value in user.roles
+    if own:
         ui.label("This is your own account: other admins decide on it.").classes(
+            "opacity-70 text-sm"
+        )
+    elif colleague:
+        ui.label("An admin's account: remove the Admin role first to hold or ban it.").classes(
             "opacity-70 text-sm"
         )
     reason = (
@@ -239,7 +245,10 @@ def _account_card(line: UserLine, env: PageEnv, *, after: Any) -> None:
     def why() -> str:
         return str(reason.value or "")
 
-    with ui.row().classes("w-full gap-2 flex-wrap"):
+    decisions = ui.row().classes("w-full gap-2 flex-wrap")
+    # Refused for one's own and other admins' accounts (moderation.py): not offered.
+    decisions.visible = not (own or colleague)
+    with decisions:
         if user.fraud_hold:
             hold = ui.button("Release hold", icon="lock_open").props("outline").mark("release")
             hold.on_click(

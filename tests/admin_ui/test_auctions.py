@@ -102,7 +102,8 @@ async def test_an_admin_features_and_cancels_from_the_list(ui_user: User, gql: G
     ui_user.find(marker="feature").click()
     await ui_user.should_see(marker="unfeature")
     assert (await gql(STATE, {"id": auction}))["data"]["auction"]["featured"] is True
-    await eventually(lambda: found.rows[0]["featured"] == "★")
+    await eventually(lambda: found.rows[0]["featured"] is True)
+    assert found.rows[0]["title"] == f"★ Hasselblad {word}"
 
     # Cancelling asks once more; without a reason it is refused in words.
     ui_user.find(marker="cancel").click()
