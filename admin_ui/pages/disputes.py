@@ -47,6 +47,7 @@ AMOUNT_FIELD = "the refund amount"
 VIEWS = {"open": "To decide", "resolved": "Resolved", "all": "All"}
 PAGE_SIZES = [10, 20, 50]
 COLUMNS: list[dict[str, Any]] = [
+    {"name": "open", "label": "", "field": "id"},
     {"name": "opened", "label": "Opened", "field": "opened", "align": "left"},
     {"name": "status", "label": "Status", "field": "status", "align": "left"},
     {"name": "reason", "label": "Reason", "field": "reason", "align": "left"},
@@ -54,7 +55,6 @@ COLUMNS: list[dict[str, Any]] = [
     {"name": "parties", "label": "Buyer → seller", "field": "parties", "align": "left"},
     {"name": "amount", "label": "Amount", "field": "amount", "align": "right"},
     {"name": "evidence", "label": "Images", "field": "evidence", "align": "right"},
-    {"name": "open", "label": "", "field": "id"},
 ]
 
 
@@ -90,14 +90,14 @@ async def disputes_page(env: PageEnv) -> None:
                 row_key="id",
                 pagination={"page": 1, "rowsPerPage": 20, "rowsNumber": first.total},
             )
-            .props(f":rows-per-page-options='{PAGE_SIZES}' flat bordered")
-            .classes("w-full")
+            .props(f":rows-per-page-options='{PAGE_SIZES}' flat bordered dense")
+            .classes("w-full cursor-pointer")
             .mark("disputes-table")
         )
     table.add_slot(
         "body-cell-open",
-        '<q-td :props="props"><q-btn flat dense no-caps color="primary" icon="open_in_new"'
-        ' label="Open" @click="() => $parent.$emit(\'open\', props.row)" /></q-td>',
+        '<q-td :props="props"><q-btn flat dense no-caps no-wrap color="primary" icon="open_in_new"'
+        ' label="Open" @click.stop="() => $parent.$emit(\'open\', props.row)" /></q-td>',
     )
 
     def show_empty(total: int) -> None:
@@ -148,6 +148,7 @@ async def disputes_page(env: PageEnv) -> None:
 
     table.on("request", on_request)
     table.on("open", lambda e: ui.navigate.to(f"/disputes/{e.args['id']}"))
+    table.on("rowClick", lambda e: ui.navigate.to(f"/disputes/{e.args[1]['id']}"))
     view.on_value_change(from_first_page)
 
 

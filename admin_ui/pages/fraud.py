@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from nicegui import ui
 
@@ -269,7 +270,9 @@ def flag_card(env: PageEnv, card: FlagCard, decided: Decided) -> None:
             if user is None:
                 ui.label("an account that no longer exists")
             else:
-                ui.label(user.username).classes("font-medium").mark("flag-user")
+                ui.link(user.username, f"/users?q={quote(user.username)}").classes(
+                    "font-medium"
+                ).mark("flag-user")
                 ui.label(user.email).classes("text-sm opacity-70 break-all")
                 if user.banned_at is not None:
                     ui.badge("Banned", color="negative")

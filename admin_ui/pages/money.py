@@ -44,15 +44,13 @@ SALE_STATUS_COLORS = {
 PAGE_SIZES = [10, 20, 50, 100]
 
 COLUMNS: list[dict[str, Any]] = [
+    {"name": "open", "label": "", "field": "id"},
     {"name": "created_at", "label": "Sold", "field": "created", "sortable": True, "align": "left"},
     {"name": "title", "label": "Item", "field": "title", "align": "left"},
-    {"name": "buyer", "label": "Buyer", "field": "buyer", "align": "left"},
-    {"name": "seller", "label": "Seller", "field": "seller", "align": "left"},
+    {"name": "parties", "label": "Buyer → seller", "field": "parties", "align": "left"},
     {"name": "amount", "label": "Amount", "field": "amount", "sortable": True, "align": "right"},
-    {"name": "refunded", "label": "Refunded", "field": "refunded", "align": "right"},
     {"name": "status", "label": "Status", "field": "status", "sortable": True, "align": "left"},
     {"name": "updated_at", "label": "Last change", "field": "updated", "sortable": True},
-    {"name": "open", "label": "", "field": "id"},
 ]
 
 
@@ -71,8 +69,9 @@ def _row(sale: SaleRow, env: PageEnv) -> dict[str, Any]:
         "title": sale.title,
         "buyer": sale.buyer,
         "seller": sale.seller,
-        "amount": money(sale.amount, sale.currency),
-        "refunded": money(sale.refunded, sale.currency) if sale.refunded else "—",
+        "parties": f"{sale.buyer} → {sale.seller}",
+        "amount": money(sale.amount, sale.currency)
+        + (f" (refunded {money(sale.refunded, sale.currency)})" if sale.refunded else ""),
         "status": sale_status(sale.status) + (" · in progress" if sale.pending_step else ""),
         "updated": when(sale.updated_at, env.zone),
     }
@@ -122,14 +121,14 @@ async def money_page(env: PageEnv) -> None:
                 row_key="id",
                 pagination={k: v for k, v in state.items() if k != "asked"},
             )
-            .props(f":rows-per-page-options='{PAGE_SIZES}' flat bordered")
-            .classes("w-full")
+            .props(f":rows-per-page-options='{PAGE_SIZES}' flat bordered dense")
+            .classes("w-full cursor-pointer")
             .mark("sales-table")
         )
     table.add_slot(
         "body-cell-open",
-        '<q-td :props="props"><q-btn flat dense no-caps color="primary" icon="receipt_long"'
-        ' label="Ledger" @click="() => $parent.$emit(\'open\', props.row)" /></q-td>',
+        '<q-td :props="props"><q-btn flat dense no-caps no-wrap color="primary" icon="receipt_long"'
+        ' label="Ledger" @click.stop="() => $parent.$emit(\'open\', props.row)" /></q-td>',
     )
     table.add_slot(
         "no-data",
@@ -197,6 +196,7 @@ async def money_page(env: PageEnv) -> None:
 
     table.on("request", on_request)
     table.on("open", lambda e: ui.navigate.to(f"/money/{e.args['id']}"))
+    table.on("rowClick", lambda e: ui.navigate.to(f"/money/{e.args[1]['id']}"))
     search.on("keydown.enter", from_first_page)
     status.on_value_change(from_first_page)
     go.on_click(from_first_page)

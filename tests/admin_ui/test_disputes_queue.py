@@ -69,6 +69,9 @@ async def test_queue_puts_open_disputes_first_and_opens_one(
     assert table.rows[0]["id"] == str(open_view.rows[0].id)
     ui_user.find(marker="disputes-table").trigger("open", {"id": dispute_id})
     await ui_user.should_see(marker="dispute-timeline")
+    await ui_user.open("/disputes")  # a click anywhere on the row opens it too
+    ui_user.find(marker="disputes-table").trigger("rowClick", [{}, {"id": dispute_id}, 0])
+    await ui_user.should_see(marker="dispute-timeline")
     await ui_user.should_see(f"Dispute: {REASON}")
     await ui_user.should_see(sale.seller.username)
 
