@@ -62,16 +62,16 @@ from storage.tables import User
 
 FLASH = "gavel_listing_flash"  # a message for the next page (app.storage.user)
 HINTS = {
-    "startingPrice": "In the currency's major units, e.g. 12.50",
-    "reservePrice": "Optional. The item does not sell below it; bidders only see if it is met",
-    "buyNowPrice": "Optional. Anyone may end the auction at once at this price",
-    "dutchFloor": "The clock never goes below this price",
-    "dutchStep": "The price drops by this much at each step",
+    "startingPrice": "In major units, e.g. 12.50",
+    "reservePrice": "Optional: no sale below it (kept secret)",
+    "buyNowPrice": "Optional: a buyer may end it at this price",
+    "dutchFloor": "The clock never goes below it",
+    "dutchStep": "The price drops this much each step",
     "dutchStepSeconds": "Seconds between two drops",
-    "softCloseWindowSeconds": "A bid this close to the end extends it; 0 turns soft close off",
+    "softCloseWindowSeconds": "A bid this close to the end extends it; 0: off",
     "softCloseExtensionSeconds": "How far a late bid pushes the end",
-    "hardCloseAt": "Optional. Extensions never go past this moment",
-    "startsAt": "Empty: bidding opens when you publish",
+    "hardCloseAt": "Optional: extensions stop here",
+    "startsAt": "Empty: opens when you publish",
     "endsAt": "When bidding closes",
 }
 
@@ -105,7 +105,12 @@ class ListingForm:
         maker: Callable[..., ui.input] = ui.textarea if multiline else ui.input
         box = ui.element("div").classes("w-full" + (" sm:col-span-2" if wide else ""))
         with box:
-            element = maker(LABELS[name]).props("outlined").classes("w-full").mark(f"field-{name}")
+            element = (
+                maker(LABELS[name])
+                .props("outlined hide-bottom-space")
+                .classes("w-full")
+                .mark(f"field-{name}")
+            )
             if name in HINTS:
                 element.props(f'hint="{HINTS[name]}"')
             if name in MONEY_FIELDS:
@@ -125,7 +130,7 @@ class ListingForm:
         with box:
             element = (
                 ui.select(options, label=LABELS[name], value=value)
-                .props("outlined options-dense")
+                .props("outlined options-dense hide-bottom-space")
                 .classes("w-full")
                 .mark(f"field-{name}")
             )
@@ -304,7 +309,7 @@ def _sections(form: ListingForm, *, kind: AuctionType, creating: bool) -> None:
     """The form's fields in cards: the item, the auction, the schedule."""
     with ui.card().classes("w-full"):
         ui.label("What you sell").classes("text-lg font-semibold")
-        with ui.element("div").classes("grid grid-cols-1 sm:grid-cols-2 gap-3 w-full"):
+        with ui.element("div").classes("grid grid-cols-1 sm:grid-cols-2 gap-x-3 gap-y-4 w-full"):
             form.text("title", wide=True).props("counter maxlength=140")
             form.text("description", wide=True, multiline=True).props("autogrow")
             form.choice(
@@ -315,7 +320,7 @@ def _sections(form: ListingForm, *, kind: AuctionType, creating: bool) -> None:
             )
     with ui.card().classes("w-full"):
         ui.label("How it sells").classes("text-lg font-semibold")
-        with ui.element("div").classes("grid grid-cols-1 sm:grid-cols-2 gap-3 w-full"):
+        with ui.element("div").classes("grid grid-cols-1 sm:grid-cols-2 gap-x-3 gap-y-4 w-full"):
             form.type_select = form.choice(
                 "type", {t.value: label for t, label in TYPE_LABELS.items()}, kind.value
             )
@@ -335,7 +340,7 @@ def _sections(form: ListingForm, *, kind: AuctionType, creating: bool) -> None:
             f"Times are in your timezone, {form._zone()}. Start empty: bidding opens when you"
             " publish; a start in the future schedules the auction."
         ).classes("text-sm opacity-70")
-        with ui.element("div").classes("grid grid-cols-1 sm:grid-cols-2 gap-3 w-full"):
+        with ui.element("div").classes("grid grid-cols-1 sm:grid-cols-2 gap-x-3 gap-y-4 w-full"):
             form.text("startsAt")
             form.text("endsAt")
     assert form.type_select is not None
@@ -393,6 +398,11 @@ def _stored_images(form: ListingForm, current: OwnListing) -> None:
 
         async def arrived(e: events.MultiUploadEventArguments) -> None:
             form.images_problem.visible = False  # type: ignore[union-attr]
+            # The uploader's limits are the browser's; a hand-made request may exceed them.
+            if too_big := [f.name for f in e.files if f.size() > MAX_BYTES]:
+                uploader.reset()
+                _image_problem(form, f"Over {MAX_BYTES // (1024 * 1024)} MB: {', '.join(too_big)}.")
+                return
             uploads = [ImageUpload(data=await f.read()) for f in e.files]
 
             async def work(viewer: User) -> list[seller_listings.ListingImage]:
@@ -471,6 +481,12 @@ def _new_images(form: ListingForm) -> None:
             if len(form.picked) >= MAX_IMAGES:
                 _image_problem(form, f"At most {MAX_IMAGES} images: {e.file.name} was left out.")
                 return
+            # The uploader's limits are the browser's; a hand-made request may exceed them.
+            if e.file.size() > MAX_BYTES:
+                _image_problem(
+                    form, f"{e.file.name} is over {MAX_BYTES // (1024 * 1024)} MB: left out."
+                )
+                return
             data = await e.file.read()
             try:
                 kind = await seller_listings.check_image(data)
@@ -512,15 +528,16 @@ def _image_problem(form: ListingForm, message: str) -> None:
     form.images_problem.visible = True
 
 
-def _flash(message: str) -> None:
-    app.storage.user[FLASH] = message
+def _flash(message: str, kind: str = "positive") -> None:
+    app.storage.user[FLASH] = {"text": message, "type": kind}
 
 
 def show_flash() -> None:
     """The message a previous page left (e.g. "Published"), shown once."""
     message = app.storage.user.pop(FLASH, None)
-    if isinstance(message, str) and message:
-        ui.notify(message, type="positive")
+    if isinstance(message, dict) and isinstance(message.get("text"), str):
+        warning = message.get("type") == "warning"
+        ui.notify(message["text"], type="warning" if warning else "positive", multi_line=True)
 
 
 def _published_words(row: Any, zone: Any) -> str:
@@ -567,7 +584,7 @@ async def new_listing_page(env: PageEnv) -> None:
             try:
                 return await listings.publish_auction(deps, viewer, row.id)
             except DomainError as err:  # the draft stays: its page says why
-                _flash(f"Saved as a draft, not published: {humanize(explain(err))}")
+                _flash(f"Saved as a draft, not published: {humanize(explain(err))}", "warning")
                 return row
 
         with _busy(button):
@@ -578,10 +595,11 @@ async def new_listing_page(env: PageEnv) -> None:
             _flash(_published_words(row, env.zone))
             ui.navigate.to("/listings")
         else:
-            app.storage.user.setdefault(FLASH, "Draft saved.")
+            if FLASH not in app.storage.user:  # a refused publish left its own words
+                _flash("Draft saved.")
             ui.navigate.to(f"/listings/{row.id}/edit")
 
-    with ui.row().classes("w-full justify-end gap-2 sticky bottom-0 py-2"):
+    with _action_bar():
         ui.button("Back to listings", on_click=lambda: ui.navigate.to("/listings")).props("flat")
         draft = ui.button("Save draft", icon="save").props("outline").mark("save-draft")
         draft.on_click(lambda: create(False, draft))
@@ -599,6 +617,21 @@ def _publish_label(button: ui.button, form: ListingForm) -> None:
 
     form.inputs["startsAt"].on_value_change(relabel)
     relabel()
+
+
+class _action_bar:
+    """The form's buttons, kept in view at the bottom of the window on a card (a theme
+    background in light and dark mode, so the fields scroll beneath it, not through it)."""
+
+    def __enter__(self) -> None:
+        self.card = ui.card().classes("w-full sticky bottom-2 z-10 p-2").props("bordered")
+        self.card.__enter__()
+        self.row = ui.row().classes("w-full justify-end items-center gap-2 flex-wrap")
+        self.row.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.row.__exit__(*exc)
+        self.card.__exit__(*exc)
 
 
 class _busy:
@@ -701,7 +734,7 @@ def _edit_form(env: PageEnv, current: OwnListing) -> None:
             _flash(_published_words(row, env.zone))
             ui.navigate.to("/listings")
 
-    with ui.row().classes("w-full justify-end gap-2 sticky bottom-0 py-2 flex-wrap"):
+    with _action_bar():
         ui.button("Back to listings", on_click=lambda: ui.navigate.to("/listings")).props("flat")
         if status is not AuctionStatus.DRAFT:
             ui.button(

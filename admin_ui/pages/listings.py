@@ -41,28 +41,56 @@ from storage.tables import User
 PAGE_SIZE = 10
 COLUMNS: list[dict[str, Any]] = [
     {"name": "title", "label": "Listing", "field": "title", "align": "left"},
-    {"name": "type", "label": "Type", "field": "type", "align": "left"},
     {"name": "status", "label": "Status", "field": "status", "align": "left"},
     {"name": "price", "label": "Price", "field": "price", "align": "right", "sortable": True},
     {"name": "bids", "label": "Bids", "field": "bids", "align": "right", "sortable": True},
-    {"name": "watchers", "label": "Watchers", "field": "watchers", "align": "right"},
-    {"name": "starts", "label": "Starts", "field": "starts", "align": "left"},
+    {"name": "watchers", "label": "Watching", "field": "watchers", "align": "right"},
+    # Shown on wide screens only (Quasar's gt-md: above 1440 px); the sort menu keeps
+    # "newest first" within reach everywhere.
+    {
+        "name": "starts",
+        "label": "Starts",
+        "field": "starts",
+        "align": "left",
+        "classes": "gt-md",
+        "headerClasses": "gt-md",
+    },
     {"name": "ends", "label": "Ends", "field": "ends", "align": "left", "sortable": True},
-    {"name": "created", "label": "Created", "field": "created", "align": "left", "sortable": True},
+    {
+        "name": "created",
+        "label": "Created",
+        "field": "created",
+        "align": "left",
+        "sortable": True,
+        "classes": "gt-md",
+        "headerClasses": "gt-md",
+    },
     {"name": "actions", "label": "", "field": "id", "align": "right"},
 ]
 # A column's name is the service's sort name.
 SORTABLE = {c["name"] for c in COLUMNS if c.get("sortable")}
+# The sort menu (phones scroll the table sideways; a menu is easier): label → (sort, desc).
+SORT_CHOICES = {
+    "Newest first": ("created", True),
+    "Ending soonest": ("ends", False),
+    "Ending last": ("ends", True),
+    "Highest price": ("price", True),
+    "Lowest price": ("price", False),
+    "Most bids": ("bids", True),
+}
 
 _TITLE_CELL = """
 <q-td :props="props">
-  <div class="flex items-center no-wrap gap-3" style="min-width: 14rem">
+  <div class="flex items-center no-wrap gap-3" style="min-width: 12rem">
     <q-avatar rounded size="44px" :color="props.row.thumbnail ? undefined : 'grey-4'">
       <img v-if="props.row.thumbnail" :src="props.row.thumbnail" style="object-fit: cover">
       <q-icon v-else name="image" color="grey-7" />
     </q-avatar>
-    <a class="font-medium cursor-pointer text-primary" style="white-space: normal"
-       @click="$parent.$emit('open', props.row)">{{ props.row.title }}</a>
+    <div style="white-space: normal">
+      <a class="font-medium cursor-pointer text-primary"
+         @click="$parent.$emit('open', props.row)">{{ props.row.title }}</a>
+      <div class="text-xs opacity-70">{{ props.row.type }}</div>
+    </div>
   </div>
 </q-td>
 """
@@ -153,6 +181,8 @@ class ListingsTable:
             "rowsNumber": 0,
         }
         self.table: ui.table | None = None
+        self.sort_menu: ui.select | None = None
+        self.syncing = False  # the sort menu follows a header click without a reload
         self.asked = 0
         self.titles: dict[str, str] = {}
 
@@ -206,11 +236,22 @@ class ListingsTable:
             **self.pagination,
             **{k: asked[k] for k in ("page", "rowsPerPage", "sortBy", "descending") if k in asked},
         }
+        chosen = (self.pagination.get("sortBy"), bool(self.pagination.get("descending")))
+        label = next((k for k, v in SORT_CHOICES.items() if v == chosen), None)
+        if self.sort_menu is not None and label is not None:
+            self.syncing = True
+            self.sort_menu.value = label
+            self.syncing = False
         await self.reload()
 
     async def filter_changed(self) -> None:
         self.pagination["page"] = 1
         await self.reload()
+
+    async def sort_chosen(self, label: str) -> None:
+        sort, descending = SORT_CHOICES.get(label, ("created", True))
+        self.pagination = {**self.pagination, "sortBy": sort, "descending": descending}
+        await self.filter_changed()
 
 
 @admin_page(
@@ -243,7 +284,7 @@ async def listings_page(env: PageEnv) -> None:
             "Create a listing", icon="add", on_click=lambda: ui.navigate.to("/listings/new")
         ).props("unelevated size=lg").classes("self-center").mark("create-first-listing")
         return
-    with ui.element("div").classes("grid grid-cols-1 sm:grid-cols-3 gap-3 w-full"):
+    with ui.element("div").classes("grid grid-cols-1 sm:grid-cols-2 lg:grid-cols-4 gap-3 w-full"):
         search = (
             ui.input("Search titles", on_change=lambda e: _set(view, "text", e.value or ""))
             .props("outlined dense clearable debounce=350")
@@ -264,6 +305,18 @@ async def listings_page(env: PageEnv) -> None:
             value=[],
             on_change=lambda e: _set(view, "types", list(e.value or [])),
         ).props("outlined dense clearable use-chips").classes("w-full").mark("filter-type")
+        view.sort_menu = (
+            ui.select(
+                list(SORT_CHOICES),
+                label="Sort",
+                value="Newest first",
+                # Checked when the value changes, not when the reload runs.
+                on_change=lambda e: None if view.syncing else view.sort_chosen(str(e.value)),
+            )
+            .props("outlined dense")
+            .classes("w-full")
+            .mark("sort")
+        )
     with ui.element("div").classes("w-full overflow-x-auto"):
         table = (
             ui.table(columns=COLUMNS, rows=[], row_key="id", pagination=view.pagination)

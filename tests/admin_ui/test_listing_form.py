@@ -12,6 +12,7 @@ from nicegui import ui
 from nicegui.elements.upload_files import FileUpload, SmallFileUpload
 from nicegui.testing.user import User
 
+from adapters.images import MAX_BYTES
 from tests.admin_ui.listing_steps import (
     client_of,
     field,
@@ -72,6 +73,7 @@ async def test_english_draft_with_reserve_buy_now_and_soft_close(
     ui_user.find(marker="save-draft").click()
     (row,) = await _saved(ui_user, app, seller_id)
     await ui_user.should_see(marker="save-changes")  # on the draft's edit page now
+    await ui_user.should_see("Draft saved.")
     auction = await stored(app, str(row["id"]))
     assert auction["status"] == "DRAFT" and auction["type"] == "ENGLISH"
     assert auction["starting_price"] == 10000
@@ -171,6 +173,11 @@ async def test_images_are_checked_previewed_removed_and_stored(
         await upload.handle_uploads(files)
     await ui_user.should_see(marker="image-preview")
     await ui_user.should_see("notes.txt is not a JPEG, PNG, WebP or GIF.")
+    # The uploader's size limit is the browser's: the page checks again.
+    huge = SmallFileUpload("huge.png", "image/png", png() + b"\0" * MAX_BYTES)
+    with client_of(ui_user):
+        await upload.handle_uploads([huge])
+    await ui_user.should_see("huge.png is over 5 MB: left out.")
     assert len(ui_user.find(marker="image-preview").elements) == 2
     ui_user.find(marker="remove-image").click()  # the first one
     await asyncio.sleep(0.05)

@@ -90,6 +90,20 @@ async def test_pages_sorts_and_filters_on_the_server(ui_user: User, gql: GQL) ->
     assert [r["price"] for r in rows[:3]] == ["$5.00", "$10.00", "$11.00"]
     assert [r["price_note"] for r in rows[:2]] == ["starting price", "starting price"]
 
+    # A header click moves the sort menu along; the menu sorts too (phones use it).
+    assert field_select(ui_user, "sort").value == "Lowest price"
+    with client_of(ui_user):
+        field_select(ui_user, "sort").value = "Most bids"
+    for _ in range(60):
+        if table(ui_user).pagination["sortBy"] == "bids":
+            break
+        await asyncio.sleep(0.05)
+    assert table(ui_user).pagination["sortBy"] == "bids"
+    assert table(ui_user).pagination["page"] == 1
+    with client_of(ui_user):
+        field_select(ui_user, "sort").value = "Lowest price"
+    await rows_after(ui_user, lambda rs: rs[0]["title"] == "Published vase")
+
     with client_of(ui_user):
         field_select(ui_user, "filter-type").value = ["DUTCH"]
     rows = await rows_after(ui_user, lambda rs: len(rs) == 3)
