@@ -145,7 +145,7 @@ def ticker_line(event: AnyEvent, sealed: bool, names: dict[str, str]) -> TickerL
     amount: int | None = None
     bidder: str | None = None
     if isinstance(event, BidAccepted):
-        note = "buy now" if event.buy_now else "bid"
+        note = "buy now" if event.buy_now else ("sealed bid" if sealed else "bid")
         if not sealed:
             amount = event.amount
             bidder = names.get(event.bidder) if event.bidder else None

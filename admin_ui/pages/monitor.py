@@ -181,9 +181,11 @@ class MonitorView:
             .classes("w-full items-center gap-3 px-4 py-1 border-t border-gray-500/20 no-wrap")
             .mark("ticker-line") as row,
         ):
-            ui.label(when(line.at, self.env.zone, seconds=True)[11:19]).classes(
+            full = when(line.at, self.env.zone, seconds=True)  # "2026-11-30 14:05:09 CET"
+            today = when(admin_context().deps.clock(), self.env.zone)[:10]
+            ui.label(full[11:19] if full[:10] == today else full[5:19]).classes(
                 "font-mono text-sm opacity-70"
-            ).tooltip(when(line.at, self.env.zone, seconds=True))
+            ).tooltip(full)
             ui.label(line.note).classes("text-sm")
             ui.label(line.bidder or "").classes("text-sm opacity-80 truncate")
             ui.space()
@@ -345,6 +347,9 @@ async def monitor_page(env: PageEnv, auction_id: str) -> None:
     view = MonitorView(env, current)
     follow(channel(current.auction_id), view.on_event, on_gap=view.reread)
     ui.timer(1.0, view.tick)
+    # Once soon after the subscription started (an event published between the first read
+    # and the subscription is not lost for long), then now and then.
+    ui.timer(1.0, view.catch_up, once=True)
     ui.timer(CATCH_UP_SECONDS, view.catch_up)
 
 

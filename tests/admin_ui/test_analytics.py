@@ -41,7 +41,7 @@ async def test_a_seller_sees_charts_of_their_own_sales(
     sale = await sold(gql, app, price="120.00")
     await sold(gql, app, price="999.00")  # another seller's sale: never in these charts
     await sign_in(ui_user, sale.seller, next_path="/analytics")
-    await ui_user.should_see(marker="chart-revenue")
+    await ui_user.should_see(marker="chart-revenue", retries=30)
     assert label(ui_user, "sell-through-rate") == "100% · 1 sold of 1 ended"
     await ui_user.should_see("Final prices of sold auctions, USD: $120.00 in all.")
     revenue = chart_options(ui_user, "chart-revenue")
@@ -68,7 +68,7 @@ async def test_a_seller_sees_charts_of_their_own_sales(
 async def test_a_new_seller_gets_an_empty_state(ui_user: User, gql: GQL) -> None:
     seller = await register(gql, seller=True)
     await sign_in(ui_user, seller, next_path="/analytics")
-    await ui_user.should_see("Nothing to chart yet")
+    await ui_user.should_see("Nothing to chart yet", retries=30)
     await ui_user.should_not_see(marker="chart-revenue")
 
 
@@ -78,21 +78,21 @@ async def test_another_sellers_figures_are_nothing_but_an_admin_sees_them(
     sale = await sold(gql, app, price="175.00")
     snoop = await register(gql, seller=True)
     await sign_in(ui_user, snoop, next_path=f"/analytics?seller={sale.seller.id}")
-    await ui_user.should_see("It does not exist, or it is not yours to see.")
+    await ui_user.should_see("It does not exist, or it is not yours to see.", retries=30)
     await ui_user.should_not_see(marker="chart-revenue")
     await ui_user.should_not_see(marker="analytics-filters")
 
     admin = await make_admin(gql, app)
     await sign_in(ui_user, admin, next_path=f"/analytics?seller={sale.seller.id}")
-    await ui_user.should_see(marker="chart-revenue")
+    await ui_user.should_see(marker="chart-revenue", retries=30)
     assert label(ui_user, "sell-through-rate") == "100% · 1 sold of 1 ended"
     assert chart_options(ui_user, "chart-revenue")["series"][0]["data"] == [175.0]
 
 
 async def test_bidders_and_strangers_are_kept_out(ui_user: User, gql: GQL) -> None:
     await ui_user.open("/analytics")
-    await ui_user.should_see(marker="sign-in")
+    await ui_user.should_see(marker="sign-in", retries=30)
     bidder = await register(gql)
     await sign_in(ui_user, bidder, next_path="/analytics")
-    await ui_user.should_see("Not for this account")
+    await ui_user.should_see("Not for this account", retries=30)
     await ui_user.should_not_see(marker="analytics-filters")

@@ -41,7 +41,7 @@ async def test_a_paid_sale_is_shipped_from_the_page(ui_user: User, gql: GQL, app
     sale = await paid(gql, app, price="120.00")
     txn = sale.transaction_id
     await sign_in(ui_user, sale.seller, next_path="/sales")
-    await ui_user.should_see(marker=f"sale-{txn}")
+    await ui_user.should_see(marker=f"sale-{txn}", retries=30)
     await ui_user.should_see(f"Buyer: {sale.buyer.username}")
     await ui_user.should_see("$120.00")
     assert label(ui_user, f"payout-{txn}") == "Money: in escrow until the buyer confirms receipt"
@@ -69,7 +69,7 @@ async def test_a_refusal_of_the_sale_itself_is_said_in_words(
     sale = await paid(gql, app)
     txn = sale.transaction_id
     await sign_in(ui_user, sale.seller, next_path="/sales")
-    await ui_user.should_see(marker=f"ship-{txn}")
+    await ui_user.should_see(marker=f"ship-{txn}", retries=30)
     # Shipped meanwhile through the API (another tab): the form's click is refused.
     done = await payload(gql, SHIP, {"id": txn, "carrier": "DHL", "tracking": "JD1"}, sale.seller)
     assert done["errors"] == []
@@ -87,7 +87,7 @@ async def test_released_sale_shows_the_sellers_ledger_lines(
     confirmed = await payload(gql, CONFIRM, {"id": sale.transaction_id}, sale.buyer)
     assert confirmed["errors"] == [], confirmed
     await sign_in(ui_user, sale.seller, next_path="/sales")
-    await ui_user.should_see(marker=f"ledger-{sale.transaction_id}")
+    await ui_user.should_see(marker=f"ledger-{sale.transaction_id}", retries=30)
     await ui_user.should_see("Owed to you")
     lines = ui_user.find(marker="ledger-line").elements
     assert len(lines) >= 2  # the payable, and its payout (made or pending)
@@ -104,7 +104,7 @@ async def test_filter_and_pages_are_served_by_the_server(
     for _ in range(10):
         await sold(gql, app, seller=seller)
     await sign_in(ui_user, seller, next_path="/sales")
-    await ui_user.should_see("Page 1 of 2 · 11 sales")
+    await ui_user.should_see("Page 1 of 2 · 11 sales", retries=30)
     await ui_user.should_not_see(marker="ledger-line")  # nothing released yet
     first_page = {m for e in ui_user.find(kind=ui.card).elements for m in e._markers}
     ui_user.find(marker="sales-next").click()
@@ -129,27 +129,27 @@ async def test_nobody_sees_or_ships_another_sellers_sales(
     txn = sale.transaction_id
     other = await register(gql, seller=True)
     await sign_in(ui_user, other, next_path="/sales")
-    await ui_user.should_see("No sales yet")
+    await ui_user.should_see("No sales yet", retries=30)
     await ui_user.should_not_see(marker=f"sale-{txn}")
     await ui_user.should_not_see(marker=f"ship-{txn}")
     await ui_user.should_not_see(marker="totals-USD")
     await ui_user.open(f"/sales?seller={sale.seller.id}")
-    await ui_user.should_see("It does not exist, or it is not yours to see.")
+    await ui_user.should_see("It does not exist, or it is not yours to see.", retries=30)
     await ui_user.should_not_see(marker=f"sale-{txn}")
     await ui_user.should_not_see(marker="sales-list")
 
     # An admin reads them, and cannot ship in the seller's place.
     admin = await make_admin(gql, app)
     await sign_in(ui_user, admin, next_path=f"/sales?seller={sale.seller.id}")
-    await ui_user.should_see(marker=f"sale-{txn}")
+    await ui_user.should_see(marker=f"sale-{txn}", retries=30)
     await ui_user.should_not_see(marker=f"ship-{txn}")
 
     bidder = await register(gql)
     await sign_in(ui_user, bidder, next_path="/sales")
-    await ui_user.should_see("Not for this account")
+    await ui_user.should_see("Not for this account", retries=30)
     await ui_user.should_not_see(marker="sales-list")
 
 
 async def test_anonymous_is_sent_to_sign_in(ui_user: User) -> None:
     await ui_user.open("/sales")
-    await ui_user.should_see(marker="sign-in")
+    await ui_user.should_see(marker="sign-in", retries=30)
