@@ -47,6 +47,7 @@ from tests.e2e.admin_browser_kit import (
     CHROMIUM_ARGS,
     DEMO_PASSWORD,
     PHONE,
+    ROOT,
     AdminTab,
     browser_or_skip,
     demo_bids,
@@ -746,3 +747,21 @@ async def _pick(page: Any, label: str, option: str) -> None:
     """Choose `option` in the Quasar select labelled `label`, as a person does."""
     await page.get_by_label(label).click()
     await page.locator(".q-menu .q-item").filter(has_text=option).click()
+
+
+def test_the_readme_shows_the_screenshots_these_tests_make() -> None:
+    """Every screenshot the README shows is committed and is one `make screenshots`
+    writes, so refreshing them never leaves one behind."""
+    readme = (ROOT / "README.md").read_text()
+    shown = set(re.findall(r"docs/screenshots/([a-z0-9-]+)\.png", readme))
+    made = {
+        shot.name
+        for shot in ADMIN_SHOTS + SELLER_SHOTS + PHONE_ADMIN_SHOTS + PHONE_SELLER_SHOTS
+        if shot.readme
+    } | {"admin-overview-dark"}
+    assert shown, "the README shows no screenshot of the admin app"
+    assert shown <= made, f"the README shows screenshots no test makes: {shown - made}"
+    missing = [
+        name for name in sorted(shown) if not (ROOT / f"docs/screenshots/{name}.png").exists()
+    ]
+    assert not missing, f"run `make screenshots`: missing {missing}"
