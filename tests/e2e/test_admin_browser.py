@@ -332,12 +332,25 @@ async def test_the_drawer_is_a_menu_on_a_phone_and_nothing_scrolls_sideways(
     assert not await phone.drawer_shown(), "the drawer covers the page at 390 px"
     await phone.open_menu()
     assert await phone.drawer_shown(), "the menu button does not open the drawer"
-    wide = [path for path in MAIN_PAGES if await served(demo.base, path)]
-    for path in wide:
+    ids = await _demo_ids(demo)
+    pages = [path for path in MAIN_PAGES if await served(demo.base, path)]
+    for template in DETAIL_PAGES:
+        if await served(demo.base, _pattern_of(template)):
+            pages.append(template.format(**ids))
+    for path in pages:
         await phone.goto(path)
         assert await phone.overflow_px() == 0, (
             f"{path} scrolls sideways at 390 px: {await phone.too_wide()}"
         )
+
+
+# Pages of one object an admin opens (filled in from the seeded demo by `_demo_ids`).
+DETAIL_PAGES = (
+    "/auctions/{auction}",
+    "/disputes/{dispute}",
+    "/money/{sale}",
+    "/listings/{own_auction}/live",
+)
 
 
 async def test_dark_mode_toggles_and_is_remembered(
@@ -397,6 +410,7 @@ ADMIN_SHOTS = (
     Shot("admin-disputes", "/disputes"),
     Shot("admin-dispute", "/disputes/{dispute}", readme=True),
     Shot("admin-money", "/money"),
+    Shot("admin-sale", "/money/{sale}"),
     Shot("admin-health", "/health", readme=True),
     Shot("admin-audit", "/audit"),
 )
@@ -436,6 +450,12 @@ async def _demo_ids(demo: Demo) -> dict[str, str]:
         (
             "dispute",
             "SELECT id::text FROM disputes ORDER BY status = 'OPEN' DESC, created_at LIMIT 1",
+            (),
+        ),
+        (
+            "sale",
+            "SELECT transaction_id::text FROM disputes"
+            " ORDER BY status = 'OPEN' DESC, created_at LIMIT 1",
             (),
         ),
         (
@@ -483,12 +503,7 @@ async def _shoot_all(
 
 def _pattern_of(path: str) -> str:
     """A path `served` can ask anonymously: ids made up (the page exists or it does not)."""
-    return (
-        path.replace("{auction}", NO_ID)
-        .replace("{dispute}", NO_ID)
-        .replace("{own_auction}", NO_ID)
-        .replace("{draft}", NO_ID)
-    )
+    return re.sub(r"\{[a-z_]+\}", NO_ID, path)
 
 
 NO_ID = "00000000-0000-0000-0000-000000000000"
