@@ -29,6 +29,7 @@ from PIL import Image
 
 from devservers.app_server import app_server
 from devservers.stack import StackUrls
+from tests.api.mfa_steps import enable_mfa
 from tests.api.settlement_steps import (
     DISPUTE,
     GOOD_CARD,
@@ -229,6 +230,29 @@ async def test_wrong_password_is_refused_in_words(
     await someone.page.get_by_role("button", name="Sign in").click()
     await someone.page.get_by_text("The email or the password is wrong.").wait_for()
     assert someone.path == "/login"
+
+
+async def test_an_account_with_mfa_signs_in_with_its_code(
+    browser: Any, demo: Demo, tabs: list[AdminTab], gql: GQL
+) -> None:
+    account = await register(gql)
+    mfa = await enable_mfa(gql, account)
+    someone = await tab(tabs, browser, demo)
+    await someone.goto("/login")
+    page = someone.page
+    await page.get_by_label("Email").fill(account.email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_text("This account uses two-factor authentication").wait_for()
+    code = page.get_by_label("Authentication code")
+    await code.fill(mfa.code_not_near_now(10))
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_text("That code is wrong or was already used").wait_for()
+    assert someone.path == "/login"
+    await code.fill(mfa.code(1))
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(lambda url: "/admin/login" not in url)
+    await page.get_by_text("This app is for sellers and admins").wait_for()
 
 
 async def test_seller_and_bidder_get_nothing_of_admin_pages(
