@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 GRAPHIQL := vendor/graphiql/PINS
 
 .DEFAULT_GOAL := help
-.PHONY: help venv browser run up test fmt schema bench bench-http bench-fanout reindex bench-search
+.PHONY: help venv browser run up test fmt schema bench bench-http bench-fanout reindex bench-search screenshots
 
 help:
 	@echo "make run     install (if needed), start embedded PostgreSQL + Redis + Stripe emulator, migrate, seed, serve"
@@ -18,6 +18,7 @@ help:
 	@echo "make fmt     format and auto-fix lint"
 	@echo "make schema  export the GraphQL schema"
 	@echo "make venv    create/refresh .venv"
+	@echo "make screenshots  the README's admin app screenshots (docs/screenshots/), from the seeded demo"
 
 venv: $(STAMP) $(GRAPHIQL)
 
@@ -33,13 +34,13 @@ $(STAMP): pyproject.toml
 $(GRAPHIQL): schema/graphiql_assets.py | $(STAMP)
 	$(PY) -m schema.graphiql_assets
 
-# Debian's chromium for the GraphiQL browser test, installed only where it is missing and
-# apt-get exists; elsewhere that test skips and says why.
+# Debian's chromium for the browser tests (GraphiQL, the admin app), installed only where
+# it is missing and apt-get exists; elsewhere those tests skip and say why.
 browser:
 	@command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
 	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver || \
 	   (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)) || \
-	  echo "chromium could not be installed: the GraphiQL browser test will skip"
+	  echo "chromium could not be installed: the browser tests will skip"
 
 run: venv
 	$(PY) -m devservers run
@@ -79,3 +80,8 @@ reindex: venv
 # Search latency on 100,000 generated auctions, at the port and over HTTP (docs/performance.md).
 bench-search: venv
 	$(PY) -m bench.search
+
+# The admin app's browser tests on the seeded demo, also writing the README's screenshots
+# (docs/screenshots/; every page's are in the git-ignored test-artifacts/admin/).
+screenshots: venv browser
+	GAVEL_SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest tests/e2e/test_admin_browser.py -q

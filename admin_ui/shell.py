@@ -24,7 +24,7 @@ import pkgutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -140,7 +140,8 @@ def _page_function(spec: PageSpec) -> Callable[..., Awaitable[Any]]:
 
     async def page(request: Request, **path_params: str) -> Response | None:
         ui.add_head_html(_TZ_SCRIPT)
-        zone = zone_named(request.cookies.get(TZ_COOKIE))
+        # The script sends the zone URI-encoded ("America%2FNew_York").
+        zone = zone_named(unquote(request.cookies.get(TZ_COOKIE) or ""))
         viewer = None if spec.audience == "public" else await _viewer_or_none()
         if spec.audience != "public" and viewer is None:
             return RedirectResponse(login_url(request))
@@ -234,6 +235,9 @@ class frame:
 
     def __enter__(self) -> Any:
         env, spec = self.env, self.spec
+        # A `truncate` label in a card (a flex column that does not stretch its items)
+        # would keep its full width and make a 390-px phone scroll sideways.
+        ui.add_css(".truncate { max-width: 100%; }")
         dark = ui.dark_mode(value=app.storage.user.get("dark"))
         with ui.header(elevated=True).classes("items-center gap-2 px-3 py-2 bg-primary"):
             drawer_button = ui.button(icon="menu").props("flat round color=white dense")

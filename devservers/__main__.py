@@ -166,7 +166,7 @@ def _serve(cmd: list[str], env: Mapping[str, str], host: str, port: int) -> int:
                 print(
                     f"\n  Gavel is up:\n"
                     f"    GraphiQL  http://{shown}:{port}/graphql\n"
-                    f"    Admin UI  http://{shown}:{port}/admin (not available yet)\n"
+                    f"    Admin app http://{shown}:{port}/admin{_admin_hint(env)}\n"
                     f"  Ctrl-C stops the app, then the servers.\n",
                     flush=True,
                 )
@@ -197,6 +197,16 @@ def _start_demo_bidding(host: str, port: int, env: Mapping[str, str]) -> subproc
         start_new_session=True,
         preexec_fn=_die_with_parent,
     )
+
+
+def _admin_hint(env: Mapping[str, str]) -> str:
+    """The banner's note on the admin app: how to sign in to the demo, or that this
+    process does not serve it (GAVEL_ADMIN_UI=false)."""
+    if env.get("GAVEL_ADMIN_UI", "").strip().lower() in ("0", "false", "no", "off"):
+        return "  (off: GAVEL_ADMIN_UI=false)"
+    if _production():
+        return ""
+    return "  (demo: admin@gavel.test / gavel-admin-password; sellers: see the logins above)"
 
 
 def _production() -> bool:
