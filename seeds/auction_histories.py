@@ -57,6 +57,8 @@ class AuctionHistories(BuilderBase):
             created_at=item.created_at,
             featured=status is AuctionStatus.ACTIVE and rng.random() < 0.12,
         )
+        if a.featured:  # as an admin's featuring records it (services/featuring.py)
+            a.featured_at = item.created_at
         if kind is AuctionType.DUTCH:
             a.dutch_floor = max(100, nice(int(start * rng.uniform(0.3, 0.6))))
             if a.dutch_floor >= start:
