@@ -112,7 +112,10 @@ _CAMEL = re.compile(
     + "|".join(sorted(_CAMELS + [n[0].upper() + n[1:] for n in _CAMELS], key=len, reverse=True))
     + r")\b"
 )
-LOCAL_FORMAT = "%Y-%m-%dT%H:%M"  # what an HTML datetime-local input holds
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+# The years a typed time may fall in (after its conversion to UTC).
+MIN_YEAR = 2000
+MAX_YEAR = 2999  # what an HTML datetime-local input holds
 
 
 def humanize(message: str) -> str:
@@ -147,7 +150,8 @@ def read_seconds(text: str | None, field: str) -> int | None:
 def read_time(text: str | None, zone: ZoneInfo, field: str) -> datetime | None:
     """A `datetime-local` value ("2026-12-01T18:30") read in `zone`, returned in UTC; None
     when empty. A wall time that a DST change skips or repeats is read as the earlier
-    instant (`fold=0`)."""
+    instant (`fold=0`). ValidationFailed(`field`) for text that is not such a value or
+    a year outside MIN_YEAR..MAX_YEAR."""
     cleaned = (text or "").strip()
     if not cleaned:
         return None
@@ -159,7 +163,17 @@ def read_time(text: str | None, zone: ZoneInfo, field: str) -> datetime | None:
         ) from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=zone)
-    return local.astimezone(UTC)
+    # Near year 1 or 9999 an offset carries the instant off the calendar (OverflowError);
+    # no auction is that far away, so anything outside the sane years is refused too.
+    try:
+        instant = local.astimezone(UTC)
+    except (OverflowError, ValueError):
+        instant = None
+    if instant is None or not MIN_YEAR <= instant.year <= MAX_YEAR:
+        raise ValidationFailed(
+            f"{field} must be between the years {MIN_YEAR} and {MAX_YEAR}", field=field
+        )
+    return instant
 
 
 def local_text(instant: datetime | None, zone: ZoneInfo) -> str:

@@ -36,6 +36,9 @@ from storage.tables import User
 
 Grain = Literal["day", "week"]
 MAX_RANGE_DAYS = 366
+# No auction ended before Gavel existed nor ends a millennium from now.
+FIRST_YEAR = 2000
+LAST_YEAR = 2999
 PRICE_POINTS = 30  # auctions in "final vs starting price"
 ENGAGEMENT_POINTS = 20  # auctions in "bids and watchers"
 
@@ -133,7 +136,15 @@ def seller_scope(viewer: User, seller_id: uuid.UUID | str | None) -> uuid.UUID:
 
 
 def check_range(start: date, end: date) -> None:
-    """INVALID_INPUT unless start <= end and the range spans at most MAX_RANGE_DAYS."""
+    """INVALID_INPUT unless start <= end, the range spans at most MAX_RANGE_DAYS and
+    both dates fall within FIRST_YEAR..LAST_YEAR (at the calendar's ends a day more, or
+    a zone's offset, would leave the calendar: OverflowError)."""
+    for name, day in (("start", start), ("end", end)):
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise ValidationFailed(
+                f"the range's dates must fall between the years {FIRST_YEAR} and {LAST_YEAR}",
+                field=name,
+            )
     if end < start:
         raise ValidationFailed("the range ends before it starts", field="end")
     if (end - start).days + 1 > MAX_RANGE_DAYS:

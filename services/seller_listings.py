@@ -29,6 +29,7 @@ from domain.enums import AuctionStatus, AuctionType, Role
 from domain.errors import Forbidden, NotFound, ValidationFailed
 from domain.lifecycle import check_editable
 from domain.public_state import public_state_of
+from domain.text import check_text
 from services.audit import audit_row
 from services.catalog import images_by_item, watcher_counts
 from services.deps import Deps
@@ -149,7 +150,7 @@ def _check_seller(viewer: User) -> None:
 def check_query(query: ListingQuery) -> None:
     """Raises ValidationFailed (field "sort", "limit", "offset" or "text") for a query the
     table never sends: an unknown sort, a page size outside 1..MAX_PAGE, a negative or
-    huge offset, a text longer than MAX_TEXT."""
+    huge offset, a text longer than MAX_TEXT or holding NUL/control characters."""
     if query.sort not in SORTS:
         raise ValidationFailed(f"sort must be one of {', '.join(SORTS)}", field="sort")
     if not 1 <= query.limit <= MAX_PAGE:
@@ -162,6 +163,8 @@ def check_query(query: ListingQuery) -> None:
         raise ValidationFailed(
             f"the search text has at most {MAX_TEXT} characters", code="TOO_LONG", field="text"
         )
+    # PostgreSQL refuses NUL: say so in words rather than let the query fail.
+    check_text(query.text, "text")
 
 
 def _escape_like(text: str) -> str:

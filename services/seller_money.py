@@ -32,6 +32,7 @@ from services.settlement_reads import disputes_by_transaction, ledger_by_transac
 from storage.tables import Auction, Item, LedgerEntry, Transaction, User
 
 MAX_PAGE = 100
+MAX_OFFSET = 100_000
 SELLER_ACCOUNTS = (Account.SELLER_PAYABLE, Account.PAYOUTS, Account.PAYOUTS_PENDING)
 
 SaleSort = Literal["newest", "oldest", "price_high", "price_low"]
@@ -124,6 +125,7 @@ async def sales(
     if show not in _FILTERS:
         raise ValidationFailed(f"unknown filter {show!r}", field="show")
     limit = max(1, min(limit, MAX_PAGE))
+    offset = max(0, min(offset, MAX_OFFSET))  # past it, PostgreSQL's bigint overflows
     where = [col(Transaction.seller_id) == seller]
     if _FILTERS[show] is not None:
         where.append(_FILTERS[show])

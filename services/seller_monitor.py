@@ -48,6 +48,7 @@ from storage.tables import Auction, AuctionEvent, Item, User
 
 TICKER_SIZE = 50  # lines the monitor keeps (newest first)
 MAX_LIVE_PAGE = 100
+MAX_OFFSET = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +297,7 @@ async def live_listings(
     the most bids first, one page; and how many there are. The price is the live
     slot's, as the API shows it (sealed: None)."""
     limit = max(1, min(limit, MAX_LIVE_PAGE))
-    offset = max(0, offset)
+    offset = max(0, min(offset, MAX_OFFSET))  # past it, PostgreSQL's bigint overflows
     where = [col(Auction.status) == AuctionStatus.ACTIVE.value]
     if Role.ADMIN.value not in viewer.roles:
         where.append(col(Auction.seller_id) == viewer.id)

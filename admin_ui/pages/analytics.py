@@ -14,6 +14,7 @@ from typing import Any
 
 from nicegui import ui
 
+from admin_ui.actions import act
 from admin_ui.context import admin_context
 from admin_ui.formatting import money
 from admin_ui.messages import empty_state, explain
@@ -22,6 +23,7 @@ from domain.errors import DomainError
 from domain.money import to_decimal
 from services import seller_analytics
 from services.seller_analytics import Analytics, Grain, HourPoint
+from storage.tables import User
 
 DEFAULT_DAYS = 90
 # Axis text that reads on light and dark backgrounds alike.
@@ -289,23 +291,34 @@ async def analytics_page(env: PageEnv) -> None:
             problem.visible = True
             return
         spinner.visible = True
+        chosen: Grain = "day" if grain.value == "day" else "week"
+
+        async def work(viewer: User) -> Analytics:
+            # Read as the viewer signed in now (a ban or a lost role stops the page);
+            # a refusal of the range is shown next to the dates.
+            try:
+                return await seller_analytics.seller_analytics(
+                    deps,
+                    viewer,
+                    start=first,
+                    end=last,
+                    zone=env.zone,
+                    grain=chosen,
+                    seller_id=seller,
+                )
+            except DomainError as err:
+                problem.text = explain(err)
+                problem.visible = True
+                raise
+
         try:
-            chosen: Grain = "day" if grain.value == "day" else "week"
-            a = await seller_analytics.seller_analytics(
-                deps,
-                env.viewer,
-                start=first,
-                end=last,
-                zone=env.zone,
-                grain=chosen,
-                seller_id=seller,
-            )
-        except DomainError as err:
-            problem.text = explain(err)
-            problem.visible = True
-            return
+            a = await act(work, audience="seller")
         finally:
             spinner.visible = False
+        if a is None:
+            loaded.pop("current", None)
+            body.clear()
+            return
         loaded["current"] = a
         options = a.currencies
         keep = currency.value if currency.value in options else None

@@ -372,7 +372,10 @@ def _stored_images(form: ListingForm, current: OwnListing) -> None:
         form.images_problem = ui.label("").classes("text-negative text-sm").mark("images-problem")
         form.images_problem.visible = False
 
+        held = {"images": len(current.images), "arriving": 0}
+
         def draw(images: list[seller_listings.ListingImage]) -> None:
+            held["images"] = len(images)
             gallery.clear()
             with gallery:
                 if not images:
@@ -398,11 +401,29 @@ def _stored_images(form: ListingForm, current: OwnListing) -> None:
 
         async def arrived(e: events.MultiUploadEventArguments) -> None:
             form.images_problem.visible = False  # type: ignore[union-attr]
-            # The uploader's limits are the browser's; a hand-made request may exceed them.
+            # The uploader's limits are the browser's; a hand-made request may exceed them:
+            # count and size are checked before any file is read into memory, against the
+            # slots left (the images held and those of batches still being stored).
+            free = MAX_IMAGES - held["images"] - held["arriving"]
+            if len(e.files) > free:
+                uploader.reset()
+                _image_problem(
+                    form,
+                    f"A listing has at most {MAX_IMAGES} images: room for {max(0, free)} more,"
+                    f" {len(e.files)} were sent. Nothing was added.",
+                )
+                return
             if too_big := [f.name for f in e.files if f.size() > MAX_BYTES]:
                 uploader.reset()
                 _image_problem(form, f"Over {MAX_BYTES // (1024 * 1024)} MB: {', '.join(too_big)}.")
                 return
+            held["arriving"] += len(e.files)
+            try:
+                await store(e)
+            finally:
+                held["arriving"] -= len(e.files)
+
+        async def store(e: events.MultiUploadEventArguments) -> None:
             uploads = [ImageUpload(data=await f.read()) for f in e.files]
 
             async def work(viewer: User) -> list[seller_listings.ListingImage]:
@@ -476,9 +497,13 @@ def _new_images(form: ListingForm) -> None:
                 form.picked.pop(index)
             redraw()
 
+        arriving = {"files": 0}  # files being read and checked now (handlers overlap)
+
         async def arrived(e: events.UploadEventArguments) -> None:
             form.images_problem.visible = False  # type: ignore[union-attr]
-            if len(form.picked) >= MAX_IMAGES:
+            # Each file's handler runs at once: a slot is taken before anything is read,
+            # so a hand-made request with many files reads no more than the slots left.
+            if len(form.picked) + arriving["files"] >= MAX_IMAGES:
                 _image_problem(form, f"At most {MAX_IMAGES} images: {e.file.name} was left out.")
                 return
             # The uploader's limits are the browser's; a hand-made request may exceed them.
@@ -487,6 +512,13 @@ def _new_images(form: ListingForm) -> None:
                     form, f"{e.file.name} is over {MAX_BYTES // (1024 * 1024)} MB: left out."
                 )
                 return
+            arriving["files"] += 1
+            try:
+                await take(e)
+            finally:
+                arriving["files"] -= 1
+
+        async def take(e: events.UploadEventArguments) -> None:
             data = await e.file.read()
             try:
                 kind = await seller_listings.check_image(data)

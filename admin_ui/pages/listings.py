@@ -156,6 +156,20 @@ def row_of(row: ListingRow, zone: Any) -> dict[str, Any]:
     }
 
 
+_STATUSES = {s.value for s in AuctionStatus}
+_TYPES = {t.value for t in AuctionType}
+
+
+def _whole(value: Any, default: int) -> int:
+    """A whole number from the browser, or `default` for anything else ("x", 1.5, None)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return default
+    try:
+        return int(str(value)[:12])
+    except ValueError:
+        return default
+
+
 def _row_id(e: events.GenericEventArguments) -> uuid.UUID | None:
     args = e.args if isinstance(e.args, dict) else {}
     try:
@@ -187,40 +201,55 @@ class ListingsTable:
         self.titles: dict[str, str] = {}
 
     def query(self) -> ListingQuery:
+        """The table's state as the service's query. The pagination comes from the browser
+        (a forged `request` may hold anything): unreadable or out-of-range values fall back
+        to the defaults and the offset is capped, so nothing here raises."""
         p = self.pagination
-        size = int(p.get("rowsPerPage") or PAGE_SIZE)
+        size = _whole(p.get("rowsPerPage"), PAGE_SIZE)
         size = size if 1 <= size <= seller_listings.MAX_PAGE else PAGE_SIZE
-        page = max(1, int(p.get("page") or 1))
+        page = min(max(1, _whole(p.get("page"), 1)), seller_listings.MAX_OFFSET // size + 1)
         sort = p.get("sortBy") if p.get("sortBy") in SORTABLE else "created"
         return ListingQuery(
-            statuses=[AuctionStatus(s) for s in self.statuses],
-            types=[AuctionType(t) for t in self.types],
+            statuses=[AuctionStatus(s) for s in self.statuses if s in _STATUSES],
+            types=[AuctionType(t) for t in self.types if t in _TYPES],
             text=self.text[: seller_listings.MAX_TEXT],
             sort=str(sort),
-            descending=bool(p.get("descending")),
+            descending=p.get("descending") is True,
             offset=(page - 1) * size,
             limit=size,
         )
 
-    async def fetch(self) -> seller_listings.ListingPage:
-        return await seller_listings.list_own(self.deps, self.env.viewer, self.query())
+    async def fetch(self, viewer: User) -> seller_listings.ListingPage:
+        return await seller_listings.list_own(self.deps, viewer, self.query())
 
     async def reload(self) -> None:
-        """Read the current page again (after a filter change or an action)."""
+        """Read the current page again (after a filter change or an action), as the viewer
+        signed in now: a seller banned or signed out meanwhile reads nothing more."""
         assert self.table is not None
         # Reads overlap (a sort, then a filter, typed fast): only the latest is shown.
         self.asked += 1
         ticket = self.asked
-        try:
-            page = await self.fetch()
+
+        async def work(viewer: User) -> seller_listings.ListingPage:
+            page = await self.fetch(viewer)
             if not page.rows and page.offset and page.total:  # the page emptied: go back
                 self.pagination["page"] = max(1, (page.total - 1) // page.limit + 1)
-                page = await self.fetch()
-        except DomainError as err:
-            ui.notify(explain(err), type="negative")
+                page = await self.fetch(viewer)
+            return page
+
+        page = await act(work, audience="seller")
+        if ticket != self.asked:
             return
-        if ticket == self.asked:
+        if page is None:  # refused (the reason was shown): show nothing stale
+            self.clear()
+        else:
             self.show(page)
+
+    def clear(self) -> None:
+        assert self.table is not None
+        self.titles = {}
+        self.table.rows = []
+        self.table.update()
 
     def show(self, page: seller_listings.ListingPage) -> None:
         assert self.table is not None
@@ -264,7 +293,7 @@ class ListingsTable:
 )
 async def listings_page(env: PageEnv) -> None:
     view = ListingsTable(env)
-    first = await view.fetch()
+    first = await view.fetch(env.viewer)
     show_flash()
     with ui.row().classes("w-full items-center justify-between gap-2"):
         with ui.column().classes("gap-0"):

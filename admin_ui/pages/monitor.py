@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 import orjson
 from nicegui import ui
 
+from admin_ui.actions import act
 from admin_ui.context import admin_context
 from admin_ui.formatting import duration, money, when
 from admin_ui.live import follow
@@ -37,8 +38,9 @@ from domain.events import MalformedEvent, parse_event
 from domain.public_state import dutch_price_at
 from realtime.events import channel
 from services import seller_monitor
-from services.seller_monitor import Monitor, TickerLine
+from services.seller_monitor import LiveListing, Monitor, TickerLine
 from services.unavailable import Unavailable
+from storage.tables import User
 
 log = logging.getLogger("gavel.admin")
 
@@ -126,7 +128,10 @@ class MonitorView:
         self.env = env
         self.m = current
         self._lock = asyncio.Lock()
-        self._draw()
+        self.stopped = False
+        self.timers: list[ui.timer] = []
+        with ui.column().classes("w-full gap-4") as self.body:
+            self._draw()
         self.show()
 
     # -- drawing --------------------------------------------------------------------------
@@ -263,6 +268,8 @@ class MonitorView:
     # -- live updates ---------------------------------------------------------------------
 
     async def on_event(self, message: str) -> None:
+        if self.stopped:
+            return
         try:
             event = parse_event(orjson.loads(message))
         except (MalformedEvent, orjson.JSONDecodeError):
@@ -271,6 +278,9 @@ class MonitorView:
         async with self._lock:
             if event.sequence <= self.m.sequence:
                 return  # seen already (a re-read got it first)
+            # Only while the viewer may still read it (a ban or a lost role stops the page).
+            if await self._allowed() is None:
+                return
             if seller_monitor.needs_reread(self.m, event):
                 await self._reread()
                 return
@@ -282,11 +292,38 @@ class MonitorView:
         async with self._lock:
             await self._reread()
 
-    async def _reread(self) -> None:
-        try:
-            self.m = await seller_monitor.monitor(
-                admin_context().deps, self.env.viewer, self.m.auction_id
+    async def _allowed(self) -> User | None:
+        """The viewer signed in now, or None (refused, shown by `act`: the page stops)."""
+        if self.stopped:
+            return None
+
+        async def check(viewer: User) -> User:
+            return viewer
+
+        viewer = await act(check, audience="seller")
+        if viewer is None:
+            self.stop()
+        return viewer
+
+    def stop(self) -> None:
+        """No more reads: timers off, events ignored, the figures emptied."""
+        self.stopped = True
+        for timer in self.timers:
+            timer.deactivate()
+        self.body.clear()
+        with self.body:
+            empty_state(
+                "This monitor stopped",
+                "Your account may no longer read this auction. Sign in again to continue.",
+                icon="sensors_off",
             )
+
+    async def _reread(self) -> None:
+        viewer = await self._allowed()
+        if viewer is None:
+            return
+        try:
+            self.m = await seller_monitor.monitor(admin_context().deps, viewer, self.m.auction_id)
         except (DomainError, Unavailable) as err:  # gone, or a store is down: keep showing
             log.info("live monitor: re-read failed: %r", err)
             return
@@ -295,9 +332,12 @@ class MonitorView:
     async def catch_up(self) -> None:
         """The slow safety net: watchers, and a re-read if the slot moved on unseen."""
         deps = admin_context().deps
+        viewer = await self._allowed()
+        if viewer is None:
+            return
         try:
             slot = (await deps.slots.live([self.m.auction_id]))[0]
-            count = await seller_monitor.watchers(deps, self.env.viewer, self.m.auction_id)
+            count = await seller_monitor.watchers(deps, viewer, self.m.auction_id)
         except (DomainError, Unavailable, OSError) as err:
             log.info("live monitor: catch-up failed: %r", err)
             return
@@ -345,12 +385,26 @@ def duration_from_seconds(seconds: float) -> str:
 async def monitor_page(env: PageEnv, auction_id: str) -> None:
     current = await seller_monitor.monitor(admin_context().deps, env.viewer, auction_id)
     view = MonitorView(env, current)
-    follow(channel(current.auction_id), view.on_event, on_gap=view.reread)
-    ui.timer(1.0, view.tick)
-    # Once soon after the subscription started (an event published between the first read
-    # and the subscription is not lost for long), then now and then.
-    ui.timer(1.0, view.catch_up, once=True)
-    ui.timer(CATCH_UP_SECONDS, view.catch_up)
+    view.timers = [
+        ui.timer(1.0, view.tick),
+        # Once soon after the subscription started (an event published between the first
+        # read and the subscription is not lost for long), then now and then.
+        ui.timer(1.0, view.catch_up, once=True),
+        ui.timer(CATCH_UP_SECONDS, view.catch_up),
+    ]
+    # Subscribe once the browser connected (NiceGUI's timers wait for it too): a page
+    # loaded without ever opening its socket holds no bus subscription meanwhile.
+    client = ui.context.client
+    following = {"on": False}
+
+    def start_following() -> None:
+        if following["on"] or view.stopped:
+            return
+        following["on"] = True
+        with client:
+            follow(channel(current.auction_id), view.on_event, on_gap=view.reread)
+
+    client.on_connect(start_following)
 
 
 @admin_page("/live", title="Live now", audience="seller", nav="Live now", icon="sensors", order=120)
@@ -366,14 +420,24 @@ async def live_now_page(env: PageEnv) -> None:
         )
     listing = ui.column().classes("w-full gap-2").mark("live-list")
 
-    async def load() -> None:
-        rows, total = await seller_monitor.live_listings(
+    async def fetch(viewer: User) -> tuple[list[LiveListing], int]:
+        return await seller_monitor.live_listings(
             deps,
-            env.viewer,
+            viewer,
             limit=pager.size,
             offset=pager.offset,
             most_bids=sort.value == "bids",
         )
+
+    async def load() -> None:
+        """Read again as the viewer signed in now (a ban or a lost role empties the list)."""
+        found = await act(fetch, audience="seller")
+        if found is None:
+            listing.clear()
+            return
+        draw(*found)
+
+    def draw(rows: list[LiveListing], total: int) -> None:
         pager.show(total, "live")
         listing.clear()
         with listing:
@@ -411,4 +475,4 @@ async def live_now_page(env: PageEnv) -> None:
 
     pager = Pager(20, load, "live")
     sort.on_value_change(resort)
-    await load()
+    draw(*await fetch(env.viewer))  # the build reads as the viewer just authenticated

@@ -198,23 +198,35 @@ async def sales_page(env: PageEnv) -> None:
     spinner.visible = False
     listing = ui.column().classes("w-full gap-3").mark("sales-list")
 
+    async def fetch(viewer: User) -> tuple[list[Sale], int, list[seller_money.Totals]]:
+        chosen_show: SaleFilter = show.value if show.value in FILTERS else "all"
+        chosen_sort: SaleSort = sort.value if sort.value in SORTS else "newest"
+        rows, total = await seller_money.sales(
+            deps,
+            viewer,
+            limit=pager.size,
+            offset=pager.offset,
+            sort=chosen_sort,
+            show=chosen_show,
+            seller_id=seller,
+        )
+        return rows, total, await seller_money.totals(deps, viewer, seller_id=seller)
+
     async def load() -> None:
+        """Read again as the viewer signed in now: a seller banned, demoted or signed out
+        since the page opened reads nothing more (the page empties)."""
         spinner.visible = True
         try:
-            chosen_show: SaleFilter = show.value if show.value in FILTERS else "all"
-            chosen_sort: SaleSort = sort.value if sort.value in SORTS else "newest"
-            rows, total = await seller_money.sales(
-                deps,
-                env.viewer,
-                limit=pager.size,
-                offset=pager.offset,
-                sort=chosen_sort,
-                show=chosen_show,
-                seller_id=seller,
-            )
-            money_rows = await seller_money.totals(deps, env.viewer, seller_id=seller)
+            found = await act(fetch, audience="seller")
         finally:
             spinner.visible = False
+        if found is None:
+            totals_box.clear()
+            listing.clear()
+            return
+        draw(*found)
+
+    def draw(rows: list[Sale], total: int, money_rows: list[seller_money.Totals]) -> None:
         pager.show(total, "sales" if total != 1 else "sale")
         totals_box.clear()
         with totals_box:
@@ -245,4 +257,5 @@ async def sales_page(env: PageEnv) -> None:
     pager = Pager(PAGE_SIZE, load, "sales")
     show.on_value_change(refilter)
     sort.on_value_change(refilter)
-    await load()
+    # The page's build may read as the viewer it was just authenticated as.
+    draw(*await fetch(env.viewer))

@@ -96,3 +96,34 @@ async def test_bidders_and_strangers_are_kept_out(ui_user: User, gql: GQL) -> No
     await sign_in(ui_user, bidder, next_path="/analytics")
     await ui_user.should_see("Not for this account", retries=30)
     await ui_user.should_not_see(marker="analytics-filters")
+
+
+async def test_a_range_at_the_end_of_the_calendar_is_refused_in_words(
+    ui_user: User, gql: GQL
+) -> None:
+    """From 9999-12-30 to 9999-12-31 is two days, within the longest range, but the day
+    after its end is off the calendar: refused next to the dates, not a crash."""
+    seller = await register(gql, seller=True)
+    await sign_in(ui_user, seller, next_path="/analytics")
+    await ui_user.should_see(marker="analytics-from", retries=50)
+    for first, last in (("9999-12-30", "9999-12-31"), ("0001-01-01", "0001-01-02")):
+        ui_user.find(marker="analytics-from").clear().type(first)
+        ui_user.find(marker="analytics-to").clear().type(last)
+        await ui_user.should_see("must fall between the years", retries=30)
+        ui_user.find(marker="analytics-last-30").click()
+        await ui_user.should_see("Nothing to chart yet")
+
+
+async def test_a_banned_sellers_open_page_reads_nothing_more(
+    ui_user: User, gql: GQL, app: FastAPI
+) -> None:
+    from tests.api.admin_steps import BAN
+
+    sale = await sold(gql, app, price="120.00")
+    await sign_in(ui_user, sale.seller, next_path="/analytics")
+    await ui_user.should_see(marker="chart-revenue", retries=30)
+    admin = await make_admin(gql, app)
+    banned = await gql(BAN, {"id": sale.seller.id, "reason": "fraud"}, token=admin.token)
+    assert banned["data"]["banUser"]["errors"] == [], banned
+    ui_user.find(marker="analytics-last-90").click()
+    await ui_user.should_see(marker="sign-in", retries=50)

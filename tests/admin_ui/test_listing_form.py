@@ -7,12 +7,13 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from nicegui import ui
 from nicegui.elements.upload_files import FileUpload, SmallFileUpload
 from nicegui.testing.user import User
 
-from adapters.images import MAX_BYTES
+from adapters.images import MAX_BYTES, MAX_IMAGES
 from tests.admin_ui.listing_steps import (
     client_of,
     field,
@@ -279,3 +280,79 @@ async def test_a_live_listing_is_shown_but_not_editable(
     await ui_user.should_not_see(marker="image-upload")
     await ui_user.should_see(marker="open-monitor")
     assert not field(ui_user, "title").enabled
+
+
+# -- hostile input: refused in words, nothing stored, nothing crashes -------------------
+
+
+async def test_a_date_off_the_calendar_is_a_field_error(
+    ui_user: User, gql: GQL, app: FastAPI
+) -> None:
+    """Year 1 with an offset parses, then leaves the calendar when turned into UTC."""
+    seller_id = await _form(ui_user, gql)
+    _common(ui_user)
+    for moment in ("0001-01-01T00:00+05:00", "9999-12-31T23:00-05:00", "1900-01-01T00:00"):
+        fill(ui_user, endsAt=moment)
+        ui_user.find(marker="save-draft").click()
+        for _ in range(50):
+            if field(ui_user, "endsAt").error:
+                break
+            await asyncio.sleep(0.02)
+        assert "between the years" in field(ui_user, "endsAt").error, moment
+    assert await own_auctions(app, seller_id) == []
+
+
+async def test_a_nul_byte_in_a_text_field_is_refused_in_words(
+    ui_user: User, gql: GQL, app: FastAPI
+) -> None:
+    seller = await register(gql, seller=True)
+    await sign_in(ui_user, seller, next_path="/listings/new")
+    for name in ("title", "description", "category"):
+        await ui_user.open("/listings/new")
+        await ui_user.should_see(marker="save-draft")
+        _common(ui_user)
+        value = str(field(ui_user, name).value)
+        fill(ui_user, **{name: value[:3] + "\x00" + value[3:]})
+        ui_user.find(marker="save-draft").click()
+        await ui_user.should_see("must not contain NUL", retries=30)
+    assert await own_auctions(app, seller.id) == []
+
+
+async def test_an_upload_over_the_image_limit_is_refused_before_reading(
+    ui_user: User, gql: GQL, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hand-made upload request may carry up to 1,000 files (the uploader's max-files is
+    the browser's): the count is checked before any file is read into memory, on the edit
+    page (one batch) and the new listing page (one handler per file, all at once)."""
+    reads = {"n": 0}
+    real_read = SmallFileUpload.read
+
+    async def counting_read(self: SmallFileUpload) -> bytes:
+        reads["n"] += 1
+        return await real_read(self)
+
+    monkeypatch.setattr(SmallFileUpload, "read", counting_read)
+    seller = await register(gql, seller=True)
+    auction = await create_auction(gql, seller)
+    await sign_in(ui_user, seller, next_path=f"/listings/{auction['id']}/edit")
+    await ui_user.should_see(marker="save-changes")
+    (upload,) = ui_user.find(kind=ui.upload, marker="image-upload").elements
+    many: list[FileUpload] = [
+        SmallFileUpload(f"p{i}.png", "image/png", png()) for i in range(MAX_IMAGES + 1)
+    ]
+    with client_of(ui_user):
+        await upload.handle_uploads(many)
+    await ui_user.should_see(f"room for {MAX_IMAGES} more")
+    assert reads["n"] == 0
+    assert (await stored(app, auction["id"]))["images"] == 0
+
+    await ui_user.open("/listings/new")
+    await ui_user.should_see(marker="save-draft")
+    (upload,) = ui_user.find(kind=ui.upload, marker="image-upload").elements
+    with client_of(ui_user):
+        await upload.handle_uploads(
+            [SmallFileUpload(f"q{i}.png", "image/png", png()) for i in range(60)]
+        )
+    await asyncio.sleep(0.5)
+    assert reads["n"] == MAX_IMAGES
+    assert len(ui_user.find(marker="image-preview").elements) == MAX_IMAGES

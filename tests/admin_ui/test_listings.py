@@ -38,6 +38,16 @@ async def rows_after(user: User, check: Any) -> list[dict[str, Any]]:
     raise AssertionError(f"the table never showed the expected rows: {table_rows(user)}")
 
 
+async def _error_of(user: User, marker: str) -> str:
+    """The error an input shows under itself (a prop, not text on the page)."""
+    for _ in range(50):
+        (element,) = user.find(marker=marker).elements
+        if isinstance(element, ui.input) and element.error:
+            return element.error
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{marker} shows no error")
+
+
 async def _listings(user: User, seller: Account) -> None:
     await sign_in(user, seller, next_path="/listings")
     await user.should_see(marker="listings-table")
@@ -234,3 +244,82 @@ async def test_bidders_and_anonymous_are_kept_out(ui_user: User, gql: GQL) -> No
     await sign_in(ui_user, await register(gql), next_path="/listings")
     await ui_user.should_see("Not for this account")
     await ui_user.should_not_see(marker="listings-table")
+
+
+# -- hostile input from the browser: refused or clamped, never a crash -------------------
+
+
+async def test_a_forged_page_request_is_clamped_not_a_crash(ui_user: User, gql: GQL) -> None:
+    """The table's `request` event carries whatever the browser sends: a page that is not
+    a number, a huge one (an offset past bigint), a page size "all", negative values and
+    an unknown sort show a page of the seller's listings (ERROR logs fail the fixture)."""
+    seller = await register(gql, seller=True)
+    await create_auction(gql, seller, title="Still listed")
+    await _listings(ui_user, seller)
+    for forged in (
+        {"page": "x", "rowsPerPage": 20},
+        {"page": 10**20, "rowsPerPage": 20},
+        {"page": 1, "rowsPerPage": "all"},
+        {"page": -3, "rowsPerPage": -10, "sortBy": "password", "descending": "yes"},
+        {"page": [1], "rowsPerPage": {"a": 1}, "sortBy": None},
+    ):
+        trigger(ui_user, "request", forged)
+        await asyncio.sleep(0.2)
+    trigger(ui_user, "request", {"page": 1, "rowsPerPage": 10})
+    await rows_after(ui_user, lambda rows: [r["title"] for r in rows] == ["Still listed"])
+
+
+async def test_a_nul_byte_in_the_search_is_refused_in_words(ui_user: User, gql: GQL) -> None:
+    seller = await register(gql, seller=True)
+    await create_auction(gql, seller, title="Something to search")
+    await _listings(ui_user, seller)
+    ui_user.find(marker="filter-text").type("ab\x00c")
+    await ui_user.should_see("must not contain NUL", retries=30)
+
+
+async def test_the_schedule_dialog_refuses_a_date_off_the_calendar(
+    ui_user: User, gql: GQL, app: FastAPI
+) -> None:
+    """Year 1 with a +05:00 offset leaves the calendar when turned into UTC."""
+    seller = await register(gql, seller=True)
+    draft = await create_auction(gql, seller, title="Mine to schedule")
+    await _listings(ui_user, seller)
+    for moment in ("0001-01-01T00:00+05:00", "9999-12-31T23:59-05:00"):
+        await ui_user.open("/listings")
+        await ui_user.should_see(marker="listings-table")
+        trigger(ui_user, "schedule", {"id": draft["id"]})
+        await ui_user.should_see(marker="schedule-at")
+        ui_user.find(marker="schedule-at").type(moment)
+        ui_user.find(marker="confirm-schedule").click()
+        assert "between the years" in await _error_of(ui_user, "schedule-at"), moment
+    assert (await stored(app, draft["id"]))["status"] == "DRAFT"
+
+
+async def test_a_banned_sellers_open_page_reads_nothing_more(
+    ui_user: User, gql: GQL, app: FastAPI
+) -> None:
+    """The page was authenticated when it loaded; every later read re-authenticates, so
+    after a ban the open table reads nothing more and the browser is sent to sign in."""
+    from sqlalchemy import text
+
+    from tests.api.admin_steps import BAN
+    from tests.api.settlement_steps import make_admin
+
+    seller = await register(gql, seller=True)
+    await create_auction(gql, seller, title="Before the ban")
+    await _listings(ui_user, seller)
+    listings_table = table(ui_user)
+    admin = await make_admin(gql, app)
+    banned = await gql(BAN, {"id": seller.id, "reason": "fraud"}, token=admin.token)
+    assert banned["data"]["banUser"]["errors"] == [], banned
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE items SET title = 'Renamed after the ban' WHERE id IN"
+                " (SELECT item_id FROM auctions WHERE seller_id = :u)"
+            ),
+            {"u": seller.id},
+        )
+    trigger(ui_user, "request", {"page": 1, "rowsPerPage": 10})
+    await ui_user.should_see(marker="sign-in", retries=50)
+    assert not any("after the ban" in str(r["title"]) for r in listings_table.rows)

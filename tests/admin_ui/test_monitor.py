@@ -230,3 +230,49 @@ async def test_bidders_and_strangers_are_kept_out(ui_user: User, gql: GQL) -> No
     await ui_user.should_not_see("Copper kettle")
     await ui_user.open("/live")
     await ui_user.should_see("Not for this account", retries=30)
+
+
+async def test_page_loads_that_never_connect_hold_no_subscription(
+    ui_user: User, gql: GQL, app: FastAPI
+) -> None:
+    """A page subscribes to the auction's channel once its browser connected: GETs that
+    never open the socket (curl in a loop) hold nothing until NiceGUI prunes them."""
+    import uuid
+
+    from realtime.events import channel
+
+    seller = await register(gql, seller=True)
+    auction = await live_auction(gql, seller)
+    await sign_in(ui_user, seller, next_path="/listings")
+    name = channel(uuid.UUID(auction))
+    before = app.state.bus.subscriber_count(name)
+    for _ in range(20):
+        page = await ui_user.http_client.get(f"/listings/{auction}/live")
+        assert page.status_code == 200
+    await asyncio.sleep(0.5)
+    assert app.state.bus.subscriber_count(name) == before
+    # A page that connects does follow the auction.
+    await ui_user.open(f"/listings/{auction}/live")
+    await ui_user.should_see(marker="ticker-empty")
+    for _ in range(50):
+        if app.state.bus.subscriber_count(name) == before + 1:
+            break
+        await asyncio.sleep(0.02)
+    assert app.state.bus.subscriber_count(name) == before + 1
+
+
+async def test_a_banned_sellers_open_monitor_stops(ui_user: User, gql: GQL, app: FastAPI) -> None:
+    """The live callback re-authenticates: after a ban, a bid no longer reaches the page."""
+    from tests.api.admin_steps import BAN
+
+    seller, bidder = await register(gql, seller=True), await register(gql)
+    auction = await live_auction(gql, seller, title="Brass ship's clock")
+    await sign_in(ui_user, seller, next_path=f"/listings/{auction}/live")
+    await ui_user.should_see(marker="ticker-empty", retries=30)
+    (price,) = ui_user.find(marker="monitor-price").elements
+    admin = await make_admin(gql, app)
+    banned = await gql(BAN, {"id": seller.id, "reason": "fraud"}, token=admin.token)
+    assert banned["data"]["banUser"]["errors"] == [], banned
+    await bid(gql, bidder, auction, "125.00")
+    await ui_user.should_see(marker="sign-in", retries=50)
+    assert isinstance(price, ui.label) and "125" not in price.text

@@ -153,3 +153,22 @@ async def test_nobody_sees_or_ships_another_sellers_sales(
 async def test_anonymous_is_sent_to_sign_in(ui_user: User) -> None:
     await ui_user.open("/sales")
     await ui_user.should_see(marker="sign-in", retries=30)
+
+
+async def test_a_banned_sellers_open_page_reads_nothing_more(
+    ui_user: User, gql: GQL, app: FastAPI
+) -> None:
+    """Every read after the page loaded re-authenticates: a filter change after a ban
+    empties the page and sends the browser to sign in."""
+    from tests.api.admin_steps import BAN
+
+    sale = await sold(gql, app, price="120.00")
+    await sign_in(ui_user, sale.seller, next_path="/sales")
+    await ui_user.should_see(marker=f"sale-{sale.transaction_id}", retries=30)
+    (sales_list,) = ui_user.find(marker="sales-list").elements
+    admin = await make_admin(gql, app)
+    banned = await gql(BAN, {"id": sale.seller.id, "reason": "fraud"}, token=admin.token)
+    assert banned["data"]["banUser"]["errors"] == [], banned
+    ui_user.find(marker="sales-sort").elements.pop().set_value("oldest")
+    await ui_user.should_see(marker="sign-in", retries=50)
+    assert not list(sales_list.descendants())[1:]
