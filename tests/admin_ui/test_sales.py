@@ -169,6 +169,8 @@ async def test_a_banned_sellers_open_page_reads_nothing_more(
     admin = await make_admin(gql, app)
     banned = await gql(BAN, {"id": sale.seller.id, "reason": "fraud"}, token=admin.token)
     assert banned["data"]["banUser"]["errors"] == [], banned
-    ui_user.find(marker="sales-sort").elements.pop().set_value("oldest")
+    (sort,) = ui_user.find(marker="sales-sort").elements
+    assert isinstance(sort, ui.select)
+    sort.set_value("oldest")
     await ui_user.should_see(marker="sign-in", retries=50)
     assert not list(sales_list.descendants())[1:]
