@@ -392,19 +392,8 @@ async def monitor_page(env: PageEnv, auction_id: str) -> None:
         ui.timer(1.0, view.catch_up, once=True),
         ui.timer(CATCH_UP_SECONDS, view.catch_up),
     ]
-    # Subscribe once the browser connected (NiceGUI's timers wait for it too): a page
-    # loaded without ever opening its socket holds no bus subscription meanwhile.
-    client = ui.context.client
-    following = {"on": False}
-
-    def start_following() -> None:
-        if following["on"] or view.stopped:
-            return
-        following["on"] = True
-        with client:
-            follow(channel(current.auction_id), view.on_event, on_gap=view.reread)
-
-    client.on_connect(start_following)
+    # live.follow subscribes once the browser connected (NiceGUI's timers wait for it too).
+    follow(channel(current.auction_id), view.on_event, on_gap=view.reread)
 
 
 @admin_page("/live", title="Live now", audience="seller", nav="Live now", icon="sensors", order=120)
