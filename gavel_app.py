@@ -566,9 +566,7 @@ def create_app(settings: Settings | None = None, *, fast_hash: bool = False) -> 
                 stripe_mode=payments.mode,
             ),
             storage_secret=admin_storage_secret(settings),
-            # NiceGUI's Redis storage speaks to one node: on a cluster it keeps sessions
-            # in the process (sticky routing keeps a browser on it anyway).
-            redis_url=None if settings.redis_cluster else settings.redis_url,
+            session_ttl=settings.refresh_token_ttl_seconds,
             secure_cookie=settings.production,
         )
     app.state.deps = deps

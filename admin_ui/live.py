@@ -5,7 +5,7 @@ page's client and calls `handle(message)` (the published JSON text) in the page'
 context for each event; the subscription ends when the browser leaves. A subscriber that
 falls behind (SlowConsumer) or misses events (Resync) calls `on_gap` (default: nothing)
 and subscribes again, so a page that redraws from the source on a gap never shows a
-stale picture for long. The subscription ends when NiceGUI deletes the page's client.
+stale picture for long. Nothing is subscribed before the browser connects. The subscription ends when NiceGUI deletes the page's client.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ log = logging.getLogger("gavel.admin")
 
 Handler = Callable[[str], Awaitable[None] | None]
 
+# How long a drawn page waits for its browser to connect before giving up following.
+CONNECT_TIMEOUT = 20.0
+
 
 def follow(channel: str, handle: Handler, *, on_gap: Handler | None = None) -> None:
     """Call `handle(message)` for each event on `channel` while this page is open."""
@@ -39,6 +42,12 @@ def follow(channel: str, handle: Handler, *, on_gap: Handler | None = None) -> N
                 await result
 
     async def pump() -> None:
+        # Only once the browser is there: a page fetched and never opened (a script) must
+        # not hold a subscription until NiceGUI drops its client.
+        try:
+            await client.connected(timeout=CONNECT_TIMEOUT)
+        except Exception:  # ClientConnectionTimeout: nobody came
+            return
         while True:
             try:
                 async with bus.subscribe(channel) as subscriber:

@@ -6,10 +6,10 @@ socket.io server, its storage). A plain Starlette `Mount` would serve the pages 
 run that start-up, so nothing live would update (SPEC §1).
 
 NiceGUI is one per process (its app, pages and clients are module globals), so only one
-root app per process can carry it: `mount_admin` refuses a second. Its storage
-(`app.storage.user`: the session's tokens and preferences) lives in Redis when the app
-uses a single Redis node (NiceGUI's Redis storage speaks to one node, not a cluster);
-each open page's widgets live in the process that drew them, hence sticky routing
+root app per process can carry it: `mount_admin` refuses a second. Its session storage
+(`app.storage.user`: the session's tokens and preferences) lives in Redis through the
+app's own client, on a single node or a cluster (admin_ui/session_store.py); each open
+page's widgets live in the process that drew them, hence sticky routing
 (docs/admin-app.md "Running several processes").
 """
 
@@ -19,9 +19,10 @@ import logging
 
 from fastapi import FastAPI
 from nicegui import app as nicegui_app
-from nicegui import ui
+from nicegui import background_tasks, ui
 from nicegui.storage import Storage
 
+from admin_ui import session_store
 from admin_ui.context import AdminContext, set_context
 from admin_ui.shell import register_pages
 
@@ -36,15 +37,15 @@ def mount_admin(
     context: AdminContext,
     *,
     storage_secret: str,
-    redis_url: str | None,
+    session_ttl: int,
     secure_cookie: bool = False,
     reconnect_timeout: float = 10.0,
 ) -> None:
     """Serve the admin app at /admin of `app`, with `context`'s parts.
 
-    `storage_secret` signs the session cookie (GAVEL_ADMIN_STORAGE_SECRET); `redis_url`
-    (None or a cluster: in memory and on disk) keeps the session storage in Redis under
-    `gavel:admin:`. `secure_cookie` (production) sends the session cookie over HTTPS only.
+    `storage_secret` signs the session cookie (GAVEL_ADMIN_STORAGE_SECRET); sessions live
+    in Redis for `session_ttl` seconds after their last change (the refresh token's
+    life). `secure_cookie` (production) sends the session cookie over HTTPS only.
     The cookie is SameSite=Lax (another site's page cannot ride it) and lasts a day of
     inactivity at most. Raises RuntimeError when this process already mounted it on another app.
     """
@@ -55,10 +56,11 @@ def mount_admin(
         )
     _mounted.append(app)
     set_context(context)
-    # NiceGUI reads these once from NICEGUI_REDIS_URL at import; Gavel's settings decide.
-    Storage.redis_url = redis_url
-    Storage.redis_key_prefix = "gavel:admin:"
-    nicegui_app.storage = Storage()  # its general storage was made at import, on disk
+    # Sessions in Redis through the app's own client (admin_ui/session_store.py), never
+    # NiceGUI's per-session Redis clients; its general storage stays unused, in memory.
+    Storage.redis_url = None
+    session_store.install(context.deps.slots.redis, session_ttl)
+    nicegui_app.on_startup(lambda: background_tasks.create(session_store.prune_forever()))
     register_pages()
     ui.run_with(
         app,

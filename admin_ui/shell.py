@@ -29,11 +29,12 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
-from nicegui import app, ui
+from nicegui import app, core, ui
 
 from admin_ui import session
 from admin_ui.formatting import TZ_COOKIE, zone_named
 from admin_ui.messages import error_state, explain
+from admin_ui.session_store import user_storage
 from domain.errors import DomainError
 from services.unavailable import Unavailable
 from storage.tables import User
@@ -131,6 +132,10 @@ def declared_pages() -> list[PageSpec]:
 
 def register_pages() -> None:
     """Make each declared page a NiceGUI page."""
+    from admin_ui.session import session_start
+
+    # Plain HTTP: signing in gives the browser a new session cookie (admin_ui/session.py).
+    core.app.add_route("/session/start", session_start, methods=["GET"])
     for spec in declared_pages():
         ui.page(spec.path, title=f"{spec.title} · Gavel")(_page_function(spec))
 
@@ -245,10 +250,10 @@ class frame:
             ui.label(spec.title).classes("text-white opacity-80 truncate")
             ui.space()
 
-            def toggle_dark() -> None:
+            async def toggle_dark() -> None:
                 value = not bool(dark.value)
                 dark.value = value
-                app.storage.user["dark"] = value
+                (await user_storage())["dark"] = value
 
             ui.button(icon="dark_mode", on_click=toggle_dark).props(
                 "flat round color=white dense"

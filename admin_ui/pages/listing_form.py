@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from nicegui import app, events, ui
+from nicegui import events, ui
 from nicegui.elements.mixins.disableable_element import DisableableElement
 from nicegui.elements.mixins.validation_element import ValidationElement
 
@@ -49,6 +49,7 @@ from admin_ui.listing_fields import (
     read_time,
 )
 from admin_ui.messages import error_state, explain
+from admin_ui.session_store import page_storage
 from admin_ui.shell import PageEnv, admin_page
 from domain.categories import CATEGORIES
 from domain.enums import AuctionStatus, AuctionType, ItemCondition
@@ -561,12 +562,12 @@ def _image_problem(form: ListingForm, message: str) -> None:
 
 
 def _flash(message: str, kind: str = "positive") -> None:
-    app.storage.user[FLASH] = {"text": message, "type": kind}
+    page_storage()[FLASH] = {"text": message, "type": kind}
 
 
 def show_flash() -> None:
     """The message a previous page left (e.g. "Published"), shown once."""
-    message = app.storage.user.pop(FLASH, None)
+    message = page_storage().pop(FLASH, None)
     if isinstance(message, dict) and isinstance(message.get("text"), str):
         warning = message.get("type") == "warning"
         ui.notify(message["text"], type="warning" if warning else "positive", multi_line=True)
@@ -627,7 +628,7 @@ async def new_listing_page(env: PageEnv) -> None:
             _flash(_published_words(row, env.zone))
             ui.navigate.to("/listings")
         else:
-            if FLASH not in app.storage.user:  # a refused publish left its own words
+            if FLASH not in page_storage():  # a refused publish left its own words
                 _flash("Draft saved.")
             ui.navigate.to(f"/listings/{row.id}/edit")
 

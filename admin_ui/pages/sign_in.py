@@ -66,8 +66,12 @@ async def sign_in_page(env: PublicEnv) -> None:
             problem.visible = False
             button.props("loading")
             try:
-                await session.sign_in(
-                    str(email.value or ""), str(password.value or ""), code.value or None, ip
+                start = await session.sign_in(
+                    str(email.value or ""),
+                    str(password.value or ""),
+                    code.value or None,
+                    ip,
+                    then=target,
                 )
             except DomainError as err:
                 if err.code in ("MFA_REQUIRED", "INVALID_OTP"):
@@ -81,7 +85,7 @@ async def sign_in_page(env: PublicEnv) -> None:
                 return
             finally:
                 button.props(remove="loading")
-            ui.navigate.to(target)
+            ui.navigate.to(start)
 
         button.on_click(submit)
         password.on("keydown.enter", submit)

@@ -34,7 +34,7 @@ def admin_context_of(app: FastAPI, settings: Settings) -> AdminContext:
 async def ui_user(
     app: FastAPI, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[User]:
-    async with admin_simulation(admin_context_of(app, settings), settings.redis_url) as user:
+    async with admin_simulation(admin_context_of(app, settings)) as user:
         yield user
     errors = [r for r in caplog.get_records("call") if r.levelname == "ERROR"]
     assert not errors, f"the admin app logged errors: {[r.getMessage() for r in errors]}"

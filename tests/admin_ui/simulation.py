@@ -24,12 +24,13 @@ from nicegui.storage import Storage
 from nicegui.testing.general import nicegui_reset_globals, prepare_simulation
 from nicegui.testing.user import User
 
+from admin_ui import session_store
 from admin_ui.context import AdminContext, set_context
 from admin_ui.shell import declared_pages, register_pages
 
 
 @asynccontextmanager
-async def admin_simulation(context: AdminContext, redis_url: str | None) -> AsyncIterator[User]:
+async def admin_simulation(context: AdminContext) -> AsyncIterator[User]:
     """A simulated browser (`nicegui.testing.User`) on the admin app's pages."""
     # The reset drops the page modules from sys.modules on exit (NiceGUI re-runs a main
     # file per test); ours are imported once and must stay the same module objects:
@@ -42,9 +43,11 @@ async def admin_simulation(context: AdminContext, redis_url: str | None) -> Asyn
             try:
                 prepare_simulation()
                 set_context(context)
-                Storage.redis_url = redis_url
-                Storage.redis_key_prefix = "gavel:admin-test:"
+                Storage.redis_url = None
                 nicegui_app.storage = Storage()
+                session_store.install(
+                    context.deps.slots.redis, int(context.deps.refresh_ttl.total_seconds())
+                )
                 register_pages()
                 ui.run(storage_secret="simulated secret", show_welcome_message=False)
                 async with core.app.router.lifespan_context(core.app):

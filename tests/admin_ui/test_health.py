@@ -107,7 +107,7 @@ async def test_a_redis_that_is_down_is_reported_and_the_page_still_works(
     )
     admin = await make_admin(gql, app)
     try:
-        async with admin_simulation(context, settings.redis_url) as user:
+        async with admin_simulation(context) as user:
             started = time.perf_counter()
             await sign_in(user, admin, next_path="/health")
             await user.should_see(marker="check-redis", retries=50)
