@@ -273,3 +273,8 @@ async def test_scope_range_and_an_empty_seller(reference, app: FastAPI) -> None:
         await seller_analytics(
             deps, seller, start=date(2024, 1, 1), end=date(2026, 1, 1), zone=BERLIN
         )
+    # At the calendar's ends a zone's offset or the day after the range would overflow.
+    for first, last in ((date(9999, 12, 30), date(9999, 12, 31)), (date(1, 1, 1), date(1, 1, 2))):
+        with pytest.raises(ValidationFailed) as refused:
+            await seller_analytics(deps, seller, start=first, end=last, zone=BERLIN)
+        assert "between the years" in refused.value.message

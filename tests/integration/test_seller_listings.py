@@ -63,6 +63,18 @@ async def test_malformed_queries_are_refused_by_field(app: FastAPI, gql: GQL) ->
         )
 
 
+async def test_control_characters_in_the_search_are_refused_before_postgresql(
+    app: FastAPI, gql: GQL
+) -> None:
+    """PostgreSQL cannot hold NUL (`invalid byte sequence`): refused by field, in words."""
+    viewer = await user_of(app, await register(gql, seller=True))
+    for text in ("ab\x00c", "line\nbreak", "\x7f", "\ud800"):
+        with pytest.raises(ValidationFailed) as refused:
+            await seller_listings.list_own(app.state.deps, viewer, ListingQuery(text=text))
+        assert refused.value.field == "text"
+        assert "must not contain NUL" in refused.value.message
+
+
 async def test_bidders_have_no_listings_to_read(app: FastAPI, gql: GQL) -> None:
     bidder = await user_of(app, await register(gql))
     with pytest.raises(Forbidden):
