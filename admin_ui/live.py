@@ -5,7 +5,8 @@ page's client and calls `handle(message)` (the published JSON text) in the page'
 context for each event; the subscription ends when the browser leaves. A subscriber that
 falls behind (SlowConsumer) or misses events (Resync) calls `on_gap` (default: nothing)
 and subscribes again, so a page that redraws from the source on a gap never shows a
-stale picture for long. Nothing is subscribed before the browser connects. The subscription ends when NiceGUI deletes the page's client.
+stale picture for long. Nothing is subscribed before the browser connects; the
+subscription ends when NiceGUI deletes the page's client.
 """
 
 from __future__ import annotations

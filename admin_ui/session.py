@@ -30,7 +30,7 @@ from fastapi.responses import RedirectResponse
 from starlette.requests import Request
 
 from admin_ui.context import admin_context
-from admin_ui.session_store import start_session, user_storage
+from admin_ui.session_store import SessionStore, start_session, user_storage
 from domain.errors import DomainError, Forbidden
 from services import accounts
 from services.accounts import TokenRejected
@@ -91,6 +91,8 @@ async def signed_in_user() -> User | None:
     """The account this browser is signed in as, or None (never signed in, signed out,
     token revoked, account banned). An expired access token is refreshed once."""
     store = await user_storage()
+    if isinstance(store, SessionStore):
+        await store.reload()
     access = store.get(ACCESS)
     if not isinstance(access, str):
         return None

@@ -14,9 +14,11 @@ tests/admin_ui/test_sessions.py. So Gavel installs its own store instead:
 - empty sessions (never signed in, or signed out) are dropped from memory by `prune`,
   so cookie-less requests cost nothing lasting; a dropped one is loaded again when used.
 
-Each process keeps its own copy of a session it has seen, without change notices from
-other processes: a browser must stay on one process (docs/admin-app.md, "Running
-several processes"). This reaches into NiceGUI's storage internals (pinned, with
+Each process keeps a copy of a session it has seen and reads it again from Redis each
+time the viewer is authenticated (`reload`: one GET per page load or action), so a
+sign-out or a token refresh on another process counts at once; the open pages
+themselves live in one process (docs/admin-app.md, "Running several processes").
+This reaches into NiceGUI's storage internals (pinned, with
 tests/unit/test_pinned_internals.py).
 """
 
@@ -44,21 +46,37 @@ class SessionStore(PersistentDict):
         self.redis = redis
         self.key = key
         self.ttl = ttl
+        self._loading = False
         super().__init__(data={}, on_change=self.publish)
 
     async def initialize(self) -> None:
+        await self.reload()
+
+    async def reload(self) -> None:
+        """Read the session again from Redis: another process may have refreshed its
+        tokens or signed it out. Redis down: kept as it was."""
         try:
             raw = await self.redis.get(self.key)
-        except Exception as err:  # Redis down: an empty session (signed out), not a crash
+        except Exception as err:
             log.warning("admin session %s could not be read: %r", self.key, err)
             return
-        if raw:
-            self.update(json.loads(raw))
+        data = json.loads(raw) if raw else {}
+        if data == dict(self):
+            return
+        self._loading = True  # what Redis holds needs no writing back
+        try:
+            for key in set(self) - set(data):
+                del self[key]
+            self.update(data)
+        finally:
+            self._loading = False
 
     def initialize_sync(self) -> None:  # NiceGUI's script mode only, never used here
         raise NotImplementedError("the admin app's sessions are loaded asynchronously")
 
     def publish(self) -> None:
+        if self._loading:
+            return
         background_tasks.create_lazy_or_defer(self._write(), name=f"admin-session-{self.key}")
 
     async def _write(self) -> None:

@@ -16,11 +16,14 @@ from nicegui import ui
 
 from adapters.client_address import client_ip
 from admin_ui import session
+from admin_ui.actions import act
 from admin_ui.context import admin_context
 from admin_ui.messages import explain
 from admin_ui.shell import PageEnv, PublicEnv, admin_page, redirect
 from domain.errors import DomainError
+from services import accounts
 from services.unavailable import Unavailable
+from storage.tables import User
 
 
 def safe_next(raw: str | None) -> str:
@@ -102,7 +105,19 @@ async def home_page(env: PageEnv) -> Response | None:
         ui.icon("storefront").classes("text-5xl opacity-60")
         ui.label("This app is for sellers and admins").classes("text-xl font-semibold")
         ui.label(
-            "Your account bids. To sell, become a seller (the becomeSeller mutation in the"
-            " API, or the seller sign-up of the Gavel web app), then sign in again."
+            "Your account bids. Become a seller to list items here: it takes one click,"
+            " and your bids and purchases stay as they are."
         ).classes("opacity-70 max-w-prose")
+
+        async def seller_now(viewer: User) -> bool:
+            await accounts.become_seller(admin_context().deps, viewer)
+            return True
+
+        async def become_seller() -> None:
+            if await act(seller_now, audience="signed_in", done="You are a seller now."):
+                ui.navigate.to("/listings")
+
+        ui.button("Become a seller", icon="storefront", on_click=become_seller).props(
+            "unelevated"
+        ).mark("become-seller")
     return None

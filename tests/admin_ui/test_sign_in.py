@@ -44,3 +44,10 @@ def test_next_never_leaves_the_app() -> None:
         None,
     ):
         assert safe_next(hostile) == "/"
+
+
+async def test_a_bidder_becomes_a_seller_in_one_click(ui_user: User, gql: GQL) -> None:
+    await sign_in(ui_user, await register(gql))
+    await ui_user.should_see(marker="bidder-home")
+    ui_user.find(marker="become-seller").click()
+    await ui_user.should_see(marker="create-first-listing", retries=50)

@@ -309,6 +309,29 @@ async def test_sign_out_ends_the_session(
     assert someone.path.startswith("/login?next="), someone.path
 
 
+async def test_a_cookie_planted_before_sign_in_stays_signed_out(
+    browser: Any, demo: Demo, tabs: list[AdminTab], gql: GQL
+) -> None:
+    """Session fixation: an attacker takes a signed cookie from /admin/login and plants it
+    in the victim's browser; the victim signs in with it; the attacker's copy must still be
+    nobody's (signing in starts a new session: admin_ui/session.py)."""
+    async with httpx.AsyncClient(base_url=demo.base, timeout=10) as attacker:
+        first = await attacker.get("/admin/login")
+        planted = attacker.cookies.get("gavel_admin_session")
+        assert planted, dict(attacker.cookies)
+        flags = first.headers.get("set-cookie", "").lower()
+        assert "httponly" in flags and "samesite=lax" in flags, flags
+        victim = await register(gql, seller=True)
+        victim_tab = await tab(tabs, browser, demo)
+        await victim_tab.page.context.add_cookies(
+            [{"name": "gavel_admin_session", "value": planted, "url": demo.base}]
+        )
+        await victim_tab.sign_in(victim.email, PASSWORD, next_path="/listings")
+        assert victim_tab.path.startswith("/listings"), victim_tab.path
+        page = await attacker.get("/admin/listings", follow_redirects=False)
+    assert page.status_code == 307 and "/login" in page.headers["location"]
+
+
 # --- several processes (docs/admin-app.md "Running several processes") --------------
 
 
