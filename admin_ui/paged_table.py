@@ -15,6 +15,7 @@ sits in a horizontally scrolling box so it works on a phone.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -58,6 +59,18 @@ def requested_pagination(event: Any) -> dict[str, Any]:
         args = args[0] if args else {}
     pagination = args.get("pagination") if isinstance(args, dict) else None
     return pagination if isinstance(pagination, dict) else {}
+
+
+def clicked_id(event: Any) -> str | None:
+    """The id (a UUID, as text) of the row a `rowClick` (args [event, row, index]) or a
+    slot's event (args the row) names; None when a forged event carries anything else."""
+    args = getattr(event, "args", None)
+    row = args[1] if isinstance(args, list) and len(args) > 1 else args
+    value = row.get("id") if isinstance(row, dict) else None
+    try:
+        return str(uuid.UUID(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def clicked_row(event: Any, rows: list[dict[str, Any]], key: str = "id") -> dict[str, Any] | None:

@@ -19,7 +19,7 @@ from admin_ui.actions import act
 from admin_ui.context import admin_context
 from admin_ui.formatting import money, when
 from admin_ui.messages import empty_state, explain
-from admin_ui.paged_table import clicked_row, page_and_size, requested_pagination
+from admin_ui.paged_table import clicked_id, page_and_size, requested_pagination
 from admin_ui.pages.money import ledger_table, sale_status
 from admin_ui.shell import PageEnv, admin_page
 from domain.enums import DisputeStatus
@@ -148,9 +148,11 @@ async def disputes_page(env: PageEnv) -> None:
     table.on("request", on_request)
 
     def open_dispute(event: Any) -> None:
-        row = clicked_row(event, table.rows)
-        if row is not None:
-            ui.navigate.to(f"/disputes/{row['id']}")
+        # Any id opens its page (which checks the viewer again); a forged
+        # event carrying no id opens nothing.
+        key = clicked_id(event)
+        if key is not None:
+            ui.navigate.to(f"/disputes/{key}")
 
     table.on("open", open_dispute)
     table.on("rowClick", open_dispute)

@@ -18,7 +18,7 @@ from admin_ui.actions import act
 from admin_ui.context import admin_context
 from admin_ui.formatting import money, when
 from admin_ui.messages import empty_state
-from admin_ui.paged_table import clicked_row, page_and_size, requested_pagination
+from admin_ui.paged_table import clicked_id, page_and_size, requested_pagination
 from admin_ui.shell import PageEnv, admin_page
 from domain.enums import TransactionStatus
 from services import admin_money
@@ -198,9 +198,11 @@ async def money_page(env: PageEnv) -> None:
     table.on("request", on_request)
 
     def open_sale(event: Any) -> None:
-        row = clicked_row(event, table.rows)
-        if row is not None:
-            ui.navigate.to(f"/money/{row['id']}")
+        # Any sale's id opens its page (the page checks the viewer again); a forged
+        # event carrying no id opens nothing.
+        key = clicked_id(event)
+        if key is not None:
+            ui.navigate.to(f"/money/{key}")
 
     table.on("open", open_sale)
     table.on("rowClick", open_sale)
