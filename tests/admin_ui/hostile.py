@@ -14,8 +14,6 @@ from nicegui import events, ui
 from nicegui.testing.user import User
 from sqlalchemy import text
 
-from realtime import account_states
-
 # Forged `request` events a table may receive: not numbers, too large, negative, an
 # unknown sort column, and payloads of the wrong shape.
 FORGED_REQUESTS: list[Any] = [
@@ -85,5 +83,5 @@ async def ban_out_of_band(app: FastAPI, user_id: str) -> None:
             ),
             {"u": user_id},
         )
-    await app.state.redis.delete(account_states.key(user_id))
+    await app.state.deps.account_states.forget(uuid.UUID(user_id))
     app.state.deps.user_cache.forget(uuid.UUID(user_id))

@@ -15,7 +15,13 @@ from nicegui.testing.user import User as UIUser
 from sqlalchemy import text
 
 from services import admin_money
-from tests.admin_ui.hostile import FORGED_REQUESTS, ban_out_of_band, crashes, trigger
+from tests.admin_ui.hostile import (
+    FORGED_REQUESTS,
+    ban_out_of_band,
+    crashes,
+    table_rows,
+    trigger,
+)
 from tests.admin_ui.hostile import eventually as eventually_true
 from tests.admin_ui.review_steps import eventually, open_as, user_row
 from tests.api.settlement_steps import (
@@ -250,7 +256,6 @@ async def test_an_open_queue_reads_nothing_once_the_admin_is_banned(
     ui_user.find("All").click()
 
     def shown() -> bool:
-        tables = [e for e in ui_user.client.elements.values() if "disputes-table" in e._markers]  # type: ignore[union-attr]
-        return any(r["id"] == dispute_id for t in tables for r in t.rows)  # type: ignore[attr-defined]
+        return any(r["id"] == dispute_id for r in table_rows(ui_user, "disputes-table"))
 
     assert not await eventually_true(shown), "a banned admin's open queue showed a new dispute"
