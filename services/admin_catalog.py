@@ -44,6 +44,7 @@ from domain.public_state import (
     public_state_of,
 )
 from domain.reputation import Reputation
+from domain.text import check_text
 from services.deps import Deps
 from services.moderation import require_admin
 from services.settlement_reads import reputations_by_user
@@ -53,6 +54,9 @@ T = TypeVar("T")
 
 MAX_LIMIT = 100
 MAX_TEXT = 254
+# No admin list reaches a million rows; a larger offset is a forged page number, refused
+# before it becomes an OFFSET PostgreSQL overflows on.
+MAX_OFFSET = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +70,20 @@ class Listing(Generic[T]):
 
 
 def check_window(limit: int, offset: int) -> None:
-    """INVALID_PAGE_SIZE unless 1 <= limit <= 100; INVALID_INPUT for a negative offset."""
+    """INVALID_PAGE_SIZE unless 1 <= limit <= 100; INVALID_INPUT for an offset below 0
+    or above MAX_OFFSET."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed(
             f"a page holds 1 to {MAX_LIMIT} rows", code="INVALID_PAGE_SIZE", field="limit"
         )
-    if offset < 0:
-        raise ValidationFailed("the offset must not be negative", field="offset")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ValidationFailed(f"the offset is 0 to {MAX_OFFSET:,}", field="offset")
 
 
 def _text(value: str | None, name: str) -> str:
-    text = (value or "").strip()
+    """`value` stripped; INVALID_INPUT (field `name`) when over 254 characters or holding
+    NUL or control characters (PostgreSQL refuses NUL in a comparison)."""
+    text = check_text((value or "").strip(), name)
     if len(text) > MAX_TEXT:
         raise ValidationFailed(f"{name} is at most {MAX_TEXT} characters", field=name)
     return text

@@ -11,6 +11,10 @@ an index range scan bounded by live activity, never a scan of a large table:
   later (a bid is always placed before its auction's end, soft-close moves included), and
   their bids by `ix_bids_auction_id`.
 
+Open overview pages share their timed reads: `overview_figures(..., max_age_seconds=)`
+answers from one read per process, timezone and interval (`_shared_figures`), so N open
+pages cost one pair of queries per refresh interval, not N.
+
 Live bids per minute are not read here: the page adds each persister commit's pulse
 (realtime/activity_pulse.py) to what `bid_activity` seeded it with.
 
@@ -71,12 +75,48 @@ class OverviewFigures:
     day_start: datetime
 
 
+# (id of the Deps, timezone) -> (when read, monotonic seconds; the read, shared while it
+# runs). Bounded: one entry per timezone in use, replaced once older than its interval.
+_shared_figures: dict[tuple[int, str], tuple[float, asyncio.Task[OverviewFigures]]] = {}
+
+
 async def overview_figures(
-    deps: Deps, viewer: User, zone: ZoneInfo, *, now: datetime | None = None
+    deps: Deps,
+    viewer: User,
+    zone: ZoneInfo,
+    *,
+    now: datetime | None = None,
+    max_age_seconds: float = 0.0,
 ) -> OverviewFigures:
-    """The overview's PostgreSQL figures; "today" begins at midnight in `zone`."""
+    """The overview's PostgreSQL figures; "today" begins at midnight in `zone`.
+
+    With `max_age_seconds` > 0 (an open page's timer), a read of this process for the
+    same timezone at most that old is answered again, and concurrent callers share one
+    read in flight. FORBIDDEN for a non-admin, checked on every call, cached or not."""
     require_admin(viewer)
-    now = now or deps.clock()
+    if max_age_seconds <= 0 or now is not None:
+        return await _read_figures(deps, zone, now or deps.clock())
+    key = (id(deps), zone.key)
+    started = time.monotonic()
+    cached = _shared_figures.get(key)
+    if cached is not None and started - cached[0] <= max_age_seconds:
+        task = cached[1]
+        if not task.done() or (not task.cancelled() and task.exception() is None):
+            return await asyncio.shield(task)
+    for stale in [k for k, (at, _) in _shared_figures.items() if started - at > max_age_seconds]:
+        del _shared_figures[stale]
+    task = asyncio.ensure_future(_read_figures(deps, zone, deps.clock()))
+    _shared_figures[key] = (started, task)
+    try:
+        return await asyncio.shield(task)
+    except Exception:
+        # A failed read is not shared: the next caller tries again.
+        if _shared_figures.get(key, (0.0, None))[1] is task:
+            del _shared_figures[key]
+        raise
+
+
+async def _read_figures(deps: Deps, zone: ZoneInfo, now: datetime) -> OverviewFigures:
     day_start = datetime.combine(now.astimezone(zone).date(), day_time(), zone).astimezone(UTC)
     async with deps.uow() as uow:
         connection = await uow.session.connection()

@@ -26,6 +26,7 @@ from domain.enums import DisputeStatus, TransactionStatus
 from domain.errors import NotFound, ValidationFailed
 from domain.ledger import Account
 from domain.money import to_decimal
+from domain.text import check_text
 from services.deps import Deps
 from services.moderation import require_admin
 from services.settlement.reconciliation import ReconciliationReport, reconcile
@@ -36,6 +37,8 @@ T = TypeVar("T")
 
 MAX_PAGE = 100
 MAX_QUERY_CHARS = 254
+# No admin list reaches a million rows: a larger offset is a forged page number.
+MAX_OFFSET = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +52,8 @@ class Rows(Generic[T]):
 
 
 def check_window(offset: int, limit: int) -> None:
-    """INVALID_PAGE_SIZE unless 0 <= offset and 1 <= limit <= 100."""
-    if offset < 0 or not 1 <= limit <= MAX_PAGE:
+    """INVALID_PAGE_SIZE unless 0 <= offset <= MAX_OFFSET and 1 <= limit <= 100."""
+    if not 0 <= offset <= MAX_OFFSET or not 1 <= limit <= MAX_PAGE:
         raise ValidationFailed(
             f"pages hold 1 to {MAX_PAGE} rows from position 0 on",
             code="INVALID_PAGE_SIZE",
@@ -132,7 +135,8 @@ async def list_sales(
         if status not in {s.value for s in TransactionStatus}:
             raise ValidationFailed(f"unknown sale status {status!r}", field="status")
         where.append(col(Transaction.status) == status)
-    text = (query or "").strip()
+    # NUL and control characters are refused in words: PostgreSQL cannot compare NUL.
+    text = check_text((query or "").strip(), "query")
     if len(text) > MAX_QUERY_CHARS:
         raise ValidationFailed(f"search is at most {MAX_QUERY_CHARS} characters", field="query")
     if text:

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 
 from domain.enums import FraudFlagStatus
 from domain.errors import ValidationFailed
+from domain.text import check_text
 from services.deps import Deps
 from services.moderation import require_admin
 from services.paging import INT64, Page, check_first, newest_first
@@ -67,7 +68,7 @@ async def search_users(
     empty), newest first (created_at, id)."""
     require_admin(viewer)
     check_first(first, MAX_ADMIN_PAGE)  # a bad page size is named before a bad query
-    prefix = (query or "").strip().lower()
+    prefix = check_text((query or "").strip().lower(), "query")
     if len(prefix) > MAX_QUERY_CHARS:
         raise ValidationFailed(
             f"query is at most {MAX_QUERY_CHARS} characters", code="INVALID_INPUT", field="query"
@@ -116,6 +117,7 @@ async def list_audit_log(
     """Audit rows newest first (by id: the order they were written), matching `where`."""
     require_admin(viewer)
     size = check_first(first, MAX_ADMIN_PAGE)
+    _check_audit_filter(where)
     clauses: list[ColumnElement[bool]] = []
     if where.action is not None:
         clauses.append(col(AuditLog.action) == where.action)
@@ -141,6 +143,21 @@ async def list_audit_log(
         has_next=len(rows) > size,
         total=total,
     )
+
+
+def _check_audit_filter(where: AuditFilter) -> None:
+    """INVALID_INPUT (field action, entityType or entityId) for a value over 254
+    characters or holding NUL or control characters: PostgreSQL cannot compare NUL."""
+    for name, value in (
+        ("action", where.action),
+        ("entityType", where.entity_type),
+        ("entityId", where.entity_id),
+    ):
+        if value is None:
+            continue
+        check_text(value, name)
+        if len(value) > MAX_QUERY_CHARS:
+            raise ValidationFailed(f"{name} is at most {MAX_QUERY_CHARS} characters", field=name)
 
 
 def _audit_cursor(row_id: int | None) -> str:

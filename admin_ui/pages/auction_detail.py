@@ -19,6 +19,7 @@ from typing import Any
 
 from nicegui import ui
 
+from admin_ui.actions import act
 from admin_ui.context import admin_context
 from admin_ui.formatting import duration, money, when
 from admin_ui.live import follow
@@ -30,7 +31,7 @@ from domain.enums import AuctionStatus, AuctionType
 from realtime.events import channel
 from services import admin_catalog
 from services.admin_catalog import AuctionView, EventLine
-from storage.tables import Auction
+from storage.tables import Auction, User
 
 # A redraw after a bus event waits at most this long, so a burst of bids costs one read.
 REDRAW_SECONDS = 0.5
@@ -193,14 +194,29 @@ async def _draw(env: PageEnv, view: AuctionView) -> None:
     await bids_table.load()
     await events_table.load()
 
+    async def read_again(viewer: User) -> tuple[Auction | None, AuctionView | None]:
+        row = await admin_catalog.reread(deps, viewer, auction.id)
+        fresh = await admin_catalog.auction_view(deps, viewer, auction.id)
+        return row, fresh
+
+    async def reauthenticated() -> tuple[Auction | None, AuctionView | None] | None:
+        """Both reads with the viewer read again (an open page outlives a ban, a lost
+        role, a sign-out); None when refused: the page then stops following."""
+        if state.get("stopped"):
+            return None
+        found = await act(read_again, audience="admin")
+        if found is None:
+            state["stopped"] = True
+            timer.deactivate()
+        return found
+
     async def refresh_all() -> None:
-        row = await admin_catalog.reread(deps, env.viewer, auction.id)
-        if row is None:
+        found = await reauthenticated()
+        if found is None or found[0] is None:
             return
-        state["auction"] = row
-        fresh = await admin_catalog.auction_view(deps, env.viewer, auction.id)
-        if fresh is not None:
-            state["view"] = fresh
+        state["auction"] = found[0]
+        if found[1] is not None:
+            state["view"] = found[1]
         redraw_live()
         draw_decisions()
         await bids_table.reload()
@@ -213,7 +229,8 @@ async def _draw(env: PageEnv, view: AuctionView) -> None:
             await refresh_live()
 
     async def refresh_live() -> None:
-        fresh = await admin_catalog.auction_view(deps, env.viewer, auction.id)
+        found = await reauthenticated()
+        fresh = found[1] if found is not None else None
         if fresh is None:
             return
         before = state["auction"].status
@@ -225,9 +242,10 @@ async def _draw(env: PageEnv, view: AuctionView) -> None:
         await events_table.reload()
 
     def on_event(_: str) -> None:
-        state["stale"] = SETTLE_PASSES
+        if not state.get("stopped"):
+            state["stale"] = SETTLE_PASSES
 
-    ui.timer(REDRAW_SECONDS, on_timer)
+    timer = ui.timer(REDRAW_SECONDS, on_timer)
     follow(channel(auction.id), on_event, on_gap=on_event)
 
 
@@ -286,9 +304,16 @@ def _bid_fetch(env: PageEnv, state: dict[str, Any]) -> Any:
 
     async def fetch(
         limit: int, offset: int, _sort: str | None, _desc: bool
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[dict[str, Any]], int] | None:
         auction: Auction = state["auction"]
-        page = await admin_catalog.auction_bids(deps, env.viewer, auction, limit, offset)
+        if state.get("stopped"):
+            return None
+        page = await act(
+            lambda viewer: admin_catalog.auction_bids(deps, viewer, auction, limit, offset),
+            audience="admin",
+        )
+        if page is None:
+            return None
         rows = [
             {
                 "id": line.sequence,
@@ -313,9 +338,16 @@ def _event_fetch(env: PageEnv, state: dict[str, Any]) -> Any:
 
     async def fetch(
         limit: int, offset: int, _sort: str | None, _desc: bool
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[dict[str, Any]], int] | None:
         auction: Auction = state["auction"]
-        page = await admin_catalog.event_log(deps, env.viewer, auction, limit, offset)
+        if state.get("stopped"):
+            return None
+        page = await act(
+            lambda viewer: admin_catalog.event_log(deps, viewer, auction, limit, offset),
+            audience="admin",
+        )
+        if page is None:
+            return None
         rows = [
             {
                 "id": line.sequence,

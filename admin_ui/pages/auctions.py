@@ -26,7 +26,7 @@ from domain.public_state import PublicState
 from services import admin_catalog, featuring, listings
 from services.admin_catalog import AuctionLine, AuctionQuery, AuctionSortName
 from services.moderation import check_reason
-from storage.tables import Auction
+from storage.tables import Auction, User
 
 STATUS_NAMES = {s.value: s.value.title() for s in AuctionStatus}
 TYPE_NAMES = {
@@ -120,19 +120,27 @@ async def auctions_page(env: PageEnv) -> None:
 
     async def fetch(
         limit: int, offset: int, sort: str | None, descending: bool
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[dict[str, Any]], int] | None:
         wanted = AuctionQuery(
             text=query["text"] or None,
             seller=query["seller"] or None,
             statuses=[AuctionStatus(s) for s in query["statuses"]],
-            types=[AuctionType(t) for t in query["types"]],
+            types=[AuctionType(t) for t in query["types"] if t in TYPE_NAMES],
             featured=query["featured"],
             sort=cast(AuctionSortName, sort if sort in SORTS else "created"),
             descending=descending,
         )
-        page = await admin_catalog.list_auctions(deps, env.viewer, wanted, limit, offset)
-        total_label.text = f"{page.total:,} auction{'s' if page.total != 1 else ''}"
+        # Re-authenticated for every read: an open page outlives a ban, a lost role, a
+        # sign-out. A refused filter (NUL in `?seller=`) is said in words, not raised.
+        page = await act(
+            lambda viewer: admin_catalog.list_auctions(deps, viewer, wanted, limit, offset),
+            audience="admin",
+        )
         nothing.clear()
+        if page is None:
+            total_label.text = ""
+            return None
+        total_label.text = f"{page.total:,} auction{'s' if page.total != 1 else ''}"
         if page.total == 0:
             with nothing:
                 empty_state(
@@ -161,8 +169,16 @@ async def auctions_page(env: PageEnv) -> None:
         panel = ui.column().classes("w-full gap-3")
 
     async def show(row: dict[str, Any]) -> None:
-        auction = await admin_catalog.reread(deps, env.viewer, uuid.UUID(row["id"]))
+        async def read(viewer: User) -> tuple[Auction | None]:
+            # Wrapped: None from act means refused, a (None,) means the auction is gone.
+            return (await admin_catalog.reread(deps, viewer, uuid.UUID(row["id"])),)
+
+        found = await act(read, audience="admin")
         panel.clear()
+        if found is None:
+            dialog.close()
+            return
+        auction = found[0]
         with panel:
             if auction is None:
                 empty_state("This auction is gone", "Reload the list.", icon="search_off")

@@ -16,13 +16,15 @@ from typing import Any
 
 from nicegui import ui
 
+from admin_ui.actions import act
 from admin_ui.context import admin_context
 from admin_ui.formatting import when
 from admin_ui.messages import empty_state
 from admin_ui.shell import PageEnv, admin_page
 from services import admin_catalog, admin_queries
 from services.admin_queries import AuditFilter
-from storage.tables import AuditLog
+from services.paging import Page
+from storage.tables import AuditLog, User
 
 PAGE = 20
 ENTITY_TYPES = {
@@ -127,9 +129,24 @@ async def audit_page(env: PageEnv) -> None:
 
     async def show(index: int) -> None:
         cursors: list[str | None] = state["cursors"]
-        page = await admin_queries.list_audit_log(
-            deps, env.viewer, state["where"], PAGE, cursors[index]
-        )
+
+        async def read(viewer: User) -> tuple[Page[AuditLog], dict[uuid.UUID, str]]:
+            page = await admin_queries.list_audit_log(
+                deps, viewer, state["where"], PAGE, cursors[index]
+            )
+            actors = [r.actor_id for r in page.rows if r.actor_id is not None]
+            return page, await admin_catalog.usernames(deps, viewer, actors)
+
+        # Re-authenticated for every read: an open page outlives a ban, a lost role, a
+        # sign-out; a refused filter (a NUL byte) is said in words.
+        found = await act(read, audience="admin")
+        if found is None:
+            rows.clear()
+            summary.text = ""
+            newer.set_enabled(False)
+            older.set_enabled(False)
+            return
+        page, names = found
         del cursors[index + 1 :]
         if page.has_next and page.cursors:
             cursors.append(page.cursors[-1])
@@ -142,9 +159,6 @@ async def audit_page(env: PageEnv) -> None:
         )
         newer.set_enabled(index > 0)
         older.set_enabled(page.has_next)
-        names = await admin_catalog.usernames(
-            deps, env.viewer, [r.actor_id for r in page.rows if r.actor_id is not None]
-        )
         rows.clear()
         with rows:
             if not page.rows:
@@ -160,13 +174,21 @@ async def audit_page(env: PageEnv) -> None:
         who = str(actor.value or "").strip()
         actor_id: uuid.UUID | None = None
         if who:
-            found = await admin_catalog.user_by_name_or_id(deps, env.viewer, who)
+
+            async def named(viewer: User) -> tuple[User | None]:
+                # Wrapped: None from act means refused, a (None,) means no such account.
+                return (await admin_catalog.user_by_name_or_id(deps, viewer, who),)
+
+            answer = await act(named, audience="admin")
+            found = answer[0] if answer is not None else None
             if found is None:
                 state["where"] = None
                 rows.clear()
                 summary.text = ""
                 newer.set_enabled(False)
                 older.set_enabled(False)
+                if answer is None:
+                    return  # refused: act said why
                 with rows:
                     empty_state(
                         f"No account is called {who!r}",

@@ -19,6 +19,7 @@ from admin_ui.actions import act
 from admin_ui.context import admin_context
 from admin_ui.formatting import money, when
 from admin_ui.messages import empty_state, explain
+from admin_ui.paged_table import clicked_id, page_and_size, requested_pagination
 from admin_ui.pages.money import ledger_table, sale_status
 from admin_ui.shell import PageEnv, admin_page
 from domain.enums import DisputeStatus
@@ -118,9 +119,7 @@ async def disputes_page(env: PageEnv) -> None:
     show_empty(first.total)
 
     async def load(pagination: dict[str, Any]) -> None:
-        size = int(pagination.get("rowsPerPage") or 20)
-        size = size if size in PAGE_SIZES else 20
-        page = max(1, int(pagination.get("page") or 1))
+        page, size = page_and_size(pagination)
         chosen = cast(DisputeView, view.value if view.value in VIEWS else "open")
         state["asked"] += 1
         mine = state["asked"]
@@ -141,14 +140,22 @@ async def disputes_page(env: PageEnv) -> None:
         show_empty(result.total)
 
     async def on_request(event: Any) -> None:
-        await load(dict(event.args.get("pagination") or {}))
+        await load(requested_pagination(event))
 
     async def from_first_page() -> None:
         await load({**table.pagination, "page": 1})
 
     table.on("request", on_request)
-    table.on("open", lambda e: ui.navigate.to(f"/disputes/{e.args['id']}"))
-    table.on("rowClick", lambda e: ui.navigate.to(f"/disputes/{e.args[1]['id']}"))
+
+    def open_dispute(event: Any) -> None:
+        # Any id opens its page (which checks the viewer again); a forged
+        # event carrying no id opens nothing.
+        key = clicked_id(event)
+        if key is not None:
+            ui.navigate.to(f"/disputes/{key}")
+
+    table.on("open", open_dispute)
+    table.on("rowClick", open_dispute)
     view.on_value_change(from_first_page)
 
 

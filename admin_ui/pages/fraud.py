@@ -23,6 +23,7 @@ from admin_ui.actions import act
 from admin_ui.context import admin_context
 from admin_ui.formatting import money, when
 from admin_ui.messages import empty_state, error_state, explain
+from admin_ui.pages.overview import current_admin
 from admin_ui.shell import PageEnv, admin_page
 from domain.enums import FraudFlagStatus
 from domain.errors import DomainError
@@ -233,8 +234,14 @@ async def fraud_page(env: PageEnv) -> None:
             return
         wanted = FraudFlagStatus.OPEN
         try:
-            page = await admin_queries.list_fraud_flags(deps, env.viewer, wanted, None, 0, None)
-        except (DomainError, Unavailable):  # demoted, or a store outage: try next tick
+            # Re-authenticated at every tick: the page may stay open past a ban or a
+            # lost role; then the queue stops being read.
+            viewer = await current_admin()
+            if viewer is None:
+                timer.cancel()
+                return
+            page = await admin_queries.list_fraud_flags(deps, viewer, wanted, None, 0, None)
+        except (DomainError, Unavailable):  # a store outage: try next tick
             return
         if page.total != state["total"] and not list(fresh):
             with fresh:
@@ -246,7 +253,7 @@ async def fraud_page(env: PageEnv) -> None:
 
     status.on_value_change(restart)
     await queue()
-    ui.timer(max(5.0, admin_context().refresh_seconds * 10), watch)
+    timer = ui.timer(max(5.0, admin_context().refresh_seconds * 10), watch)
 
 
 Decided = Callable[[str | None, VoidReport | None], Awaitable[None]]

@@ -18,6 +18,7 @@ from admin_ui.actions import act
 from admin_ui.context import admin_context
 from admin_ui.formatting import money, when
 from admin_ui.messages import empty_state
+from admin_ui.paged_table import clicked_id, page_and_size, requested_pagination
 from admin_ui.shell import PageEnv, admin_page
 from domain.enums import TransactionStatus
 from services import admin_money
@@ -42,6 +43,7 @@ SALE_STATUS_COLORS = {
     TransactionStatus.FAILED.value: "negative",
 }
 PAGE_SIZES = [10, 20, 50, 100]
+SALE_SORTS = ("created_at", "updated_at", "amount", "status")
 
 COLUMNS: list[dict[str, Any]] = [
     {"name": "open", "label": "", "field": "id"},
@@ -150,10 +152,9 @@ async def money_page(env: PageEnv) -> None:
     show_empty(first.total, False)
 
     async def load(pagination: dict[str, Any]) -> None:
-        size = int(pagination.get("rowsPerPage") or 20)
-        size = size if size in PAGE_SIZES else 20
-        page = max(1, int(pagination.get("page") or 1))
-        sort = str(pagination.get("sortBy") or "created_at")
+        page, size = page_and_size(pagination)
+        sort = pagination.get("sortBy")
+        sort = sort if sort in SALE_SORTS else "created_at"
         descending = bool(pagination.get("descending", True))
         wanted = status.value or None
         text = (search.value or "").strip() or None
@@ -189,14 +190,22 @@ async def money_page(env: PageEnv) -> None:
         show_empty(result.total, bool(wanted or text))
 
     async def on_request(event: Any) -> None:
-        await load(dict(event.args.get("pagination") or {}))
+        await load(requested_pagination(event))
 
     async def from_first_page() -> None:
         await load({**table.pagination, "page": 1})
 
     table.on("request", on_request)
-    table.on("open", lambda e: ui.navigate.to(f"/money/{e.args['id']}"))
-    table.on("rowClick", lambda e: ui.navigate.to(f"/money/{e.args[1]['id']}"))
+
+    def open_sale(event: Any) -> None:
+        # Any sale's id opens its page (the page checks the viewer again); a forged
+        # event carrying no id opens nothing.
+        key = clicked_id(event)
+        if key is not None:
+            ui.navigate.to(f"/money/{key}")
+
+    table.on("open", open_sale)
+    table.on("rowClick", open_sale)
     search.on("keydown.enter", from_first_page)
     status.on_value_change(from_first_page)
     go.on_click(from_first_page)

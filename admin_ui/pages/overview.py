@@ -266,7 +266,11 @@ async def overview_page(env: PageEnv) -> None:
                     timer.cancel()
                 ui.navigate.to("/")
                 return
-            found = await admin_dashboard.overview_figures(deps, viewer, env.zone)
+            # Shared with the other open overview pages of this process: one read each
+            # interval, however many admins keep the page open.
+            found = await admin_dashboard.overview_figures(
+                deps, viewer, env.zone, max_age_seconds=context.refresh_seconds
+            )
             lag = await admin_dashboard.read_lag(viewer, context.lag_readings)
             show_figures(found, lag)
             stale.visible = False
@@ -283,7 +287,10 @@ async def overview_page(env: PageEnv) -> None:
         # The bus lost events: start again from what PostgreSQL holds.
         nonlocal live
         try:
-            live = LiveBids(await admin_dashboard.bid_activity(deps, env.viewer))
+            viewer = await current_admin()  # re-authenticated: the page outlives a ban
+            if viewer is None:
+                return
+            live = LiveBids(await admin_dashboard.bid_activity(deps, viewer))
         except (Unavailable, DomainError):
             return
         await show_live()

@@ -24,6 +24,7 @@ from admin_ui.shell import PageEnv, admin_page
 from domain.enums import Role
 from services import admin_catalog, moderation, roles
 from services.admin_catalog import UserLine, UserQuery, UserSort
+from storage.tables import User
 
 STATES = {
     "all": "Everyone",
@@ -104,7 +105,7 @@ async def users_page(env: PageEnv) -> None:
 
     async def fetch(
         limit: int, offset: int, sort: str | None, descending: bool
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[dict[str, Any]], int] | None:
         wanted = UserQuery(
             text=query["text"] or None,
             state=query["state"],
@@ -112,9 +113,16 @@ async def users_page(env: PageEnv) -> None:
             sort=cast(UserSort, sort if sort in SORTS else "joined"),
             descending=descending,
         )
-        page = await admin_catalog.list_users(deps, env.viewer, wanted, limit, offset)
-        total_label.text = f"{page.total:,} account{'s' if page.total != 1 else ''}"
+        # Re-authenticated for every read: an open page outlives a ban, a lost role, a sign-out.
+        page = await act(
+            lambda viewer: admin_catalog.list_users(deps, viewer, wanted, limit, offset),
+            audience="admin",
+        )
         nothing.clear()
+        if page is None:
+            total_label.text = ""
+            return None
+        total_label.text = f"{page.total:,} account{'s' if page.total != 1 else ''}"
         if page.total == 0:
             with nothing:
                 empty_state(
@@ -150,8 +158,16 @@ async def users_page(env: PageEnv) -> None:
         card = ui.column().classes("w-full gap-3")
 
     async def show(user_id: str) -> None:
-        line = await admin_catalog.user_line(deps, env.viewer, uuid.UUID(user_id))
+        async def read(viewer: User) -> tuple[UserLine | None]:
+            # Wrapped: None from act means refused, a (None,) means the account is gone.
+            return (await admin_catalog.user_line(deps, viewer, uuid.UUID(user_id)),)
+
+        found = await act(read, audience="admin")
         card.clear()
+        if found is None:
+            dialog.close()
+            return
+        line = found[0]
         with card:
             if line is None:
                 empty_state("This account is gone", "Reload the list.", icon="person_off")

@@ -13,6 +13,14 @@ import pytest
 from nicegui import ui
 from nicegui.testing.user import User
 
+from tests.admin_ui.hostile import (
+    FORGED_REQUESTS,
+    ban_out_of_band,
+    crashes,
+    table_rows,
+    trigger,
+)
+from tests.admin_ui.hostile import eventually as eventually_true
 from tests.admin_ui.steps import sign_in
 from tests.api.admin_steps import audit_rows, make_admin
 from tests.conftest import GQL
@@ -201,3 +209,96 @@ async def test_anonymous_is_sent_to_sign_in(ui_user: User, gql: GQL):
     for path in ("/auctions", f"/auctions/{auction}"):
         await ui_user.open(path)
         await ui_user.should_see(marker="sign-in")
+
+
+# -- an open page outlives its sign-in; hostile input ----------------------------------
+
+
+async def test_an_open_auction_page_stops_following_once_the_admin_is_banned(
+    ui_user: User, gql: GQL, app
+):
+    """The live refresh and its timer read again with the viewer read again: a bid
+    placed after the ban is not shown to the banned admin's open page."""
+    admin = await make_admin(gql, app)
+    seller = await register(gql, seller=True)
+    alice, bob = await register(gql), await register(gql)
+    auction = await published(gql, seller)
+    await bid(gql, alice, auction, "110.00")
+    await sign_in(ui_user, admin, next_path=f"/auctions/{auction}")
+    await ui_user.should_see(marker="live-view", retries=50)
+    bids = table(ui_user, "bids-table")
+    await eventually(lambda: len(bids.rows) == 1, tries=60)
+    await ban_out_of_band(app, admin.id)
+
+    await bid(gql, bob, auction, "125.00")
+    [count] = ui_user.find(marker="live-bids").elements
+    shown = await settles(lambda: count.text == "2" or len(bids.rows) == 2)  # type: ignore[attr-defined]
+    assert not shown, "a banned admin's open auction page showed a bid placed after the ban"
+
+
+async def test_an_open_auctions_list_reads_nothing_once_the_admin_is_banned(
+    ui_user: User, gql: GQL, app
+):
+    admin = await make_admin(gql, app)
+    seller = await register(gql, seller=True)
+    await sign_in(ui_user, admin, next_path="/auctions")
+    await ui_user.should_see(marker="auctions-table", retries=50)
+    await ban_out_of_band(app, admin.id)
+    title = f"after the ban {uuid.uuid4().hex[:8]}"
+    await published(gql, seller, title=title)
+    ui_user.find(marker="auctions-search").clear().type(title)
+    ui_user.find(marker="auctions-go").click()
+    leaked = await settles(
+        lambda: any(title in r["title"] for r in table_rows(ui_user, "auctions-table"))
+    )
+    assert not leaked, "a banned admin's open /auctions page listed a new auction"
+
+
+@pytest.mark.parametrize("box", ["auctions-search", "auctions-seller"])
+async def test_a_nul_byte_in_a_filter_is_refused_in_words(
+    ui_user: User, gql: GQL, app, box: str, caplog: pytest.LogCaptureFixture
+):
+    admin = await make_admin(gql, app)
+    await sign_in(ui_user, admin, next_path="/auctions")
+    await ui_user.should_see(marker="auctions-go", retries=50)
+    ui_user.find(marker=box).type("ab\x00c")
+    ui_user.find(marker="auctions-go").click()
+    await ui_user.should_see("must not contain NUL")
+    assert crashes(caplog) == []
+
+
+@pytest.mark.parametrize("value", ["%00", "a%00b", "%01", "1" * 400])
+async def test_hostile_query_values_at_page_load_are_refused_in_words(
+    ui_user: User, gql: GQL, app, value: str, caplog: pytest.LogCaptureFixture
+):
+    admin = await make_admin(gql, app)
+    await sign_in(ui_user, admin, next_path="/overview")
+    await ui_user.open(f"/auctions?seller={value}&q={value}")
+    await ui_user.should_see(marker="auctions-table", retries=50)
+    assert crashes(caplog) == []
+
+
+async def test_forged_table_requests_are_clamped_not_crashes(
+    ui_user: User, gql: GQL, app, caplog: pytest.LogCaptureFixture
+):
+    admin = await make_admin(gql, app)
+    seller = await register(gql, seller=True)
+    auction = await published(gql, seller)
+    await sign_in(ui_user, admin, next_path="/auctions")
+    await ui_user.should_see(marker="auctions-table", retries=50)
+    for forged in FORGED_REQUESTS:
+        trigger(ui_user, "auctions-table", "request", forged)
+        await asyncio.sleep(0.2)
+    await ui_user.open(f"/auctions/{auction}")
+    await ui_user.should_see(marker="live-view", retries=50)
+    for marker in ("bids-table", "events-table"):
+        for forged in FORGED_REQUESTS:
+            trigger(ui_user, marker, "request", forged)
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(0.3)
+    assert crashes(caplog) == []
+
+
+async def settles(check: Any, seconds: float = 3.0) -> bool:
+    """True if `check()` became true within `seconds` (what must not happen)."""
+    return await eventually_true(check, seconds)

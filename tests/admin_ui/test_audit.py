@@ -12,6 +12,8 @@ from nicegui import ui
 from nicegui.testing.user import User
 
 from admin_ui.pages.audit import changed_fields, facts
+from tests.admin_ui.hostile import ban_out_of_band, crashes
+from tests.admin_ui.hostile import eventually as eventually_true
 from tests.admin_ui.steps import sign_in
 from tests.api.admin_steps import BAN, HOLD, make_admin
 from tests.conftest import GQL
@@ -123,3 +125,53 @@ async def test_others_get_not_for_this_account(ui_user: User, gql: GQL, who: str
 async def test_anonymous_is_sent_to_sign_in(ui_user: User):
     await ui_user.open("/audit")
     await ui_user.should_see(marker="sign-in")
+
+
+# -- an open page outlives its sign-in; hostile input ----------------------------------
+
+
+async def test_an_open_audit_log_reads_nothing_once_the_admin_is_banned(
+    ui_user: User, gql: GQL, app
+):
+    admin = await make_admin(gql, app)
+    other = await make_admin(gql, app)
+    target = await register(gql)
+    await sign_in(ui_user, admin, next_path="/audit")
+    await ui_user.should_see(marker="audit-go", retries=50)
+    await ban_out_of_band(app, admin.id)
+    held = await gql(HOLD, {"id": target.id, "held": True, "reason": REASON}, token=other.token)
+    assert held["data"]["setFraudHold"]["errors"] == [], held
+
+    ui_user.find(marker="audit-entity").clear().type(target.id)
+    ui_user.find(marker="audit-go").click()
+    leaked = await settles(lambda: any(target.id[:8] in t for t in titles(ui_user)))
+    assert not leaked, "a banned admin's open audit log showed a row written after the ban"
+
+
+@pytest.mark.parametrize("box", ["audit-actor", "audit-entity", "audit-action"])
+async def test_a_nul_byte_in_a_filter_is_refused_in_words(
+    ui_user: User, gql: GQL, app, box: str, caplog: pytest.LogCaptureFixture
+):
+    admin = await make_admin(gql, app)
+    await sign_in(ui_user, admin, next_path="/audit")
+    await ui_user.should_see(marker="audit-go", retries=50)
+    ui_user.find(marker=box).type("ab\x00c")
+    ui_user.find(marker="audit-go").click()
+    await ui_user.should_see("must not contain NUL")
+    assert crashes(caplog) == []
+
+
+@pytest.mark.parametrize("value", ["%00", "a%00b", "%1F", "1" * 400])
+async def test_hostile_query_values_at_page_load_are_refused_in_words(
+    ui_user: User, gql: GQL, app, value: str, caplog: pytest.LogCaptureFixture
+):
+    admin = await make_admin(gql, app)
+    await sign_in(ui_user, admin, next_path="/overview")
+    await ui_user.open(f"/audit?entity={value}&action={value}&actor={value}&type={value}")
+    await ui_user.should_see(marker="audit-go", retries=50)
+    assert crashes(caplog) == []
+
+
+async def settles(check: Any, seconds: float = 3.0) -> bool:
+    """True if `check()` became true within `seconds` (what must not happen)."""
+    return await eventually_true(check, seconds)

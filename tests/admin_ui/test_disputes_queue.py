@@ -4,15 +4,25 @@ release); admins only, and never an admin who is a party to the sale."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from nicegui import ui
 from nicegui.testing.user import User as UIUser
 from sqlalchemy import text
 
 from services import admin_money
+from tests.admin_ui.hostile import (
+    FORGED_REQUESTS,
+    ban_out_of_band,
+    crashes,
+    table_rows,
+    trigger,
+)
+from tests.admin_ui.hostile import eventually as eventually_true
 from tests.admin_ui.review_steps import eventually, open_as, user_row
 from tests.api.settlement_steps import (
     DISPUTE,
@@ -215,3 +225,37 @@ async def test_anonymous_visitors_are_sent_to_sign_in(ui_user: UIUser) -> None:
         await ui_user.open(path)
         await ui_user.should_see(marker="sign-in")
         await ui_user.should_not_see(marker="dispute-timeline")
+
+
+async def test_forged_table_events_are_clamped_not_crashes(
+    ui_user: UIUser, gql: GQL, app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    admin = await make_admin(gql, app)
+    await disputed(gql, app)
+    await open_as(ui_user, admin, "/disputes", "disputes-table")
+    for forged in FORGED_REQUESTS:
+        trigger(ui_user, "disputes-table", "request", forged)
+        await asyncio.sleep(0.15)
+    for event, args in (("open", "x"), ("open", {"id": "../users"}), ("rowClick", [1])):
+        trigger(ui_user, "disputes-table", event, args)
+    await asyncio.sleep(0.3)
+    assert crashes(caplog) == []
+    (table,) = ui_user.find(marker="disputes-table").elements
+    assert isinstance(table, ui.table)
+    assert table.pagination["rowsPerPage"] in (10, 20, 50, 100)
+
+
+async def test_an_open_queue_reads_nothing_once_the_admin_is_banned(
+    ui_user: UIUser, gql: GQL, app: FastAPI
+) -> None:
+    admin = await make_admin(gql, app)
+    await open_as(ui_user, admin, "/disputes", "dispute-view")
+    await ban_out_of_band(app, admin.id)
+    _, dispute_id = await disputed(gql, app)
+    ui_user.find(marker="dispute-view").click()
+    ui_user.find("All").click()
+
+    def shown() -> bool:
+        return any(r["id"] == dispute_id for r in table_rows(ui_user, "disputes-table"))
+
+    assert not await eventually_true(shown), "a banned admin's open queue showed a new dispute"

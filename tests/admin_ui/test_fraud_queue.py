@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from nicegui.testing.user import User as UIUser
 
+from tests.admin_ui.hostile import ban_out_of_band, eventually
 from tests.admin_ui.review_steps import open_as
 from tests.api.admin_steps import account_state, add_flag, audit_rows, flag_status
 from tests.api.settlement_steps import make_admin
@@ -157,3 +158,20 @@ async def test_anonymous_visitors_are_sent_to_sign_in(ui_user: UIUser) -> None:
     await ui_user.open("/fraud")
     await ui_user.should_see(marker="sign-in")
     await ui_user.should_not_see(marker="flag-card")
+
+
+async def test_an_open_queue_stops_watching_once_the_admin_is_banned(
+    ui_user: UIUser, gql: GQL, app: FastAPI
+) -> None:
+    """The queue's watch timer re-authenticates at every tick: a banned admin's open page
+    learns nothing of flags raised after the ban."""
+    admin = await make_admin(gql, app)
+    await open_as(ui_user, admin, "/fraud", "flag-status")
+    await ban_out_of_band(app, admin.id)
+    await add_flag(app, (await register(gql)).id, score=90)
+    ticks = max(5.0, 0.5 * 10) + 1.5  # the watch's interval (refresh_seconds 0.5) and then some
+    told = await eventually(
+        lambda: any("flags-changed" in e._markers for e in ui_user.client.elements.values()),  # type: ignore[union-attr]
+        ticks,
+    )
+    assert not told, "a banned admin's open queue was told of a flag raised after the ban"

@@ -3,6 +3,7 @@ the ledger's balance check and the reconciliation report; admins only."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -14,6 +15,14 @@ from sqlalchemy import text
 
 from domain.errors import Forbidden
 from services import admin_money
+from tests.admin_ui.hostile import (
+    FORGED_REQUESTS,
+    ban_out_of_band,
+    crashes,
+    table_rows,
+    trigger,
+)
+from tests.admin_ui.hostile import eventually as eventually_true
 from tests.admin_ui.review_steps import open_as, user_row
 from tests.api.settlement_steps import make_admin, paid, sold
 from tests.conftest import GQL
@@ -223,3 +232,49 @@ async def test_money_reads_refuse_anyone_but_an_admin(gql: GQL, app: FastAPI) ->
             await admin_money.dispute_queue(deps, viewer)
         with pytest.raises(Forbidden):
             await admin_money.dispute_file(deps, viewer, uuid.uuid4())
+
+
+# -- hostile input and an open page that outlives its sign-in --------------------------
+
+
+async def test_forged_table_events_are_clamped_not_crashes(
+    ui_user: UIUser, gql: GQL, app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    admin = await make_admin(gql, app)
+    await sold(gql, app)
+    await open_as(ui_user, admin, "/money", "sales-table")
+    for forged in FORGED_REQUESTS:
+        trigger(ui_user, "sales-table", "request", forged)
+        await asyncio.sleep(0.15)
+    for event, args in (("open", "x"), ("open", {"id": None}), ("rowClick", [1]), ("open", [])):
+        trigger(ui_user, "sales-table", event, args)
+    await asyncio.sleep(0.3)
+    assert crashes(caplog) == []
+    assert sales_table(ui_user).pagination["rowsPerPage"] in (10, 20, 50, 100)
+
+
+async def test_a_nul_byte_in_the_search_is_refused_in_words(
+    ui_user: UIUser, gql: GQL, app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    admin = await make_admin(gql, app)
+    await open_as(ui_user, admin, "/money", "sale-search-go")
+    ui_user.find(marker="sale-search").type("ab\x00c")
+    ui_user.find(marker="sale-search-go").click()
+    await ui_user.should_see("Query must not contain NUL")
+    assert crashes(caplog) == []
+
+
+async def test_an_open_sales_list_reads_nothing_once_the_admin_is_banned(
+    ui_user: UIUser, gql: GQL, app: FastAPI
+) -> None:
+    admin = await make_admin(gql, app)
+    await open_as(ui_user, admin, "/money", "sales-table")
+    await ban_out_of_band(app, admin.id)
+    seller = await register(gql, seller=True)
+    await sold(gql, app, seller=seller)
+    ui_user.find(marker="sale-search").type(seller.username)
+    ui_user.find(marker="sale-search-go").click()
+    leaked = await eventually_true(
+        lambda: any(r["seller"] == seller.username for r in table_rows(ui_user, "sales-table"))
+    )
+    assert not leaked, "a banned admin's open /money page listed a sale made after the ban"

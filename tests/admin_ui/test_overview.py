@@ -234,3 +234,23 @@ def test_live_bids_roll_and_count_the_last_minute() -> None:
     live.roll(now + 10 * 60_000)
     assert live.counts == [0, 0, 0]
     assert live.labels(ZoneInfo("UTC"))[-1] == "12:10"
+
+
+async def test_open_pages_share_one_figures_read_per_interval(gql: GQL, app: FastAPI) -> None:
+    """Every open overview re-reads its figures each interval: with `max_age_seconds`
+    they share one read per process and timezone, still checked per viewer."""
+    deps = app.state.deps
+    admin = await user_row(app, await make_admin(gql, app))
+    zone = ZoneInfo("Asia/Kathmandu")  # a zone no page of this session uses
+    first, second = await asyncio.gather(
+        admin_dashboard.overview_figures(deps, admin, zone, max_age_seconds=60),
+        admin_dashboard.overview_figures(deps, admin, zone, max_age_seconds=60),
+    )
+    assert first is second, "two pages at once share one read"
+    await sold(gql, app, price="130.00")
+    assert await admin_dashboard.overview_figures(deps, admin, zone, max_age_seconds=60) is first
+    fresh = await admin_dashboard.overview_figures(deps, admin, zone, max_age_seconds=0.05)
+    assert fresh is not first and fresh.sales_today == first.sales_today + 1
+    bidder = await user_row(app, await register(gql))
+    with pytest.raises(Forbidden):
+        await admin_dashboard.overview_figures(deps, bidder, zone, max_age_seconds=60)

@@ -4,12 +4,22 @@ words; nobody else sees it or acts through it."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
 import pytest
 from nicegui import ui
 from nicegui.testing.user import User
 
+from tests.admin_ui.hostile import (
+    FORGED_REQUESTS,
+    ban_out_of_band,
+    crashes,
+    eventually,
+    trigger,
+)
+from tests.admin_ui.hostile import table_rows as rows
 from tests.admin_ui.steps import sign_in
 from tests.api.admin_steps import account_state, add_flag, audit_rows, make_admin
 from tests.conftest import GQL
@@ -199,3 +209,116 @@ async def test_anonymous_is_sent_to_sign_in(ui_user: User):
     await ui_user.open("/users")
     await ui_user.should_see(marker="sign-in")
     await ui_user.should_not_see(marker="users-table")
+
+
+# -- an open page outlives its sign-in: every read is re-authenticated ----------------
+
+
+async def _search_for_newcomer(user: User, gql: GQL) -> Account:
+    """Register an account now and search for it on the open /users page."""
+    newcomer = await register(gql)
+    user.find(marker="users-search").clear().type(newcomer.username)
+    user.find(marker="users-go").click()
+    return newcomer
+
+
+async def _lists(user: User, newcomer: Account) -> bool:
+    return await eventually(
+        lambda: any(r["username"] == newcomer.username for r in rows(user, "users-table"))
+    )
+
+
+async def test_an_open_users_page_reads_nothing_once_the_admin_is_banned(
+    ui_user: User, gql: GQL, app
+):
+    admin = await make_admin(gql, app)
+    await sign_in(ui_user, admin, next_path="/users")
+    await ui_user.should_see(marker="users-table", retries=50)
+    await ban_out_of_band(app, admin.id)
+
+    newcomer = await _search_for_newcomer(ui_user, gql)
+    assert not await _lists(ui_user, newcomer), "a banned admin's open page read new accounts"
+
+
+async def test_an_open_users_page_reads_nothing_once_the_admin_is_demoted(
+    ui_user: User, gql: GQL, app
+):
+    admin = await make_admin(gql, app)
+    other = await make_admin(gql, app)
+    await sign_in(ui_user, admin, next_path="/users")
+    await ui_user.should_see(marker="users-table", retries=50)
+    demote = await gql(
+        """mutation($id: ID!) { setUserRoles(userId: $id, roles: [], reason: "rotation") {
+             errors { code } } }""",
+        {"id": admin.id},
+        token=other.token,
+    )
+    assert demote["data"]["setUserRoles"]["errors"] == []
+
+    newcomer = await _search_for_newcomer(ui_user, gql)
+    await ui_user.should_see("Your account may not do this.")
+    assert not await _lists(ui_user, newcomer), "a demoted admin's open page read new accounts"
+
+
+async def test_an_open_users_page_reads_nothing_after_sign_out(ui_user: User, gql: GQL, app):
+    from admin_ui import session
+
+    admin = await make_admin(gql, app)
+    await sign_in(ui_user, admin, next_path="/users")
+    await ui_user.should_see(marker="users-table", retries=50)
+    client = ui_user.client
+    assert client is not None
+    with client:  # as another tab of this browser would
+        await session.sign_out()
+
+    newcomer = await _search_for_newcomer(ui_user, gql)
+    assert not await _lists(ui_user, newcomer), "a signed-out page read new accounts"
+    assert await eventually(lambda: ui_user.back_history[-1].startswith("/login"))
+
+
+async def test_an_open_users_page_reads_nothing_after_a_password_change(
+    ui_user: User, gql: GQL, app
+):
+    from tests.api.test_password_change import CHANGE, NEW_PASSWORD
+    from tests.helpers import PASSWORD
+
+    admin = await make_admin(gql, app)
+    await sign_in(ui_user, admin, next_path="/users")
+    await ui_user.should_see(marker="users-table", retries=50)
+    changed = await gql(CHANGE, {"current": PASSWORD, "new": NEW_PASSWORD}, token=admin.token)
+    assert changed["data"]["changePassword"]["errors"] == [], changed
+    app.state.deps.user_cache.forget(uuid.UUID(admin.id))  # as its TTL would, at once
+
+    newcomer = await _search_for_newcomer(ui_user, gql)
+    assert not await _lists(ui_user, newcomer), "the old session's open page read new accounts"
+
+
+# -- hostile input: refused in words, never a traceback ---------------------------------
+
+
+async def test_forged_table_requests_are_clamped_not_crashes(
+    ui_user: User, gql: GQL, app, caplog: pytest.LogCaptureFixture
+):
+    admin = await make_admin(gql, app)
+    await sign_in(ui_user, admin, next_path="/users")
+    await ui_user.should_see(marker="users-table", retries=50)
+    for forged in FORGED_REQUESTS:
+        trigger(ui_user, "users-table", "request", forged)
+        await asyncio.sleep(0.2)
+    assert crashes(caplog) == []
+    [table] = ui_user.find(marker="users-table").elements
+    assert isinstance(table, ui.table)
+    assert table.pagination["rowsPerPage"] in (10, 20, 50, 100)
+    assert 1 <= table.pagination["page"] <= 1_000_000
+
+
+async def test_a_nul_byte_in_the_search_is_refused_in_words(
+    ui_user: User, gql: GQL, app, caplog: pytest.LogCaptureFixture
+):
+    admin = await make_admin(gql, app)
+    await sign_in(ui_user, admin, next_path="/users")
+    await ui_user.should_see(marker="users-go", retries=50)
+    ui_user.find(marker="users-search").type("ab\x00c")
+    ui_user.find(marker="users-go").click()
+    await ui_user.should_see("Query must not contain NUL")
+    assert crashes(caplog) == []
