@@ -32,22 +32,14 @@ import pytest
 
 from tests.conftest import create_database, migrate
 
+# Chromium is launched as the GraphiQL browser test launches it (Debian's, by path; its
+# own background traffic off: the machine may have no network).
+from tests.e2e.test_graphiql_browser import CHROMIUM as CHROMIUM
+from tests.e2e.test_graphiql_browser import CHROMIUM_ARGS as CHROMIUM_ARGS
+from tests.e2e.test_graphiql_browser import LOCAL_HOSTS as LOCAL_HOSTS
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "admin"
-CHROMIUM = Path("/usr/bin/chromium")
-# As tests/e2e/test_graphiql_browser.py launches it: Chromium's own background traffic
-# (updates, sync, ...) is off, the machine may have no network.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
