@@ -776,7 +776,7 @@ async def test_seller_creates_and_publishes_a_dutch_listing_with_an_image(
     # The English terms are gone, the Dutch clock's are there.
     await page.get_by_label("Floor price").wait_for()
     assert not await page.get_by_label("Buy-now price").is_visible()
-    await page.get_by_label("Start price (the clock starts here)").fill("200.00")
+    await page.get_by_label("Starting price").fill("200.00")
     await page.get_by_label("Floor price").fill("250.00")
     await page.get_by_label("Price step").fill("10.00")
     await page.get_by_label("Step every (seconds)").fill("60")
