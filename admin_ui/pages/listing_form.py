@@ -46,6 +46,7 @@ from admin_ui.listing_fields import (
     humanize,
     local_text,
     major_text,
+    plural,
     read_money,
     read_seconds,
     read_time,
@@ -116,15 +117,16 @@ class ListingForm:
                 .mark(f"field-{name}")
             )
             if name in HINTS:
-                element.props(f'hint="{HINTS[name]}"')
+                hint = HINTS[name]
+                if name in TIME_FIELDS:  # a suffix would squeeze the date: the zone is here
+                    hint = f"{hint} ({self._zone()})"
+                element.props(f'hint="{hint}"')
             if name in MONEY_FIELDS:
                 element.props('inputmode=decimal placeholder="0.00"')
             if name in SECONDS_FIELDS:
                 element.props("inputmode=numeric")
             if name in TIME_FIELDS:
-                element.props(
-                    'type=datetime-local stack-label clearable suffix="' + self._zone() + '"'
-                )
+                element.props("type=datetime-local stack-label clearable")
         self.inputs[name] = element
         self.boxes[name] = box
         return element
@@ -344,7 +346,7 @@ def _sections(form: ListingForm, *, kind: AuctionType, creating: bool) -> None:
             form.text("dutchStepSeconds")
             form.text("softCloseWindowSeconds").set_value("120")
             form.text("softCloseExtensionSeconds").set_value("120")
-            form.text("hardCloseAt")
+            form.text("hardCloseAt", wide=True)
     with ui.card().classes("w-full"):
         ui.label("When").classes("text-lg font-semibold")
         ui.label(
@@ -361,6 +363,23 @@ def _sections(form: ListingForm, *, kind: AuctionType, creating: bool) -> None:
     form.show_type(kind)
 
 
+# The uploader's own header shows a byte count and a percentage ("0.0B / 0.00%") that
+# mean nothing here: files are checked, not uploaded somewhere with progress to follow.
+_UPLOAD_HEADER = """
+<div class="row no-wrap items-center q-pa-sm q-gutter-xs">
+  <q-spinner v-if="props.isUploading" size="1.5em" />
+  <div class="col">
+    <div class="q-uploader__title">Add images</div>
+    <div class="q-uploader__subtitle">
+      {{ props.isUploading ? 'Checking…' : 'Drop files here or click +' }}
+    </div>
+  </div>
+  <q-btn v-if="props.canAddFiles" type="a" icon="add_box" round dense flat>
+    <q-uploader-add-trigger />
+    <q-tooltip>Choose images</q-tooltip>
+  </q-btn>
+</div>
+"""
 _ACCEPT = ".jpg,.jpeg,.png,.webp,.gif,image/jpeg,image/png,image/webp,image/gif"
 _LIMITS = (
     f"Up to {MAX_IMAGES} JPEG, PNG, WebP or GIF files of at most"
@@ -474,6 +493,7 @@ def _stored_images(form: ListingForm, current: OwnListing) -> None:
             .classes("w-full")
             .mark("image-upload")
         )
+        uploader.add_slot("header", _UPLOAD_HEADER)
         spinner = ui.spinner(size="lg").mark("images-saving")
         spinner.visible = False
 
@@ -562,6 +582,7 @@ def _new_images(form: ListingForm) -> None:
             .classes("w-full")
             .mark("image-upload")
         )
+        uploader.add_slot("header", _UPLOAD_HEADER)
         uploader.on_multi_upload(lambda: uploader.reset())
 
 
@@ -662,11 +683,17 @@ def _publish_label(button: ui.button, form: ListingForm) -> None:
     relabel()
 
 
+# The room the action bar takes at the bottom of the window: a field scrolled or tabbed
+# to stops above it, and the page ends with that much space below the last field.
+BAR_ROOM = "6rem"
+
+
 class _action_bar:
     """The form's buttons, kept in view at the bottom of the window on a card (a theme
     background in light and dark mode, so the fields scroll beneath it, not through it)."""
 
     def __enter__(self) -> None:
+        ui.add_css(f"html {{ scroll-padding-bottom: {BAR_ROOM}; }}")
         self.card = ui.card().classes("w-full sticky bottom-2 z-10 p-2").props("bordered")
         self.card.__enter__()
         self.row = ui.row().classes("w-full justify-end items-center gap-2 flex-wrap")
@@ -675,6 +702,7 @@ class _action_bar:
     def __exit__(self, *exc: object) -> None:
         self.row.__exit__(*exc)
         self.card.__exit__(*exc)
+        ui.element("div").style(f"height: {BAR_ROOM}").mark("bar-room")
 
 
 class _busy:
@@ -729,7 +757,7 @@ def _edit_form(env: PageEnv, current: OwnListing) -> None:
     _header(
         item.title,
         f"{TYPE_LABELS[kind]} · {STATUS_LABELS[status]}"
-        + (f" · {auction.bid_count} bids" if auction.bid_count else ""),
+        + (f" · {plural(auction.bid_count, 'bid')}" if auction.bid_count else ""),
     )
     form = ListingForm(zone=env.zone)
     form.banner = ui.label("").classes("text-negative").mark("form-problem")

@@ -405,3 +405,10 @@ async def test_an_upload_over_the_image_limit_is_refused_before_reading(
     await asyncio.sleep(0.5)
     assert reads["n"] == MAX_IMAGES
     assert len(ui_user.find(marker="image-preview").elements) == MAX_IMAGES
+
+
+def test_counts_are_written_with_proper_plurals() -> None:
+    from admin_ui.listing_fields import plural
+
+    assert [plural(n, "bid") for n in (0, 1, 2)] == ["0 bids", "1 bid", "2 bids"]
+    assert plural(3, "live auction") == "3 live auctions"
