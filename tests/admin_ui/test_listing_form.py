@@ -203,6 +203,22 @@ async def test_dutch_start_price_has_one_name_in_label_and_errors(ui_user: User,
     assert field(ui_user, "startingPrice").props["hint"].startswith("The clock starts here")
 
 
+async def test_the_form_layout_leaves_room_and_says_nothing_raw(ui_user: User, gql: GQL) -> None:
+    """Dates have no zone suffix squeezing them (the zone is in the hint), the page ends
+    with room for the sticky bar, and the uploader's header shows words, not the raw
+    "0.0B / 0.00%" of an upload progress."""
+    await _form(ui_user, gql)
+    for name in ("startsAt", "endsAt", "hardCloseAt"):
+        element = field(ui_user, name)
+        assert "suffix" not in element.props and "(UTC)" in element.props["hint"]
+    assert "sm:col-span-2" in field(ui_user, "hardCloseAt").parent_slot.parent.classes
+    await ui_user.should_see(marker="bar-room")
+    (upload,) = ui_user.find(kind=ui.upload, marker="image-upload").elements
+    header = upload.slots["header"].template or ""
+    assert "Add images" in header and "uploadSizeLabel" not in header
+    assert "uploadProgressLabel" not in header
+
+
 async def test_images_are_checked_previewed_removed_and_stored(
     ui_user: User, gql: GQL, app: FastAPI
 ) -> None:
