@@ -11,13 +11,18 @@ form shows both the same way: next to the field.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from admin_ui.messages import explain
+from domain.categories import CATEGORIES
 from domain.enums import AuctionStatus, AuctionType, ItemCondition
-from domain.errors import ValidationFailed
+from domain.errors import DomainError, ValidationFailed
+from domain.listing import ListingInput, ListingPolicy, validate_listing
 from domain.money import parse_decimal, to_decimal
 
 TYPE_LABELS = {
@@ -118,6 +123,12 @@ MIN_YEAR = 2000
 MAX_YEAR = 2999  # what an HTML datetime-local input holds
 
 
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """ "1 bid", "3 bids", "0 bids"; `many` for an irregular plural. (A local stand-in for
+    admin_ui/formatting.py's helper of the same name, which the polish round adds.)"""
+    return f"{count} {noun if count == 1 else (many or noun + 's')}"
+
+
 def humanize(message: str) -> str:
     """The domain's message with its field names as the form labels them:
     "reservePrice must be at least the startingPrice" →
@@ -130,11 +141,25 @@ def humanize(message: str) -> str:
 
 def read_money(text: str | None, field: str) -> Decimal | None:
     """A typed amount in major units ("12.50"), or None when empty. ValidationFailed
-    (INVALID_AMOUNT, `field`) for anything but a plain decimal."""
+    (INVALID_AMOUNT, `field`), in words for a person, for anything the domain's
+    `parse_decimal` refuses (letters, a sign, an exponent, two points)."""
     cleaned = (text or "").strip().replace(",", "")
     if not cleaned:
         return None
-    return parse_decimal(cleaned, field=field)
+    try:
+        return parse_decimal(cleaned, field=field)
+    except ValidationFailed as err:
+        raise ValidationFailed("Enter an amount like 12.50", code=err.code, field=field) from None
+
+
+def field_words(err: DomainError) -> str:
+    """A refusal as the form shows it next to its field: the domain's field names as the
+    form labels them, and a bare "amount" (domain/money.py to_minor) named by its field:
+    "amount is too large" on the reserve → "Reserve price is too large."."""
+    if err.field in LABELS and err.message.startswith("amount "):
+        named = f"{LABELS[err.field]} {err.message.removeprefix('amount ')}"
+        err = ValidationFailed(named, code=err.code, field=err.field)
+    return humanize(explain(err))
 
 
 def read_seconds(text: str | None, field: str) -> int | None:
@@ -195,3 +220,89 @@ class FormProblems(Exception):
     """Every field the page could not read, at once (the domain reports one at a time)."""
 
     problems: list[ValidationFailed]
+
+
+# The checks run on a form before its use case, each on one group of fields with every
+# other field a stand-in known to pass, so that one refusal does not hide the next: the
+# domain's validate_listing stops at its first problem, a person wants to see them all.
+_GROUPS: dict[str, tuple[str, ...]] = {
+    "title": ("title",),
+    "description": ("description",),
+    "category": ("category",),
+    "price": ("startingPrice",),
+    "schedule": ("startsAt", "endsAt", "hardCloseAt"),
+    "softClose": ("softCloseWindowSeconds", "softCloseExtensionSeconds"),
+}
+_INPUT_NAMES = {
+    "title": "title",
+    "description": "description",
+    "category": "category",
+    "startingPrice": "starting_price",
+    "reservePrice": "reserve_price",
+    "buyNowPrice": "buy_now_price",
+    "dutchFloor": "dutch_floor",
+    "dutchStep": "dutch_step",
+    "dutchStepSeconds": "dutch_step_seconds",
+    "softCloseWindowSeconds": "soft_close_window_seconds",
+    "softCloseExtensionSeconds": "soft_close_extension_seconds",
+    "hardCloseAt": "hard_close_at",
+    "startsAt": "starts_at",
+    "endsAt": "ends_at",
+}
+# Required by the domain's input: a group holding one of these is checked only when it
+# was typed (the form reports the empty field itself).
+_REQUIRED = frozenset({"startingPrice", "endsAt", "category"})
+
+
+def _stand_in(currency: str, now: datetime, policy: ListingPolicy) -> ListingInput:
+    """A listing every rule accepts, in `currency`: its fields replace those not checked."""
+    return ListingInput(
+        title="Item",
+        description="Item",
+        category=CATEGORIES[0],
+        condition=ItemCondition.USED,
+        type=AuctionType.ENGLISH,
+        currency=currency,
+        starting_price=Decimal(1),
+        ends_at=now + policy.min_duration + (policy.max_duration - policy.min_duration) / 2,
+    )
+
+
+def check_fields(
+    values: Mapping[str, Any],
+    *,
+    kind: AuctionType,
+    currency: str,
+    now: datetime,
+    policy: ListingPolicy,
+    skip: frozenset[str] = frozenset(),
+) -> list[ValidationFailed]:
+    """Every problem the domain finds in the typed `values` (domain field name → the value
+    read: text, Decimal, int, datetime or None), one per field at most: each group of
+    fields is checked by validate_listing (domain/listing.py) on its own, then the
+    type's terms (reserve, buy-now, Dutch clock) together once the starting price
+    passes. Fields in `skip` (those that could not be read) are not checked again."""
+    base = _stand_in(currency, now, policy)
+    english = kind is AuctionType.ENGLISH
+    problems: dict[str, ValidationFailed] = {}
+
+    def check(names: tuple[str, ...], **extra: Any) -> None:
+        if any(n in skip or n in problems for n in names):
+            return
+        if any(n in _REQUIRED and values.get(n) is None for n in names):
+            return
+        typed: dict[str, Any] = {_INPUT_NAMES[n]: values.get(n) for n in names}
+        try:
+            validate_listing(replace(base, **typed, **extra), now=now, policy=policy)
+        except ValidationFailed as err:
+            problems.setdefault(err.field or names[0], err)
+
+    for group, names in _GROUPS.items():
+        if group == "softClose" and not english:
+            continue
+        if group == "schedule" and not english:
+            names = ("startsAt", "endsAt")
+        check(names)
+    terms = ("startingPrice", *BY_TYPE[kind])
+    check(tuple(n for n in terms if n not in _GROUPS["softClose"] + ("hardCloseAt",)), type=kind)
+    return list(problems.values())

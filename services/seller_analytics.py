@@ -119,7 +119,17 @@ class Analytics:
 
     @property
     def currencies(self) -> list[str]:
-        return sorted({p.currency for p in self.revenue} | {p.currency for p in self.prices})
+        """The currencies of the range's sales, the most used first (the most sales, then
+        the most sold auctions among the latest; ties by code): a mainly-USD seller's
+        charts open on USD."""
+        sales: dict[str, int] = {}
+        for point in self.revenue:
+            sales[point.currency] = sales.get(point.currency, 0) + point.sales
+        latest: dict[str, int] = {}
+        for price in self.prices:
+            latest[price.currency] = latest.get(price.currency, 0) + 1
+        names = set(sales) | set(latest)
+        return sorted(names, key=lambda c: (-sales.get(c, 0), -latest.get(c, 0), c))
 
 
 def seller_scope(viewer: User, seller_id: uuid.UUID | str | None) -> uuid.UUID:

@@ -157,7 +157,8 @@ def ticker_line(event: AnyEvent, sealed: bool, names: dict[str, str]) -> TickerL
     elif isinstance(event, Cancelled):
         note = "cancelled"
     elif isinstance(event, BidsVoided):
-        note = f"{len(event.voided)} bid(s) voided, price recomputed"
+        count = len(event.voided)
+        note = f"{count} bid{'' if count == 1 else 's'} voided, price recomputed"
     else:
         return None
     return TickerLine(event.sequence, event.at, event.kind.value, amount, bidder, note)

@@ -32,9 +32,15 @@ BASE: dict[str, Any] = {
     "backgroundColor": "transparent",
     "textStyle": {"color": MUTED},
     "legend": {"textStyle": {"color": MUTED}, "top": 0},
-    "grid": {"left": 8, "right": 8, "bottom": 8, "top": 36, "containLabel": True},
+    # Room above the plot for the legend and the axis names (containLabel keeps the
+    # tick labels inside, not the names).
+    "grid": {"left": 8, "right": 8, "bottom": 8, "top": 56, "containLabel": True},
     "tooltip": {"trigger": "axis"},
 }
+# A value axis's name sits above the axis, starting at it and running inward: a name
+# centred on the axis line was cut at the chart's edge on a phone ("ell-through %").
+LEFT_NAME: dict[str, Any] = {"nameLocation": "end", "nameTextStyle": {"align": "left"}}
+RIGHT_NAME: dict[str, Any] = {"nameLocation": "end", "nameTextStyle": {"align": "right"}}
 
 
 def major(minor: int, currency: str) -> float:
@@ -82,7 +88,7 @@ def draw(a: Analytics, currency: str) -> None:
             chart(
                 {
                     "xAxis": {"type": "category", "data": labels},
-                    "yAxis": {"type": "value", "name": currency},
+                    "yAxis": {"type": "value", "name": currency, **LEFT_NAME},
                     "series": [
                         {
                             "name": currency,
@@ -133,7 +139,7 @@ def draw(a: Analytics, currency: str) -> None:
                         "data": [short(p.title) for p in prices],
                         "axisLabel": {"rotate": 30},
                     },
-                    "yAxis": {"type": "value", "name": currency},
+                    "yAxis": {"type": "value", "name": currency, **LEFT_NAME},
                     "series": [
                         {
                             "name": "starting",
@@ -172,7 +178,12 @@ def draw(a: Analytics, currency: str) -> None:
             chart(
                 {
                     "xAxis": {"type": "category", "data": [label for label, _ in a.first_bid]},
-                    "yAxis": {"type": "value", "minInterval": 1, "name": "auctions"},
+                    "yAxis": {
+                        "type": "value",
+                        "minInterval": 1,
+                        "name": "auctions",
+                        **LEFT_NAME,
+                    },
                     "series": [
                         {
                             "name": "auctions",
@@ -199,8 +210,13 @@ def draw(a: Analytics, currency: str) -> None:
                 {
                     "xAxis": {"type": "category", "data": [f"{h:02d}" for h in range(24)]},
                     "yAxis": [
-                        {"type": "value", "name": "sell-through %", "max": 100},
-                        {"type": "value", "name": "final/start", "splitLine": {"show": False}},
+                        {"type": "value", "name": "sell-through %", "max": 100, **LEFT_NAME},
+                        {
+                            "type": "value",
+                            "name": "final/start",
+                            "splitLine": {"show": False},
+                            **RIGHT_NAME,
+                        },
                     ],
                     "series": [
                         {

@@ -18,7 +18,7 @@ import base64
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from nicegui import events, ui
@@ -41,9 +41,12 @@ from admin_ui.listing_fields import (
     TYPE_FIELDS,
     TYPE_LABELS,
     FormProblems,
+    check_fields,
+    field_words,
     humanize,
     local_text,
     major_text,
+    plural,
     read_money,
     read_seconds,
     read_time,
@@ -54,7 +57,7 @@ from admin_ui.shell import PageEnv, admin_page
 from domain.categories import CATEGORIES
 from domain.enums import AuctionStatus, AuctionType, ItemCondition
 from domain.errors import DomainError, ValidationFailed
-from domain.listing import ListingChanges, ListingInput
+from domain.listing import ListingChanges, ListingInput, ListingPolicy
 from domain.money import CURRENCY_EXPONENTS
 from services import listings, seller_listings
 from services.listings import ImageUpload
@@ -63,7 +66,7 @@ from storage.tables import User
 
 FLASH = "gavel_listing_flash"  # a message for the next page (app.storage.user)
 HINTS = {
-    "startingPrice": "In major units, e.g. 12.50",
+    "startingPrice": "In major units, e.g. 12.50",  # a Dutch clock's: DUTCH_START_HINT
     "reservePrice": "Optional: no sale below it (kept secret)",
     "buyNowPrice": "Optional: a buyer may end it at this price",
     "dutchFloor": "The clock never goes below it",
@@ -75,6 +78,7 @@ HINTS = {
     "startsAt": "Empty: opens when you publish",
     "endsAt": "When bidding closes",
 }
+DUTCH_START_HINT = "The clock starts here and drops toward the floor"
 
 
 def _category_label(path: str) -> str:
@@ -113,15 +117,16 @@ class ListingForm:
                 .mark(f"field-{name}")
             )
             if name in HINTS:
-                element.props(f'hint="{HINTS[name]}"')
+                hint = HINTS[name]
+                if name in TIME_FIELDS:  # a suffix would squeeze the date: the zone is here
+                    hint = f"{hint} ({self._zone()})"
+                element.props(f'hint="{hint}"')
             if name in MONEY_FIELDS:
                 element.props('inputmode=decimal placeholder="0.00"')
             if name in SECONDS_FIELDS:
                 element.props("inputmode=numeric")
             if name in TIME_FIELDS:
-                element.props(
-                    'type=datetime-local stack-label clearable suffix="' + self._zone() + '"'
-                )
+                element.props("type=datetime-local stack-label clearable")
         self.inputs[name] = element
         self.boxes[name] = box
         return element
@@ -147,12 +152,10 @@ class ListingForm:
         not sent)."""
         for name in TYPE_FIELDS:
             self.boxes[name].visible = name in BY_TYPE[kind]
-        starting = self.inputs["startingPrice"]
-        starting.props(
-            'label="Start price (the clock starts here)"'
-            if kind is AuctionType.DUTCH
-            else f'label="{LABELS["startingPrice"]}"'
-        )
+        # One name for the field, in its label and in the domain's refusals ("Floor
+        # price must be below the Starting price"); the hint says what it means here.
+        hint = DUTCH_START_HINT if kind is AuctionType.DUTCH else HINTS["startingPrice"]
+        self.inputs["startingPrice"].props(f'hint="{hint}"')
 
     def disable(self, names: set[str] | frozenset[str], reason: str) -> None:
         for name in names:
@@ -171,70 +174,97 @@ class ListingForm:
         assert self.type_select is not None
         return AuctionType(self.type_select.value)
 
-    def listing_input(self) -> ListingInput:
-        """What was typed, as the domain's input; FormProblems lists every field that
-        could not be read."""
-        kind = self.kind()
+    def read_all(self, kind: AuctionType) -> tuple[dict[str, Any], list[ValidationFailed]]:
+        """Every field of `kind` as the domain reads it (None: empty or unreadable), and
+        the problems of those that could not be read."""
         problems: list[ValidationFailed] = []
         shown = set(BY_TYPE[kind])
+        values: dict[str, Any] = {"title": self.value("title")}
+        values["description"] = self.value("description")
 
-        def read(name: str, reader: Callable[[], Any]) -> Any:
+        def read(name: str, reader: Callable[[str], Any]) -> None:
             if name in TYPE_FIELDS and name not in shown:
-                return None
+                values[name] = None
+                return
             try:
-                return reader()
+                values[name] = reader(self.value(name))
             except ValidationFailed as err:
                 problems.append(err)
-                return None
+                values[name] = None
 
-        values = {
-            name: read(name, lambda n=name: read_money(self.value(n), n))  # type: ignore[misc]
-            for name in MONEY_FIELDS
-        }
-        seconds = {
-            name: read(name, lambda n=name: read_seconds(self.value(n), n))  # type: ignore[misc]
-            for name in SECONDS_FIELDS
-        }
-        times = {
-            name: read(name, lambda n=name: read_time(self.value(n), self.zone, n))  # type: ignore[misc]
-            for name in TIME_FIELDS
-        }
-        if values["startingPrice"] is None and not any(
-            p.field == "startingPrice" for p in problems
+        for name in sorted(MONEY_FIELDS):
+            read(name, lambda text, n=name: read_money(text, n))  # type: ignore[misc]
+        for name in sorted(SECONDS_FIELDS):
+            read(name, lambda text, n=name: read_seconds(text, n))  # type: ignore[misc]
+        for name in sorted(TIME_FIELDS):
+            read(name, lambda text, n=name: read_time(text, self.zone, n))  # type: ignore[misc]
+        return values, problems
+
+    def checked(
+        self, kind: AuctionType, currency: str, now: datetime, policy: ListingPolicy
+    ) -> dict[str, Any]:
+        """The typed values, once every field passed the domain's own checks field by
+        field (listing_fields.check_fields); else FormProblems with ALL the problems."""
+        values, problems = self.read_all(kind)
+        values["category"] = self.value("category") or None
+        for name, words in (
+            ("category", "Choose a category"),
+            ("startingPrice", "Enter a starting price"),
+            ("endsAt", "Choose when bidding closes"),
         ):
-            problems.append(ValidationFailed("Enter a starting price", field="startingPrice"))
-        if times["endsAt"] is None and not any(p.field == "endsAt" for p in problems):
-            problems.append(ValidationFailed("Choose when bidding closes", field="endsAt"))
+            if values[name] is None and not any(p.field == name for p in problems):
+                problems.append(ValidationFailed(words, field=name))
+        skip = frozenset(p.field for p in problems if p.field)
+        problems += check_fields(
+            values, kind=kind, currency=currency, now=now, policy=policy, skip=skip
+        )
         if problems:
             raise FormProblems(problems)
+        return values
+
+    def listing_input(self, now: datetime, policy: ListingPolicy) -> ListingInput:
+        """What was typed, as the domain's input; FormProblems lists every field with a
+        problem (unreadable, missing, or refused by the domain's rules)."""
+        kind = self.kind()
+        values = self.checked(kind, self.value("currency"), now, policy)
         return ListingInput(
-            title=self.value("title"),
-            description=self.value("description"),
+            title=values["title"],
+            description=values["description"],
             category=self.value("category"),
             condition=ItemCondition(self.value("condition")),
             type=kind,
             currency=self.value("currency"),
             starting_price=values["startingPrice"],
-            ends_at=times["endsAt"],
+            ends_at=values["endsAt"],
             reserve_price=values["reservePrice"],
             buy_now_price=values["buyNowPrice"],
-            starts_at=times["startsAt"],
+            starts_at=values["startsAt"],
             dutch_step=values["dutchStep"],
-            dutch_step_seconds=seconds["dutchStepSeconds"],
+            dutch_step_seconds=values["dutchStepSeconds"],
             dutch_floor=values["dutchFloor"],
-            soft_close_window_seconds=seconds["softCloseWindowSeconds"],
-            soft_close_extension_seconds=seconds["softCloseExtensionSeconds"],
-            hard_close_at=times["hardCloseAt"],
+            soft_close_window_seconds=values["softCloseWindowSeconds"],
+            soft_close_extension_seconds=values["softCloseExtensionSeconds"],
+            hard_close_at=values["hardCloseAt"],
         )
 
-    def listing_changes(self, current: OwnListing) -> ListingChanges:
-        """The editable fields as an update (services/listings.update_auction). A value
-        the update cannot remove (a reserve, a buy-now price, a start) is refused here."""
+    def listing_changes(
+        self, current: OwnListing, now: datetime, policy: ListingPolicy
+    ) -> ListingChanges:
+        """The editable fields as an update (services/listings.update_auction), checked
+        field by field like a new listing. A value the update cannot remove (a reserve, a
+        buy-now price, a start) is refused here."""
         auction = current.auction
-        problems: list[ValidationFailed] = []
-
-        def keep(name: str, value: Any, stored: Any) -> Any:
-            if value is None and stored is not None:
+        kind = AuctionType(auction.type)
+        values, problems = self.read_all(kind)
+        for name, stored in (
+            ("startingPrice", auction.starting_price),
+            ("reservePrice", auction.reserve_price),
+            ("buyNowPrice", auction.buy_now_price),
+            ("startsAt", auction.starts_at),
+            ("endsAt", auction.ends_at),
+        ):
+            unread = any(p.field == name for p in problems)
+            if values.get(name) is None and stored is not None and not unread:
                 problems.append(
                     ValidationFailed(
                         f"{LABELS[name]} cannot be removed from a saved listing; cancel it"
@@ -242,40 +272,22 @@ class ListingForm:
                         field=name,
                     )
                 )
-            return value
-
-        def read(name: str, reader: Callable[[], Any]) -> Any:
-            try:
-                return reader()
-            except ValidationFailed as err:
-                problems.append(err)
-                return None
-
-        kind = AuctionType(auction.type)
-        money = {
-            name: read(name, lambda n=name: read_money(self.value(n), n))  # type: ignore[misc]
-            for name in ("startingPrice", "reservePrice", "buyNowPrice")
-            if name == "startingPrice" or name in BY_TYPE[kind]
-        }
-        starts = read("startsAt", lambda: read_time(self.value("startsAt"), self.zone, "startsAt"))
-        ends = read("endsAt", lambda: read_time(self.value("endsAt"), self.zone, "endsAt"))
-        keep("startingPrice", money.get("startingPrice"), auction.starting_price)
-        keep("reservePrice", money.get("reservePrice"), auction.reserve_price)
-        keep("buyNowPrice", money.get("buyNowPrice"), auction.buy_now_price)
-        keep("startsAt", starts, auction.starts_at)
-        keep("endsAt", ends, auction.ends_at)
+        skip = frozenset(p.field for p in problems if p.field)
+        problems += check_fields(
+            values, kind=kind, currency=auction.currency, now=now, policy=policy, skip=skip
+        )
         if problems:
             raise FormProblems(problems)
         return ListingChanges(
-            title=self.value("title"),
-            description=self.value("description"),
+            title=values["title"],
+            description=values["description"],
             category=self.value("category"),
             condition=ItemCondition(self.value("condition")),
-            starting_price=money.get("startingPrice"),
-            reserve_price=money.get("reservePrice"),
-            buy_now_price=money.get("buyNowPrice"),
-            starts_at=starts,
-            ends_at=ends,
+            starting_price=values["startingPrice"],
+            reserve_price=values["reservePrice"] if "reservePrice" in BY_TYPE[kind] else None,
+            buy_now_price=values["buyNowPrice"] if "buyNowPrice" in BY_TYPE[kind] else None,
+            starts_at=values["startsAt"],
+            ends_at=values["endsAt"],
         )
 
     # -- showing problems ------------------------------------------------------------
@@ -290,7 +302,7 @@ class ListingForm:
 
     def show(self, err: DomainError) -> None:
         """Put a refusal next to the field it names, or above the form."""
-        message = humanize(explain(err))
+        message = field_words(err)
         if err.field == "imageUploads" and self.images_problem is not None:
             self.images_problem.text = message
             self.images_problem.visible = True
@@ -334,7 +346,7 @@ def _sections(form: ListingForm, *, kind: AuctionType, creating: bool) -> None:
             form.text("dutchStepSeconds")
             form.text("softCloseWindowSeconds").set_value("120")
             form.text("softCloseExtensionSeconds").set_value("120")
-            form.text("hardCloseAt")
+            form.text("hardCloseAt", wide=True)
     with ui.card().classes("w-full"):
         ui.label("When").classes("text-lg font-semibold")
         ui.label(
@@ -351,6 +363,23 @@ def _sections(form: ListingForm, *, kind: AuctionType, creating: bool) -> None:
     form.show_type(kind)
 
 
+# The uploader's own header shows a byte count and a percentage ("0.0B / 0.00%") that
+# mean nothing here: files are checked, not uploaded somewhere with progress to follow.
+_UPLOAD_HEADER = """
+<div class="row no-wrap items-center q-pa-sm q-gutter-xs">
+  <q-spinner v-if="props.isUploading" size="1.5em" />
+  <div class="col">
+    <div class="q-uploader__title">Add images</div>
+    <div class="q-uploader__subtitle">
+      {{ props.isUploading ? 'Checking…' : 'Drop files here or click +' }}
+    </div>
+  </div>
+  <q-btn v-if="props.canAddFiles" type="a" icon="add_box" round dense flat>
+    <q-uploader-add-trigger />
+    <q-tooltip>Choose images</q-tooltip>
+  </q-btn>
+</div>
+"""
 _ACCEPT = ".jpg,.jpeg,.png,.webp,.gif,image/jpeg,image/png,image/webp,image/gif"
 _LIMITS = (
     f"Up to {MAX_IMAGES} JPEG, PNG, WebP or GIF files of at most"
@@ -464,6 +493,7 @@ def _stored_images(form: ListingForm, current: OwnListing) -> None:
             .classes("w-full")
             .mark("image-upload")
         )
+        uploader.add_slot("header", _UPLOAD_HEADER)
         spinner = ui.spinner(size="lg").mark("images-saving")
         spinner.visible = False
 
@@ -552,6 +582,7 @@ def _new_images(form: ListingForm) -> None:
             .classes("w-full")
             .mark("image-upload")
         )
+        uploader.add_slot("header", _UPLOAD_HEADER)
         uploader.on_multi_upload(lambda: uploader.reset())
 
 
@@ -600,7 +631,7 @@ async def new_listing_page(env: PageEnv) -> None:
     async def create(publish: bool, button: ui.button) -> None:
         form.clear_problems()
         try:
-            listing = form.listing_input()
+            listing = form.listing_input(deps.clock(), deps.listing_policy)
         except FormProblems as problems:
             form.show_all(problems)
             return
@@ -652,11 +683,17 @@ def _publish_label(button: ui.button, form: ListingForm) -> None:
     relabel()
 
 
+# The room the action bar takes at the bottom of the window: a field scrolled or tabbed
+# to stops above it, and the page ends with that much space below the last field.
+BAR_ROOM = "6rem"
+
+
 class _action_bar:
     """The form's buttons, kept in view at the bottom of the window on a card (a theme
     background in light and dark mode, so the fields scroll beneath it, not through it)."""
 
     def __enter__(self) -> None:
+        ui.add_css(f"html {{ scroll-padding-bottom: {BAR_ROOM}; }}")
         self.card = ui.card().classes("w-full sticky bottom-2 z-10 p-2").props("bordered")
         self.card.__enter__()
         self.row = ui.row().classes("w-full justify-end items-center gap-2 flex-wrap")
@@ -665,6 +702,7 @@ class _action_bar:
     def __exit__(self, *exc: object) -> None:
         self.row.__exit__(*exc)
         self.card.__exit__(*exc)
+        ui.element("div").style(f"height: {BAR_ROOM}").mark("bar-room")
 
 
 class _busy:
@@ -719,7 +757,7 @@ def _edit_form(env: PageEnv, current: OwnListing) -> None:
     _header(
         item.title,
         f"{TYPE_LABELS[kind]} · {STATUS_LABELS[status]}"
-        + (f" · {auction.bid_count} bids" if auction.bid_count else ""),
+        + (f" · {plural(auction.bid_count, 'bid')}" if auction.bid_count else ""),
     )
     form = ListingForm(zone=env.zone)
     form.banner = ui.label("").classes("text-negative").mark("form-problem")
@@ -744,7 +782,7 @@ def _edit_form(env: PageEnv, current: OwnListing) -> None:
     async def save(then_publish: bool, button: ui.button) -> None:
         form.clear_problems()
         try:
-            changes = form.listing_changes(current)
+            changes = form.listing_changes(current, deps.clock(), deps.listing_policy)
         except FormProblems as problems:
             form.show_all(problems)
             return

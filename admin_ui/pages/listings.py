@@ -35,6 +35,7 @@ from domain.enums import AuctionStatus, AuctionType
 from domain.errors import DomainError, ValidationFailed
 from domain.listing import ListingChanges
 from services import listings, seller_listings
+from services.moderation import MAX_REASON_CHARS, check_reason
 from services.seller_listings import ListingQuery, ListingRow
 from storage.tables import User
 
@@ -106,20 +107,45 @@ _PRICE_CELL = """
   <div class="text-xs opacity-70">{{ props.row.price_note }}</div>
 </q-td>
 """
-_ACTIONS_CELL = """
-<q-td :props="props" class="whitespace-nowrap">
-  <q-btn v-if="props.row.editable" flat round dense icon="edit"
-         @click="$parent.$emit('edit', props.row)"><q-tooltip>Edit</q-tooltip></q-btn>
-  <q-btn v-if="props.row.publishable" flat round dense icon="rocket_launch" color="primary"
-         @click="$parent.$emit('publish', props.row)"><q-tooltip>Publish now</q-tooltip></q-btn>
-  <q-btn v-if="props.row.publishable" flat round dense icon="event"
-         @click="$parent.$emit('schedule', props.row)"><q-tooltip>Schedule</q-tooltip></q-btn>
-  <q-btn v-if="props.row.monitor" flat round dense icon="sensors"
-         @click="$parent.$emit('monitor', props.row)"><q-tooltip>Live monitor</q-tooltip></q-btn>
-  <q-btn v-if="props.row.cancellable" flat round dense icon="block" color="negative"
-         @click="$parent.$emit('cancel', props.row)"><q-tooltip>Cancel</q-tooltip></q-btn>
+# What a row offers, in a menu behind one button (a row with four icon buttons was clipped
+# at 1280 px and phones): each entry has its icon and its words. (flag, event, icon, label,
+# colour)
+ROW_ACTIONS = (
+    ("editable", "edit", "edit", "Edit", ""),
+    ("publishable", "publish", "rocket_launch", "Publish now", "primary"),
+    ("publishable", "schedule", "event", "Schedule…", ""),
+    ("monitor", "monitor", "sensors", "Live monitor", ""),
+    ("cancellable", "cancel", "block", "Cancel listing…", "negative"),
+)
+_ACTION_ITEM = """
+      <q-item v-if="props.row.{flag}" clickable @click="$parent.$emit('{event}', props.row)">
+        <q-item-section avatar><q-icon name="{icon}"{color} /></q-item-section>
+        <q-item-section>{label}</q-item-section>
+      </q-item>"""
+_ACTIONS_CELL = (
+    """
+<q-td :props="props">
+  <q-btn flat round dense icon="more_vert" aria-label="Actions for this listing">
+    <q-tooltip>Actions</q-tooltip>
+    <q-menu auto-close anchor="bottom right" self="top right">
+      <q-list dense style="min-width: 12rem">"""
+    + "".join(
+        _ACTION_ITEM.format(
+            flag=flag,
+            event=event,
+            icon=icon,
+            label=label,
+            color=f' color="{color}"' if color else "",
+        )
+        for flag, event, icon, label, color in ROW_ACTIONS
+    )
+    + """
+      </q-list>
+    </q-menu>
+  </q-btn>
 </q-td>
 """
+)
 
 
 def row_of(row: ListingRow, zone: Any) -> dict[str, Any]:
@@ -458,7 +484,8 @@ def _schedule_dialog(view: ListingsTable, listing_id: uuid.UUID | None) -> None:
 
 
 def _cancel_dialog(view: ListingsTable, listing_id: uuid.UUID | None) -> None:
-    """Cancel with a reason; the use case refuses once a bid came (its words shown)."""
+    """Cancel with a reason (required, kept in the audit log); the use case refuses once a
+    bid came (its words shown)."""
     if listing_id is None:
         return
     deps = view.deps
@@ -470,8 +497,8 @@ def _cancel_dialog(view: ListingsTable, listing_id: uuid.UUID | None) -> None:
             " only before the first bid."
         ).classes("text-sm")
         reason = (
-            ui.textarea("Reason (shown in the audit log)")
-            .props("outlined counter maxlength=500 autogrow")
+            ui.textarea("Reason (kept in the audit log)")
+            .props(f"outlined counter maxlength={MAX_REASON_CHARS} autogrow")
             .classes("w-full")
             .mark("cancel-reason")
         )
@@ -480,12 +507,21 @@ def _cancel_dialog(view: ListingsTable, listing_id: uuid.UUID | None) -> None:
 
         async def confirm() -> None:
             problem.visible = False
+            reason.error = None
+            # The same rule as an admin's cancel (services/moderation.check_reason): a
+            # reason of 1-500 characters, checked here, on the server, before the use case.
+            try:
+                why = check_reason(str(reason.value or ""))
+            except ValidationFailed:
+                reason.error = (
+                    f"Say why you cancel (up to {MAX_REASON_CHARS} characters):"
+                    " it is kept in the audit log."
+                )
+                return
 
             async def work(viewer: User) -> Any:
                 try:
-                    return await listings.cancel_auction(
-                        deps, viewer, listing_id, str(reason.value or "")
-                    )
+                    return await listings.cancel_auction(deps, viewer, listing_id, why)
                 except DomainError as err:
                     problem.text = humanize(explain(err))
                     problem.visible = True

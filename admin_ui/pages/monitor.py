@@ -29,6 +29,7 @@ from nicegui import ui
 from admin_ui.actions import act
 from admin_ui.context import admin_context
 from admin_ui.formatting import duration, money, when
+from admin_ui.listing_fields import plural
 from admin_ui.live import follow
 from admin_ui.messages import empty_state
 from admin_ui.shell import PageEnv, admin_page
@@ -91,9 +92,10 @@ class Pager:
         return max(1, -(-self.total // self.size))
 
     def show(self, total: int, noun: str) -> None:
+        """`noun` in the singular: "Page 1 of 2 · 11 sales"."""
         self.total = total
         self.page = min(self.page, self.pages - 1)
-        self._label.text = f"Page {self.page + 1} of {self.pages} · {total} {noun}"
+        self._label.text = f"Page {self.page + 1} of {self.pages} · {plural(total, noun)}"
         self._prev.enabled = self.page > 0
         self._next.enabled = self.page + 1 < self.pages
 
@@ -351,15 +353,10 @@ class MonitorView:
             self.watchers.text = str(count)
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def duration_words(seconds: int) -> str:
     if seconds % 60 == 0:
-        minutes = seconds // 60
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    return f"{seconds} seconds"
+        return plural(seconds // 60, "minute")
+    return plural(seconds, "second")
 
 
 def _dutch_text(m: Monitor, now: datetime, price: int) -> str:
@@ -427,7 +424,7 @@ async def live_now_page(env: PageEnv) -> None:
         draw(*found)
 
     def draw(rows: list[LiveListing], total: int) -> None:
-        pager.show(total, "live")
+        pager.show(total, "live auction")
         listing.clear()
         with listing:
             if not rows:

@@ -227,7 +227,7 @@ async def sales_page(env: PageEnv) -> None:
         draw(*found)
 
     def draw(rows: list[Sale], total: int, money_rows: list[seller_money.Totals]) -> None:
-        pager.show(total, "sales" if total != 1 else "sale")
+        pager.show(total, "sale")
         totals_box.clear()
         with totals_box:
             draw_totals(money_rows)

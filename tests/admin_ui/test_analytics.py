@@ -16,7 +16,7 @@ import admin_ui.pages
 from tests.admin_ui.steps import sign_in
 from tests.api.settlement_steps import make_admin, sold
 from tests.conftest import GQL
-from tests.helpers import register
+from tests.helpers import PUBLISH, create_auction, register
 
 # Every page module imported before the first simulation (see test_monitor.py).
 for _page in pkgutil.iter_modules(admin_ui.pages.__path__):
@@ -63,6 +63,27 @@ async def test_a_seller_sees_charts_of_their_own_sales(
     await ui_user.should_see("The range ends before it starts.")
     ui_user.find(marker="analytics-last-30").click()
     await ui_user.should_see(marker="chart-revenue")
+
+
+async def test_charts_open_on_the_sellers_most_used_currency(
+    ui_user: User, gql: GQL, app: FastAPI
+) -> None:
+    """Two sales in USD, one in EUR (alphabetically first): the money charts open on USD;
+    the axis names stay inside a phone-wide chart."""
+    seller = await register(gql, seller=True)
+    euro = await create_auction(gql, seller, currency="EUR", buyNowPrice="400.00")
+    assert (await gql(PUBLISH, {"id": euro["id"]}, token=seller.token))["data"]
+    await sold(gql, app, seller=seller, auction=str(euro["id"]))
+    for price in ("120.00", "130.00"):
+        await sold(gql, app, seller=seller, price=price)
+    await sign_in(ui_user, seller, next_path="/analytics")
+    await ui_user.should_see(marker="chart-revenue", retries=30)
+    (select,) = ui_user.find(marker="analytics-currency").elements
+    assert isinstance(select, ui.select) and select.value == "USD"
+    await ui_user.should_see("Final prices of sold auctions, USD: $250.00 in all.")
+    hours = chart_options(ui_user, "chart-hours")
+    for axis in hours["yAxis"]:
+        assert axis["nameLocation"] == "end" and axis["nameTextStyle"]["align"] in ("left", "right")
 
 
 async def test_a_new_seller_gets_an_empty_state(ui_user: User, gql: GQL) -> None:

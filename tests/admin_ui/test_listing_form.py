@@ -134,7 +134,7 @@ async def test_refusals_appear_next_to_their_fields(ui_user: User, gql: GQL, app
     await ui_user.should_see("Check the fields marked in red.")
     # Both fields the page could not read are marked at once; the others are not.
     assert field(ui_user, "startingPrice").error == "Enter a starting price."
-    assert "plain decimal" in field(ui_user, "buyNowPrice").error
+    assert field(ui_user, "buyNowPrice").error == "Enter an amount like 12.50."
     assert field(ui_user, "title").error is None
     # The domain refuses an amount finer than the currency's cents, on its field.
     fill(ui_user, startingPrice="12.345", buyNowPrice="")
@@ -157,6 +157,66 @@ async def test_refusals_appear_next_to_their_fields(ui_user: User, gql: GQL, app
     await ui_user.should_see("Floor price must be below the Starting price.")
     assert field(ui_user, "dutchFloor").error == "Floor price must be below the Starting price."
     assert await own_auctions(app, seller_id) == []  # nothing was created
+
+
+async def test_every_field_problem_shows_at_once_in_words_for_people(
+    ui_user: User, gql: GQL, app: FastAPI
+) -> None:
+    """An empty title, an unreadable price and an end in the past: all three are marked
+    before anything is sent, each next to its field, none in a developer's words."""
+    seller_id = await _form(ui_user, gql)
+    _common(ui_user)
+    fill(
+        ui_user,
+        title="",
+        startingPrice="abc",
+        endsAt=local(-timedelta(days=2)),
+        reservePrice="1e3",
+        softCloseWindowSeconds="999999",
+    )
+    ui_user.find(marker="publish").click()
+    await ui_user.should_see("Check the fields marked in red.")
+    assert field(ui_user, "title").error == "Title needs at least 3 characters."
+    assert field(ui_user, "startingPrice").error == "Enter an amount like 12.50."
+    assert field(ui_user, "reservePrice").error == "Enter an amount like 12.50."
+    assert "at least" in field(ui_user, "endsAt").error
+    assert field(ui_user, "softCloseWindowSeconds").error.startswith("Soft-close window")
+    assert field(ui_user, "description").error is None
+    assert all("plain decimal" not in (field(ui_user, n).error or "") for n in ("startingPrice",))
+    # A bare "amount" of the domain is named by its field.
+    fill(ui_user, title="Leica M6", startingPrice="1" + "0" * 20, reservePrice="")
+    fill(ui_user, endsAt=local(timedelta(days=3)), softCloseWindowSeconds="60")
+    ui_user.find(marker="publish").click()
+    await ui_user.should_see("Starting price is too large.")
+    assert field(ui_user, "title").error is None and field(ui_user, "endsAt").error is None
+    assert await own_auctions(app, seller_id) == []  # nothing was created
+
+
+async def test_dutch_start_price_has_one_name_in_label_and_errors(ui_user: User, gql: GQL) -> None:
+    await _form(ui_user, gql)
+    _common(ui_user)
+    fill(ui_user, type="DUTCH", startingPrice="100", dutchFloor="150", dutchStep="1")
+    fill(ui_user, dutchStepSeconds="10")
+    ui_user.find(marker="save-draft").click()
+    await ui_user.should_see("Floor price must be below the Starting price.")
+    assert field(ui_user, "startingPrice").props["label"] == "Starting price"
+    assert field(ui_user, "startingPrice").props["hint"].startswith("The clock starts here")
+
+
+async def test_the_form_layout_leaves_room_and_says_nothing_raw(ui_user: User, gql: GQL) -> None:
+    """Dates have no zone suffix squeezing them (the zone is in the hint), the page ends
+    with room for the sticky bar, and the uploader's header shows words, not the raw
+    "0.0B / 0.00%" of an upload progress."""
+    await _form(ui_user, gql)
+    for name in ("startsAt", "endsAt", "hardCloseAt"):
+        element = field(ui_user, name)
+        assert "suffix" not in element.props and "(UTC)" in element.props["hint"]
+    assert "sm:col-span-2" in field(ui_user, "hardCloseAt").parent_slot.parent.classes
+    await ui_user.should_see(marker="bar-room")
+    (upload,) = ui_user.find(kind=ui.upload, marker="image-upload").elements
+    header = upload.slots["header"].template or ""
+    assert "Add images" in header and "uploadSizeLabel" not in header
+    assert "uploadProgressLabel" not in header
 
 
 async def test_images_are_checked_previewed_removed_and_stored(
@@ -307,14 +367,19 @@ async def test_a_nul_byte_in_a_text_field_is_refused_in_words(
 ) -> None:
     seller = await register(gql, seller=True)
     await sign_in(ui_user, seller, next_path="/listings/new")
-    for name in ("title", "description", "category"):
+    # A category is chosen from the list: a value not in it leaves the choice empty.
+    for name, words in (
+        ("title", "must not contain NUL"),
+        ("description", "must not contain NUL"),
+        ("category", "Choose a category."),
+    ):
         await ui_user.open("/listings/new")
         await ui_user.should_see(marker="save-draft")
         _common(ui_user)
         value = str(field(ui_user, name).value)
         fill(ui_user, **{name: value[:3] + "\x00" + value[3:]})
         ui_user.find(marker="save-draft").click()
-        await ui_user.should_see("must not contain NUL", retries=30)
+        await ui_user.should_see(words, retries=30)
     assert await own_auctions(app, seller.id) == []
 
 
@@ -356,3 +421,10 @@ async def test_an_upload_over_the_image_limit_is_refused_before_reading(
     await asyncio.sleep(0.5)
     assert reads["n"] == MAX_IMAGES
     assert len(ui_user.find(marker="image-preview").elements) == MAX_IMAGES
+
+
+def test_counts_are_written_with_proper_plurals() -> None:
+    from admin_ui.listing_fields import plural
+
+    assert [plural(n, "bid") for n in (0, 1, 2)] == ["0 bids", "1 bid", "2 bids"]
+    assert plural(3, "live auction") == "3 live auctions"

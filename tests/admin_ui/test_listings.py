@@ -175,6 +175,48 @@ async def test_publish_schedule_and_cancel_from_the_table(
     assert not cancelled["cancellable"] and not cancelled["editable"]
 
 
+async def test_a_cancel_needs_a_reason(ui_user: User, gql: GQL, app: FastAPI) -> None:
+    """The dialog asks for a reason, kept in the audit log: empty or blank, nothing is
+    cancelled and the field says why; with one, the listing is cancelled."""
+    seller = await register(gql, seller=True)
+    draft = await create_auction(gql, seller, title="Spare lens cap")
+    await _listings(ui_user, seller)
+    trigger(ui_user, "cancel", {"id": draft["id"]})
+    await ui_user.should_see(marker="cancel-dialog")
+    for blank in ("", "   \n "):
+        fill_marker(ui_user, "cancel-reason", blank)
+        ui_user.find(marker="confirm-cancel").click()
+        await asyncio.sleep(0.1)
+        error = field_select(ui_user, "cancel-reason").error
+        assert error is not None and "audit log" in error
+        assert (await stored(app, draft["id"]))["status"] == "DRAFT"
+    fill_marker(ui_user, "cancel-reason", "  Found a scratch  ")
+    ui_user.find(marker="confirm-cancel").click()
+    await ui_user.should_see("Listing cancelled.")
+    row = await stored(app, draft["id"])
+    assert (row["status"], row["cancel_reason"]) == ("CANCELLED", "Found a scratch")
+
+
+async def test_row_actions_are_a_labelled_menu(ui_user: User, gql: GQL) -> None:
+    """A row's actions sit behind one button (four icon buttons were clipped at the
+    table's right edge), each with its icon and its words."""
+    from admin_ui.pages.listings import ROW_ACTIONS
+
+    seller = await register(gql, seller=True)
+    await create_auction(gql, seller, title="Menu draft")
+    await _listings(ui_user, seller)
+    template = table(ui_user).slots["body-cell-actions"].template or ""
+    assert template.count("<q-btn") == 1 and "<q-menu" in template
+    assert "<q-tooltip>Actions</q-tooltip>" in template
+    for flag, event, icon, label, _ in ROW_ACTIONS:
+        assert f'v-if="props.row.{flag}"' in template and f"$emit('{event}'" in template
+        assert (
+            f'name="{icon}"' in template and f"<q-item-section>{label}</q-item-section>" in template
+        )
+    (row,) = table_rows(ui_user)
+    assert row["editable"] and row["publishable"] and row["cancellable"]
+
+
 def fill_marker(user: User, marker: str, value: str) -> None:
     with client_of(user):
         field_select(user, marker).value = value
@@ -191,6 +233,7 @@ async def test_cancel_after_a_bid_is_refused_in_words(
     # A page drawn before the bid still offers the button: the use case decides.
     trigger(ui_user, "cancel", {"id": auction_id})
     await ui_user.should_see(marker="cancel-dialog")
+    ui_user.find(marker="cancel-reason").type("Changed my mind")
     ui_user.find(marker="confirm-cancel").click()
     await ui_user.should_see("Sellers can cancel only before the first bid; ask an admin.")
     assert (await stored(app, auction_id))["status"] == "ACTIVE"
@@ -212,6 +255,7 @@ async def test_another_sellers_listing_is_never_shown_nor_changed(
             if event == "cancel":
                 await ui_user.should_see(marker="cancel-dialog")
                 await ui_user.should_not_see("Owner's")  # the dialog names nothing of it
+                ui_user.find(marker="cancel-reason").type("Not mine")
                 ui_user.find(marker="confirm-cancel").click()
             await asyncio.sleep(0.1)
     trigger(ui_user, "schedule", {"id": draft["id"]})

@@ -153,7 +153,7 @@ async def test_voided_bids_redraw_the_recomputed_auction(
         VOID, {"id": shill.id, "auctionId": auction, "reason": "shill bidding"}, token=admin.token
     )
     assert voided["data"]["voidBids"]["errors"] == [], voided
-    await ui_user.should_see("1 bid(s) voided, price recomputed", retries=20)
+    await ui_user.should_see("1 bid voided, price recomputed", retries=20)
     assert texts(ui_user, "monitor-leader") == [honest.username]
     assert texts(ui_user, "monitor-bids") == ["1"]
     assert texts(ui_user, "monitor-price") == ["$110.00"]  # the honest bid alone
@@ -207,7 +207,7 @@ async def test_live_now_lists_own_live_auctions_with_links(ui_user: User, gql: G
     await ui_user.should_see("Walnut writing desk", retries=30)
     await ui_user.should_not_see("Someone else's chair")
     await ui_user.should_not_see("Unpublished stool")
-    assert texts(ui_user, "live-page") == ["Page 1 of 1 · 1 live"]
+    assert texts(ui_user, "live-page") == ["Page 1 of 1 · 1 live auction"]
     ui_user.find(marker=f"live-{mine}").click()
     await ui_user.should_see(marker="monitor-countdown")
     assert theirs

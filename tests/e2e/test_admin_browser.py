@@ -776,7 +776,7 @@ async def test_seller_creates_and_publishes_a_dutch_listing_with_an_image(
     # The English terms are gone, the Dutch clock's are there.
     await page.get_by_label("Floor price").wait_for()
     assert not await page.get_by_label("Buy-now price").is_visible()
-    await page.get_by_label("Start price (the clock starts here)").fill("200.00")
+    await page.get_by_label("Starting price").fill("200.00")
     await page.get_by_label("Floor price").fill("250.00")
     await page.get_by_label("Price step").fill("10.00")
     await page.get_by_label("Step every (seconds)").fill("60")
@@ -805,6 +805,29 @@ async def test_seller_creates_and_publishes_a_dutch_listing_with_an_image(
     )
     assert [tuple(r) for r in rows] == [("DUTCH", "ACTIVE", 20000, 5000, 1)], rows
     await seller.shoot("seller-listings-after-publish")
+
+
+async def test_a_listing_rows_actions_are_a_menu_that_fits(
+    browser: Any, demo: Demo, tabs: list[AdminTab]
+) -> None:
+    """At 1280 px the actions column is inside the table (one ⋮ button a row); its menu
+    names each action, and choosing one does it."""
+    await require_pages(demo.base, "/listings")
+    seller = await tab(tabs, browser, demo)
+    await seller.sign_in(demo.seller_email, DEMO_PASSWORD, next_path="/listings")
+    page = seller.page
+    table = page.locator(".q-table__container").first
+    await table.wait_for()
+    button = page.get_by_role("button", name="Actions for this listing").first
+    edge = await table.bounding_box()
+    box = await button.bounding_box()
+    assert edge is not None and box is not None
+    assert box["x"] + box["width"] <= edge["x"] + edge["width"], (box, edge)
+    await button.click()
+    menu = page.locator(".q-menu").last
+    await menu.get_by_text("Live monitor").wait_for()
+    await menu.get_by_text("Live monitor").click()
+    await page.wait_for_url(lambda url: url.endswith("/live"))
 
 
 async def _pick(page: Any, label: str, option: str) -> None:
