@@ -352,3 +352,16 @@ async def test_a_nul_byte_in_the_search_is_refused_in_words(
     ui_user.find(marker="users-go").click()
     await ui_user.should_see("Query must not contain NUL")
     assert crashes(caplog) == []
+
+
+async def test_on_a_phone_the_users_table_says_it_scrolls(ui_user: User, gql: GQL, app):
+    """Only two of the table's columns fit a 390-px phone: a hint, shown below the `sm`
+    breakpoint only, says the table scrolls sideways and a tap opens the account."""
+    admin = await make_admin(gql, app)
+    await sign_in(ui_user, admin, next_path="/users")
+    await ui_user.should_see(marker="users-table", retries=50)
+    [hint] = ui_user.find(marker="table-scroll-hint").elements
+    assert "sm:hidden" in hint.classes
+    assert getattr(hint, "text", "") == (
+        "Swipe the table sideways to see every column; tap a row to open it."
+    )
