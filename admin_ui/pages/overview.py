@@ -251,7 +251,7 @@ async def overview_page(env: PageEnv) -> None:
         if live.changed:
             live.changed = False
             per_minute.show(f"{recent:,}", "accepted in the last 60 s")
-            hour_total.text = f"{sum(live.counts):,} bids in the last hour"
+            hour_total.text = f"{plural(sum(live.counts), 'bid')} in the last hour"
             chart.options.update(chart_options(live, env.zone))
             chart.update()
         if due:  # after the redraw: a slow store delays only the figures it holds
