@@ -405,13 +405,16 @@ def evidence_lines(signal: Signal, currency: str | None) -> list[str]:
             for name, figure in ranked:
                 weight = _number(weights.get(name))
                 number = _number(figure)
-                shown = _figure(number) if number is not None else str(figure)
+                # Features are shares 0..1: two decimals each, so the list lines up.
+                shown = f"{number:.2f}" if number is not None else str(figure)
                 lines.append(
                     f"{words(str(name))} {shown}"
                     + (f" (weight {_figure(weight)})" if weight is not None else "")
                 )
             continue
-        lines.append(f"{words(str(key))}: {_value_words(str(key), value, currency)}")
+        # "account_age_seconds" reads "Account age: 5 hours": the unit is in the value.
+        label = words(str(key).removesuffix("_seconds"))
+        lines.append(f"{label}: {_value_words(str(key), value, currency)}")
     return lines
 
 

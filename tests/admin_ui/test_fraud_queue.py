@@ -242,7 +242,7 @@ async def test_signals_are_written_in_words_with_money_in_its_currency(
         )
         await ui_user.should_see("Amount: €1,850.00")
         await ui_user.should_see("Threshold: €1,000.00")
-        await ui_user.should_see("Account age seconds: 5 hours")
+        await ui_user.should_see("Account age: 5 hours")
         await ui_user.should_see("Bidder tendency 0.90 (weight 3)")
         await ui_user.should_see("Auction bids 0.25 (weight 1)")
         await ui_user.should_see("2 open flags")

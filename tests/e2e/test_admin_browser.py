@@ -473,6 +473,7 @@ SELLER_SHOTS = (
 PHONE_ADMIN_SHOTS = (
     Shot("phone-overview", "/overview", readme=True),
     Shot("phone-fraud", "/fraud"),
+    Shot("phone-users", "/users"),
 )
 PHONE_SELLER_SHOTS = (
     Shot("phone-monitor", "/listings/{own_auction}/live", readme=True),
