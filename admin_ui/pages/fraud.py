@@ -565,7 +565,8 @@ async def ask(
         )
         with ui.row().classes("w-full justify-end gap-2"):
             ui.button("Cancel", on_click=dialog.close).props("flat").mark("cancel")
-            go = ui.button(confirm).props("unelevated").mark("confirm")
+            # no-caps: "Ban alice" names the account as it is spelled.
+            go = ui.button(confirm).props("unelevated no-caps").mark("confirm")
 
     async def run() -> None:
         reason.error = None

@@ -309,8 +309,9 @@ def _account_card(line: UserLine, env: PageEnv, *, after: Any) -> None:
                     ui.button("Keep the account", on_click=confirm.close).props("flat").mark(
                         "keep-account"
                     )
+                    # no-caps: the account's name as it is spelled, not in capitals.
                     sure = ui.button(f"Ban {user.username}", icon="block").props(
-                        "unelevated color=negative"
+                        "unelevated no-caps color=negative"
                     )
                     sure.mark("confirm-ban")
 
