@@ -128,6 +128,14 @@ async def test_an_admin_features_and_cancels_from_the_list(ui_user: User, gql: G
     assert len(cancel) == 1 and str(cancel[0]["actor_id"]) == admin.id
     assert cancel[0]["details"]["reason"] == REASON and cancel[0]["details"]["by_admin"]
     assert cancel[0]["details"]["voided_bids"] == 1
+    # Still flagged in its row, but a cancelled auction is put forward nowhere: no star,
+    # no feature controls, and not under "Featured only".
+    await eventually(lambda: found.rows[0]["featured"] is False)
+    assert found.rows[0]["title"] == f"Hasselblad {word}"
+    await ui_user.should_see(marker="no-decisions")
+    await ui_user.should_not_see(marker="unfeature")
+    ui_user.find(marker="auctions-featured").click()
+    await ui_user.should_see("No auction matches")
 
 
 async def test_the_auction_page_shows_terms_bids_events_and_follows_bids_live(
