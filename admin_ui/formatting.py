@@ -28,6 +28,22 @@ def money(minor: int | None, currency: str) -> str:
     return f"{sign}{symbol}{amount}" if symbol else f"{sign}{amount} {currency}"
 
 
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """A count with its noun agreeing: `plural(1, "bid")` is "1 bid", `plural(3, "bid")` is
+    "3 bids", `plural(2, "dispute")` is "2 disputes"; nouns ending in s/x/ch/sh take "es",
+    consonant+y "ies"; `many` gives an irregular plural (`plural(2, "person", "people")`)."""
+    if count == 1:
+        return f"{count:,} {noun}"
+    if many is None:
+        if noun.endswith(("s", "x", "ch", "sh")):
+            many = noun + "es"
+        elif noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):
+            many = noun[:-1] + "ies"
+        else:
+            many = noun + "s"
+    return f"{count:,} {many}"
+
+
 def zone_named(name: str | None) -> ZoneInfo:
     """The IANA zone `name` (as a browser reports it), or UTC when unknown or missing."""
     if name:

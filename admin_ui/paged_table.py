@@ -10,7 +10,8 @@ viewer was refused (it re-authenticates through `act`: the table then empties); 
 Quasar's in server mode (`pagination.rowsNumber` set): the browser asks for a page, a
 page size or a sort with a `request` event and shows only what comes back. Columns with
 `sortable: True` sort by their `name`, which `fetch` maps to a service sort. The table
-sits in a horizontally scrolling box so it works on a phone.
+sits in a horizontally scrolling box so it works on a phone, with a hint that says so
+above a table of more than `PHONE_COLUMNS` columns on a small screen (`sm:hidden`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from nicegui import ui
 Fetch = Callable[[int, int, str | None, bool], Awaitable[tuple[list[dict[str, Any]], int] | None]]
 
 PAGE_SIZES = [10, 20, 50, 100]
+# About this many columns fit a 390-px phone; a wider table says that it scrolls.
+PHONE_COLUMNS = 3
 # No list in the admin app reaches a million rows; a forged page number beyond this is
 # clamped here, before it becomes an OFFSET PostgreSQL would refuse (int64 overflow).
 MAX_OFFSET = 1_000_000
@@ -83,6 +86,12 @@ def clicked_row(event: Any, rows: list[dict[str, Any]], key: str = "id") -> dict
     return next((r for r in rows if r.get(key) == row.get(key)), None)
 
 
+def scroll_hint(rows_open: bool) -> str:
+    """What a phone's reader is told above a wide table."""
+    hint = "Swipe the table sideways to see every column"
+    return hint + ("; tap a row to open it." if rows_open else ".")
+
+
 class PagedTable:
     def __init__(
         self,
@@ -100,6 +109,12 @@ class PagedTable:
         self.fetch = fetch
         self.default_sort = sort_by
         self.on_row = on_row
+        if len(columns) > PHONE_COLUMNS:
+            # On a phone only the first columns fit: say the table scrolls (hidden from
+            # the `sm` breakpoint up, where the columns fit or the scrollbar shows).
+            ui.label(scroll_hint(on_row is not None)).classes(
+                "sm:hidden text-xs opacity-70 w-full"
+            ).mark("table-scroll-hint")
         with ui.element("div").classes("w-full overflow-x-auto"):
             self.table = ui.table(
                 rows=[],

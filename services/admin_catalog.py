@@ -48,7 +48,16 @@ from domain.text import check_text
 from services.deps import Deps
 from services.moderation import require_admin
 from services.settlement_reads import reputations_by_user
-from storage.tables import Auction, AuctionEvent, Bid, FraudFlag, Item, User, Watch
+from storage.tables import (
+    Auction,
+    AuctionEvent,
+    AuditLog,
+    Bid,
+    FraudFlag,
+    Item,
+    User,
+    Watch,
+)
 
 T = TypeVar("T")
 
@@ -271,7 +280,8 @@ _AUCTION_SORTS: dict[str, Any] = {
 class AuctionQuery:
     """`text`: words of the title (case-insensitive, contained); `seller`: a username
     prefix; `statuses` / `types`: any of them (empty: all); `featured`: only featured
-    ones when True; `sort` with `descending`."""
+    ones when True, and only while SCHEDULED or ACTIVE (a cancelled or ended auction keeps
+    its flag but is put forward nowhere); `sort` with `descending`."""
 
     text: str | None = None
     seller: str | None = None
@@ -312,6 +322,9 @@ async def list_auctions(
         where.append(col(Auction.type).in_([AuctionType(t).value for t in query.types]))
     if query.featured:
         where.append(col(Auction.featured).is_(True))
+        where.append(
+            col(Auction.status).in_([AuctionStatus.SCHEDULED.value, AuctionStatus.ACTIVE.value])
+        )
     joined = (
         select(Auction, col(Item.title), col(User.username))
         .join(Item, col(Item.id) == Auction.item_id)
@@ -338,6 +351,18 @@ async def list_auctions(
 
 
 @dataclass(frozen=True, slots=True)
+class Cancellation:
+    """How an auction was cancelled, from its `auction.cancel` audit row (services/listings.py
+    `cancel_auction`): when, by whom (None: the account is gone or it was the system), why,
+    and how many bids were voided with it (SPEC section 3: a cancel voids every bid)."""
+
+    at: datetime | None
+    by: str | None
+    reason: str | None
+    voided_bids: int
+
+
+@dataclass(frozen=True, slots=True)
 class AuctionView:
     """An auction for its admin page: the row, its item, who sells it, and its state as
     the API shows it now (the live slot's state over the row's while it is ACTIVE)."""
@@ -348,6 +373,7 @@ class AuctionView:
     state: PublicState
     watchers: int
     names: dict[uuid.UUID, str] = field(default_factory=dict)  # leader, winner
+    cancellation: Cancellation | None = None  # only for a CANCELLED auction
 
     @property
     def amounts_hidden(self) -> bool:
@@ -368,6 +394,11 @@ async def auction_view(deps: Deps, viewer: User, auction_id: uuid.UUID) -> Aucti
                 select(func.count()).select_from(Watch).where(col(Watch.auction_id) == auction_id)
             )
         ).one()
+        cancellation = (
+            await _cancellation(uow.session, auction)
+            if auction.status == AuctionStatus.CANCELLED.value
+            else None
+        )
     assert item is not None and seller is not None
     state = await _state_now(deps, auction)
     names = await usernames(deps, viewer, [u for u in (state.leader, state.winner) if u])
@@ -378,6 +409,44 @@ async def auction_view(deps: Deps, viewer: User, auction_id: uuid.UUID) -> Aucti
         state=state,
         watchers=int(watchers),
         names=names,
+        cancellation=cancellation,
+    )
+
+
+async def _cancellation(session: Any, auction: Auction) -> Cancellation:
+    """The latest `auction.cancel` audit row of `auction`, with its actor's name; the row's
+    own `cancelled_at`/`cancel_reason` when no audit row is found (an older cancel)."""
+    found = (
+        await session.exec(
+            select(AuditLog, User.username)
+            .join(User, col(User.id) == col(AuditLog.actor_id), isouter=True)
+            .where(
+                col(AuditLog.entity_type) == "auction",
+                col(AuditLog.entity_id) == str(auction.id),
+                col(AuditLog.action) == "auction.cancel",
+            )
+            .order_by(col(AuditLog.id).desc())
+            .limit(1)
+        )
+    ).first()
+    if found is None:
+        return Cancellation(auction.cancelled_at, None, auction.cancel_reason, auction.bid_count)
+    row, name = found
+    details = row.details or {}
+    before = details.get("before")
+    # The slot's count at the cancel: bids the persister records after it are voided by
+    # the persister, not counted in `voided_bids`; every one of them is void all the same.
+    counts = [
+        details.get("voided_bids"),
+        before.get("bid_count") if isinstance(before, dict) else 0,
+    ]
+    voided = max((n for n in counts if isinstance(n, int)), default=0)
+    reason = details.get("reason")
+    return Cancellation(
+        at=auction.cancelled_at or row.at,
+        by=name,
+        reason=reason if isinstance(reason, str) and reason else auction.cancel_reason,
+        voided_bids=voided,
     )
 
 

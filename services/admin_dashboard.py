@@ -335,11 +335,16 @@ async def _redis(redis: Any) -> tuple[str, bool]:
     return f"{_bytes(used)} used{where}", True
 
 
+def _count(count: int, noun: str) -> str:
+    """ "1 event", "3 events" (the checks' summaries, read by people on /health)."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 async def _search(search: SearchIndex | None) -> tuple[str, bool]:
     if search is None:
         return "no search index configured", False
     documents = await search.count()
-    return f"{search.name}: {documents:,} documents", True
+    return f"{search.name}: {_count(documents, 'document')}", True
 
 
 def stripe_check(mode: str) -> Check:
@@ -373,7 +378,8 @@ async def _lag_checks(
         Check(
             "Persister lag",
             persister_ok,
-            f"{lag.outbox_pending} events waiting, oldest {lag.outbox_oldest_seconds:.1f} s",
+            f"{_count(lag.outbox_pending, 'event')} waiting, oldest"
+            f" {lag.outbox_oldest_seconds:.1f} s",
             problem=None
             if persister_ok
             else f"events wait more than {LAG_LIMIT_SECONDS:g} s to reach PostgreSQL",
@@ -381,7 +387,7 @@ async def _lag_checks(
         Check(
             "Closer lag",
             closer_ok,
-            f"{lag.closer_overdue} auctions overdue, oldest {lag.closer_seconds:.1f} s",
+            f"{_count(lag.closer_overdue, 'auction')} overdue, oldest {lag.closer_seconds:.1f} s",
             problem=None
             if closer_ok
             else f"auctions end more than {LAG_LIMIT_SECONDS:g} s after their end time",

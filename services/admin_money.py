@@ -11,6 +11,7 @@ malformed ids are NOT_FOUND. Money is integer minor units with its currency.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -468,6 +469,21 @@ def action_words(action: str) -> str:
     return ACTION_WORDS.get(action) or action.replace(".", ": ").replace("_", " ").capitalize()
 
 
+# A buyer's reason is free text (1-100 characters, docs/settlement.md); API clients often
+# send a code instead ("NOT_AS_DESCRIBED"), which people read as words.
+_CODE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{4,}")
+
+
+def reason_words(reason: str) -> str:
+    """A dispute's reason for people: a code in capitals is words ("NOT_AS_DESCRIBED" is
+    "Not as described"); anything the buyer typed otherwise is kept as typed."""
+    text = reason.strip()
+    if not _CODE.fullmatch(text):
+        return reason
+    spoken = text.replace("_", " ").lower()
+    return spoken[:1].upper() + spoken[1:]
+
+
 def account_words(account: str) -> str:
     return ACCOUNT_WORDS.get(account, account.replace("_", " "))
 
@@ -480,7 +496,7 @@ def timeline_of(dispute: Dispute, sale: SaleFile) -> list[TimelineEvent]:
         TimelineEvent(
             dispute.created_at,
             "dispute",
-            f"Buyer {sale.buyer.username} opened a dispute: {dispute.reason}",
+            f"Buyer {sale.buyer.username} opened a dispute: {reason_words(dispute.reason)}",
             dispute.message,
             sale.buyer.username,
         )

@@ -21,11 +21,17 @@ from nicegui import ui
 
 from admin_ui.actions import act
 from admin_ui.context import admin_context
-from admin_ui.formatting import duration, money, when
+from admin_ui.formatting import duration, money, plural, when
 from admin_ui.live import follow
 from admin_ui.messages import error_state
 from admin_ui.paged_table import PagedTable
-from admin_ui.pages.auctions import STATUS_NAMES, TYPE_NAMES, auction_actions, price_text
+from admin_ui.pages.auctions import (
+    FEATURABLE,
+    STATUS_NAMES,
+    TYPE_NAMES,
+    auction_actions,
+    price_text,
+)
 from admin_ui.shell import PageEnv, admin_page
 from domain.enums import AuctionStatus, AuctionType
 from realtime.events import channel
@@ -96,11 +102,15 @@ async def _draw(env: PageEnv, view: AuctionView) -> None:
         ui.space()
         ui.chip(TYPE_NAMES[auction.type]).props("outline")
         status_chip = ui.chip("").props("color=primary text-color=white").mark("live-status")
-        featured_chip = ui.chip("Featured", icon="star").props("color=amber-8 text-color=white")
+        featured_chip = (
+            ui.chip("Featured", icon="star")
+            .props("color=amber-8 text-color=white")
+            .mark("featured-badge")
+        )
 
     # The live view: everything here is redrawn from the slot after each event.
     with ui.card().classes("w-full").mark("live-view"):
-        with ui.grid().classes("w-full grid grid-cols-2 md:grid-cols-5 gap-4"):
+        with ui.grid().classes("w-full grid grid-cols-2 md:grid-cols-5 gap-4") as figures:
             price = _figure("Current price", "live-price")
             bids = _figure("Bids", "live-bids")
             leader = _figure("Leading", "live-leader")
@@ -115,7 +125,10 @@ async def _draw(env: PageEnv, view: AuctionView) -> None:
         status_chip.text = STATUS_NAMES[s.status.value] + (
             f" · {s.outcome.value.lower()}" if s.outcome else ""
         )
-        featured_chip.visible = row.featured
+        # A cancelled or ended auction is put forward nowhere, whatever its flag says.
+        featured_chip.visible = row.featured and row.status in FEATURABLE
+        # A cancelled auction's price, count and leader describe bids that are all void.
+        figures.visible = s.status is not AuctionStatus.CANCELLED
         price.text = price_text(row, s)
         bids.text = str(s.bid_count)
         if s.bid_amounts_hidden:
@@ -141,7 +154,7 @@ async def _draw(env: PageEnv, view: AuctionView) -> None:
                 else "Ended without a sale."
             )
         elif s.status is AuctionStatus.CANCELLED:
-            live_note.text = "Cancelled" + (f": {row.cancel_reason}" if row.cancel_reason else ".")
+            live_note.text = cancelled_text(v, env)
         else:
             live_note.text = "Not live yet."
 
@@ -157,7 +170,14 @@ async def _draw(env: PageEnv, view: AuctionView) -> None:
     with ui.element("div").classes("w-full grid grid-cols-1 md:grid-cols-2 gap-4"):
         with ui.card().classes("w-full gap-2").mark("terms"):
             ui.label("Terms").classes("text-lg font-semibold")
-            _terms(env, view)
+            terms = ui.column().classes("w-full gap-2")
+
+            def draw_terms() -> None:
+                terms.clear()
+                with terms:
+                    _terms(env, state["view"])
+
+            draw_terms()
         with ui.card().classes("w-full gap-2").mark("decisions"):
             ui.label("Decisions").classes("text-lg font-semibold")
             decisions = ui.column().classes("w-full gap-2")
@@ -218,6 +238,7 @@ async def _draw(env: PageEnv, view: AuctionView) -> None:
         if found[1] is not None:
             state["view"] = found[1]
         redraw_live()
+        draw_terms()
         draw_decisions()
         await bids_table.reload()
         await events_table.reload()
@@ -237,6 +258,7 @@ async def _draw(env: PageEnv, view: AuctionView) -> None:
         state["view"], state["auction"] = fresh, fresh.auction
         redraw_live()
         if fresh.auction.status != before:
+            draw_terms()
             draw_decisions()
         await bids_table.reload()
         await events_table.reload()
@@ -287,16 +309,43 @@ def _terms(env: PageEnv, view: AuctionView) -> None:
         ("Published", when(auction.published_at, env.zone)),
         ("Watchers", str(view.watchers)),
         ("Listed", when(auction.created_at, env.zone)),
-        ("Featured since", when(auction.featured_at, env.zone) if auction.featured else "—"),
+        (
+            ("Featured since", when(auction.featured_at, env.zone))
+            if auction.featured and auction.status in FEATURABLE
+            else ("Featured", "No")
+        ),
         ("Auction id", str(auction.id)),
     ]
-    with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-1 text-sm"):
+    with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-1 text-sm").mark("terms-grid"):
         for label, value in rows:
             ui.label(label).classes("opacity-70")
-            ui.label(value).classes("break-all" if label == "Auction id" else "break-words")
+            ui.label(value).classes("break-all" if label == "Auction id" else "break-words").mark(
+                f"term-{label.lower().replace(' ', '-')}"
+            )
     with ui.row().classes("gap-3 text-sm"):
         ui.link("Seller's account", f"/users?q={seller.username}")
         ui.link("Audit trail", f"/audit?entity={auction.id}")
+
+
+def cancelled_text(view: AuctionView, env: PageEnv) -> str:
+    """A cancelled auction in plain words: "Cancelled on 2026-11-30 14:05 CET by ann:
+    counterfeit. All 5 bids were voided: nobody won and nobody pays." (who and why from
+    its audit row, when known)."""
+    gone = view.cancellation
+    at = gone.at if gone is not None else view.auction.cancelled_at
+    text = "Cancelled" + (f" on {when(at, env.zone)}" if at is not None else "")
+    if gone is not None and gone.by:
+        text += f" by {gone.by}"
+    reason = gone.reason if gone is not None else view.auction.cancel_reason
+    text += f": {reason}." if reason else "."
+    voided = gone.voided_bids if gone is not None else view.auction.bid_count
+    if voided == 1:
+        text += " Its only bid was voided: nobody won and nobody pays."
+    elif voided > 1:
+        text += f" All {plural(voided, 'bid')} were voided: nobody won and nobody pays."
+    else:
+        text += " It had no bids."
+    return text
 
 
 def _bid_fetch(env: PageEnv, state: dict[str, Any]) -> Any:

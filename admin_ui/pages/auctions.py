@@ -37,6 +37,9 @@ TYPE_NAMES = {
 }
 SORTS = ("ends", "created", "price", "bids", "title")
 OPEN = (AuctionStatus.DRAFT.value, AuctionStatus.SCHEDULED.value, AuctionStatus.ACTIVE.value)
+# Only these are put forward (services/featuring.py): a cancelled or ended auction shows no
+# star and no feature controls, whatever its `featured` flag still says.
+FEATURABLE = (AuctionStatus.SCHEDULED.value, AuctionStatus.ACTIVE.value)
 
 COLUMNS: list[dict[str, Any]] = [
     {
@@ -210,7 +213,7 @@ def _row(line: AuctionLine, env: PageEnv) -> dict[str, Any]:
     auction, state = line.auction, line.state
     return {
         "id": str(auction.id),
-        "title": ("★ " if auction.featured else "") + line.title,
+        "title": ("★ " if shown_featured(auction) else "") + line.title,
         "seller": line.seller,
         "type": TYPE_NAMES[auction.type],
         "status": status_text(auction, state),
@@ -218,8 +221,13 @@ def _row(line: AuctionLine, env: PageEnv) -> dict[str, Any]:
         "bids": state.bid_count,
         "ends": when(state.ends_at, env.zone),
         "created": when(auction.created_at, env.zone),
-        "featured": auction.featured,
+        "featured": shown_featured(auction),
     }
+
+
+def shown_featured(auction: Auction) -> bool:
+    """Featured as people see it: flagged, and still open to bids or about to be."""
+    return auction.featured and auction.status in FEATURABLE
 
 
 def auction_actions(auction: Auction, *, after: Callable[[], Awaitable[None]]) -> None:
@@ -227,8 +235,8 @@ def auction_actions(auction: Auction, *, after: Callable[[], Awaitable[None]]) -
     feature or stop featuring it, and cancel it (asked once more: bids are voided)."""
     deps = admin_context().deps
     auction_id = auction.id
-    featurable = auction.status in (AuctionStatus.SCHEDULED.value, AuctionStatus.ACTIVE.value)
-    if not auction.featured and not featurable and auction.status not in OPEN:
+    featurable = auction.status in FEATURABLE
+    if auction.status not in OPEN:
         ui.label(
             f"Nothing to decide: the auction is {auction.status.lower()}. Its trail is in"
             " the audit log."
@@ -254,13 +262,13 @@ def auction_actions(auction: Auction, *, after: Callable[[], Awaitable[None]]) -
             await after()
 
     with ui.row().classes("w-full gap-2 flex-wrap"):
-        if auction.featured:
+        if featurable and auction.featured:
             star = ui.button("Stop featuring", icon="star_outline").props("outline")
             star.mark("unfeature")
         elif featurable:
             star = ui.button("Feature", icon="star").props("outline color=amber-8").mark("feature")
         wanted = not auction.featured
-        if auction.featured or featurable:
+        if featurable:
             star.on_click(
                 lambda: run(
                     star,

@@ -27,7 +27,13 @@ from domain.errors import DomainError
 from domain.money import to_minor
 from domain.settlement import Resolution
 from services import admin_money
-from services.admin_money import DisputeFile, DisputeRow, DisputeView, TimelineEvent
+from services.admin_money import (
+    DisputeFile,
+    DisputeRow,
+    DisputeView,
+    TimelineEvent,
+    reason_words,
+)
 from services.settlement.disputes import resolve_dispute
 from storage.tables import Dispute, User
 
@@ -64,7 +70,7 @@ def _row(row: DisputeRow, env: PageEnv) -> dict[str, Any]:
         "id": str(row.id),
         "opened": when(row.created_at, env.zone),
         "status": STATUS_WORDS.get(row.status, row.status),
-        "reason": row.reason,
+        "reason": reason_words(row.reason),
         "title": row.title,
         "parties": f"{row.buyer} → {row.seller}",
         "amount": money(row.amount, row.currency),
@@ -170,7 +176,7 @@ async def dispute_page(env: PageEnv, dispute_id: str) -> None:
         ui.button(icon="arrow_back", on_click=lambda: ui.navigate.to("/disputes")).props(
             "flat round dense"
         ).tooltip("All disputes")
-        ui.label(f"Dispute: {dispute.reason}").classes("text-xl font-semibold").mark(
+        ui.label(f"Dispute: {reason_words(dispute.reason)}").classes("text-xl font-semibold").mark(
             "dispute-title"
         )
         ui.badge(STATUS_WORDS.get(dispute.status, dispute.status)).props("outline").mark(

@@ -14,14 +14,14 @@ import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote
 
 from nicegui import ui
 
 from admin_ui.actions import act
 from admin_ui.context import admin_context
-from admin_ui.formatting import money, when
+from admin_ui.formatting import money, plural, when
 from admin_ui.messages import empty_state, error_state, explain
 from admin_ui.pages.overview import current_admin
 from admin_ui.shell import PageEnv, admin_page
@@ -57,6 +57,7 @@ class FlagCard:
     user: User | None
     open_flags: int
     auction_title: str | None
+    currency: str | None = None  # the flag's auction's: its signals' amounts are in it
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Signal:
     weight: float | None
     explanation: str | None
     evidence: dict[str, Any]
+    auction_id: uuid.UUID | None = None
 
 
 def signals_of(details: dict[str, Any]) -> list[Signal]:
@@ -96,9 +98,17 @@ def signals_of(details: dict[str, Any]) -> list[Signal]:
                 weight=_number(item.get("weight", item.get("score"))),
                 explanation=explanation if isinstance(explanation, str) else None,
                 evidence=evidence if isinstance(evidence, dict) else {},
+                auction_id=_uuid(item.get("auction_id")),
             )
         )
     return out
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _number(value: Any) -> float | None:
@@ -120,32 +130,44 @@ def _figure(value: float) -> str:
 
 
 async def load_cards(deps: Deps, flags: list[FraudFlag]) -> list[FlagCard]:
-    """Each flag with its account, the account's open flag count and its auction's title
-    (one query each, whatever the page's size)."""
+    """Each flag with its account, the account's open flag count, its auction's title and
+    the currency its signals' amounts are in (one query each, whatever the page's size)."""
     user_ids = list(dict.fromkeys(f.user_id for f in flags))
     users = dict(zip(user_ids, await one_per_key(deps, User, "id", user_ids), strict=True))
     counts = dict(zip(user_ids, await admin_queries.open_flag_counts(deps, user_ids), strict=True))
-    titles = await auction_titles(deps, [f.auction_id for f in flags if f.auction_id])
-    return [
-        FlagCard(
-            flag,
-            users.get(flag.user_id),
-            counts.get(flag.user_id, 0),
-            titles.get(flag.auction_id) if flag.auction_id else None,
+    facts = await auction_facts(deps, [a for f in flags for a in _auctions_of(f)])
+    cards = []
+    for flag in flags:
+        title = facts[flag.auction_id][0] if flag.auction_id in facts else None
+        # A signal's amounts are in its own auction's currency (domain/fraud/rules.py).
+        currency = next((facts[a][1] for a in _auctions_of(flag) if a in facts), None)
+        cards.append(
+            FlagCard(flag, users.get(flag.user_id), counts.get(flag.user_id, 0), title, currency)
         )
-        for flag in flags
-    ]
+    return cards
 
 
-async def auction_titles(deps: Deps, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The item title of each auction."""
+def _auctions_of(flag: FraudFlag) -> list[uuid.UUID]:
+    """The flag's auction, then those its signals name (first the flag's own signal's)."""
+    details = flag.details if isinstance(flag.details, dict) else {}
+    named = [s.auction_id for s in signals_of(details) if s.auction_id is not None]
+    return list(dict.fromkeys([flag.auction_id, *named] if flag.auction_id else named))
+
+
+async def auction_facts(deps: Deps, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
+    """(item title, currency) of each auction."""
     ids = list(dict.fromkeys(ids))
     if not ids:
         return {}
     auctions = [a for a in await one_per_key(deps, Auction, "id", ids) if a is not None]
     item_ids = [a.item_id for a in auctions]
     items = {i.id: i.title for i in await one_per_key(deps, Item, "id", item_ids) if i}
-    return {a.id: items.get(a.item_id, "an auction") for a in auctions}
+    return {a.id: (items.get(a.item_id, "an auction"), a.currency) for a in auctions}
+
+
+async def auction_titles(deps: Deps, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The item title of each auction."""
+    return {a: title for a, (title, _) in (await auction_facts(deps, ids)).items()}
 
 
 @admin_page(
@@ -201,7 +223,7 @@ async def fraud_page(env: PageEnv) -> None:
             ui.button(icon="chevron_left", on_click=previous).props(
                 "flat round" + ("" if number > 1 else " disable")
             ).mark("flags-prev")
-            ui.label(f"Page {number} of {pages} · {total} flag(s)").mark("flags-page")
+            ui.label(f"Page {number} of {pages} · {plural(total, 'flag')}").mark("flags-page")
             ui.button(icon="chevron_right", on_click=following).props(
                 "flat round" + ("" if has_next else " disable")
             ).mark("flags-next")
@@ -285,7 +307,7 @@ def flag_card(env: PageEnv, card: FlagCard, decided: Decided) -> None:
                     ui.badge("Banned", color="negative")
                 if user.fraud_hold:
                     ui.badge("On hold", color="warning")
-                ui.label(f"{card.open_flags} open flag(s)").classes("text-sm opacity-80").mark(
+                ui.label(plural(card.open_flags, "open flag")).classes("text-sm opacity-80").mark(
                     "flag-open-count"
                 )
         if flag.auction_id is not None:
@@ -308,7 +330,7 @@ def flag_card(env: PageEnv, card: FlagCard, decided: Decided) -> None:
             with ui.column().classes("w-full gap-1").mark("flag-signals"):
                 ui.label("Signals that fired").classes("text-xs uppercase opacity-60")
                 for signal in signals:
-                    signal_row(signal)
+                    signal_row(signal, card.currency)
         else:
             ui.label("The rule recorded no signals.").classes("text-sm opacity-70")
         if not is_open and flag.resolved_at is not None:
@@ -317,7 +339,7 @@ def flag_card(env: PageEnv, card: FlagCard, decided: Decided) -> None:
             actions(card, decided)
 
 
-def signal_row(signal: Signal) -> None:
+def signal_row(signal: Signal, currency: str | None = None) -> None:
     with ui.row().classes("w-full items-start gap-2 no-wrap"):
         ui.icon("sensors").classes("opacity-60 mt-1")
         with ui.column().classes("gap-0 min-w-0"):
@@ -327,15 +349,115 @@ def signal_row(signal: Signal) -> None:
             if signal.weight is not None:
                 head += f" (adds {_figure(signal.weight)} to the score)"
             ui.label(head).classes("font-medium").mark("flag-signal")
-            if signal.explanation:
-                ui.label(signal.explanation[:1].upper() + signal.explanation[1:]).classes(
-                    "text-sm opacity-80"
+            sentence = signal_sentence(signal, currency)
+            if sentence:
+                ui.label(sentence).classes("text-sm opacity-80").mark("flag-signal-why")
+            facts = evidence_lines(signal, currency)
+            if facts:
+                with ui.element("ul").classes("text-xs opacity-70 list-disc pl-5 m-0"):
+                    for fact in facts:
+                        with ui.element("li"):
+                            ui.label(fact).classes("break-words").mark("flag-evidence")
+
+
+# Evidence keys holding amounts in minor units of the signal's auction's currency.
+MONEY_KEYS = frozenset({"amount", "threshold", "max_amount", "price", "high_value_bid"})
+# Evidence that only links records (shown elsewhere on the card, or meaningless to people).
+HIDDEN_KEYS = frozenset({"seller_id", "auction_id", "bidder_id", "user_id", "weights"})
+
+
+def signal_sentence(signal: Signal, currency: str | None) -> str | None:
+    """The rule's explanation as a sentence, amounts with their currency: the stored one
+    of `new_account_high_value` counts minor units ("bid 185000 minor units (threshold
+    100000)"), so it is written again from its evidence."""
+    ev = signal.evidence
+    amount, threshold = ev.get("amount"), ev.get("threshold")
+    if signal.name == "new_account_high_value" and _whole(amount) and _whole(threshold):
+        age = ev.get("account_age_seconds")
+        young = f"An account {age_words(age)} old" if _whole(age) else "A new account"
+        return (
+            f"{young} bid {_money(amount, currency)}; new accounts are flagged from"
+            f" {_money(threshold, currency)}."
+        )
+    if not signal.explanation:
+        return None
+    text = signal.explanation.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+def evidence_lines(signal: Signal, currency: str | None) -> list[str]:
+    """The evidence as short lines for people: a shill signal's features with their weights
+    ("Bidder tendency 0.90 (weight 3)"), amounts with their currency, durations in words,
+    lists joined; record ids left out."""
+    ev = signal.evidence
+    lines: list[str] = []
+    features = ev.get("features")
+    raw_weights = ev.get("weights")
+    weights: dict[str, Any] = raw_weights if isinstance(raw_weights, dict) else {}
+    for key, value in list(ev.items())[:12]:
+        if key in HIDDEN_KEYS or key.endswith("_id"):
+            continue
+        if key == "features" and isinstance(features, dict):
+            ranked = sorted(
+                features.items(),
+                key=lambda kv: -(_number(kv[1]) or 0) * (_number(weights.get(kv[0])) or 1),
+            )
+            for name, figure in ranked:
+                weight = _number(weights.get(name))
+                number = _number(figure)
+                # Features are shares 0..1: two decimals each, so the list lines up.
+                shown = f"{number:.2f}" if number is not None else str(figure)
+                lines.append(
+                    f"{words(str(name))} {shown}"
+                    + (f" (weight {_figure(weight)})" if weight is not None else "")
                 )
-            if signal.evidence:
-                facts = "; ".join(
-                    f"{words(str(k))}: {v}" for k, v in list(signal.evidence.items())[:8]
-                )
-                ui.label(facts).classes("text-xs opacity-60 break-all")
+            continue
+        # "account_age_seconds" reads "Account age: 5 hours": the unit is in the value.
+        label = words(str(key).removesuffix("_seconds"))
+        lines.append(f"{label}: {_value_words(str(key), value, currency)}")
+    return lines
+
+
+def _value_words(key: str, value: Any, currency: str | None) -> str:
+    if key in MONEY_KEYS and _whole(value):
+        return _money(value, currency)
+    if key.endswith("_seconds") and _whole(value):
+        return age_words(value)
+    if key == "ratio" and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:.0%}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        number = _number(value)
+        return _figure(number) if number is not None else str(value)
+    if isinstance(value, list):
+        if key == "auctions":
+            return plural(len(value), "auction")
+        return ", ".join(_value_words("", v, currency) for v in value[:10]) or "none"
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{words(str(k)).lower()} {_value_words(str(k), v, currency)}"
+            for k, v in list(value.items())[:10]
+        )
+    text = str(value)
+    return {"ip": "IP address", "device": "device"}.get(text, text)
+
+
+def _whole(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _money(minor: int, currency: str | None) -> str:
+    return money(minor, currency) if currency else f"{minor:,} (minor units, currency unknown)"
+
+
+def age_words(seconds: int) -> str:
+    """ "5 hours", "3 days", "40 minutes": how long, in the largest whole unit up to days."""
+    if seconds >= 2 * 86_400:
+        return plural(seconds // 86_400, "day")
+    if seconds >= 3_600:
+        return plural(seconds // 3_600, "hour")
+    return plural(max(0, seconds) // 60, "minute")
 
 
 def actions(card: FlagCard, decided: Decided) -> None:
@@ -364,7 +486,7 @@ def actions(card: FlagCard, decided: Decided) -> None:
             "Release hold" if held else "Hold account",
             icon="lock_open" if held else "pause_circle",
             on_click=lambda: ask(
-                "Release the hold" if held else "Put the account on hold",
+                f"Release the hold on {user.username}?" if held else f"Hold {user.username}?",
                 "Its bids are accepted again; its open flags are dismissed."
                 if held
                 else "Its bids are refused until released; its open flags are actioned and"
@@ -382,10 +504,11 @@ def actions(card: FlagCard, decided: Decided) -> None:
                 "Ban",
                 icon="block",
                 on_click=lambda: ask(
-                    "Ban the account",
-                    "Every request of the account is refused and its sessions end; its open"
-                    " flags are actioned and its live bids on active auctions are voided.",
-                    "Ban",
+                    f"Ban {user.username}?",
+                    f"{user.username} is signed out everywhere and every request of the"
+                    " account is refused; its open flags are actioned and its live bids on"
+                    " active auctions are voided and those auctions recomputed.",
+                    f"Ban {user.username}",
                     lambda viewer, why, _: moderation.ban_user(deps, viewer, user.id, reason=why),
                     "Account banned.",
                     decided,
@@ -403,9 +526,10 @@ def actions(card: FlagCard, decided: Decided) -> None:
             "Void bids",
             icon="remove_circle_outline",
             on_click=lambda: ask(
-                "Void this bidder's bids",
-                "The bids are voided and each auction is recomputed from the bids that"
-                " remain, by the same rules.",
+                f"Void {user.username}'s bids?",
+                f"{user.username}'s live bids are voided where you choose below, and each"
+                " auction is recomputed from the bids that remain, by the same rules: its"
+                " price and leader may change. Voided bids stay void.",
                 "Void bids",
                 void,
                 None,
@@ -441,7 +565,8 @@ async def ask(
         )
         with ui.row().classes("w-full justify-end gap-2"):
             ui.button("Cancel", on_click=dialog.close).props("flat").mark("cancel")
-            go = ui.button(confirm).props("unelevated").mark("confirm")
+            # no-caps: "Ban alice" names the account as it is spelled.
+            go = ui.button(confirm).props("unelevated no-caps").mark("confirm")
 
     async def run() -> None:
         reason.error = None
@@ -488,9 +613,9 @@ async def void_report(deps: Deps, report: VoidReport) -> None:
         with ui.row().classes("items-center gap-2"):
             ui.icon("task_alt").classes("text-positive text-2xl")
             count = sum(len(a.voided) for a in report.auctions)
-            ui.label(f"{count} bid(s) voided on {len(report.auctions)} auction(s)").classes(
-                "font-semibold"
-            )
+            ui.label(
+                f"{plural(count, 'bid')} voided on {plural(len(report.auctions), 'auction')}"
+            ).classes("font-semibold")
         for auction in report.auctions:
             with ui.row().classes("w-full items-center gap-2 flex-wrap").mark("void-auction"):
                 ui.link(
@@ -505,7 +630,7 @@ async def void_report(deps: Deps, report: VoidReport) -> None:
 
 
 def recomputed_words(auction: RecomputedAuction) -> str:
-    """ "Price $150.00 → $110.00 · 3 → 2 bids · new leader"."""
+    """ "Price $150.00 → $110.00 · 3 bids → 2 bids · new leader"."""
     before, after = auction.before, auction.after
 
     def price(state: AuctionState) -> str:
@@ -513,7 +638,8 @@ def recomputed_words(auction: RecomputedAuction) -> str:
             return "no price (sealed or no bids)" if state.bid_count else "no bids"
         return money(state.price, auction.currency)
 
-    text = f"Price {price(before)} → {price(after)} · {before.bid_count} → {after.bid_count} bids"
+    counts = f"{plural(before.bid_count, 'bid')} → {plural(after.bid_count, 'bid')}"
+    text = f"Price {price(before)} → {price(after)} · {counts}"
     if before.leader_id != after.leader_id:
         text += " · new leader" if after.leader_id else " · no leader now"
     return text

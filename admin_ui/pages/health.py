@@ -40,7 +40,7 @@ def draw_check(check: Check) -> None:
             ui.icon("check_circle" if check.ok else "error").classes(
                 "text-2xl " + ("text-positive" if check.ok else "text-negative")
             )
-            ui.label(check.name).classes("text-lg font-semibold truncate")
+            ui.label(check.name).classes("text-lg font-semibold break-words min-w-0")
             ui.space()
             ui.badge(
                 "ok" if check.ok else "failing", color="positive" if check.ok else "negative"
@@ -84,7 +84,7 @@ def draw(health: SystemHealth, env: PageEnv) -> None:
                     ui.label(group).classes("font-semibold")
                     for figure in figures:
                         with ui.row().classes("w-full justify-between gap-2 text-sm no-wrap"):
-                            ui.label(figure.label).classes("opacity-80 truncate")
+                            ui.label(figure.label).classes("opacity-80 break-words min-w-0")
                             ui.label(figure.value).classes("font-mono")
 
 

@@ -16,7 +16,7 @@ from nicegui import ui
 
 from admin_ui.actions import act
 from admin_ui.context import admin_context
-from admin_ui.formatting import money, when
+from admin_ui.formatting import money, plural, when
 from admin_ui.messages import empty_state
 from admin_ui.paged_table import clicked_id, page_and_size, requested_pagination
 from admin_ui.shell import PageEnv, admin_page
@@ -243,7 +243,10 @@ def _balance_card(env: PageEnv) -> None:
 
 def _show_balance(check: BalanceCheck) -> None:
     volume = ", ".join(money(v, c) for c, v in sorted(check.volume.items())) or "nothing yet"
-    counted = f"{check.postings} postings in {check.sales} sales checked; volume {volume}."
+    counted = (
+        f"{plural(check.postings, 'posting')} in {plural(check.sales, 'sale')} checked;"
+        f" volume {volume}."
+    )
     if check.balanced:
         with ui.row().classes("items-center gap-2 text-positive"):
             ui.icon("check_circle")
@@ -252,7 +255,7 @@ def _show_balance(check: BalanceCheck) -> None:
         return
     with ui.row().classes("items-center gap-2 text-negative"):
         ui.icon("error")
-        ui.label(f"{len(check.problems)} problem(s) found.").mark("ledger-unbalanced")
+        ui.label(f"{plural(len(check.problems), 'problem')} found.").mark("ledger-unbalanced")
     ui.label(counted).classes("text-sm opacity-70")
     for problem in check.problems[:50]:
         with ui.row().classes("items-start gap-2 w-full no-wrap"):
@@ -319,14 +322,16 @@ def _show_report(report: ReconciliationReport, env: PageEnv) -> None:
     if report.clean:
         with ui.row().classes("items-center gap-2 text-positive"):
             ui.icon("check_circle")
-            ui.label(f"No differences: {report.checked} sale(s) agree with the gateway.").mark(
-                "reconciliation-clean"
-            )
+            agree = "agrees" if report.checked == 1 else "agree"
+            ui.label(
+                f"No differences: {plural(report.checked, 'sale')} {agree} with the gateway."
+            ).mark("reconciliation-clean")
         return
     with ui.row().classes("items-center gap-2 text-warning"):
         ui.icon("warning")
         ui.label(
-            f"{len(report.differences)} difference(s) in {report.checked} sale(s) checked."
+            f"{plural(len(report.differences), 'difference')} in"
+            f" {plural(report.checked, 'sale')} checked."
         ).mark("reconciliation-differences")
     for difference in report.differences[:50]:
         where = (

@@ -27,7 +27,7 @@ from nicegui import ui
 
 from admin_ui import session
 from admin_ui.context import admin_context
-from admin_ui.formatting import money, when
+from admin_ui.formatting import money, plural, when
 from admin_ui.live import follow
 from admin_ui.shell import PageEnv, admin_page
 from domain.errors import DomainError
@@ -127,12 +127,20 @@ class Kpi:
     """A figure's card: a caption, a big value (marked for tests) and a note."""
 
     def __init__(self, marker: str, icon: str, title: str) -> None:
+        # Nothing is cut off with "…": on a 390-px phone two cards share a row, and their
+        # captions, values and notes wrap instead.
         with ui.card().classes("p-4 gap-1 min-w-0").mark(f"{marker}-card"):
-            with ui.row().classes("items-center gap-2 no-wrap opacity-70"):
+            with ui.row().classes("items-center gap-2 no-wrap opacity-70 min-w-0"):
                 ui.icon(icon).classes("text-lg")
-                ui.label(title).classes("text-sm truncate")
-            self.value = ui.label("…").classes("text-2xl font-semibold truncate").mark(marker)
-            self.note = ui.label("").classes("text-xs opacity-70 truncate").mark(f"{marker}-note")
+                ui.label(title).classes("text-sm break-words min-w-0")
+            self.value = (
+                ui.label("…").classes("text-2xl font-semibold break-words min-w-0").mark(marker)
+            )
+            self.note = (
+                ui.label("")
+                .classes("text-xs opacity-70 break-words whitespace-normal")
+                .mark(f"{marker}-note")
+            )
 
     def show(self, value: str, note: str = "", *, alarm: bool = False) -> None:
         self.value.text = value
@@ -156,12 +164,12 @@ def lag_texts(lag: Lag) -> tuple[tuple[str, str, bool], tuple[str, str, bool]]:
         return unknown, unknown
     outbox = (
         f"{lag.outbox_oldest_seconds:.1f} s",
-        f"{lag.outbox_pending} events waiting",
+        f"{plural(lag.outbox_pending, 'event')} waiting",
         lag.outbox_oldest_seconds > LAG_LIMIT_SECONDS,
     )
     closer = (
         f"{lag.closer_seconds:.1f} s",
-        f"{lag.closer_overdue} auctions overdue",
+        f"{plural(lag.closer_overdue, 'auction')} overdue",
         lag.closer_seconds > LAG_LIMIT_SECONDS,
     )
     return outbox, closer
@@ -243,7 +251,7 @@ async def overview_page(env: PageEnv) -> None:
         if live.changed:
             live.changed = False
             per_minute.show(f"{recent:,}", "accepted in the last 60 s")
-            hour_total.text = f"{sum(live.counts):,} bids in the last hour"
+            hour_total.text = f"{plural(sum(live.counts), 'bid')} in the last hour"
             chart.options.update(chart_options(live, env.zone))
             chart.update()
         if due:  # after the redraw: a slow store delays only the figures it holds

@@ -4,8 +4,9 @@ The list searches, filters, sorts and pages in PostgreSQL (services/admin_catalo
 `list_users`). A row opens the account's card: its roles, reputation, open fraud flags,
 unpaid strikes, disputes lost, hold and ban, and the decisions, each with a reason and
 through `act` (re-authenticated; the use case's refusal shown in words):
-hold / release (services/moderation.py `set_hold`), ban / unban (`ban_user`,
-`unban_user`) and roles (services/roles.py `set_roles`). `?q=` starts with a search.
+hold / release (services/moderation.py `set_hold`), ban (asked once more, naming the
+account and what a ban does) / unban (`ban_user`, `unban_user`) and roles
+(services/roles.py `set_roles`). `?q=` starts with a search.
 """
 
 from __future__ import annotations
@@ -295,13 +296,35 @@ def _account_card(line: UserLine, env: PageEnv, *, after: Any) -> None:
             )
         else:
             ban = ui.button("Ban", icon="block").props("unelevated color=negative").mark("ban")
-            ban.on_click(
-                lambda: run(
+            # A ban ends sessions and voids bids at once: asked once more, naming the account.
+            with ui.dialog() as confirm, ui.card().classes("gap-3").mark("ban-confirm"):
+                ui.label(f"Ban {user.username}?").classes("text-lg font-semibold")
+                ui.label(
+                    f"{user.username} is signed out everywhere and every request of the"
+                    " account is refused; its live bids on active auctions are voided and"
+                    " those auctions recomputed; its open fraud flags are actioned. Unban"
+                    " lets it sign in again, but voided bids stay void."
+                ).classes("opacity-80 max-w-prose")
+                with ui.row().classes("w-full justify-end gap-2"):
+                    ui.button("Keep the account", on_click=confirm.close).props("flat").mark(
+                        "keep-account"
+                    )
+                    # no-caps: the account's name as it is spelled, not in capitals.
+                    sure = ui.button(f"Ban {user.username}", icon="block").props(
+                        "unelevated no-caps color=negative"
+                    )
+                    sure.mark("confirm-ban")
+
+            async def ban_it() -> None:
+                confirm.close()
+                await run(
                     ban,
                     lambda v: moderation.ban_user(deps, v, user_id, reason=why()),
                     "Banned: every session ended and its live bids voided.",
                 )
-            )
+
+            sure.on_click(ban_it)
+            ban.on_click(confirm.open)
     ui.label("Roles").classes("font-semibold mt-2")
     with ui.row().classes("w-full items-center gap-4 flex-wrap"):
         ui.checkbox("Bidder", value=True).props("disable").tooltip("Every account bids.")

@@ -128,6 +128,14 @@ async def test_an_admin_features_and_cancels_from_the_list(ui_user: User, gql: G
     assert len(cancel) == 1 and str(cancel[0]["actor_id"]) == admin.id
     assert cancel[0]["details"]["reason"] == REASON and cancel[0]["details"]["by_admin"]
     assert cancel[0]["details"]["voided_bids"] == 1
+    # Still flagged in its row, but a cancelled auction is put forward nowhere: no star,
+    # no feature controls, and not under "Featured only".
+    await eventually(lambda: found.rows[0]["featured"] is False)
+    assert found.rows[0]["title"] == f"Hasselblad {word}"
+    await ui_user.should_see(marker="no-decisions")
+    await ui_user.should_not_see(marker="unfeature")
+    ui_user.find(marker="auctions-featured").click()
+    await ui_user.should_see("No auction matches")
 
 
 async def test_the_auction_page_shows_terms_bids_events_and_follows_bids_live(
@@ -302,3 +310,59 @@ async def test_forged_table_requests_are_clamped_not_crashes(
 async def settles(check: Any, seconds: float = 3.0) -> bool:
     """True if `check()` became true within `seconds` (what must not happen)."""
     return await eventually_true(check, seconds)
+
+
+def label_text(user: User, marker: str) -> str:
+    [found] = user.find(marker=marker).elements
+    return str(getattr(found, "text", ""))
+
+
+async def test_featuring_shows_at_once_and_a_cancelled_auction_says_so_plainly(
+    ui_user: User, gql: GQL, app
+):
+    """Feature fills "Featured since" without a reload; once cancelled the page says when,
+    by whom and why, that every bid was voided, and offers no feature controls or badge
+    (a cancelled auction is put forward nowhere, even with its flag still set)."""
+    admin = await make_admin(gql, app)
+    seller = await register(gql, seller=True)
+    alice, bob = await register(gql), await register(gql)
+    auction = await published(gql, seller)
+    await bid(gql, alice, auction, "110.00")
+    await bid(gql, bob, auction, "120.00")
+    # Signed in on another page first: clicks on a page reached straight from /login are
+    # handled by the simulation's stale login client (a harness quirk, not the app's).
+    await sign_in(ui_user, admin, next_path="/auctions")
+    await ui_user.should_see(marker="auctions-table", retries=50)
+    await ui_user.open(f"/auctions/{auction}")
+    await ui_user.should_see(marker="live-view", retries=50)
+    assert label_text(ui_user, "term-featured") == "No"
+    await ui_user.should_not_see(marker="featured-badge")
+
+    ui_user.find(marker="reason").type("editor's pick")
+    ui_user.find(marker="feature").click()
+    await ui_user.should_see(marker="unfeature")
+    await ui_user.should_see(marker="term-featured-since")
+    assert label_text(ui_user, "term-featured-since") not in ("", "—")
+    await ui_user.should_see(marker="featured-badge")
+
+    ui_user.find(marker="reason").type(REASON)
+    ui_user.find(marker="cancel").click()
+    ui_user.find(marker="confirm-cancel").click()
+    await ui_user.should_see(marker="no-decisions", retries=50)
+    assert (await gql(STATE, {"id": auction}))["data"]["auction"]["featured"] is True
+    note = label_text(ui_user, "live-note")
+    assert note.startswith("Cancelled on ") and f" by {admin.username}: {REASON}." in note
+    assert "All 2 bids were voided: nobody won and nobody pays." in note
+    await ui_user.should_not_see(marker="live-price")
+    await ui_user.should_not_see(marker="live-leader")
+    await ui_user.should_not_see(marker="featured-badge")
+    await ui_user.should_not_see(marker="unfeature")
+    await ui_user.should_not_see(marker="feature")
+    assert label_text(ui_user, "term-featured") == "No"
+
+    # The same after a reload (read from the audit row, not from what the page just did).
+    await ui_user.open(f"/auctions/{auction}")
+    await ui_user.should_see(marker="live-note", retries=50)
+    assert label_text(ui_user, "live-note") == note
+    await ui_user.should_not_see(marker="featured-badge")
+    await ui_user.should_not_see(marker="unfeature")

@@ -259,3 +259,37 @@ async def test_an_open_queue_reads_nothing_once_the_admin_is_banned(
         return any(r["id"] == dispute_id for r in table_rows(ui_user, "disputes-table"))
 
     assert not await eventually_true(shown), "a banned admin's open queue showed a new dispute"
+
+
+async def test_a_coded_reason_reads_as_words_in_the_list_the_title_and_the_story(
+    ui_user: UIUser, gql: GQL, app: FastAPI
+) -> None:
+    """API clients send codes ("NOT_AS_DESCRIBED"): people read "Not as described"."""
+    admin = await make_admin(gql, app)
+    sale = await paid(gql, app)
+    opened = await payload(
+        gql,
+        DISPUTE,
+        {"id": sale.transaction_id, "reason": "NOT_AS_DESCRIBED", "message": MESSAGE},
+        sale.buyer,
+    )
+    assert opened["errors"] == [], opened
+    dispute_id = str((await read(gql, sale, sale.buyer))["dispute"]["id"])
+    await open_as(ui_user, admin, "/disputes", "disputes-table")
+    (table,) = ui_user.find(marker="disputes-table").elements
+    assert isinstance(table, ui.table)
+    [row] = [r for r in table.rows if r["id"] == dispute_id]
+    assert row["reason"] == "Not as described"
+    await ui_user.open(f"/disputes/{dispute_id}")
+    await ui_user.should_see("Dispute: Not as described", retries=40)
+    await ui_user.should_see(f"Buyer {sale.buyer.username} opened a dispute: Not as described")
+    await ui_user.should_not_see("NOT_AS_DESCRIBED")
+
+
+def test_reason_words_turns_codes_into_words_and_keeps_what_people_typed() -> None:
+    assert admin_money.reason_words("NOT_AS_DESCRIBED") == "Not as described"
+    assert admin_money.reason_words("NEVER_ARRIVED") == "Never arrived"
+    assert admin_money.reason_words("DAMAGED") == "Damaged"
+    assert admin_money.reason_words("Item not as described") == "Item not as described"
+    assert admin_money.reason_words("DVD broken") == "DVD broken"
+    assert admin_money.reason_words("UPS") == "UPS"

@@ -42,7 +42,7 @@ async def test_open_flags_show_their_account_score_and_signals_in_words(
         await ui_user.should_see("Shill bidding")
         await ui_user.should_see("score 85")
         await ui_user.should_see(suspect.username)
-        await ui_user.should_see("1 open flag(s)")
+        await ui_user.should_see("1 open flag")
         await ui_user.should_see("Bidder tendency: 0.90 (adds 30 to the score)")
         await ui_user.should_see("90% of their bids go to one seller")
         await ui_user.should_see("Winning ratio: 0.05 (adds 20 to the score)")
@@ -125,7 +125,7 @@ async def test_void_from_the_queue_recomputes_the_price(
     text = prices.props.get("text") or getattr(prices, "text", "")
     old = "$" + before["currentPrice"]["amount"]
     new = "$" + after["currentPrice"]["amount"]
-    assert f"Price {old} → {new} · 2 → 1 bids · new leader" == text
+    assert f"Price {old} → {new} · 2 bids → 1 bid · new leader" == text
     assert await flag_status(app, flag) == "OPEN"  # a void decides nothing on the account
 
 
@@ -175,3 +175,81 @@ async def test_an_open_queue_stops_watching_once_the_admin_is_banned(
         ticks,
     )
     assert not told, "a banned admin's open queue was told of a flag raised after the ban"
+
+
+async def _flag_as_the_rules_store_it(app: FastAPI, user_id: str, auction_id: str) -> str:
+    """A `new_account_high_value` flag with a shill signal beside it, its details exactly
+    as domain/fraud/flags.py `flags_of` stores them (amounts in minor units)."""
+    import json
+    import uuid
+
+    from sqlalchemy import text
+
+    from domain.fraud.shill import WEIGHTS
+    from domain.fraud.signals import Signal
+
+    auction = uuid.UUID(auction_id)
+    young = Signal(
+        rule="new_account_high_value",
+        score=62,
+        explanation="account 5 hours old bid 185000 minor units (threshold 100000)",
+        evidence={"amount": 185000, "threshold": 100000, "account_age_seconds": 5 * 3600 + 60},
+        auction_id=auction,
+    )
+    features = {name: 0.0 for name in WEIGHTS} | {"bidder_tendency": 0.9, "auction_bids": 0.25}
+    shill = Signal(
+        rule="shill_bidding",
+        score=55,
+        explanation="bidding pattern like a shill's; strongest: bidder tendency 0.90",
+        evidence={"features": features, "weights": dict(WEIGHTS), "seller_id": str(uuid.uuid4())},
+        auction_id=auction,
+    )
+    details = {
+        "total": 80,
+        "held": False,
+        "flag_threshold": 60,
+        "hold_threshold": 90,
+        "signals": [young.as_json(), shill.as_json()],
+    }
+    flag_id = str(uuid.uuid4())
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO fraud_flags (id, user_id, auction_id, rule, score, details, status,"
+                " created_at) VALUES (:id, :u, :a, 'new_account_high_value', 62,"
+                " CAST(:d AS jsonb), 'OPEN', now())"
+            ),
+            {"id": flag_id, "u": user_id, "a": auction_id, "d": json.dumps(details)},
+        )
+    return flag_id
+
+
+async def test_signals_are_written_in_words_with_money_in_its_currency(
+    ui_user: UIUser, gql: GQL, app: FastAPI
+) -> None:
+    """No Python dicts, no minor units: the amounts in the auction's currency, the shill
+    features as a list with their weights, record ids left out; counts with plurals."""
+    admin = await make_admin(gql, app)
+    seller = await register(gql, seller=True)
+    suspect = await register(gql)
+    auction = str((await create_auction(gql, seller, currency="EUR"))["id"])
+    flag = await _flag_as_the_rules_store_it(app, suspect.id, auction)
+    await add_flag(app, suspect.id)
+    await flag_on_page(ui_user, admin, flag)
+    with ui_user.scope(marker=f"flag-{flag}"):
+        await ui_user.should_see(
+            "An account 5 hours old bid €1,850.00; new accounts are flagged from €1,000.00."
+        )
+        await ui_user.should_see("Amount: €1,850.00")
+        await ui_user.should_see("Threshold: €1,000.00")
+        await ui_user.should_see("Account age: 5 hours")
+        await ui_user.should_see("Bidder tendency 0.90 (weight 3)")
+        await ui_user.should_see("Auction bids 0.25 (weight 1)")
+        await ui_user.should_see("2 open flags")
+    shown = [
+        str(getattr(e, "text", ""))
+        for card in ui_user.find(marker=f"flag-{flag}").elements
+        for e in [card, *card.descendants()]
+    ]
+    assert shown and not any("{" in t or "minor units" in t or "(s)" in t for t in shown), shown
+    assert not any("Seller id" in t or "Weights" in t for t in shown), shown

@@ -254,3 +254,33 @@ async def test_open_pages_share_one_figures_read_per_interval(gql: GQL, app: Fas
     bidder = await user_row(app, await register(gql))
     with pytest.raises(Forbidden):
         await admin_dashboard.overview_figures(deps, bidder, zone, max_age_seconds=60)
+
+
+async def test_kpi_captions_values_and_notes_wrap_instead_of_being_cut_off(
+    ui_user: SimulatedUser, gql: GQL, app: FastAPI
+) -> None:
+    """On a 390-px phone two KPI cards share a row: "2 ending within the hour · 1
+    scheduled" wraps; nothing on a card is truncated with an ellipsis."""
+    admin = await make_admin(gql, app)
+    await sign_in(ui_user, admin, next_path="/overview")
+    await ui_user.should_see(marker="kpi-active-card", retries=50)
+    for marker in ("kpi-active", "kpi-gmv", "kpi-outbox-lag", "kpi-closer-lag"):
+        [card] = ui_user.find(marker=f"{marker}-card").elements
+        cut = [e for e in [card, *card.descendants()] if "truncate" in e.classes]
+        assert not cut, f"{marker}: {[getattr(e, 'text', e) for e in cut]}"
+        [note] = ui_user.find(marker=f"{marker}-note").elements
+        assert "break-words" in note.classes
+
+
+def test_lag_notes_count_with_plurals() -> None:
+    from admin_ui.pages.overview import lag_texts
+    from services.admin_dashboard import Lag
+
+    (_, one_event, _), (_, one_auction, _) = lag_texts(
+        Lag(readable=True, outbox_pending=1, closer_overdue=1)
+    )
+    assert (one_event, one_auction) == ("1 event waiting", "1 auction overdue")
+    (_, events, _), (_, auctions, _) = lag_texts(
+        Lag(readable=True, outbox_pending=3, closer_overdue=0)
+    )
+    assert (events, auctions) == ("3 events waiting", "0 auctions overdue")

@@ -139,11 +139,40 @@ async def test_an_admin_holds_and_bans_with_a_reason(ui_user: User, gql: GQL, ap
 
     ui_user.find(marker="reason").type(REASON)
     ui_user.find(marker="ban").click()
+    ui_user.find(marker="confirm-ban").click()
     await ui_user.should_see(marker="unban")
     assert await account_state(app, target.id) == (True, True)
     actions = [r["action"] for r in await audit_rows(app, target.id)]
     assert actions == ["hold_account", "ban_user"]
     assert all(r["details"]["reason"] == REASON for r in await audit_rows(app, target.id))
+
+
+async def test_a_ban_asks_once_more_naming_the_account_and_what_it_does(
+    ui_user: User, gql: GQL, app
+):
+    """Ban is not taken at the first click: the dialog names the account and says what a
+    ban does; "Keep the account" changes nothing."""
+    admin = await make_admin(gql, app)
+    target = await register(gql)
+    await sign_in(ui_user, admin, next_path="/users")
+    await ui_user.should_see(marker="users-table", retries=50)
+    await open_card(ui_user, target)
+
+    ui_user.find(marker="reason").type(REASON)
+    ui_user.find(marker="ban").click()
+    with ui_user.scope(marker="ban-confirm"):
+        await ui_user.should_see(f"Ban {target.username}?")
+        await ui_user.should_see("live bids on active auctions are voided", retries=5)
+    assert await account_state(app, target.id) == (False, False)
+    ui_user.find(marker="keep-account").click()
+    await asyncio.sleep(0.2)
+    assert await account_state(app, target.id) == (False, False)
+    assert await audit_rows(app, target.id) == []
+
+    ui_user.find(marker="ban").click()
+    ui_user.find(marker="confirm-ban").click()
+    await ui_user.should_see(marker="unban")
+    assert await account_state(app, target.id) == (True, False)
 
 
 async def test_an_admin_changes_roles_and_cannot_drop_their_own_admin(ui_user: User, gql: GQL, app):
@@ -193,6 +222,7 @@ async def test_an_admin_demoted_meanwhile_is_refused_at_the_next_click(
 
     ui_user.find(marker="reason").type(REASON)
     ui_user.find(marker="ban").click()
+    ui_user.find(marker="confirm-ban").click()
     await ui_user.should_see("Your account may not do this.")
     assert await account_state(app, target.id) == (False, False)
 
@@ -322,3 +352,16 @@ async def test_a_nul_byte_in_the_search_is_refused_in_words(
     ui_user.find(marker="users-go").click()
     await ui_user.should_see("Query must not contain NUL")
     assert crashes(caplog) == []
+
+
+async def test_on_a_phone_the_users_table_says_it_scrolls(ui_user: User, gql: GQL, app):
+    """Only two of the table's columns fit a 390-px phone: a hint, shown below the `sm`
+    breakpoint only, says the table scrolls sideways and a tap opens the account."""
+    admin = await make_admin(gql, app)
+    await sign_in(ui_user, admin, next_path="/users")
+    await ui_user.should_see(marker="users-table", retries=50)
+    [hint] = ui_user.find(marker="table-scroll-hint").elements
+    assert "sm:hidden" in hint.classes
+    assert getattr(hint, "text", "") == (
+        "Swipe the table sideways to see every column; tap a row to open it."
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from admin_ui.formatting import duration, money, when, zone_named
+from admin_ui.formatting import duration, money, plural, when, zone_named
 
 
 def test_money_is_minor_units_with_the_currency() -> None:
@@ -33,3 +33,16 @@ def test_countdowns() -> None:
     assert duration(timedelta(hours=3, seconds=4)) == "03:00:04"
     assert duration(timedelta(days=2, hours=1)) == "2d 01:00:00"
     assert duration(timedelta(seconds=-3)) == "00:00"
+
+
+def test_counts_agree_with_their_nouns() -> None:
+    assert plural(1, "bid") == "1 bid"
+    assert plural(0, "bid") == "0 bids"
+    assert plural(2, "auction") == "2 auctions"
+    assert plural(3, "match") == "3 matches"
+    assert plural(2, "difference") == "2 differences"
+    assert plural(4, "dispute") == "4 disputes"
+    assert plural(2, "category") == "2 categories"
+    assert plural(2, "day") == "2 days"
+    assert plural(1_234, "sale") == "1,234 sales"
+    assert plural(2, "person", "people") == "2 people"
