@@ -123,12 +123,6 @@ MIN_YEAR = 2000
 MAX_YEAR = 2999  # what an HTML datetime-local input holds
 
 
-def plural(count: int, noun: str, many: str | None = None) -> str:
-    """ "1 bid", "3 bids", "0 bids"; `many` for an irregular plural. (A local stand-in for
-    admin_ui/formatting.py's helper of the same name, which the polish round adds.)"""
-    return f"{count} {noun if count == 1 else (many or noun + 's')}"
-
-
 def humanize(message: str) -> str:
     """The domain's message with its field names as the form labels them:
     "reservePrice must be at least the startingPrice" →

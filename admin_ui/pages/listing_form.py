@@ -28,7 +28,7 @@ from nicegui.elements.mixins.validation_element import ValidationElement
 from adapters.images import MAX_BYTES, MAX_IMAGES
 from admin_ui.actions import act
 from admin_ui.context import admin_context
-from admin_ui.formatting import when
+from admin_ui.formatting import plural, when
 from admin_ui.listing_fields import (
     BY_TYPE,
     CONDITION_LABELS,
@@ -46,7 +46,6 @@ from admin_ui.listing_fields import (
     humanize,
     local_text,
     major_text,
-    plural,
     read_money,
     read_seconds,
     read_time,

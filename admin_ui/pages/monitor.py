@@ -28,8 +28,7 @@ from nicegui import ui
 
 from admin_ui.actions import act
 from admin_ui.context import admin_context
-from admin_ui.formatting import duration, money, when
-from admin_ui.listing_fields import plural
+from admin_ui.formatting import duration, money, plural, when
 from admin_ui.live import follow
 from admin_ui.messages import empty_state
 from admin_ui.shell import PageEnv, admin_page

@@ -424,7 +424,7 @@ async def test_an_upload_over_the_image_limit_is_refused_before_reading(
 
 
 def test_counts_are_written_with_proper_plurals() -> None:
-    from admin_ui.listing_fields import plural
+    from admin_ui.formatting import plural
 
     assert [plural(n, "bid") for n in (0, 1, 2)] == ["0 bids", "1 bid", "2 bids"]
     assert plural(3, "live auction") == "3 live auctions"
