@@ -77,7 +77,7 @@ class OverviewFigures:
 
 # (id of the Deps, timezone) -> (when read, monotonic seconds; the read, shared while it
 # runs). Bounded: one entry per timezone in use, replaced once older than its interval.
-_shared_figures: dict[tuple[int, str], tuple[float, asyncio.Task[OverviewFigures]]] = {}
+_shared_figures: dict[tuple[int, str], tuple[float, asyncio.Task[OverviewFigures], float]] = {}
 
 
 async def overview_figures(
@@ -103,15 +103,17 @@ async def overview_figures(
         task = cached[1]
         if not task.done() or (not task.cancelled() and task.exception() is None):
             return await asyncio.shield(task)
-    for stale in [k for k, (at, _) in _shared_figures.items() if started - at > max_age_seconds]:
+    # Each entry ages by its own caller's interval: a short-lived read must not evict a
+    # page's longer-lived one.
+    for stale in [k for k, (at, _, age) in _shared_figures.items() if started - at > age]:
         del _shared_figures[stale]
     task = asyncio.ensure_future(_read_figures(deps, zone, deps.clock()))
-    _shared_figures[key] = (started, task)
+    _shared_figures[key] = (started, task, max_age_seconds)
     try:
         return await asyncio.shield(task)
     except Exception:
         # A failed read is not shared: the next caller tries again.
-        if _shared_figures.get(key, (0.0, None))[1] is task:
+        if _shared_figures.get(key, (0.0, None, 0.0))[1] is task:
             del _shared_figures[key]
         raise
 

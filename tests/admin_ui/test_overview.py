@@ -113,12 +113,13 @@ async def test_bids_per_minute_moves_after_a_bid_without_reload(
     page = ui_user.client
     figure = element(ui_user, "kpi-bids-per-minute")
     chart = element(ui_user, "bids-chart")
-    before = number(figure.text)
     before_chart = sum(chart.options["series"][0]["data"])
 
     await live_auction_with_a_bid(gql)
 
-    await eventually(lambda: number(figure.text) >= before + 1)
+    # The last 60 s roll on (bids of earlier tests leave it), so the figure is only known
+    # to count this bid; the chart's hour only grows within the session.
+    await eventually(lambda: number(figure.text) >= 1)
     await eventually(lambda: sum(chart.options["series"][0]["data"]) >= before_chart + 1)
     assert ui_user.client is page  # no reload
 
