@@ -51,7 +51,10 @@ async def test_persisted_bids_raise_an_auction_in_its_category_and_ancestors(gql
 
     assert await eventually(busy_first)
     assert await ranked(gql, "coins/bullion", ours) == [busy, quiet]
-    assert await ranked(gql, None, ours) == [busy, quiet]
+    # Across all categories the session's other tests' auctions may push the one-bid
+    # auction out of the first 50; the busier one still ranks above it.
+    everywhere = await ranked(gql, None, ours)
+    assert everywhere in ([busy, quiet], [busy])
     assert await ranked(gql, "coins/world", ours) == []
     assert await ranked(gql, "art", ours) == []
 
