@@ -19,6 +19,7 @@ from schema.enums import Role
 from schema.errors import UserError
 from schema.retraction_types import RecomputedAuction
 from schema.user_types import User, load_user, require_user
+from services.fraud.flag_signals import stored_signals
 from services.paging import Page
 from storage import tables
 
@@ -43,41 +44,18 @@ class FraudSignal:
 
 
 def signals_of(details: dict[str, Any]) -> list[FraudSignal]:
-    """The signals a fraud rule recorded in a flag's `details`: `signals` (a list of
-    objects `{name or rule, value?, weight or score?, explanation?, evidence?}`, or a
-    mapping name -> value) and `signal` (one such object, as services/fraud writes it).
-    Anything else is skipped rather than failing the admin's page."""
-    raw = details.get("signals")
-    if isinstance(raw, dict):
-        raw = [{"name": k, "value": v} for k, v in raw.items()]
-    items = list(raw) if isinstance(raw, list) else []
-    if isinstance(details.get("signal"), dict):
-        items.append(details["signal"])
-    out: list[FraudSignal] = []
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        name = item.get("name", item.get("rule"))
-        if not isinstance(name, str):
-            continue
-        explanation = item.get("explanation")
-        evidence = item.get("evidence")
-        out.append(
-            FraudSignal(
-                name=name,
-                value=_number(item.get("value")),
-                weight=_number(item.get("weight", item.get("score"))),
-                explanation=explanation if isinstance(explanation, str) else None,
-                evidence=JSON(evidence) if isinstance(evidence, dict) else None,
-            )
+    """The signals a fraud rule recorded in a flag's `details`
+    (services/fraud/flag_signals.py)."""
+    return [
+        FraudSignal(
+            name=signal.name,
+            value=signal.value,
+            weight=signal.weight,
+            explanation=signal.explanation,
+            evidence=None if signal.evidence is None else JSON(signal.evidence),
         )
-    return out
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    return float(value) if isinstance(value, int | float) else None
+        for signal in stored_signals(details)
+    ]
 
 
 @strawberry.type(description="A fraud rule's scored, explained flag on an account.")

@@ -31,6 +31,7 @@ from services import admin_queries, moderation
 from services.batch_loads import one_per_key
 from services.bid_voiding import AuctionState, RecomputedAuction, VoidReport
 from services.deps import Deps
+from services.fraud.flag_signals import finite_number, stored_signals
 from services.unavailable import Unavailable
 from storage.tables import Auction, FraudFlag, Item, User
 
@@ -73,50 +74,19 @@ class Signal:
 
 
 def signals_of(details: dict[str, Any]) -> list[Signal]:
-    """The signals a fraud rule stored in a flag's details (`signals`: a list of
-    `{rule or name, score or weight, value?, explanation?, evidence?}` or a mapping
-    name -> value; `signal`: one such object). Anything else is skipped."""
-    raw = details.get("signals")
-    if isinstance(raw, dict):
-        raw = [{"name": k, "value": v} for k, v in raw.items()]
-    items = list(raw) if isinstance(raw, list) else []
-    if isinstance(details.get("signal"), dict):
-        items.append(details["signal"])
-    out = []
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        name = item.get("name", item.get("rule"))
-        if not isinstance(name, str):
-            continue
-        explanation = item.get("explanation")
-        evidence = item.get("evidence")
-        out.append(
-            Signal(
-                name=name,
-                value=_number(item.get("value")),
-                weight=_number(item.get("weight", item.get("score"))),
-                explanation=explanation if isinstance(explanation, str) else None,
-                evidence=evidence if isinstance(evidence, dict) else {},
-                auction_id=_uuid(item.get("auction_id")),
-            )
+    """The signals a fraud rule stored in a flag's details
+    (services/fraud/flag_signals.py), as the card words them."""
+    return [
+        Signal(
+            name=signal.name,
+            value=signal.value,
+            weight=signal.weight,
+            explanation=signal.explanation,
+            evidence=signal.evidence or {},
+            auction_id=signal.auction_id,
         )
-    return out
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
-    return None
+        for signal in stored_signals(details)
+    ]
 
 
 def words(name: str) -> str:
@@ -400,11 +370,13 @@ def evidence_lines(signal: Signal, currency: str | None) -> list[str]:
         if key == "features" and isinstance(features, dict):
             ranked = sorted(
                 features.items(),
-                key=lambda kv: -(_number(kv[1]) or 0) * (_number(weights.get(kv[0])) or 1),
+                key=lambda kv: (
+                    -(finite_number(kv[1]) or 0) * (finite_number(weights.get(kv[0])) or 1)
+                ),
             )
             for name, figure in ranked:
-                weight = _number(weights.get(name))
-                number = _number(figure)
+                weight = finite_number(weights.get(name))
+                number = finite_number(figure)
                 # Features are shares 0..1: two decimals each, so the list lines up.
                 shown = f"{number:.2f}" if number is not None else str(figure)
                 lines.append(
@@ -428,7 +400,7 @@ def _value_words(key: str, value: Any, currency: str | None) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int | float):
-        number = _number(value)
+        number = finite_number(value)
         return _figure(number) if number is not None else str(value)
     if isinstance(value, list):
         if key == "auctions":
