@@ -14,7 +14,9 @@ is not an auction's gets a page that says so. Sellers follow their own auctions 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from nicegui import ui
@@ -348,8 +350,13 @@ def cancelled_text(view: AuctionView, env: PageEnv) -> str:
     return text
 
 
-def _bid_fetch(env: PageEnv, state: dict[str, Any]) -> Any:
-    deps = admin_context().deps
+def _auction_rows(
+    state: dict[str, Any],
+    read: Callable[[Any, Auction, int, int], Awaitable[Any]],
+    row_of: Callable[[Any, Auction], dict[str, Any]],
+) -> Any:
+    """A PagedTable fetch over one of the auction's paged reads (bids, event log), with
+    the viewer re-authenticated for every page; None once the page stopped or was refused."""
 
     async def fetch(
         limit: int, offset: int, _sort: str | None, _desc: bool
@@ -357,63 +364,50 @@ def _bid_fetch(env: PageEnv, state: dict[str, Any]) -> Any:
         auction: Auction = state["auction"]
         if state.get("stopped"):
             return None
-        page = await act(
-            lambda viewer: admin_catalog.auction_bids(deps, viewer, auction, limit, offset),
-            audience="admin",
-        )
+        page = await act(lambda viewer: read(viewer, auction, limit, offset), audience="admin")
         if page is None:
             return None
-        rows = [
-            {
-                "id": line.sequence,
-                "sequence": line.sequence,
-                "bidder": line.bidder,
-                "amount": "sealed" if line.amount is None else money(line.amount, line.currency),
-                "max": "—"
-                if line.max_amount is None or line.max_amount == line.amount
-                else money(line.max_amount, line.currency),
-                "state": line.state,
-                "placed": when(line.placed_at, env.zone, seconds=True),
-            }
-            for line in page.rows
-        ]
-        return rows, page.total
+        return [row_of(line, auction) for line in page.rows], page.total
 
     return fetch
+
+
+def _bid_fetch(env: PageEnv, state: dict[str, Any]) -> Any:
+    deps = admin_context().deps
+
+    def row_of(line: Any, _auction: Auction) -> dict[str, Any]:
+        return {
+            "id": line.sequence,
+            "sequence": line.sequence,
+            "bidder": line.bidder,
+            "amount": "sealed" if line.amount is None else money(line.amount, line.currency),
+            "max": "—"
+            if line.max_amount is None or line.max_amount == line.amount
+            else money(line.max_amount, line.currency),
+            "state": line.state,
+            "placed": when(line.placed_at, env.zone, seconds=True),
+        }
+
+    return _auction_rows(state, partial(admin_catalog.auction_bids, deps), row_of)
 
 
 def _event_fetch(env: PageEnv, state: dict[str, Any]) -> Any:
     deps = admin_context().deps
 
-    async def fetch(
-        limit: int, offset: int, _sort: str | None, _desc: bool
-    ) -> tuple[list[dict[str, Any]], int] | None:
-        auction: Auction = state["auction"]
-        if state.get("stopped"):
-            return None
-        page = await act(
-            lambda viewer: admin_catalog.event_log(deps, viewer, auction, limit, offset),
-            audience="admin",
-        )
-        if page is None:
-            return None
-        rows = [
-            {
-                "id": line.sequence,
-                "sequence": line.sequence,
-                "kind": KIND_NAMES.get(line.kind, line.kind),
-                "what": describe(line, auction.currency, env),
-                "price": "sealed"
-                if line.price is None and _hidden(auction)
-                else money(line.price, auction.currency),
-                "bids": line.bid_count,
-                "at": when(line.at, env.zone, seconds=True),
-            }
-            for line in page.rows
-        ]
-        return rows, page.total
+    def row_of(line: Any, auction: Auction) -> dict[str, Any]:
+        return {
+            "id": line.sequence,
+            "sequence": line.sequence,
+            "kind": KIND_NAMES.get(line.kind, line.kind),
+            "what": describe(line, auction.currency, env),
+            "price": "sealed"
+            if line.price is None and _hidden(auction)
+            else money(line.price, auction.currency),
+            "bids": line.bid_count,
+            "at": when(line.at, env.zone, seconds=True),
+        }
 
-    return fetch
+    return _auction_rows(state, partial(admin_catalog.event_log, deps), row_of)
 
 
 def _hidden(auction: Auction) -> bool:
